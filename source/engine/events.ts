@@ -1,0 +1,70 @@
+/**
+ * What the engine tells the world. The Ink app, the plain reporter and the JSON reporter are
+ * subscribers of these events and nothing else; the engine never writes to the terminal.
+ *
+ * A kind-tagged union, so each subscriber can format per kind and TypeScript checks that every
+ * kind is handled.
+ */
+
+export type Operation = 'validate' | 'deploy' | 'rollback' | 'status' | 'logs' | 'releases' | 'unlock';
+
+export type ProgressUnit = 'bytes' | 'files' | 'checks';
+
+export type LogSource = 'server' | 'nginx' | 'engine';
+
+export type EngineEvent =
+  | { readonly kind: 'run:start'; readonly operation: Operation; readonly target: string | null; readonly at: number }
+  | { readonly kind: 'step:start'; readonly step: string; readonly title: string; readonly at: number }
+  | {
+      readonly kind: 'step:progress';
+      readonly step: string;
+      readonly done: number;
+      readonly total: number;
+      readonly unit: ProgressUnit;
+      readonly detail?: string;
+    }
+  | { readonly kind: 'step:done'; readonly step: string; readonly ms: number; readonly detail?: string }
+  | {
+      readonly kind: 'step:failed';
+      readonly step: string;
+      readonly ms: number;
+      readonly message: string;
+      readonly hint?: string;
+      /** Extra context such as file:line findings or the last lines of a server log. */
+      readonly details?: readonly string[];
+    }
+  | { readonly kind: 'step:skipped'; readonly step: string; readonly title: string; readonly reason: string }
+  | { readonly kind: 'log'; readonly source: LogSource; readonly line: string; readonly at: number }
+  | {
+      readonly kind: 'rollback';
+      readonly phase: 'start' | 'done' | 'failed';
+      readonly reason: string;
+      /** What serves traffic now, in words: "release 20261124T101500Z-abc1234 on green (5003)". */
+      readonly serving: string | null;
+    }
+  | { readonly kind: 'notice'; readonly level: 'info' | 'warn'; readonly message: string }
+  | { readonly kind: 'run:end'; readonly ok: boolean; readonly ms: number };
+
+export type EventKind = EngineEvent['kind'];
+
+export type Listener = (event: EngineEvent) => void;
+
+/** A tiny synchronous emitter: listeners see events in order, and a throwing listener never breaks a deploy. */
+export class EventBus {
+  readonly #listeners = new Set<Listener>();
+
+  on(listener: Listener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  emit(event: EngineEvent): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(event);
+      } catch {
+        // A reporter bug must not abort a cutover half-way; the event is simply lost for it.
+      }
+    }
+  }
+}

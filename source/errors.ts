@@ -1,0 +1,69 @@
+/**
+ * Errors that travel up to the one place that decides exit codes (source/cli/exit.ts).
+ *
+ * A `DeployError` is something the operator can act on: it carries a stable exit code and,
+ * where we know it, the next thing to try. Anything else that reaches the top is a bug.
+ */
+
+export const exitCodes = {
+  ok: 0,
+  deployFailed: 1,
+  usage: 2,
+  unreachable: 3,
+  locked: 4,
+  bug: 70,
+  interrupted: 130,
+} as const;
+
+export type ExitCode = (typeof exitCodes)[keyof typeof exitCodes];
+
+export type ErrorKind =
+  | 'config'
+  | 'usage'
+  | 'validate'
+  | 'unreachable'
+  | 'auth'
+  | 'host-key'
+  | 'timeout'
+  | 'locked'
+  | 'deploy'
+  | 'host-state'
+  | 'interrupted';
+
+const codeForKind: Record<ErrorKind, ExitCode> = {
+  config: exitCodes.usage,
+  usage: exitCodes.usage,
+  validate: exitCodes.deployFailed,
+  unreachable: exitCodes.unreachable,
+  auth: exitCodes.unreachable,
+  'host-key': exitCodes.unreachable,
+  timeout: exitCodes.unreachable,
+  locked: exitCodes.locked,
+  deploy: exitCodes.deployFailed,
+  'host-state': exitCodes.deployFailed,
+  interrupted: exitCodes.interrupted,
+};
+
+export class DeployError extends Error {
+  readonly kind: ErrorKind;
+  readonly hint: string | undefined;
+  readonly exitCode: ExitCode;
+
+  constructor(kind: ErrorKind, message: string, options: { hint?: string; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'DeployError';
+    this.kind = kind;
+    this.hint = options.hint;
+    this.exitCode = codeForKind[kind];
+  }
+}
+
+export function isDeployError(error: unknown): error is DeployError {
+  return error instanceof DeployError;
+}
+
+/** A short, single-line description of anything thrown, for event payloads and logs. */
+export function describeError(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return String(error);
+}

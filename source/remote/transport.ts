@@ -1,0 +1,115 @@
+/**
+ * The one seam between mcp-deploy and a host. Everything that touches a host goes through this
+ * interface; the ssh2 and local implementations are interchangeable, so the engine and its
+ * tests do not know which one they hold.
+ *
+ * Commands are argument arrays (see quote.ts), or a `Script` when a step needs shell operators;
+ * a Script's text must have been built with the helpers in quote.ts.
+ */
+
+export type Script = { readonly script: string };
+
+export type RemoteCommand = readonly string[] | Script;
+
+export type RunOptions = {
+  /** Working directory on the host. */
+  readonly cwd?: string;
+  /** Extra environment for the command (exported in the remote shell before it runs). */
+  readonly env?: Readonly<Record<string, string>>;
+  /** Bytes written to the command's stdin, which is then closed. */
+  readonly input?: string | Buffer;
+  /** Give up (and kill the command) after this long. */
+  readonly timeoutMs?: number;
+  readonly signal?: AbortSignal;
+};
+
+export type RunResult = {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+};
+
+export type StreamOptions = RunOptions & {
+  readonly onLine: (line: string, stream: 'stdout' | 'stderr') => void;
+};
+
+/** One file or directory of a tree upload. Paths are relative to the upload root, '/'-separated. */
+export type UploadEntry =
+  | { readonly kind: 'dir'; readonly path: string; readonly mode: number }
+  | {
+      readonly kind: 'file';
+      readonly path: string;
+      readonly mode: number;
+      readonly size: number;
+      /** Absolute local path to send. */
+      readonly localPath: string;
+    }
+  | {
+      /** An unchanged file: hard-linked from a file already on the host, no bytes cross the wire. */
+      readonly kind: 'link';
+      readonly path: string;
+      readonly mode: number;
+      readonly size: number;
+      /** Absolute path on the host of the identical file to link. */
+      readonly from: string;
+    }
+  | { readonly kind: 'symlink'; readonly path: string; readonly target: string };
+
+export type UploadProgress = {
+  readonly filesDone: number;
+  readonly filesTotal: number;
+  readonly bytesDone: number;
+  readonly bytesTotal: number;
+};
+
+export type UploadOptions = {
+  readonly onProgress?: (progress: UploadProgress) => void;
+  readonly signal?: AbortSignal;
+};
+
+export interface Transport {
+  /** How to name this host in messages: `deploy@example.org:22`, `local`. */
+  readonly label: string;
+
+  run(command: RemoteCommand, options?: RunOptions): Promise<RunResult>;
+
+  /** Runs a command, delivering its output line by line until it exits or `signal` aborts. */
+  stream(command: RemoteCommand, options: StreamOptions): Promise<{ code: number | null }>;
+
+  /** Creates `remoteRoot` and every entry below it. Parents of `remoteRoot` must exist. */
+  uploadTree(remoteRoot: string, entries: readonly UploadEntry[], options?: UploadOptions): Promise<void>;
+
+  /** The file's bytes, or null if it does not exist. */
+  readFile(remotePath: string): Promise<Buffer | null>;
+
+  /** Writes through a temporary file in the same directory and renames it into place. */
+  writeFileAtomic(remotePath: string, data: string | Buffer, mode?: number): Promise<void>;
+
+  close(): Promise<void>;
+}
+
+/** Runs a command and throws when it exits non-zero; most steps want exactly this. */
+export async function runChecked(
+  transport: Transport,
+  command: RemoteCommand,
+  what: string,
+  options?: RunOptions,
+): Promise<RunResult> {
+  const result = await transport.run(command, options);
+  if (result.code !== 0) {
+    const detail = (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-5).join('\n');
+    throw new RemoteCommandError(what, result.code, detail);
+  }
+  return result;
+}
+
+export class RemoteCommandError extends Error {
+  readonly code: number;
+  readonly detail: string;
+  constructor(what: string, code: number, detail: string) {
+    super(`${what} failed (exit ${code})${detail ? `: ${detail}` : ''}`);
+    this.name = 'RemoteCommandError';
+    this.code = code;
+    this.detail = detail;
+  }
+}
