@@ -1,0 +1,150 @@
+import { z } from 'zod';
+
+/**
+ * The `.mcpdeployrc` schema. Key names are a public contract (other tools write this file):
+ * rename nothing. Every object is strict, so a typo is an error with a did-you-mean rather than a
+ * silently ignored setting.
+ */
+
+const port = z
+  .number({ error: (issue) => `expected a port 1-65535, got ${describeValue(issue.input)}` })
+  .int({ error: (issue) => `expected a port 1-65535, got ${describeValue(issue.input)}` })
+  .min(1, { error: (issue) => `expected a port 1-65535, got ${describeValue(issue.input)}` })
+  .max(65535, { error: (issue) => `expected a port 1-65535, got ${describeValue(issue.input)}` });
+
+const nonEmpty = z.string().min(1, 'must not be empty');
+
+/** A host command: a string run by `sh -c`, or an argument array run as it is. */
+const hostCommand = z.union([nonEmpty, z.array(z.string()).min(1, 'needs at least the program name')]);
+
+const httpCheck = z.strictObject({
+  path: nonEmpty.startsWith('/', 'must start with "/"'),
+  status: z.number().int().min(100).max(599).default(200),
+  /** Top-level fields the JSON body must contain with these values. */
+  json: z.record(z.string(), z.unknown()).optional(),
+});
+
+const mcpCall = z.strictObject({
+  tool: nonEmpty,
+  arguments: z.record(z.string(), z.unknown()).default({}),
+  /** Text the tool's result must contain. */
+  expectText: z.string().optional(),
+});
+
+const mcpCheck = z.strictObject({
+  path: nonEmpty.startsWith('/', 'must start with "/"').default('/mcp'),
+  expectTools: z.array(nonEmpty).default([]),
+  calls: z.array(mcpCall).default([]),
+});
+
+export const appName = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'expected letters, digits, "-", "_" or "." (it names units and upstreams)');
+
+const target = z
+  .strictObject({
+    transport: z.enum(['ssh', 'local']).default('ssh'),
+    default: z.boolean().default(false),
+    host: nonEmpty.optional(),
+    port: port.default(22),
+    user: nonEmpty.optional(),
+    identityFile: nonEmpty.optional(),
+    knownHosts: nonEmpty.optional(),
+    /** Deploy root on the host. */
+    path: nonEmpty,
+    ports: z.strictObject({ blue: port.default(5002), green: port.default(5003) }).default({ blue: 5002, green: 5003 }),
+    publicUrl: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }),
+    nginx: z
+      .strictObject({
+        upstreamFile: nonEmpty.optional(),
+        upstream: z
+          .string()
+          .regex(/^[A-Za-z0-9_]+$/, 'expected letters, digits and "_" (an nginx upstream name)')
+          .optional(),
+        test: hostCommand.default('nginx -t'),
+        reload: hostCommand.default('nginx -s reload'),
+      })
+      .default({ test: 'nginx -t', reload: 'nginx -s reload' }),
+    supervisor: z.enum(['systemd', 'process']).default('process'),
+    /** A lock older than this is reported as stale and may be broken with --force. */
+    lockStaleMinutes: z.number().positive().default(60),
+  })
+  .superRefine((value, context) => {
+    if (value.ports.blue === value.ports.green) {
+      context.addIssue({ code: 'custom', path: ['ports', 'green'], message: `must differ from ports.blue (both are ${value.ports.blue})` });
+    }
+    if (value.transport === 'ssh' && value.host === undefined) {
+      context.addIssue({ code: 'custom', path: ['host'], message: 'is required when transport is "ssh"' });
+    }
+    if (value.transport === 'ssh' && !value.path.startsWith('/')) {
+      context.addIssue({ code: 'custom', path: ['path'], message: `must be an absolute path on the host, got "${value.path}"` });
+    }
+  });
+
+const runtime = z
+  .strictObject({
+    type: z.enum(['python', 'command']).default('python'),
+    /** For python: the script to run, relative to `source`. */
+    entry: nonEmpty.optional(),
+    /** For python: requirements file relative to `source`; its sha256 keys the venv cache. */
+    requirements: nonEmpty.optional(),
+    /** Start command template; `{port}`, `{release}` and `{host}` are filled in. */
+    command: nonEmpty.optional(),
+    /** Extra environment for the server; values are templates like the command. */
+    env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name'), z.string()).default({}),
+    /** Extra `pip install` arguments, such as `--no-index --find-links /srv/wheels`. */
+    pip_args: z.array(z.string()).default([]),
+    /** For command: an install step run in the release dir on the host. */
+    install: nonEmpty.optional(),
+    /** The interpreter used to create venvs on the host and to validate locally. */
+    python: nonEmpty.default('python3'),
+  })
+  .superRefine((value, context) => {
+    if (value.type === 'python' && value.entry === undefined && value.command === undefined) {
+      context.addIssue({ code: 'custom', path: ['entry'], message: 'is required when runtime.type is "python" (or give runtime.command)' });
+    }
+    if (value.type === 'command' && value.command === undefined) {
+      context.addIssue({ code: 'custom', path: ['command'], message: 'is required when runtime.type is "command"' });
+    }
+  });
+
+export const configSchema = z.strictObject({
+  $schema: z.string().optional(),
+  app: appName,
+  source: nonEmpty.default('.'),
+  exclude: z.array(z.string()).default([]),
+  runtime,
+  env: z
+    .strictObject({ required: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name')).default([]), file: nonEmpty.optional() })
+    .default({ required: [] }),
+  ontologies: z.array(nonEmpty).default([]),
+  health: z
+    .strictObject({
+      http: z.array(httpCheck).default([]),
+      mcp: mcpCheck.optional(),
+      timeoutSeconds: z.number().positive().max(3600).default(30),
+    })
+    .default({ http: [], timeoutSeconds: 30 }),
+  keepReleases: z.number().int().min(1).default(3),
+  drainSeconds: z.number().min(0).default(5),
+  targets: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]*$/, 'target names use letters, digits, "-" and "_"'), target).refine(
+    (targets) => Object.keys(targets).length > 0,
+    'needs at least one target',
+  ),
+});
+
+export type RawConfig = z.input<typeof configSchema>;
+export type ParsedConfig = z.output<typeof configSchema>;
+export type ParsedTarget = ParsedConfig['targets'][string];
+export type HttpCheck = z.output<typeof httpCheck>;
+export type McpCheck = z.output<typeof mcpCheck>;
+export type HostCommand = z.output<typeof hostCommand>;
+
+export function describeValue(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (Array.isArray(value)) return 'a list';
+  if (value === null) return 'null';
+  if (typeof value === 'object') return 'an object';
+  return String(value);
+}

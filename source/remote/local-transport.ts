@@ -1,0 +1,126 @@
+import { spawn } from 'node:child_process';
+import { chmod, copyFile, link, mkdir, readFile, rename, symlink, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { dirname, join } from 'node:path';
+import { composeCommand } from './compose.js';
+import type { RemoteCommand, RunOptions, RunResult, StreamOptions, Transport, UploadEntry, UploadOptions } from './transport.js';
+import { splitLines } from './lines.js';
+
+/**
+ * The host is this machine: the sandbox target and fast tests. Commands go through `sh -c` with
+ * the same composed text the SSH transport sends, so quoting behaves identically.
+ */
+export class LocalTransport implements Transport {
+  readonly label = 'local';
+
+  async run(remote: RemoteCommand, options: RunOptions = {}): Promise<RunResult> {
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    const code = await this.#spawn(remote, options, (chunk) => stdout.push(chunk), (chunk) => stderr.push(chunk));
+    return { code: code ?? 128, stdout: Buffer.concat(stdout).toString('utf8'), stderr: Buffer.concat(stderr).toString('utf8') };
+  }
+
+  async stream(remote: RemoteCommand, options: StreamOptions): Promise<{ code: number | null }> {
+    const out = splitLines((line) => options.onLine(line, 'stdout'));
+    const err = splitLines((line) => options.onLine(line, 'stderr'));
+    const code = await this.#spawn(remote, options, out.push, err.push);
+    out.end();
+    err.end();
+    return { code };
+  }
+
+  #spawn(
+    remote: RemoteCommand,
+    options: RunOptions,
+    onStdout: (chunk: Buffer) => void,
+    onStderr: (chunk: Buffer) => void,
+  ): Promise<number | null> {
+    return new Promise((resolve, reject) => {
+      // detached: the command gets its own process group, so a timeout or abort ends the whole
+      // pipeline it started, not just the shell.
+      const child = spawn('sh', ['-c', composeCommand(remote, options)], {
+        stdio: ['pipe', 'pipe', 'pipe'],
+        detached: true,
+      });
+      const killGroup = () => {
+        if (child.pid !== undefined && child.exitCode === null) {
+          try {
+            process.kill(-child.pid, 'SIGTERM');
+          } catch {
+            // already gone
+          }
+        }
+      };
+      const timer = options.timeoutMs === undefined ? undefined : setTimeout(killGroup, options.timeoutMs);
+      options.signal?.addEventListener('abort', killGroup, { once: true });
+      child.stdout.on('data', onStdout);
+      child.stderr.on('data', onStderr);
+      child.on('error', reject);
+      child.on('close', (code, signal) => {
+        if (timer) clearTimeout(timer);
+        options.signal?.removeEventListener('abort', killGroup);
+        resolve(code ?? (signal ? null : 0));
+      });
+      child.stdin.on('error', () => {
+        // the command may exit without reading its input
+      });
+      child.stdin.end(options.input ?? '');
+    });
+  }
+
+  async uploadTree(remoteRoot: string, entries: readonly UploadEntry[], options: UploadOptions = {}): Promise<void> {
+    await mkdir(remoteRoot, { recursive: true });
+    const files = entries.filter((entry) => entry.kind === 'file' || entry.kind === 'link');
+    const filesTotal = files.length;
+    const bytesTotal = entries.reduce((sum, entry) => sum + (entry.kind === 'file' ? entry.size : 0), 0);
+    let filesDone = 0;
+    let bytesDone = 0;
+    for (const entry of entries) {
+      options.signal?.throwIfAborted();
+      const target = join(remoteRoot, entry.path);
+      switch (entry.kind) {
+        case 'dir':
+          await mkdir(target, { recursive: true });
+          await chmod(target, entry.mode);
+          break;
+        case 'file':
+          await mkdir(dirname(target), { recursive: true });
+          await copyFile(entry.localPath, target);
+          await chmod(target, entry.mode);
+          filesDone += 1;
+          bytesDone += entry.size;
+          break;
+        case 'link':
+          await mkdir(dirname(target), { recursive: true });
+          await link(entry.from, target);
+          filesDone += 1;
+          break;
+        case 'symlink':
+          await mkdir(dirname(target), { recursive: true });
+          await symlink(entry.target, target);
+          break;
+      }
+      if (entry.kind === 'file' || entry.kind === 'link') options.onProgress?.({ filesDone, filesTotal, bytesDone, bytesTotal });
+    }
+  }
+
+  async readFile(remotePath: string): Promise<Buffer | null> {
+    try {
+      return await readFile(remotePath);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw error;
+    }
+  }
+
+  async writeFileAtomic(remotePath: string, data: string | Buffer, mode = 0o644): Promise<void> {
+    const temporary = `${remotePath}.tmp-${randomBytes(6).toString('hex')}`;
+    await writeFile(temporary, data, { mode });
+    await chmod(temporary, mode);
+    await rename(temporary, remotePath);
+  }
+
+  async close(): Promise<void> {
+    // nothing held open
+  }
+}
