@@ -97,6 +97,15 @@ def _unescape_string(text: str, bad) -> str:
     return _ESCAPE_RE.sub(replace, text)
 
 
+def resolve_iri(base: str, ref: str) -> str:
+    """RFC 3986 reference resolution; unlike bare urljoin, keeps an empty fragment ('ex#')."""
+    if _SCHEME_RE.match(ref) or not base:
+        return ref
+    path, hash_mark, fragment = ref.partition("#")
+    base = base.split("#", 1)[0]
+    return (urljoin(base, path) if path else base) + hash_mark + fragment
+
+
 def _tokenize(text: str, source: str):
     tokens = []  # (kind, value, line)
     pos, line, end = 0, 1, len(text)
@@ -163,9 +172,7 @@ class _Parser:
         kind, value, _ = token
         if kind == "iri":
             raw = _UCHAR_RE.sub(lambda m: chr(int(m.group(1)[1:], 16)), value[1:-1])
-            if _SCHEME_RE.match(raw) or not self.base:
-                return IRI(raw)
-            return IRI(urljoin(self.base, raw))
+            return IRI(resolve_iri(self.base, raw))
         if kind == "pname":
             prefix, _, local = value.partition(":")
             if prefix not in self.prefixes:
@@ -403,11 +410,15 @@ class Ontology:
         return "%s:%s" % (best, iri[len(self.prefixes[best]) :]) if best is not None else "<%s>" % iri
 
     def text(self, subject, predicate, lang: str = "en"):
-        """The preferred literal: language `lang`, then untagged, then any."""
+        """The preferred literal: language `lang` (then `lang-*`), then untagged, then any."""
         values = [o for o in self.objects(subject, predicate) if isinstance(o, Literal)]
-        for wanted in (lang, None):
+        for accept in (
+            lambda v: v.lang == lang,
+            lambda v: (v.lang or "").startswith(lang + "-"),
+            lambda v: v.lang is None,
+        ):
             for value in values:
-                if value.lang == wanted:
+                if accept(value):
                     return value.value
         return values[0].value if values else None
 

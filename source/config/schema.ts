@@ -63,8 +63,10 @@ const target = z
           .optional(),
         test: hostCommand.default('nginx -t'),
         reload: hostCommand.default('nginx -s reload'),
+        /** nginx's error log on the host, for `mcp-deploy logs --nginx`. */
+        errorLog: nonEmpty.default('/var/log/nginx/error.log'),
       })
-      .default({ test: 'nginx -t', reload: 'nginx -s reload' }),
+      .default({ test: 'nginx -t', reload: 'nginx -s reload', errorLog: '/var/log/nginx/error.log' }),
     supervisor: z.enum(['systemd', 'process']).default('process'),
     /** A lock older than this is reported as stale and may be broken with --force. */
     lockStaleMinutes: z.number().positive().default(60),

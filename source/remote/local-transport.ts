@@ -3,7 +3,7 @@ import { chmod, copyFile, link, mkdir, readFile, rename, symlink, writeFile } fr
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { composeCommand } from './compose.js';
-import type { RemoteCommand, RunOptions, RunResult, StreamOptions, Transport, UploadEntry, UploadOptions } from './transport.js';
+import type { RemoteCommand, RunOptions, RunResult, StreamOptions, Transport, Tunnel, UploadEntry, UploadOptions } from './transport.js';
 import { splitLines } from './lines.js';
 
 /**
@@ -118,6 +118,10 @@ export class LocalTransport implements Transport {
     await writeFile(temporary, data, { mode });
     await chmod(temporary, mode);
     await rename(temporary, remotePath);
+  }
+
+  async openTunnel(remotePort: number): Promise<Tunnel> {
+    return { localPort: remotePort, close: async () => {} };
   }
 
   async close(): Promise<void> {

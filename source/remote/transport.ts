@@ -85,8 +85,16 @@ export interface Transport {
   /** Writes through a temporary file in the same directory and renames it into place. */
   writeFileAtomic(remotePath: string, data: string | Buffer, mode?: number): Promise<void>;
 
+  /**
+   * A local TCP port that reaches `remotePort` on the host's loopback: how health checks talk to
+   * a colour that only listens on 127.0.0.1 over there. Locally it is the port itself.
+   */
+  openTunnel(remotePort: number): Promise<Tunnel>;
+
   close(): Promise<void>;
 }
+
+export type Tunnel = { readonly localPort: number; close(): Promise<void> };
 
 /** Runs a command and throws when it exits non-zero; most steps want exactly this. */
 export async function runChecked(

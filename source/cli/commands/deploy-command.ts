@@ -1,0 +1,58 @@
+import { deploy, type RunSummary } from '../../engine/deploy.js';
+import { rollback } from '../../engine/rollback.js';
+import type { GlobalOptions } from '../options.js';
+import { createRunContext } from '../run-context.js';
+import { chooseFace } from '../terminal.js';
+import { runApp } from '../app-bridge.js';
+
+/** `mcp-deploy [deploy]` and `mcp-deploy rollback [RELEASE]`. Returns the exit code. */
+export async function deployCommand(options: GlobalOptions & { skipValidate?: boolean }): Promise<number> {
+  const face = chooseFace({ yes: options.yes ?? false, json: options.json ?? false });
+  if (face === 'app') return runApp('deploy', options);
+  const context = createRunContext(options, { plain: true });
+  try {
+    const summary = await deploy(context, { force: options.force ?? false, skipValidate: options.skipValidate ?? false });
+    return finish(summary, options, context.out);
+  } finally {
+    context.dispose();
+  }
+}
+
+export async function rollbackCommand(release: string | undefined, options: GlobalOptions): Promise<number> {
+  const face = chooseFace({ yes: options.yes ?? false, json: options.json ?? false });
+  if (face === 'app') return runApp('rollback', options, release);
+  const context = createRunContext(options, { plain: true });
+  try {
+    const summary = await rollback(context, { ...(release ? { release } : {}), force: options.force ?? false });
+    return finish(summary, options, context.out);
+  } finally {
+    context.dispose();
+  }
+}
+
+function finish(summary: RunSummary, options: GlobalOptions, out: NodeJS.WriteStream): number {
+  if (options.json) {
+    // stdout holds exactly one JSON document; these field names are a public contract.
+    process.stdout.write(`${JSON.stringify(jsonSummary(summary), null, 2)}\n`);
+  } else if (!summary.ok) {
+    out.write(`${summary.serving ? `Serving now: ${summary.serving}.` : 'Nothing is serving on this target.'}\n`);
+  }
+  return summary.exitCode;
+}
+
+export function jsonSummary(summary: RunSummary) {
+  return {
+    ok: summary.ok,
+    operation: summary.operation,
+    target: summary.target,
+    release: summary.release,
+    previous: summary.previous,
+    uploadedFiles: summary.uploadedFiles,
+    uploadedBytes: summary.uploadedBytes,
+    linkedFiles: summary.linkedFiles,
+    rolledBack: summary.rolledBack,
+    serving: summary.serving,
+    steps: summary.steps,
+    ...(summary.error ? { error: summary.error } : {}),
+  };
+}

@@ -1,0 +1,79 @@
+import { Command, CommanderError, Option } from 'commander';
+import { deployCommand, rollbackCommand } from './commands/deploy-command.js';
+import { releasesCommand, statusCommand, unlockCommand } from './commands/inspect-commands.js';
+import { logsCommand } from './commands/logs-command.js';
+import { validateCommand } from './commands/validate-command.js';
+import { reportFatal } from './exit.js';
+import type { GlobalOptions } from './options.js';
+import { useColor } from './terminal.js';
+import { exitCodes } from '../errors.js';
+
+const version = '0.1.0';
+
+/**
+ * Parses the command line and runs one command. Every command returns its exit code; errors that
+ * escape one are turned into a message and a code in exactly one place (reportFatal).
+ */
+export async function main(argv: readonly string[]): Promise<number> {
+  let code: number = exitCodes.ok;
+  const program = new Command('mcp-deploy')
+    .description('Zero-downtime blue/green deploys of MCP servers over SSH.')
+    .version(version)
+    .exitOverride()
+    .configureOutput({ writeErr: (text) => process.stderr.write(text) })
+    .showSuggestionAfterError(true);
+
+  const withGlobals = (command: Command) =>
+    command
+      .option('-c, --config <file>', 'config file (default: .mcpdeployrc or .mcpdeployrc.json here)')
+      .option('-t, --target <name>', 'target to use (default: the one marked default, or the only one)')
+      .option('-y, --yes', 'no prompts and no terminal app: plain output, for CI')
+      .option('--json', 'print one JSON document on stdout at the end; progress goes to stderr')
+      .option('--verbose', 'also print server and engine log lines')
+      .option('--no-color', 'no ANSI colours (NO_COLOR is honoured too)')
+      .addOption(new Option('--accept-host-key <fingerprint>', 'trust this SHA256:… host key fingerprint for this run'));
+
+  const run = (body: () => Promise<number>) => async () => {
+    code = await body();
+  };
+
+  withGlobals(program.command('deploy', { isDefault: true }).description('validate, upload, install, cut over, prune (the default command)'))
+    .option('--force', 'break a stale lock (holder gone, or older than lockStaleMinutes)')
+    .option('--skip-validate', 'do not run the local checks first')
+    .action(async (options: GlobalOptions & { skipValidate?: boolean }) => run(() => deployCommand(options))());
+
+  withGlobals(program.command('validate').description('run the local checks only: syntax, ontologies, env, a real MCP handshake'))
+    .option('--no-server', 'skip starting the server')
+    .action(async (options: GlobalOptions & { server?: boolean }) => run(() => validateCommand(options))());
+
+  withGlobals(program.command('rollback').argument('[release]', 'release id (default: the newest good one before the active)').description('zero-downtime move back to an earlier release'))
+    .option('--force', 'break a stale lock')
+    .action(async (release: string | undefined, options: GlobalOptions) => run(() => rollbackCommand(release, options))());
+
+  withGlobals(program.command('releases').description("the host's releases: active, previous, failed, age, size"))
+    .action(async (options: GlobalOptions) => run(() => releasesCommand(options))());
+
+  withGlobals(program.command('status').description('active colour, release, health of both colours, lock'))
+    .action(async (options: GlobalOptions) => run(() => statusCommand(options))());
+
+  withGlobals(program.command('logs').description("the active server's log"))
+    .option('-f, --follow', 'keep following')
+    .option('-n, --lines <count>', 'how many lines', '50')
+    .option('--nginx', "nginx's error log instead")
+    .action(async (options: GlobalOptions & { follow?: boolean; lines?: string; nginx?: boolean }) => run(() => logsCommand(options))());
+
+  withGlobals(program.command('unlock').description('show the host lock; remove it with --force'))
+    .option('--force', 'remove the lock')
+    .action(async (options: GlobalOptions) => run(() => unlockCommand(options))());
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return code;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // --help and --version end here with code 0; usage mistakes with 2.
+      return error.exitCode === 0 ? 0 : exitCodes.usage;
+    }
+    return reportFatal(error, (text) => process.stderr.write(text), useColor(process.stderr));
+  }
+}

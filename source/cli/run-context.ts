@@ -1,0 +1,71 @@
+import { hostname, userInfo } from 'node:os';
+import { loadConfig, selectTarget, type Config, type Target } from '../config/load.js';
+import type { EngineContext } from '../engine/context.js';
+import { EventBus } from '../engine/events.js';
+import { createPlainReporter } from '../report/plain-reporter.js';
+import { openTransport } from './open-transport.js';
+import { useColor } from './terminal.js';
+import type { GlobalOptions } from './options.js';
+import { faultCheckpoint } from './fault-injection.js';
+
+export type RunContext = EngineContext & {
+  readonly color: boolean;
+  /** Where human-readable progress goes: stderr when stdout carries JSON. */
+  readonly out: NodeJS.WriteStream;
+  readonly dispose: () => void;
+};
+
+/**
+ * Loads the config, picks the target, wires the plain reporter, and turns Ctrl-C / SIGTERM into
+ * an abort the engine handles (roll back, unlock). A second Ctrl-C does not kill the run: leaving
+ * the host half-switched is worse than waiting a few more seconds.
+ */
+export function createRunContext(options: GlobalOptions, face: { plain: boolean }): RunContext {
+  const config: Config = loadConfig({ ...(options.config ? { file: options.config } : {}) });
+  const target: Target = selectTarget(config, options.target);
+  const out = options.json ? process.stderr : process.stdout;
+  const color = options.color !== false && useColor(out);
+  const bus = new EventBus();
+  const unsubscribe = face.plain
+    ? bus.on(createPlainReporter({ write: (text) => out.write(text), color, verbose: options.verbose ?? false, github: process.env['GITHUB_ACTIONS'] === 'true' }))
+    : () => {};
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    interrupts += 1;
+    if (interrupts === 1) {
+      bus.emit({ kind: 'notice', level: 'warn', message: `${signal}: stopping safely — rolling back what must be and releasing the lock…` });
+      controller.abort(new Error(`interrupted by ${signal}`));
+    } else {
+      bus.emit({ kind: 'notice', level: 'warn', message: 'Still stopping safely; please wait. Quitting now could leave the host half-switched.' });
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const checkpoint = faultCheckpoint();
+  return {
+    config,
+    target,
+    bus,
+    operator: process.env['MCP_DEPLOY_OPERATOR'] ?? safeUser(),
+    localHost: hostname(),
+    connect: () => openTransport(target, options.acceptHostKey ? { acceptHostKey: options.acceptHostKey } : {}),
+    signal: controller.signal,
+    ...(checkpoint ? { checkpoint } : {}),
+    color,
+    out,
+    dispose: () => {
+      unsubscribe();
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}
+
+function safeUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return process.env['USER'] ?? 'unknown';
+  }
+}

@@ -1,0 +1,222 @@
+import { DeployError, describeError } from '../errors.js';
+import type { HostLayout } from '../host/layout.js';
+import { markFailed, recordTools } from '../host/releases.js';
+import { switchCurrent, writeState } from '../host/state.js';
+import { waitHealthy } from '../health/wait-healthy.js';
+import type { Transport } from '../remote/transport.js';
+import { serverCommand } from '../runtime/server-command.js';
+import { otherColour, portOf, type Colour } from './colours.js';
+import type { EngineContext } from './context.js';
+import { switchUpstream } from './nginx.js';
+import { followServerLog, readLogTail } from './server-log.js';
+import { runStep, StepFailure } from './step.js';
+import type { Supervisor } from './supervisor/supervisor.js';
+import { portInUse } from './port-check.js';
+
+/** What serves traffic before the cutover; null on a first deploy. */
+export type ActiveSide = { readonly colour: Colour; readonly port: number; readonly release: string } | null;
+
+export type CutoverInput = {
+  readonly context: EngineContext;
+  readonly transport: Transport;
+  readonly layout: HostLayout;
+  readonly supervisor: Supervisor;
+  readonly release: string;
+  /** The interpreter a python entry runs with (the release's venv, or the configured python). */
+  readonly interpreter: string;
+  readonly active: ActiveSide;
+};
+
+/** How far a cutover got, so recovery knows what to undo. Mutated as steps complete. */
+export type CutoverProgress = {
+  colour: Colour;
+  port: number;
+  started: boolean;
+  switched: boolean;
+  finalized: boolean;
+  tools: string[] | null;
+};
+
+const stopGraceMs = 10_000;
+
+/**
+ * Steps 5–10 of a deploy, shared with rollback: start the release on the idle colour, check it,
+ * switch nginx, check again through the public URL, record it as active, drain and stop the old
+ * colour. Traffic moves only after the new colour has passed every check.
+ */
+export async function cutover(input: CutoverInput, progress: CutoverProgress): Promise<void> {
+  const { context, transport, layout, supervisor, release, active } = input;
+  const { config, target, bus, signal } = context;
+  const { colour, port } = progress;
+  const logFile = layout.logFile(release);
+  const checkpoint = async (step: string, phase: 'start' | 'end') => {
+    signal.throwIfAborted();
+    await context.checkpoint?.(step, phase);
+  };
+  const log = followServerLog(transport, bus, logFile);
+  try {
+    await runStep(bus, 'start', `Start ${colour} on port ${port}`, async (step) => {
+      await checkpoint('start', 'start');
+      const leftover = await supervisor.stop(colour, { graceMs: stopGraceMs });
+      if (leftover.wasRunning) step.log(`stopped a leftover ${colour} server from an earlier run`);
+      if (await portInUse(transport, config.runtime.python, port)) {
+        throw new DeployError('deploy', `Port ${port} (${colour}) on ${transport.label} is already in use by another process.`, {
+          hint: `Find it with: ss -ltnp 'sport = :${port}' on the host, stop it or change targets.${target.name}.ports.${colour}.`,
+        });
+      }
+      const command = serverCommand(config.runtime, { port, release, host: '127.0.0.1', python: input.interpreter });
+      const { pid } = await supervisor.start({
+        colour,
+        port,
+        release,
+        releaseDir: layout.releaseDir(release),
+        script: command.script,
+        env: command.env,
+        envFile: layout.envFile,
+        logFile,
+      });
+      progress.started = true;
+      step.detail(pid === null ? `release ${release}` : `pid ${pid}, release ${release}`);
+      await checkpoint('start', 'end');
+    });
+
+    await runStep(bus, 'health', `Health-check ${colour}`, async (step) => {
+      await checkpoint('health', 'start');
+      const tunnel = await transport.openTunnel(port);
+      try {
+        const result = await checkWhileRunning(
+          () =>
+            waitHealthy(`http://127.0.0.1:${tunnel.localPort}`, config.health, {
+              timeoutMs: config.health.timeoutSeconds * 1000,
+              signal,
+            }),
+          () => supervisor.isRunning(colour),
+        );
+        progress.tools = result?.tools ?? null;
+      } catch (error) {
+        const lines = log.lastLines().length > 0 ? log.lastLines() : await readLogTail(transport, logFile);
+        throw new StepFailure(describeError(error), lines.length > 0 ? ['last lines of the server log:', ...lines.map((line) => `  ${line}`)] : [], {
+          ...(error instanceof DeployError && error.hint ? { hint: error.hint } : {}),
+          cause: error,
+        });
+      } finally {
+        await tunnel.close();
+      }
+      if (progress.tools !== null) {
+        await recordTools(transport, layout, release, progress.tools);
+        step.detail(`tools: ${progress.tools.join(', ') || '(none)'}`);
+      }
+      await checkpoint('health', 'end');
+    });
+
+    await runStep(bus, 'switch', `Switch nginx to ${colour} (${port})`, async (step) => {
+      await checkpoint('switch', 'start');
+      await switchUpstream(transport, target, config.app, port, step.log);
+      progress.switched = true;
+      step.detail(`upstream ${target.nginx.upstream} → 127.0.0.1:${port}`);
+      await checkpoint('switch', 'end');
+    });
+
+    await runStep(bus, 'verify', `Verify through ${target.publicUrl}`, async () => {
+      await checkpoint('verify', 'start');
+      await waitHealthy(target.publicUrl, config.health, { timeoutMs: Math.min(config.health.timeoutSeconds, 30) * 1000, signal });
+      if (!(await supervisor.isRunning(colour))) throw new DeployError('deploy', `The ${colour} server exited while it was being verified.`);
+      await checkpoint('verify', 'end');
+    });
+  } finally {
+    await log.stop();
+  }
+
+  // From here on the new release serves traffic: record that first, so that whatever happens
+  // during the drain, the host's state says what is really serving.
+  await runStep(bus, 'finalize', `Record ${release} as active`, async () => {
+    await context.checkpoint?.('finalize', 'start');
+    await switchCurrent(transport, layout, release);
+    await writeState(transport, layout, {
+      version: 1,
+      app: config.app,
+      active: { colour, port, release },
+      previous: active?.release ?? null,
+      updatedAt: new Date().toISOString(),
+    });
+    progress.finalized = true;
+    await context.checkpoint?.('finalize', 'end');
+  });
+
+  await runStep(bus, 'drain', active ? `Drain and stop ${active.colour} (${active.port})` : 'Drain the old colour', async (step) => {
+    await context.checkpoint?.('drain', 'start');
+    if (active === null) {
+      step.detail('first deploy: nothing to drain');
+      return;
+    }
+    // Interruptions no longer matter: the new release serves and is recorded. Waiting out the
+    // drain lets requests that went to the old colour before the reload finish there.
+    await sleep(config.drainSeconds * 1000);
+    const stopped = await supervisor.stop(otherColour(colour), { graceMs: stopGraceMs });
+    step.detail(stopped.killed ? `${active.colour} ignored SIGTERM and was killed after ${stopGraceMs / 1000} s` : `${active.colour} stopped`);
+    await context.checkpoint?.('drain', 'end');
+  });
+}
+
+/**
+ * Undoes a cutover that failed before it was finalized: traffic goes back to the old colour if
+ * it had moved, the new colour is stopped, and the release is marked failed (kept for its logs).
+ * Returns what serves traffic afterwards, in words.
+ */
+export async function recoverCutover(
+  input: CutoverInput,
+  progress: CutoverProgress,
+  failure: { step: string; message: string },
+  options: { markFailed: boolean } = { markFailed: true },
+): Promise<string | null> {
+  const { context, transport, layout, supervisor, release, active } = input;
+  const { bus, target, config } = context;
+  const serving = active ? `release ${active.release} on ${active.colour} (port ${active.port})` : null;
+  bus.emit({ kind: 'rollback', phase: 'start', reason: `${failure.step} failed: ${failure.message}`, serving });
+  const problems: string[] = [];
+  if (progress.switched && active !== null) {
+    await runStep(bus, 'rollback.switch', `Switch nginx back to ${active.colour} (${active.port})`, async () => {
+      await switchUpstream(transport, target, config.app, active.port);
+    }).catch((error: unknown) => problems.push(`switching back failed: ${describeError(error)}`));
+  }
+  if (progress.started) {
+    await runStep(bus, 'rollback.stop', `Stop ${progress.colour} (${progress.port})`, async () => {
+      await supervisor.stop(progress.colour, { graceMs: stopGraceMs });
+    }).catch((error: unknown) => problems.push(`stopping ${progress.colour} failed: ${describeError(error)}`));
+  }
+  // A rollback target that fails again keeps its good name: it served before, the fault may be elsewhere.
+  if (options.markFailed) await markFailed(transport, layout, release, failure).catch((error: unknown) => problems.push(`marking ${release} failed: ${describeError(error)}`));
+  if (problems.length > 0) {
+    bus.emit({ kind: 'rollback', phase: 'failed', reason: problems.join('; '), serving });
+  } else {
+    bus.emit({ kind: 'rollback', phase: 'done', reason: `${failure.step} failed`, serving });
+  }
+  return serving;
+}
+
+export function newProgress(target: EngineContext['target'], active: ActiveSide): CutoverProgress {
+  const colour = active === null ? 'blue' : otherColour(active.colour);
+  return { colour, port: portOf(target, colour), started: false, switched: false, finalized: false, tools: null };
+}
+
+/** Runs `check` while polling that the server is still up, so a crash fails fast instead of waiting out the timeout. */
+async function checkWhileRunning<T>(check: () => Promise<T>, running: () => Promise<boolean>): Promise<T> {
+  let stop = false;
+  const watchdog = (async () => {
+    while (!stop) {
+      await sleep(500);
+      if (stop) return;
+      if (!(await running().catch(() => true))) throw new DeployError('deploy', 'The server exited during start.');
+    }
+  })();
+  try {
+    return await Promise.race([check(), watchdog as Promise<never>]);
+  } finally {
+    stop = true;
+    await watchdog.catch(() => {});
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,93 @@
+import { readAudit, isMalformedAuditLine, type AuditRecord } from '../host/audit.js';
+import { hostLayout } from '../host/layout.js';
+import { readLock, type LockStatus } from '../host/lock.js';
+import { listReleases, type Release } from '../host/releases.js';
+import { readState, type HostState } from '../host/state.js';
+import { probeHttp } from '../health/http-probe.js';
+import type { Transport } from '../remote/transport.js';
+import { colours, portOf, type Colour } from './colours.js';
+import type { EngineContext } from './context.js';
+import { readUpstream } from './nginx.js';
+import { createSupervisor } from './supervisor/create-supervisor.js';
+
+export type ColourStatus = {
+  readonly colour: Colour;
+  readonly port: number;
+  readonly running: boolean;
+  /** Whether its HTTP checks pass right now; null when it is not running. */
+  readonly healthy: boolean | null;
+  readonly problem?: string;
+};
+
+export type HostStatus = {
+  readonly target: string;
+  readonly host: string;
+  readonly state: HostState | null;
+  readonly trafficPort: number | null;
+  readonly colours: readonly ColourStatus[];
+  readonly lock: LockStatus;
+};
+
+/** `mcp-deploy status`: what serves, both colours' health, who holds the lock. Read-only. */
+export async function readStatus(context: EngineContext, transport: Transport): Promise<HostStatus> {
+  const { target, config } = context;
+  const layout = hostLayout(target.path);
+  const supervisor = createSupervisor(target, transport, layout, config.app);
+  const [state, upstream, lock] = await Promise.all([
+    readState(transport, layout),
+    readUpstream(transport, target),
+    readLock(transport, layout, { staleMinutes: target.lockStaleMinutes, localHostName: context.localHost }),
+  ]);
+  const colourStatus = await Promise.all(
+    colours.map(async (colour): Promise<ColourStatus> => {
+      const port = portOf(target, colour);
+      const running = await supervisor.isRunning(colour);
+      if (!running) return { colour, port, running, healthy: null };
+      const tunnel = await transport.openTunnel(port);
+      try {
+        await probeHttp(`http://127.0.0.1:${tunnel.localPort}`, config.health.http, { timeoutMs: 5_000 });
+        return { colour, port, running, healthy: true };
+      } catch (error) {
+        return { colour, port, running, healthy: false, problem: error instanceof Error ? error.message : String(error) };
+      } finally {
+        await tunnel.close();
+      }
+    }),
+  );
+  return { target: target.name, host: transport.label, state, trafficPort: upstream.port, colours: colourStatus, lock };
+}
+
+export type ReleaseRow = Release & {
+  readonly active: boolean;
+  readonly previous: boolean;
+  /** The last audit result that deployed or rolled back to it. */
+  readonly lastResult: AuditRecord['result'] | null;
+  readonly deployedBy: string | null;
+};
+
+/** `mcp-deploy releases`: the host's releases, newest first, with marks and audit results. */
+export async function readReleases(context: EngineContext, transport: Transport): Promise<{ rows: ReleaseRow[]; state: HostState | null; malformedAuditLines: number }> {
+  const layout = hostLayout(context.target.path);
+  const [releases, state, audit] = await Promise.all([
+    listReleases(transport, layout),
+    readState(transport, layout),
+    readAudit(transport, layout, { limit: 500 }),
+  ]);
+  const lastById = new Map<string, AuditRecord>();
+  let malformed = 0;
+  for (const entry of audit) {
+    if (isMalformedAuditLine(entry)) malformed += 1;
+    else if (entry.to !== null) lastById.set(entry.to, entry);
+  }
+  const rows = releases.map((release) => {
+    const record = lastById.get(release.id);
+    return {
+      ...release,
+      active: state?.active?.release === release.id,
+      previous: state?.previous === release.id,
+      lastResult: record?.result ?? null,
+      deployedBy: record?.operator ?? release.operator,
+    };
+  });
+  return { rows, state, malformedAuditLines: malformed };
+}

@@ -1,0 +1,128 @@
+import { DeployError, describeError, isDeployError } from '../errors.js';
+import { appendAudit, type AuditRecord } from '../host/audit.js';
+import { hostLayout, type HostLayout } from '../host/layout.js';
+import { acquireLock, breakLock, readLock, releaseLock, type HeldLock, type LockOperation } from '../host/lock.js';
+import { readState, type HostState } from '../host/state.js';
+import type { Transport } from '../remote/transport.js';
+import { colourOfPort } from './colours.js';
+import type { EngineContext } from './context.js';
+import type { ActiveSide } from './cutover.js';
+import { readUpstream } from './nginx.js';
+import { runStep } from './step.js';
+import { createSupervisor } from './supervisor/create-supervisor.js';
+import type { Supervisor } from './supervisor/supervisor.js';
+
+/** One locked conversation with a host: what deploy and rollback share around their own steps. */
+export type Session = {
+  readonly transport: Transport;
+  readonly layout: HostLayout;
+  readonly supervisor: Supervisor;
+  readonly state: HostState | null;
+  readonly active: ActiveSide;
+  readonly servingDescription: string | null;
+  readonly context: EngineContext;
+  /** Appends the audit record, releases the lock and closes the connection; never throws. */
+  finish(record: Pick<AuditRecord, 'result' | 'from' | 'to' | 'steps' | 'error'>): Promise<void>;
+};
+
+/**
+ * Step 2: one connection, the host lock, and what serves traffic now. nginx's include is the
+ * truth about traffic; state.json says which release that colour runs. If they disagree (a run
+ * killed between the switch and the state write), we say so and believe nginx.
+ */
+export async function openSession(
+  context: EngineContext,
+  options: { operation: LockOperation; force: boolean; release?: string },
+): Promise<Session> {
+  const { bus, target, config } = context;
+  const layout = hostLayout(target.path);
+  let transport: Transport | null = null;
+  let lock: HeldLock | null = null;
+  const opened = await runStep(bus, 'connect', `Connect to ${target.name} and take the lock`, async (step) => {
+    await context.checkpoint?.('connect', 'start');
+    transport = await context.connect();
+    const request = {
+      target: target.name,
+      operator: context.operator,
+      localHost: context.localHost,
+      pid: process.pid,
+      release: options.release ?? null,
+      operation: options.operation,
+      createRoot: true,
+      staleMinutes: target.lockStaleMinutes,
+    };
+    try {
+      lock = await acquireLock(transport, layout, request);
+    } catch (error) {
+      if (!(isDeployError(error) && error.kind === 'locked' && options.force)) throw error;
+      const status = await readLock(transport, layout, { staleMinutes: target.lockStaleMinutes, localHostName: context.localHost });
+      if (status.held && !status.stale) {
+        throw new DeployError('locked', `${error.message} --force only breaks a stale lock, and this one is not stale.`, {
+          hint: 'If you are sure no deploy is running, remove it with: mcp-deploy unlock --force',
+        });
+      }
+      step.log(`breaking a stale lock: ${status.held ? (status.staleReason ?? 'stale') : 'gone'}`);
+      await breakLock(transport, layout);
+      lock = await acquireLock(transport, layout, request);
+    }
+    const state = await readState(transport, layout);
+    const upstream = await readUpstream(transport, target);
+    const active = activeSide(state, colourOfPort(target, upstream.port), (message) =>
+      bus.emit({ kind: 'notice', level: 'warn', message }),
+    );
+    step.detail(`${transport.label}; ${active ? `${active.release} serves on ${active.colour} (${active.port})` : 'nothing deployed yet'}`);
+    await context.checkpoint?.('connect', 'end');
+    return { state, active };
+  }).catch(async (error: unknown) => {
+    if (transport !== null) await (transport as Transport).close().catch(() => {});
+    throw error;
+  });
+  if (transport === null || lock === null || opened === undefined) throw new Error('connect step ended without a connection');
+  const held: HeldLock = lock;
+  const connection: Transport = transport;
+  const active = opened.active;
+  return {
+    transport: connection,
+    layout,
+    supervisor: createSupervisor(target, connection, layout, config.app),
+    state: opened.state,
+    active,
+    servingDescription: active ? `release ${active.release} on ${active.colour} (port ${active.port})` : null,
+    context,
+    finish: async (record) => {
+      await runStep(bus, 'audit', 'Write the audit log and unlock', async (step) => {
+        const problems: string[] = [];
+        await appendAudit(connection, layout, {
+          at: new Date().toISOString(),
+          operator: context.operator,
+          localHost: context.localHost,
+          target: target.name,
+          operation: options.operation === 'prune' ? 'deploy' : options.operation,
+          ...record,
+        }).catch((error: unknown) => problems.push(`audit log: ${describeError(error)}`));
+        const outcome = await releaseLock(connection, layout, held.token).catch((error: unknown) => {
+          problems.push(`unlock: ${describeError(error)}`);
+          return 'failed';
+        });
+        if (outcome === 'not-ours') problems.push('the lock was taken over by someone else (it was broken with --force); left it alone');
+        step.detail(outcome === 'released' ? 'lock released' : `lock: ${outcome}`);
+        if (problems.length > 0) throw new DeployError('host-state', problems.join('; '));
+      }).catch(() => {
+        // Reported as a failed step; the deploy's own outcome stands.
+      });
+      await connection.close().catch(() => {});
+    },
+  };
+}
+
+function activeSide(state: HostState | null, trafficColour: 'blue' | 'green' | null, warn: (message: string) => void): ActiveSide {
+  const recorded = state?.active ?? null;
+  if (recorded === null) return null;
+  if (trafficColour !== null && trafficColour !== recorded.colour) {
+    warn(
+      `nginx sends traffic to ${trafficColour} but state.json says ${recorded.colour} (${recorded.release}) is active; ` +
+        'an earlier run was probably cut off after the switch. This deploy replaces both.',
+    );
+  }
+  return recorded;
+}

@@ -1,0 +1,100 @@
+import { hostname } from 'node:os';
+import type { Config } from '../../config/load.js';
+import { DeployError } from '../../errors.js';
+import { metaDirName, type HostLayout } from '../../host/layout.js';
+import { listSourceFiles, type SourceEntry } from '../../project/source-files.js';
+import { runChecked, type Transport } from '../../remote/transport.js';
+import { buildManifest, diffManifests, manifestSchema, type Manifest, type ManifestDiff } from '../manifest.js';
+import type { StepContext } from '../step.js';
+import { planUpload, uploadTotals } from '../upload-plan.js';
+
+export type UploadResult = {
+  readonly files: number;
+  readonly bytes: number;
+  readonly linked: number;
+  readonly diff: ManifestDiff;
+};
+
+/** The local side of a release: its files and their manifest. Computed before anything changes on the host. */
+export async function prepareRelease(config: Config): Promise<{ entries: SourceEntry[]; manifest: Manifest }> {
+  // Our own metadata folder name is reserved inside a release.
+  const entries = (await listSourceFiles(config)).filter((entry) => entry.path !== metaDirName && !entry.path.startsWith(`${metaDirName}/`));
+  const files = entries.filter((entry): entry is Extract<SourceEntry, { kind: 'file' }> => entry.kind === 'file');
+  const manifest = await buildManifest(files);
+  return { entries, manifest };
+}
+
+/** The manifest of a release on the host, or null when it has none (first deploy, hand-made release). */
+export async function readRemoteManifest(transport: Transport, layout: HostLayout, release: string | null): Promise<Manifest | null> {
+  if (release === null) return null;
+  const buffer = await transport.readFile(layout.manifestJson(release));
+  if (buffer === null) return null;
+  try {
+    return manifestSchema.parse(JSON.parse(buffer.toString('utf8')));
+  } catch {
+    return null; // an unreadable manifest only costs a full upload
+  }
+}
+
+/**
+ * Uploads a release into `releases/.<id>.partial` and renames it to `releases/<id>` once complete,
+ * so a release folder that exists is always whole. Files whose bytes the base release already has
+ * are hard-linked on the host instead of sent.
+ */
+export async function uploadRelease(options: {
+  readonly transport: Transport;
+  readonly layout: HostLayout;
+  readonly config: Config;
+  readonly release: string;
+  readonly base: string | null;
+  readonly local: { entries: SourceEntry[]; manifest: Manifest };
+  readonly meta: { createdAt: string; gitSha: string | null; operator: string; requirementsHash: string | null };
+  readonly step: StepContext;
+  readonly signal: AbortSignal;
+}): Promise<UploadResult> {
+  const { transport, layout, release, base, local, step } = options;
+  const previous = await readRemoteManifest(transport, layout, base);
+  const diff = diffManifests(local.manifest, previous);
+  const plan = planUpload(
+    {
+      dirs: local.entries.filter((entry) => entry.kind === 'dir'),
+      files: local.entries.filter((entry) => entry.kind === 'file'),
+      symlinks: local.entries.filter((entry) => entry.kind === 'symlink'),
+    },
+    diff,
+    previous === null || base === null ? null : layout.releaseDir(base),
+  );
+  const totals = uploadTotals(plan);
+  const partial = layout.partialDir(release);
+  const final = layout.releaseDir(release);
+  const exists = await transport.run(['test', '-e', final]);
+  if (exists.code === 0) throw new DeployError('host-state', `Release ${release} already exists on ${transport.label}; refusing to overwrite it.`);
+  await runChecked(transport, ['rm', '-rf', partial], 'clearing an old partial upload');
+  await runChecked(transport, ['mkdir', '-p', layout.releasesDir], 'creating the releases folder');
+  await transport.uploadTree(partial, [...plan, { kind: 'dir', path: metaDirName, mode: 0o755 }], {
+    signal: options.signal,
+    onProgress: (progress) => step.progress(progress.bytesDone, totals.bytes, 'bytes', `${progress.filesDone}/${progress.filesTotal} files`),
+  });
+  const meta = `${partial}/${metaDirName}`;
+  await transport.writeFileAtomic(`${meta}/manifest.json`, `${JSON.stringify(local.manifest)}\n`);
+  await transport.writeFileAtomic(
+    `${meta}/release.json`,
+    `${JSON.stringify(
+      {
+        id: release,
+        createdAt: options.meta.createdAt,
+        gitSha: options.meta.gitSha,
+        operator: options.meta.operator,
+        localHost: hostname(),
+        requirementsHash: options.meta.requirementsHash,
+        files: local.manifest.length,
+        bytes: local.manifest.reduce((sum, entry) => sum + entry.size, 0),
+        base,
+      },
+      null,
+      2,
+    )}\n`,
+  );
+  await runChecked(transport, ['mv', '-T', partial, final], 'publishing the release folder');
+  return { files: totals.files, bytes: totals.bytes, linked: totals.linked, diff };
+}

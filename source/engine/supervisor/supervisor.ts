@@ -1,0 +1,26 @@
+import type { Colour } from '../colours.js';
+
+/** What the engine asks of whatever keeps a colour's server running on the host. */
+export type ServerSpec = {
+  readonly colour: Colour;
+  readonly port: number;
+  readonly release: string;
+  /** The release folder: the server's working directory. */
+  readonly releaseDir: string;
+  /** POSIX sh text that execs the server (from runtime/server-command.ts). */
+  readonly script: string;
+  /** Non-secret environment for the server; secrets come from the env file. */
+  readonly env: Readonly<Record<string, string>>;
+  readonly envFile: string;
+  readonly logFile: string;
+};
+
+export type StopResult = { readonly wasRunning: boolean; readonly killed: boolean };
+
+export interface Supervisor {
+  readonly kind: 'process' | 'systemd';
+  start(spec: ServerSpec): Promise<{ pid: number | null }>;
+  /** SIGTERM, then SIGKILL once `graceMs` has passed; resolves when nothing of the colour runs. */
+  stop(colour: Colour, options: { graceMs: number }): Promise<StopResult>;
+  isRunning(colour: Colour): Promise<boolean>;
+}

@@ -1,0 +1,80 @@
+import { Chalk, type ChalkInstance } from 'chalk';
+import type { EngineEvent, Listener } from '../engine/events.js';
+import { formatBytes, formatDuration } from './format.js';
+
+export type PlainReporterOptions = {
+  readonly write: (text: string) => void;
+  readonly color: boolean;
+  /** Also print server and engine log lines as they come (otherwise only with failures). */
+  readonly verbose?: boolean;
+  /** GitHub Actions: wrap output in ::group:: and turn failures into ::error:: annotations. */
+  readonly github?: boolean;
+};
+
+/**
+ * The face of mcp-deploy without a terminal (CI, pipes, --yes): one line per step with its
+ * duration, progress at coarse steps so logs stay short, failures with their details.
+ */
+export function createPlainReporter(options: PlainReporterOptions): Listener {
+  const paint: ChalkInstance = new Chalk({ level: options.color ? 1 : 0 });
+  const titles = new Map<string, string>();
+  const lastProgressBucket = new Map<string, number>();
+  const line = (text: string) => options.write(`${text}\n`);
+
+  return (event: EngineEvent) => {
+    switch (event.kind) {
+      case 'run:start':
+        if (options.github) line(`::group::mcp-deploy ${event.operation}${event.target ? ` → ${event.target}` : ''}`);
+        line(paint.bold(`mcp-deploy ${event.operation}${event.target ? ` → ${event.target}` : ''}`));
+        break;
+      case 'step:start':
+        titles.set(event.step, event.title);
+        break;
+      case 'step:progress': {
+        // Quarter marks only: a CI log should not hold a line per uploaded file.
+        const bucket = event.total > 0 ? Math.floor((event.done / event.total) * 4) : 0;
+        if (bucket === (lastProgressBucket.get(event.step) ?? -1) || bucket >= 4) break;
+        lastProgressBucket.set(event.step, bucket);
+        if (bucket === 0) break;
+        const amount = event.unit === 'bytes' ? `${formatBytes(event.done)} / ${formatBytes(event.total)}` : `${event.done} / ${event.total} ${event.unit}`;
+        line(paint.dim(`  … ${titles.get(event.step) ?? event.step}: ${amount}`));
+        break;
+      }
+      case 'step:done':
+        line(`${paint.green('✔')} ${titles.get(event.step) ?? event.step}${event.detail ? paint.dim(` — ${event.detail}`) : ''} ${paint.dim(`(${formatDuration(event.ms)})`)}`);
+        break;
+      case 'step:skipped':
+        line(`${paint.yellow('-')} ${event.title} ${paint.dim(`(skipped: ${event.reason})`)}`);
+        break;
+      case 'step:failed': {
+        const title = titles.get(event.step) ?? event.step;
+        line(`${paint.red('✖')} ${title} ${paint.dim(`(${formatDuration(event.ms)})`)}`);
+        for (const messageLine of event.message.split('\n')) line(`    ${paint.red(messageLine)}`);
+        for (const detail of event.details ?? []) line(`    ${detail}`);
+        if (event.hint) line(`    ${paint.cyan(`→ ${event.hint}`)}`);
+        if (options.github) line(`::error title=${escapeAnnotation(title)}::${escapeAnnotation(event.message)}`);
+        break;
+      }
+      case 'log':
+        if (options.verbose) line(paint.dim(`  ${event.source === 'server' ? '│' : '·'} ${event.line}`));
+        break;
+      case 'rollback':
+        if (event.phase === 'start') line(paint.yellow(`↺ Rolling back: ${event.reason}`));
+        else if (event.phase === 'done') line(paint.yellow(`↺ Rolled back. ${event.serving ? `Serving: ${event.serving}` : 'Nothing is serving.'}`));
+        else line(paint.red(`↺ Rollback failed: ${event.reason}. ${event.serving ? `Serving: ${event.serving}` : 'Check the host: mcp-deploy status'}`));
+        break;
+      case 'notice':
+        line(event.level === 'warn' ? paint.yellow(`! ${event.message}`) : paint.dim(`i ${event.message}`));
+        break;
+      case 'run:end':
+        line(event.ok ? paint.green(`Done in ${formatDuration(event.ms)}.`) : paint.red(`Failed after ${formatDuration(event.ms)}.`));
+        if (options.github) line('::endgroup::');
+        break;
+    }
+  };
+}
+
+/** GitHub's workflow commands end at a newline and treat % specially. */
+function escapeAnnotation(text: string): string {
+  return text.replaceAll('%', '%25').replaceAll('\r', '%0D').replaceAll('\n', '%0A');
+}
