@@ -3,6 +3,7 @@ import { deployCommand, rollbackCommand } from './commands/deploy-command.js';
 import { releasesCommand, statusCommand, unlockCommand } from './commands/inspect-commands.js';
 import { logsCommand } from './commands/logs-command.js';
 import { validateCommand } from './commands/validate-command.js';
+import { sandboxCommand } from './commands/sandbox-command.js';
 import { reportFatal } from './exit.js';
 import type { GlobalOptions } from './options.js';
 import { useColor } from './terminal.js';
@@ -65,6 +66,14 @@ export async function main(argv: readonly string[]): Promise<number> {
   withGlobals(program.command('unlock').description('show the host lock; remove it with --force'))
     .option('--force', 'remove the lock')
     .action(async (options: GlobalOptions) => run(() => unlockCommand(options))());
+
+  program
+    .command('sandbox')
+    .description('a local target with its own nginx on a free port, for trying mcp-deploy (up | down)')
+    .argument('<action>', 'up or down')
+    .option('--dir <folder>', 'where the sandbox lives', '.sandbox')
+    .option('--source <folder>', 'the server folder to deploy', 'examples/ontology-server')
+    .action(async (action: string, options: { dir?: string; source?: string }) => run(() => sandboxCommand(action, options))());
 
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -17,6 +17,12 @@ export async function pruneStep(session: Session, bus: EventBus): Promise<void> 
       previous: state?.previous ?? null,
     });
     const removed = await prune(transport, layout, plan);
-    step.detail(JSON.stringify(removed));
+    if (removed.failed.length > 0) step.log(`could not remove: ${removed.failed.join(', ')}${removed.error ? ` (${removed.error})` : ''}`);
+    const parts = [
+      `${removed.releases.length} release(s)`,
+      `${removed.venvs.length} venv(s)`,
+      ...(removed.garbage.length > 0 ? [`${removed.garbage.length} partial upload(s)`] : []),
+    ];
+    step.detail(`removed ${parts.join(', ')}; kept ${releases.length - removed.releases.length}`);
   });
 }
