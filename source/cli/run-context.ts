@@ -12,6 +12,11 @@ export type RunContext = EngineContext & {
   readonly color: boolean;
   /** Where human-readable progress goes: stderr when stdout carries JSON. */
   readonly out: NodeJS.WriteStream;
+  /**
+   * The same safe stop as SIGINT, for the terminal app: in raw mode Ctrl-C arrives as a key
+   * press, not as a signal, and must still roll back and unlock rather than kill the process.
+   */
+  readonly interrupt: () => void;
   readonly dispose: () => void;
 };
 
@@ -31,15 +36,16 @@ export function createRunContext(options: GlobalOptions, face: { plain: boolean 
     : () => {};
   const controller = new AbortController();
   let interrupts = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
+  const stopSafely = (cause: string) => {
     interrupts += 1;
     if (interrupts === 1) {
-      bus.emit({ kind: 'notice', level: 'warn', message: `${signal}: stopping safely — rolling back what must be and releasing the lock…` });
-      controller.abort(new Error(`interrupted by ${signal}`));
+      bus.emit({ kind: 'notice', level: 'warn', message: `${cause}: stopping safely — rolling back what must be and releasing the lock…` });
+      controller.abort(new Error(`interrupted by ${cause}`));
     } else {
       bus.emit({ kind: 'notice', level: 'warn', message: 'Still stopping safely; please wait. Quitting now could leave the host half-switched.' });
     }
   };
+  const onSignal = (signal: NodeJS.Signals) => stopSafely(signal);
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   const checkpoint = faultCheckpoint();
@@ -54,6 +60,7 @@ export function createRunContext(options: GlobalOptions, face: { plain: boolean 
     ...(checkpoint ? { checkpoint } : {}),
     color,
     out,
+    interrupt: () => stopSafely('Ctrl-C'),
     dispose: () => {
       unsubscribe();
       process.off('SIGINT', onSignal);

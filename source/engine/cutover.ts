@@ -12,6 +12,8 @@ import { followServerLog, readLogTail } from './server-log.js';
 import { runStep, StepFailure } from './step.js';
 import type { Supervisor } from './supervisor/supervisor.js';
 import { portInUse } from './port-check.js';
+import { drainPort } from './drain.js';
+import { waitForRelease } from '../health/release-identity.js';
 
 /** What serves traffic before the cutover; null on a first deploy. */
 export type ActiveSide = { readonly colour: Colour; readonly port: number; readonly release: string } | null;
@@ -38,6 +40,8 @@ export type CutoverProgress = {
 };
 
 const stopGraceMs = 10_000;
+/** How much longer than drainSeconds we wait for connections to the old colour to close. */
+const maxExtraDrainMs = 30_000;
 
 /**
  * Steps 5–10 of a deploy, shared with rollback: start the release on the idle colour, check it,
@@ -117,8 +121,10 @@ export async function cutover(input: CutoverInput, progress: CutoverProgress): P
       await checkpoint('switch', 'end');
     });
 
-    await runStep(bus, 'verify', `Verify through ${target.publicUrl}`, async () => {
+    await runStep(bus, 'verify', `Verify through ${target.publicUrl}`, async (step) => {
       await checkpoint('verify', 'start');
+      const identity = await waitForRelease(target.publicUrl, config.health.http, release, { timeoutMs: 30_000, signal });
+      step.detail(identity === 'confirmed' ? `${release} answers through nginx` : 'checks pass through nginx (the server does not report its release)');
       await waitHealthy(target.publicUrl, config.health, { timeoutMs: Math.min(config.health.timeoutSeconds, 30) * 1000, signal });
       if (!(await supervisor.isRunning(colour))) throw new DeployError('deploy', `The ${colour} server exited while it was being verified.`);
       await checkpoint('verify', 'end');
@@ -149,11 +155,17 @@ export async function cutover(input: CutoverInput, progress: CutoverProgress): P
       step.detail('first deploy: nothing to drain');
       return;
     }
-    // Interruptions no longer matter: the new release serves and is recorded. Waiting out the
-    // drain lets requests that went to the old colour before the reload finish there.
-    await sleep(config.drainSeconds * 1000);
+    // Interruptions no longer matter: the new release serves and is recorded. Requests that
+    // reached the old colour before the reload finish there: wait at least drainSeconds, then
+    // until nginx's old workers have let go of their connections to it.
+    const open = await drainPort(transport, active.port, {
+      minimumMs: config.drainSeconds * 1000,
+      maximumMs: config.drainSeconds * 1000 + maxExtraDrainMs,
+      log: step.log,
+    });
     const stopped = await supervisor.stop(otherColour(colour), { graceMs: stopGraceMs });
-    step.detail(stopped.killed ? `${active.colour} ignored SIGTERM and was killed after ${stopGraceMs / 1000} s` : `${active.colour} stopped`);
+    const how = stopped.killed ? `ignored SIGTERM and was killed after ${stopGraceMs / 1000} s` : 'stopped';
+    step.detail(`${active.colour} ${how}${open > 0 ? ` with ${open} connection(s) still open after the drain` : ''}`);
     await context.checkpoint?.('drain', 'end');
   });
 }

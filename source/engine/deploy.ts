@@ -58,8 +58,15 @@ export async function deploy(context: EngineContext, options: DeployOptions = {}
   let serving: string | null = null;
   let rolledBack = false;
 
+  // The step that failed first; rollback steps that run afterwards must not take its place.
+  let failureSeen = false;
   const currentStep = bus.on((event) => {
+    if (failureSeen) return;
     if (event.kind === 'step:start') failedStep = event.step;
+    if (event.kind === 'step:failed') {
+      failedStep = event.step;
+      failureSeen = true;
+    }
   });
 
   try {
@@ -168,7 +175,8 @@ export async function deploy(context: EngineContext, options: DeployOptions = {}
     rolledBack,
     serving,
     ...(summaryError ? { error: summaryError } : {}),
-    exitCode: ok ? 0 : exitCodeFor(failure, signal),
+    // A deploy that was rolled back is exit 1 whatever the cause: traffic is on the old release.
+    exitCode: ok ? 0 : signal.aborted ? 130 : rolledBack ? 1 : exitCodeFor(failure, signal),
   };
 }
 

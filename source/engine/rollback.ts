@@ -33,8 +33,15 @@ export async function rollback(context: EngineContext, options: RollbackOptions 
   let failedStep = 'connect';
   let serving: string | null = null;
   let rolledBack = false;
+  // The step that failed first; rollback steps that run afterwards must not take its place.
+  let failureSeen = false;
   const currentStep = bus.on((event) => {
+    if (failureSeen) return;
     if (event.kind === 'step:start') failedStep = event.step;
+    if (event.kind === 'step:failed') {
+      failedStep = event.step;
+      failureSeen = true;
+    }
   });
 
   try {
@@ -104,7 +111,7 @@ export async function rollback(context: EngineContext, options: RollbackOptions 
     rolledBack,
     serving,
     ...(summaryError ? { error: summaryError } : {}),
-    exitCode: ok ? 0 : exitCodeFor(failure, signal),
+    exitCode: ok ? 0 : signal.aborted ? 130 : rolledBack ? 1 : exitCodeFor(failure, signal),
   };
 }
 

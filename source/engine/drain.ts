@@ -1,0 +1,45 @@
+import { arg, op, script } from '../remote/quote.js';
+import type { Transport } from '../remote/transport.js';
+
+/**
+ * How many TCP connections to `port` on the host are established right now. Read from
+ * /proc/net/tcp{,6} (state 01 = ESTABLISHED), so it needs neither ss nor netstat. nginx holds
+ * connections to the old colour until its old workers have finished their requests and exited:
+ * when none are left, stopping the old colour cannot cut a request.
+ */
+export async function establishedConnections(transport: Transport, port: number): Promise<number | null> {
+  const hex = port.toString(16).toUpperCase().padStart(4, '0');
+  const text = script(
+    op("cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk -v p="),
+    arg(`:${hex}`),
+    op("'$2 ~ p\"$\" && $4 == \"01\" { n++ } END { print n + 0 }'"),
+  );
+  const result = await transport.run({ script: text }, { timeoutMs: 15_000 });
+  const count = Number.parseInt(result.stdout.trim(), 10);
+  return result.code === 0 && Number.isFinite(count) ? count : null;
+}
+
+/**
+ * Waits `minimumMs`, then until nothing is connected to `port` any more, for at most
+ * `maximumMs` in all. Returns how many connections were still open at the end (0 = drained).
+ */
+export async function drainPort(
+  transport: Transport,
+  port: number,
+  options: { minimumMs: number; maximumMs: number; log: (line: string) => void },
+): Promise<number> {
+  const started = Date.now();
+  await sleep(options.minimumMs);
+  let open = await establishedConnections(transport, port);
+  if (open === null) return 0; // cannot tell on this host: the minimum wait is all we can do
+  while (open > 0 && Date.now() - started < options.maximumMs) {
+    options.log(`${open} connection(s) still open to port ${port}`);
+    await sleep(250);
+    open = (await establishedConnections(transport, port)) ?? 0;
+  }
+  return open;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,122 @@
+import { hostLayout } from '../host/layout.js';
+import { readLock, type LockStatus } from '../host/lock.js';
+import { listReleases } from '../host/releases.js';
+import { readState, type HostState } from '../host/state.js';
+import type { Transport } from '../remote/transport.js';
+import type { EngineContext } from './context.js';
+import { bytesToUpload, diffManifests } from './manifest.js';
+import { planInstall } from './steps/install.js';
+import { prepareRelease, readRemoteManifest } from './steps/upload.js';
+
+/** What the host looks like right now, as far as an operator about to change it cares. */
+export type HostOverview = {
+  /** How the transport names the host: `deploy@example.org:22`. */
+  readonly host: string;
+  readonly state: HostState | null;
+  readonly lock: LockStatus;
+};
+
+export type RequirementsPlan =
+  | { readonly kind: 'none'; readonly reason: string }
+  | { readonly kind: 'command'; readonly command: string }
+  | {
+      readonly kind: 'venv';
+      readonly hash: string;
+      /** The active release's requirements hash; null when there is none or it recorded none. */
+      readonly activeHash: string | null;
+      /** Whether the install step will need a venv the active release does not use. */
+      readonly changed: boolean;
+    };
+
+export type ToolsPlan = {
+  /** What the active release served when it passed its checks; null when it recorded nothing. */
+  readonly active: readonly string[] | null;
+  /** What the new release serves (from local validation); null when validation did not list them. */
+  readonly next: readonly string[] | null;
+  readonly appearing: readonly string[];
+  readonly disappearing: readonly string[];
+};
+
+export type DeployPlan = HostOverview & {
+  readonly target: string;
+  /** The release the new one is compared with (and hard-links unchanged files from). */
+  readonly base: string | null;
+  /** False when the base has no readable manifest: then every file is sent. */
+  readonly baseHasManifest: boolean;
+  readonly files: { readonly total: number; readonly added: number; readonly changed: number; readonly removed: number; readonly unchanged: number };
+  readonly bytes: { readonly total: number; readonly upload: number };
+  readonly requirements: RequirementsPlan;
+  readonly tools: ToolsPlan;
+};
+
+/**
+ * What a deploy would do, computed without changing anything on the host: the same local hashing
+ * and manifest comparison the upload step does, the install decision, and what the active release
+ * recorded. `tools` are the new release's tools when the caller has validated it already.
+ *
+ * The answer can go stale (another operator may deploy in between); the deploy itself decides
+ * again under the lock, so a stale plan costs accuracy, never safety.
+ */
+export async function planDeploy(
+  context: EngineContext,
+  transport: Transport,
+  options: { readonly tools?: readonly string[] | null } = {},
+): Promise<DeployPlan> {
+  const { config, target } = context;
+  const layout = hostLayout(target.path);
+  const [local, install, state, lock] = await Promise.all([
+    prepareRelease(config),
+    planInstall(config),
+    readState(transport, layout),
+    readLock(transport, layout, { staleMinutes: target.lockStaleMinutes, localHostName: context.localHost }),
+  ]);
+  const base = state?.active?.release ?? null;
+  const [remote, releases] = await Promise.all([
+    readRemoteManifest(transport, layout, base),
+    base === null ? Promise.resolve([]) : listReleases(transport, layout),
+  ]);
+  const activeRelease = base === null ? undefined : releases.find((release) => release.id === base);
+  const diff = diffManifests(local.manifest, remote);
+  const activeHash = activeRelease?.requirementsHash ?? null;
+  return {
+    target: target.name,
+    host: transport.label,
+    state,
+    lock,
+    base,
+    baseHasManifest: remote !== null,
+    files: {
+      total: local.manifest.length,
+      added: diff.added.length,
+      changed: diff.changed.length,
+      removed: diff.removed.length,
+      unchanged: diff.unchanged.length,
+    },
+    bytes: { total: local.manifest.reduce((sum, entry) => sum + entry.size, 0), upload: bytesToUpload(diff) },
+    requirements: install.kind === 'venv' ? { kind: 'venv', hash: install.hash, activeHash, changed: install.hash !== activeHash } : install,
+    tools: diffTools(activeRelease?.tools ?? null, options.tools ?? null),
+  };
+}
+
+/** Tools that appear and disappear between two recorded lists; nothing when either is unknown. */
+export function diffTools(active: readonly string[] | null, next: readonly string[] | null): ToolsPlan {
+  if (active === null || next === null) return { active, next, appearing: [], disappearing: [] };
+  const before = new Set(active);
+  const after = new Set(next);
+  return {
+    active,
+    next,
+    appearing: [...after].filter((tool) => !before.has(tool)).sort(),
+    disappearing: [...before].filter((tool) => !after.has(tool)).sort(),
+  };
+}
+
+/** The header's facts alone: state and lock, two small reads. */
+export async function readOverview(context: EngineContext, transport: Transport): Promise<HostOverview> {
+  const layout = hostLayout(context.target.path);
+  const [state, lock] = await Promise.all([
+    readState(transport, layout),
+    readLock(transport, layout, { staleMinutes: context.target.lockStaleMinutes, localHostName: context.localHost }),
+  ]);
+  return { host: transport.label, state, lock };
+}

@@ -1,0 +1,217 @@
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import { DeployError } from '../errors.js';
+import { arg, op, script } from '../remote/quote.js';
+import { type Transport } from '../remote/transport.js';
+import { hostTimeFromEpoch, parseEpoch } from './host-clock.js';
+import { assertSafeReleaseId, isSafeReleaseId, metaDirName, type HostLayout } from './layout.js';
+
+/**
+ * The releases on a host, read from the host itself: what `releases`, `status`, rollback and
+ * prune all look at. A release dir is complete by construction (uploads happen in a `.partial`
+ * dir that is renamed into place), so everything here may assume it.
+ */
+
+/** `.mcp-deploy/release.json`, written by the engine when the upload is complete. */
+export const releaseMetaSchema = z.looseObject({
+  id: z.string(),
+  /** Host clock, ISO. */
+  createdAt: z.string(),
+  gitSha: z.string().nullable(),
+  operator: z.string(),
+  requirementsHash: z.string().nullable(),
+  files: z.number().int().nonnegative(),
+  bytes: z.number().nonnegative(),
+});
+export type ReleaseMeta = z.output<typeof releaseMetaSchema>;
+
+export const failedInfoSchema = z.object({ at: z.string(), step: z.string(), message: z.string() });
+export type FailedInfo = z.output<typeof failedInfoSchema>;
+
+const toolsSchema = z.array(z.string());
+
+export type Release = {
+  readonly id: string;
+  readonly createdAt: string | null;
+  readonly gitSha: string | null;
+  readonly operator: string | null;
+  readonly requirementsHash: string | null;
+  readonly files: number | null;
+  readonly bytes: number | null;
+  /** Disk use of the dir (`du -sk`), counting files hard-linked with other releases in full. */
+  readonly sizeBytes: number | null;
+  /** Present means the release failed; it is kept for debugging and never a default rollback target. */
+  readonly failed: FailedInfo | null;
+  /** MCP tools it served, recorded after its health checks passed. */
+  readonly tools: readonly string[] | null;
+  /** 'missing': a dir laid out by hand; 'invalid': release.json exists but could not be read. */
+  readonly metadata: 'ok' | 'missing' | 'invalid';
+  /** What could not be read, in words, for `releases` and `status` to show. */
+  readonly problems: readonly string[];
+};
+
+const metaFiles = ['release.json', 'failed.json', 'tools.json'] as const;
+
+/**
+ * Every release on the host, newest first, in one remote command. A sh loop prints each release's
+ * name, its three metadata files and its size, each part after a random boundary line, so no
+ * content (quotes, newlines, odd bytes) can be taken for framing.
+ *
+ * Dot-named dirs (uploads in progress, prunes in progress) are not releases. Nor are names outside
+ * the release id alphabet (layout.ts): they cannot be named on the command line or safely built
+ * into paths, so they are left alone, neither listed nor pruned.
+ */
+export async function listReleases(transport: Transport, layout: HostLayout): Promise<Release[]> {
+  const boundary = `--mcp-deploy-${randomBytes(12).toString('hex')}`;
+  const text = script(
+    // script() joins parts with spaces, so the boundary arrives as a positional parameter.
+    op('set --'),
+    arg(boundary),
+    op('; b=$1; cd --'),
+    arg(layout.releasesDir),
+    op('2>/dev/null || exit 0; for d in *; do'),
+    op(`case $d in *[!A-Za-z0-9._-]*) continue ;; esac;`),
+    op('[ -d "$d" ] && [ ! -L "$d" ] || continue;'),
+    op(`printf '\\n%s id\\n%s' "$b" "$d";`),
+    op(`for f in ${metaFiles.join(' ')}; do`),
+    op(`if [ -f "$d/${metaDirName}/$f" ]; then printf '\\n%s %s\\n' "$b" "$f"; cat -- "$d/${metaDirName}/$f"; fi;`),
+    op('done;'),
+    op(`printf '\\n%s du\\n' "$b"; du -sk -- "$d" 2>/dev/null | { read -r k rest; printf '%s' "$k"; };`),
+    op('done'),
+  );
+  const result = await transport.run({ script: text }, { timeoutMs: 120_000 });
+  if (result.code !== 0) {
+    throw new DeployError('host-state', `Could not list ${layout.releasesDir} on ${transport.label}: ${result.stderr.trim() || `exit ${result.code}`}.`);
+  }
+  return parseListing(result.stdout, boundary).sort(compareNewestFirst);
+}
+
+/** Newest first: by createdAt, else the time in the id, then by id. Undated releases sort last. */
+export function compareNewestFirst(a: Pick<Release, 'id' | 'createdAt'>, b: Pick<Release, 'id' | 'createdAt'>): number {
+  const difference = releaseTime(b) - releaseTime(a);
+  if (difference !== 0 && !Number.isNaN(difference)) return difference;
+  return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
+}
+
+function releaseTime(release: Pick<Release, 'id' | 'createdAt'>): number {
+  const created = release.createdAt === null ? Number.NaN : Date.parse(release.createdAt);
+  if (!Number.isNaN(created)) return created;
+  const stamp = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z/.exec(release.id);
+  if (stamp) {
+    const fromId = Date.parse(`${stamp[1]}-${stamp[2]}-${stamp[3]}T${stamp[4]}:${stamp[5]}:${stamp[6]}Z`);
+    if (!Number.isNaN(fromId)) return fromId;
+  }
+  return Number.NEGATIVE_INFINITY;
+}
+
+function parseListing(stdout: string, boundary: string): Release[] {
+  type Parts = { id: string; files: Partial<Record<(typeof metaFiles)[number], string>>; du?: string };
+  const collected: Parts[] = [];
+  for (const chunk of stdout.split(`\n${boundary} `).slice(1)) {
+    const newline = chunk.indexOf('\n');
+    const kind = newline === -1 ? chunk : chunk.slice(0, newline);
+    const content = newline === -1 ? '' : chunk.slice(newline + 1);
+    if (kind === 'id') {
+      collected.push({ id: content, files: {} });
+      continue;
+    }
+    const current = collected.at(-1);
+    if (current === undefined) continue;
+    if (kind === 'du') current.du = content;
+    else if ((metaFiles as readonly string[]).includes(kind)) current.files[kind as (typeof metaFiles)[number]] = content;
+  }
+  return collected.filter((parts) => isSafeReleaseId(parts.id)).map((parts) => toRelease(parts.id, parts.files, parts.du));
+}
+
+function toRelease(id: string, files: Partial<Record<(typeof metaFiles)[number], string>>, du: string | undefined): Release {
+  const problems: string[] = [];
+  const meta = parseJsonFile(files['release.json'], releaseMetaSchema, 'release.json', problems);
+  if (meta !== null && meta.id !== id) problems.push(`release.json names release ${JSON.stringify(meta.id)}, not ${id}`);
+  let failed: FailedInfo | null = null;
+  if (files['failed.json'] !== undefined) {
+    // Its presence is what marks the failure; an unreadable one still does.
+    failed = parseJsonFile(files['failed.json'], failedInfoSchema, 'failed.json', problems) ?? {
+      at: 'unknown',
+      step: 'unknown',
+      message: 'failed.json is present but unreadable',
+    };
+  }
+  const tools = parseJsonFile(files['tools.json'], toolsSchema, 'tools.json', problems);
+  const kib = du !== undefined && /^\d+$/.test(du.trim()) ? Number(du.trim()) : null;
+  return {
+    id,
+    createdAt: meta?.createdAt ?? null,
+    gitSha: meta?.gitSha ?? null,
+    operator: meta?.operator ?? null,
+    requirementsHash: meta?.requirementsHash ?? null,
+    files: meta?.files ?? null,
+    bytes: meta?.bytes ?? null,
+    sizeBytes: kib === null ? null : kib * 1024,
+    failed,
+    tools,
+    metadata: files['release.json'] === undefined ? 'missing' : meta === null ? 'invalid' : 'ok',
+    problems,
+  };
+}
+
+function parseJsonFile<T>(text: string | undefined, schema: z.ZodType<T>, name: string, problems: string[]): T | null {
+  if (text === undefined) return null;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    problems.push(`${name} is not valid JSON`);
+    return null;
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    problems.push(`${name} is not valid: ${issue ? `${issue.path.join('.') || '(top level)'}: ${issue.message}` : 'unknown'}`);
+    return null;
+  }
+  return parsed.data;
+}
+
+/**
+ * Records that a release failed (failed.json), so listings show it, keepReleases does not count
+ * it and rollback never picks it by default. `at` defaults to the host's clock. Only for a release
+ * dir that exists: a failed upload is still a `.partial` and is simply garbage.
+ */
+export async function markFailed(
+  transport: Transport,
+  layout: HostLayout,
+  id: string,
+  failure: { step: string; message: string; at?: string },
+): Promise<FailedInfo> {
+  const epoch = await prepareMetaDir(transport, layout, id);
+  const info: FailedInfo = {
+    at: failure.at ?? hostTimeFromEpoch(epoch).iso,
+    step: failure.step,
+    // A debugging aid, not a log archive: the full server log is in shared/logs.
+    message: failure.message.length > 16_000 ? `${failure.message.slice(0, 16_000)}…` : failure.message,
+  };
+  await transport.writeFileAtomic(layout.failedJson(id), `${JSON.stringify(info, null, 2)}\n`, 0o644);
+  return info;
+}
+
+/** Records the MCP tools a release served, once its health checks passed. */
+export async function recordTools(transport: Transport, layout: HostLayout, id: string, tools: readonly string[]): Promise<void> {
+  await prepareMetaDir(transport, layout, id);
+  await transport.writeFileAtomic(layout.toolsJson(id), `${JSON.stringify([...tools])}\n`, 0o644);
+}
+
+/**
+ * Makes sure `.mcp-deploy` exists in an existing release dir (a hand-made one may lack it) and
+ * returns the host's time. Never creates the release dir itself: a release dir that exists must
+ * be a complete one.
+ */
+async function prepareMetaDir(transport: Transport, layout: HostLayout, id: string): Promise<number> {
+  assertSafeReleaseId(id);
+  const text = script(op('[ -d'), arg(layout.releaseDir(id)), op('] || exit 3; mkdir -p --'), arg(layout.metaDir(id)), op('&& date -u +%s'));
+  const result = await transport.run({ script: text }, { timeoutMs: 30_000 });
+  if (result.code === 3) throw new DeployError('host-state', `Release ${id} does not exist on ${transport.label} (${layout.releaseDir(id)}).`);
+  if (result.code !== 0) {
+    throw new DeployError('host-state', `Could not write to ${layout.metaDir(id)} on ${transport.label}: ${result.stderr.trim() || `exit ${result.code}`}.`);
+  }
+  return parseEpoch(result.stdout, transport.label);
+}

@@ -1,0 +1,130 @@
+import { isUtf8 } from 'node:buffer';
+import { lstat, readdir, readlink, realpath, stat } from 'node:fs/promises';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import ignore, { type Ignore } from 'ignore';
+import { DeployError } from '../errors.js';
+import type { Config } from '../config/load.js';
+
+/** One thing to ship. Paths are relative to `config.source` and '/'-separated. */
+export type SourceEntry =
+  | { readonly kind: 'file'; readonly path: string; readonly absolutePath: string; readonly size: number; readonly mode: number }
+  | { readonly kind: 'dir'; readonly path: string; readonly mode: number }
+  | { readonly kind: 'symlink'; readonly path: string; readonly target: string };
+
+/** Something in the tree that cannot be shipped and is left out (sockets, fifos, devices). */
+export type SkippedEntry = { readonly path: string; readonly reason: string };
+
+/**
+ * Never shipped, whatever `exclude` says: version-control data, interpreter caches and local
+ * environments are machine-specific, large, and rebuilt on the host. A separate matcher so a
+ * user's `!pattern` cannot re-include them. `.env` files and `.mcpdeployrc*` are deliberately NOT
+ * in this list: only `exclude` decides about them.
+ */
+export const alwaysExcluded = ['.git/', '__pycache__/', '*.pyc', '.venv/', 'node_modules/'] as const;
+
+/**
+ * Walks `config.source` without following symlinks (so a link loop cannot hang the walk) and
+ * returns every directory, regular file and symlink that is not excluded, sorted by path.
+ * A symlink is kept only when it stays inside the tree; anything else would ship a dangling link
+ * or, worse, a pointer to host files, so it is refused with a DeployError.
+ */
+export async function listSourceFiles(
+  config: Pick<Config, 'source' | 'exclude'>,
+  options: { readonly onSkipped?: (entry: SkippedEntry) => void } = {},
+): Promise<SourceEntry[]> {
+  const root = resolve(config.source);
+  // The root itself may be a symlink (a checkout linked elsewhere): that is the operator's choice.
+  const realRoot = await realpath(root).catch((error: NodeJS.ErrnoException) => {
+    throw new DeployError('validate', `Source folder ${root} cannot be read: ${error.code ?? error.message}`, {
+      hint: 'Check "source" in the config file.',
+    });
+  });
+  if (!(await stat(realRoot)).isDirectory()) {
+    throw new DeployError('validate', `Source ${root} is not a folder.`, { hint: 'Check "source" in the config file.' });
+  }
+  const fixed = ignore().add([...alwaysExcluded]);
+  const configured = ignore().add([...config.exclude]);
+  const entries: SourceEntry[] = [];
+  await walk(realRoot, '', { fixed, configured, realRoot, entries, onSkipped: options.onSkipped });
+  entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return entries;
+}
+
+type WalkState = {
+  readonly fixed: Ignore;
+  readonly configured: Ignore;
+  readonly realRoot: string;
+  readonly entries: SourceEntry[];
+  readonly onSkipped: ((entry: SkippedEntry) => void) | undefined;
+};
+
+async function walk(directory: string, prefix: string, state: WalkState): Promise<void> {
+  // Buffer names: a name that is not UTF-8 would be mangled into one that does not exist.
+  const names = await readdir(directory, { encoding: 'buffer' });
+  for (const raw of names) {
+    const relativePath = prefix === '' ? raw.toString('utf8') : `${prefix}/${raw.toString('utf8')}`;
+    if (!isUtf8(raw)) {
+      throw new DeployError('validate', `${JSON.stringify(relativePath)} in the source folder has a name that is not valid UTF-8.`, {
+        hint: 'Rename the file; names are sent to the host as UTF-8.',
+      });
+    }
+    const absolutePath = join(directory, raw.toString('utf8'));
+    const info = await lstat(absolutePath);
+    const isDirectory = info.isDirectory();
+    if (isExcluded(state, relativePath, isDirectory)) continue;
+    if (isDirectory) {
+      state.entries.push({ kind: 'dir', path: relativePath, mode: info.mode & 0o7777 });
+      await walk(absolutePath, relativePath, state);
+    } else if (info.isFile()) {
+      state.entries.push({ kind: 'file', path: relativePath, absolutePath, size: info.size, mode: info.mode & 0o7777 });
+    } else if (info.isSymbolicLink()) {
+      const target = await readlink(absolutePath);
+      await assertInside(state.realRoot, absolutePath, relativePath, target);
+      state.entries.push({ kind: 'symlink', path: relativePath, target });
+    } else {
+      state.onSkipped?.({ path: relativePath, reason: `${describeSpecial(info)} cannot be shipped` });
+    }
+  }
+}
+
+function isExcluded(state: WalkState, relativePath: string, isDirectory: boolean): boolean {
+  // gitignore matches a directory pattern ("build/") only against paths that end in "/".
+  const candidate = isDirectory ? `${relativePath}/` : relativePath;
+  return state.fixed.ignores(candidate) || state.configured.ignores(candidate);
+}
+
+/**
+ * Checked twice: lexically (catches "../x" and absolute targets even when they dangle) and, when
+ * the link resolves, by its real path (catches escapes through other links, like "d/.." where
+ * "d -> .").
+ */
+async function assertInside(realRoot: string, linkPath: string, relativePath: string, target: string): Promise<void> {
+  const refuse = () =>
+    new DeployError('validate', `${relativePath} -> ${target} points outside the source folder; ship the file itself or exclude the link`, {
+      hint: 'Add the link to "exclude", or replace it with a copy of its target.',
+    });
+  if (isAbsolute(target) || !within(realRoot, resolve(dirname(linkPath), target))) throw refuse();
+  let resolved: string;
+  try {
+    resolved = await realpath(linkPath);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    // A dangling link or a loop ships as the link it is; the lexical check already passed.
+    if (code === 'ENOENT' || code === 'ELOOP' || code === 'ENOTDIR') return;
+    throw error;
+  }
+  if (!within(realRoot, resolved)) throw refuse();
+}
+
+function within(root: string, path: string): boolean {
+  const rest = relative(root, path);
+  return rest === '' || (!rest.startsWith(`..${sep}`) && rest !== '..' && !isAbsolute(rest));
+}
+
+function describeSpecial(stat: Awaited<ReturnType<typeof lstat>>): string {
+  if (stat.isSocket()) return 'a socket';
+  if (stat.isFIFO()) return 'a named pipe (fifo)';
+  if (stat.isCharacterDevice()) return 'a character device';
+  if (stat.isBlockDevice()) return 'a block device';
+  return 'a special file';
+}

@@ -1,0 +1,195 @@
+import { readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import ssh2, { type AgentAuthMethod, type ConnectConfig, type PublicKeyAuthMethod, type ServerHostKeyAlgorithm } from 'ssh2';
+import { DeployError } from '../errors.js';
+import { checkHostKey, fingerprint, knownKeyTypes, loadKnownHosts, type HostKeyVerdict, type KnownHostEntry } from './known-hosts.js';
+import { classifyConnectError, hostKeyError, noKeyError, type AuthContext } from './ssh-errors.js';
+import { SshTransport } from './ssh-transport.js';
+
+/**
+ * Opens the one SSH connection mcp-deploy uses per host and run: strict host key checking
+ * against known_hosts, key or agent authentication, and every failure turned into a DeployError
+ * that says what to do next.
+ */
+
+export type SshConnectOptions = {
+  readonly host: string;
+  /** Default 22. */
+  readonly port?: number;
+  readonly user: string;
+  /** Private key to log in with; without it ~/.ssh/id_ed25519, id_ecdsa and id_rsa are tried. */
+  readonly identityFile?: string;
+  /** Default ~/.ssh/known_hosts. */
+  readonly knownHostsFile?: string;
+  /** For an encrypted identity file. */
+  readonly passphrase?: string;
+  /** ssh-agent socket; default $SSH_AUTH_SOCK; false for none. */
+  readonly agent?: string | false;
+  /** How long the TCP connect, handshake and login may take; default 20 s. */
+  readonly readyTimeoutMs?: number;
+  /**
+   * A `SHA256:…` fingerprint the operator explicitly trusts for a host that is not in
+   * known_hosts yet (--accept-host-key). It never overrides a known key that changed.
+   */
+  readonly acceptHostKey?: string;
+  /** SSH-level keepalives, so a dead connection is noticed; default 15 s (0 turns them off). */
+  readonly keepaliveIntervalMs?: number;
+};
+
+const defaultKeyFiles = ['id_ed25519', 'id_ecdsa', 'id_rsa'] as const;
+
+/** Host key algorithms for each key type a known_hosts line can hold. */
+const algorithmsForKeyType: Readonly<Record<string, readonly ServerHostKeyAlgorithm[]>> = {
+  'ssh-ed25519': ['ssh-ed25519'],
+  'ecdsa-sha2-nistp256': ['ecdsa-sha2-nistp256'],
+  'ecdsa-sha2-nistp384': ['ecdsa-sha2-nistp384'],
+  'ecdsa-sha2-nistp521': ['ecdsa-sha2-nistp521'],
+  'ssh-rsa': ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'],
+};
+const defaultHostKeyAlgorithms = Object.values(algorithmsForKeyType).flat();
+
+export async function connectSsh(options: SshConnectOptions): Promise<SshTransport> {
+  const port = options.port ?? 22;
+  const endpoint = { host: options.host, port, user: options.user };
+  const knownHostsFile = options.knownHostsFile ?? join(homedir(), '.ssh', 'known_hosts');
+  const readyTimeoutMs = options.readyTimeoutMs ?? 20_000;
+  const entries = await loadKnownHosts(knownHostsFile);
+  const auth = await authMethods(options);
+  const context: AuthContext = { ...endpoint, triedKeys: auth.triedKeys, agent: auth.agent, skipped: auth.skipped };
+  if (auth.methods.length === 0) throw noKeyError(endpoint, defaultKeyFiles.map((name) => join(homedir(), '.ssh', name)), auth.skipped);
+
+  let refusal: DeployError | undefined;
+  const hostVerifier = (key: Buffer): boolean => {
+    const verdict: HostKeyVerdict = checkHostKey(entries, options.host, port, key);
+    if (verdict.status === 'known') return true;
+    const presented = fingerprint(key);
+    if (verdict.status === 'unknown' && options.acceptHostKey !== undefined && sameFingerprint(options.acceptHostKey, presented)) return true;
+    refusal = hostKeyError(endpoint, verdict, presented, knownHostsFile);
+    return false;
+  };
+
+  const client = new ssh2.Client();
+  const config: ConnectConfig = {
+    host: options.host,
+    port,
+    username: options.user,
+    readyTimeout: readyTimeoutMs,
+    keepaliveInterval: options.keepaliveIntervalMs ?? 15_000,
+    keepaliveCountMax: 4,
+    hostVerifier,
+    authHandler: auth.methods,
+    algorithms: { serverHostKey: hostKeyPreference(entries, options.host, port) },
+  };
+
+  await new Promise<void>((resolve, reject) => {
+    let settled = false;
+    const settle = (error?: DeployError) => {
+      if (settled) return;
+      settled = true;
+      client.removeListener('ready', onReady);
+      client.removeListener('close', onClose);
+      if (error === undefined) {
+        resolve();
+      } else {
+        client.removeListener('error', onError);
+        // Keep swallowing late errors from the dying connection.
+        client.on('error', () => {});
+        client.destroy();
+        reject(error);
+      }
+    };
+    const onReady = () => settle();
+    const onError = (error: Error & { level?: string }) => {
+      // ssh2 reports an unusable agent or key and then goes on with the next method.
+      if (error.level === 'agent') return;
+      if (error.level === 'client-authentication' && !/All configured authentication methods failed/.test(error.message)) return;
+      settle(refusal ?? classifyConnectError(error, { ...context, readyTimeoutMs }));
+    };
+    const onClose = () => settle(refusal ?? new DeployError('unreachable', `The SSH server at ${options.host}:${port} closed the connection during login.`));
+    client.on('ready', onReady);
+    client.on('error', onError);
+    client.on('close', onClose);
+    try {
+      client.connect(config);
+      // Each command or SFTP call is a small request waiting for a small answer: without this,
+      // Nagle and delayed ACKs add ~40 ms to every round trip.
+      client.setNoDelay(true);
+    } catch (error) {
+      settle(new DeployError('unreachable', `Cannot start an SSH connection to ${options.host}:${port}: ${(error as Error).message}`, { cause: error }));
+    }
+  });
+
+  return new SshTransport(client, `${options.user}@${options.host}:${port}`);
+}
+
+function sameFingerprint(given: string, presented: string): boolean {
+  const normal = (value: string) => value.trim().replace(/^SHA256:/i, '').replace(/=+$/, '');
+  return normal(given) === normal(presented);
+}
+
+/**
+ * Ask first for the key types known_hosts lists for this host, as OpenSSH does, so a host with
+ * an RSA entry is not refused as "unknown" just because it also offers an ed25519 key.
+ */
+function hostKeyPreference(entries: readonly KnownHostEntry[], host: string, port: number): ServerHostKeyAlgorithm[] {
+  const preferred = knownKeyTypes(entries, host, port).flatMap((type) => algorithmsForKeyType[type] ?? []);
+  return [...new Set([...preferred, ...defaultHostKeyAlgorithms])];
+}
+
+type AuthMethods = {
+  /** Tried in this order: the given key, the agent, then the default key files. */
+  methods: (PublicKeyAuthMethod | AgentAuthMethod)[];
+  triedKeys: string[];
+  skipped: string[];
+  agent: string | undefined;
+};
+
+async function authMethods(options: SshConnectOptions): Promise<AuthMethods> {
+  const result: AuthMethods = { methods: [], triedKeys: [], skipped: [], agent: undefined };
+  const username = options.user;
+  const addKey = (path: string, key: Buffer) => {
+    result.methods.push({ type: 'publickey', username, key, ...(options.passphrase === undefined ? {} : { passphrase: options.passphrase }) });
+    result.triedKeys.push(path);
+  };
+
+  if (options.identityFile !== undefined) {
+    const key = (await readKey(options.identityFile, options.passphrase)) ?? 'it does not exist';
+    if (typeof key === 'string') throw new DeployError('auth', `Cannot use the identity file ${options.identityFile}: ${key}`);
+    addKey(options.identityFile, key);
+  }
+  const agent = options.agent === undefined ? process.env.SSH_AUTH_SOCK : options.agent;
+  if (typeof agent === 'string' && agent !== '') {
+    result.methods.push({ type: 'agent', username, agent });
+    result.agent = agent;
+  }
+  if (options.identityFile === undefined) {
+    for (const name of defaultKeyFiles) {
+      const path = join(homedir(), '.ssh', name);
+      const key = await readKey(path, options.passphrase);
+      if (key === undefined) continue;
+      if (typeof key === 'string') result.skipped.push(`${path} (${key})`);
+      else addKey(path, key);
+    }
+  }
+  return result;
+}
+
+/** The key file's bytes when ssh2 can use it; a reason when not; undefined when it does not exist. */
+async function readKey(path: string, passphrase: string | undefined): Promise<Buffer | string | undefined> {
+  let data: Buffer;
+  try {
+    data = await readFile(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    return (error as Error).message;
+  }
+  const parsed = ssh2.utils.parseKey(data, passphrase);
+  if (parsed instanceof Error) {
+    if (/passphrase/i.test(parsed.message) && passphrase === undefined) {
+      return `it is encrypted; give its passphrase or load it into ssh-agent (ssh-add ${path})`;
+    }
+    return parsed.message;
+  }
+  return data;
+}

@@ -1,0 +1,591 @@
+import { randomBytes } from 'node:crypto';
+import { createServer, type Socket } from 'node:net';
+import { constants } from 'node:os';
+import { posix } from 'node:path';
+import type { Client, ClientChannel, SFTPWrapper } from 'ssh2';
+import { DeployError } from '../errors.js';
+import { composeCommand } from './compose.js';
+import { splitLines } from './lines.js';
+import { op, script } from './quote.js';
+import { commandTimedOut, connectionLost } from './ssh-errors.js';
+import type {
+  RemoteCommand,
+  RunOptions,
+  RunResult,
+  StreamOptions,
+  Transport,
+  Tunnel,
+  UploadEntry,
+  UploadOptions,
+  UploadProgress,
+} from './transport.js';
+
+/**
+ * A host reached over one SSH connection (made by connect.ts). Commands are exec channels
+ * multiplexed on it; files go through one SFTP session opened on first use. If the connection
+ * drops, every pending call rejects with an 'unreachable' DeployError naming what it was doing.
+ *
+ * Exit codes: a command's own status; 128 + the signal number when the host reports the command
+ * was killed by a signal (what a shell would show as `$?`); 255 when the channel closed without
+ * any status, as OpenSSH's `ssh` does. A timeout throws a 'timeout' DeployError.
+ */
+
+/** OpenSSH allows 10 sessions per connection (MaxSessions); one is our SFTP session. */
+const maxExecChannels = 8;
+/** Files in flight at once during an upload; each one pipelines its own chunks as well. */
+const uploadConcurrency = 8;
+const mkdirConcurrency = 16;
+/** After asking a command to stop, how long to wait for it to end before closing its channel. */
+const stopGraceMs = 3_000;
+/** A channel that closes without an exit status may be the first sign of a dropped connection. */
+const lostConnectionSettleMs = 250;
+const progressIntervalMs = 200;
+const sftpNoSuchFile = 2;
+
+type Outcome =
+  | { readonly kind: 'exit'; readonly code: number }
+  | { readonly kind: 'signal'; readonly signal: string }
+  | { readonly kind: 'no-status' }
+  | { readonly kind: 'aborted'; readonly code: number | undefined }
+  | { readonly kind: 'timeout' };
+
+type Pending = { readonly during: string; readonly fail: (error: DeployError) => void };
+
+export class SshTransport implements Transport {
+  readonly label: string;
+  readonly #client: Client;
+  #sftp: Promise<SFTPWrapper> | undefined;
+  /** Set once the connection is gone, whether we closed it or it dropped. */
+  #ended: 'closed' | 'lost' | undefined;
+  #closing = false;
+  #closed: Promise<void> | undefined;
+  readonly #pending = new Set<Pending>();
+  readonly #channels = new Slots(maxExecChannels);
+  readonly #tunnels = new Set<Tunnel>();
+
+  /** Takes over a client that is already 'ready'. */
+  constructor(client: Client, label: string) {
+    this.label = label;
+    this.#client = client;
+    client.on('error', (error) => this.#connectionEnded(error));
+    client.on('end', () => this.#connectionEnded());
+    client.on('close', () => this.#connectionEnded());
+  }
+
+  run(remote: RemoteCommand, options: RunOptions = {}): Promise<RunResult> {
+    const text = composeCommand(remote, options);
+    return this.#guard(`the command ${summary(text)}`, async () => {
+      const stdout: Buffer[] = [];
+      const stderr: Buffer[] = [];
+      const outcome = await this.#execute(text, options, (chunk) => stdout.push(chunk), (chunk) => stderr.push(chunk));
+      if (outcome.kind === 'timeout') throw commandTimedOut(options.timeoutMs ?? 0);
+      return { code: exitCode(outcome), stdout: Buffer.concat(stdout).toString('utf8'), stderr: Buffer.concat(stderr).toString('utf8') };
+    });
+  }
+
+  stream(remote: RemoteCommand, options: StreamOptions): Promise<{ code: number | null }> {
+    const text = composeCommand(remote, options);
+    return this.#guard(`the command ${summary(text)}`, async () => {
+      const out = splitLines((line) => options.onLine(line, 'stdout'));
+      const err = splitLines((line) => options.onLine(line, 'stderr'));
+      const outcome = await this.#execute(text, options, out.push, err.push);
+      out.end();
+      err.end();
+      if (outcome.kind === 'timeout') throw commandTimedOut(options.timeoutMs ?? 0);
+      // Like LocalTransport: null when the command did not exit on its own.
+      if (outcome.kind === 'exit') return { code: outcome.code };
+      if (outcome.kind === 'aborted' && outcome.code !== undefined) return { code: outcome.code };
+      return { code: null };
+    });
+  }
+
+  uploadTree(remoteRoot: string, entries: readonly UploadEntry[], options: UploadOptions = {}): Promise<void> {
+    return this.#guard(`the upload to ${remoteRoot}`, async () => {
+      const sftp = await this.#sftpSession();
+      const target = (path: string) => posix.join(remoteRoot, relativePath(path));
+
+      // Directories first, shallowest first, so every file has its parent.
+      const dirModes = new Map<string, number>();
+      const dirs = new Set<string>([remoteRoot]);
+      for (const entry of entries) {
+        const segments = relativePath(entry.path).split('/');
+        const parents = entry.kind === 'dir' ? segments.length : segments.length - 1;
+        for (let depth = 1; depth <= parents; depth += 1) dirs.add(posix.join(remoteRoot, ...segments.slice(0, depth)));
+        if (entry.kind === 'dir') dirModes.set(target(entry.path), entry.mode);
+      }
+      const depthOf = (dir: string) => dir.split('/').length;
+      for (const depth of [...new Set([...dirs].map(depthOf))].sort((a, b) => a - b)) {
+        const level = [...dirs].filter((dir) => depthOf(dir) === depth);
+        await inParallel(level, mkdirConcurrency, options.signal, (dir) => ensureDir(sftp, dir, dirModes.get(dir)));
+      }
+
+      const filesTotal = entries.filter((entry) => entry.kind === 'file' || entry.kind === 'link').length;
+      const bytesTotal = entries.reduce((sum, entry) => sum + (entry.kind === 'file' ? entry.size : 0), 0);
+      const progress = new Progress(filesTotal, bytesTotal, options.onProgress);
+      const leaves = entries.filter((entry) => entry.kind !== 'dir');
+      await inParallel(leaves, uploadConcurrency, options.signal, async (entry) => {
+        const path = target(entry.path);
+        switch (entry.kind) {
+          case 'file':
+            await sftpCall(`upload ${entry.path}`, (done) =>
+              sftp.fastPut(entry.localPath, path, { mode: entry.mode, concurrency: 8, step: (sent) => progress.partial(path, sent) }, done),
+            );
+            // fastPut skips its chmod for empty files, and the umask applies at creation.
+            await sftpCall(`chmod ${entry.path}`, (done) => sftp.chmod(path, entry.mode, done));
+            progress.fileDone(path, entry.size);
+            break;
+          case 'link':
+            await this.#hardLink(sftp, entry.from, path);
+            progress.fileDone(path, 0);
+            break;
+          case 'symlink':
+            // ssh2 swaps the arguments itself for OpenSSH servers, which have them reversed.
+            await sftpCall(`symlink ${entry.path}`, (done) => sftp.symlink(entry.target, path, done));
+            break;
+        }
+      });
+      options.signal?.throwIfAborted();
+
+      // Modes last, deepest first: a read-only directory must not stop us writing into it.
+      for (const [dir, mode] of [...dirModes].sort(([a], [b]) => b.split('/').length - a.split('/').length)) {
+        await sftpCall(`chmod ${dir}`, (done) => sftp.chmod(dir, mode, done));
+      }
+    });
+  }
+
+  readFile(remotePath: string): Promise<Buffer | null> {
+    return this.#guard(`reading ${remotePath}`, async () => {
+      const sftp = await this.#sftpSession();
+      return new Promise<Buffer | null>((resolve, reject) => {
+        sftp.readFile(remotePath, (error: SftpError | undefined, data: Buffer) => {
+          if (error === undefined || error === null) resolve(data);
+          else if (error.code === sftpNoSuchFile) resolve(null);
+          else reject(sftpFailure(`read ${remotePath}`, error));
+        });
+      });
+    });
+  }
+
+  writeFileAtomic(remotePath: string, data: string | Buffer, mode = 0o644): Promise<void> {
+    return this.#guard(`writing ${remotePath}`, async () => {
+      const sftp = await this.#sftpSession();
+      const temporary = `${remotePath}.tmp-${randomBytes(6).toString('hex')}`;
+      try {
+        await sftpCall(`write ${temporary}`, (done) => sftp.writeFile(temporary, data, { mode }, done));
+        await sftpCall(`chmod ${temporary}`, (done) => sftp.chmod(temporary, mode, done));
+        await this.#replace(sftp, temporary, remotePath);
+      } catch (error) {
+        await new Promise<void>((resolve) => sftp.unlink(temporary, () => resolve()));
+        throw error;
+      }
+    });
+  }
+
+  async openTunnel(remotePort: number): Promise<Tunnel> {
+    if (this.#ended !== undefined) throw this.#endedError(`opening a tunnel to port ${remotePort}`);
+    const sockets = new Set<Socket>();
+    const server = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+      socket.on('error', () => socket.destroy());
+      try {
+        this.#client.forwardOut('127.0.0.1', socket.remotePort ?? 0, '127.0.0.1', remotePort, (error, channel) => {
+          if (error !== undefined && error !== null) {
+            socket.destroy();
+            return;
+          }
+          channel.on('error', () => socket.destroy());
+          channel.on('close', () => socket.destroy());
+          socket.on('close', () => channel.close());
+          socket.pipe(channel).pipe(socket);
+        });
+      } catch {
+        socket.destroy();
+      }
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => resolve());
+    });
+    const address = server.address();
+    const localPort = address !== null && typeof address === 'object' ? address.port : 0;
+    let closing: Promise<void> | undefined;
+    const tunnel: Tunnel = {
+      localPort,
+      close: () => {
+        closing ??= new Promise<void>((resolve) => {
+          this.#tunnels.delete(tunnel);
+          for (const socket of sockets) socket.destroy();
+          server.close(() => resolve());
+        });
+        return closing;
+      },
+    };
+    this.#tunnels.add(tunnel);
+    return tunnel;
+  }
+
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      this.#closing = true;
+      await Promise.all([...this.#tunnels].map((tunnel) => tunnel.close()));
+      if (this.#ended === undefined) {
+        const gone = new Promise<void>((resolve) => this.#client.once('close', () => resolve()));
+        this.#client.end();
+        await Promise.race([gone, delay(2_000)]);
+        this.#client.destroy();
+      }
+      this.#connectionEnded();
+    })();
+    return this.#closed;
+  }
+
+  /**
+   * Runs `body` but rejects as soon as the connection ends, naming `during`: a dropped
+   * connection must not leave a deploy step waiting for a channel that will never answer.
+   */
+  #guard<T>(during: string, body: () => Promise<T>): Promise<T> {
+    if (this.#ended !== undefined) return Promise.reject(this.#endedError(during));
+    return new Promise<T>((resolve, reject) => {
+      const pending: Pending = { during, fail: reject };
+      this.#pending.add(pending);
+      body()
+        .then(resolve, reject)
+        .finally(() => this.#pending.delete(pending));
+    });
+  }
+
+  #connectionEnded(cause?: unknown): void {
+    if (this.#ended !== undefined) return;
+    this.#ended = this.#closing ? 'closed' : 'lost';
+    for (const pending of this.#pending) {
+      pending.fail(this.#ended === 'lost' ? connectionLost(this.label, pending.during, cause) : this.#endedError(pending.during));
+    }
+    this.#pending.clear();
+    for (const tunnel of this.#tunnels) void tunnel.close();
+  }
+
+  #endedError(during: string): DeployError {
+    if (this.#ended === 'lost') return connectionLost(this.label, during);
+    return new DeployError('unreachable', `The connection to ${this.label} was already closed, before ${during}.`);
+  }
+
+  #sftpSession(): Promise<SFTPWrapper> {
+    this.#sftp ??= new Promise<SFTPWrapper>((resolve, reject) => {
+      try {
+        this.#client.sftp((error, sftp) => {
+          if (error !== undefined && error !== null) {
+            this.#sftp = undefined;
+            reject(new Error(`Cannot open an SFTP session on ${this.label}: ${error.message}. Is the sftp subsystem enabled in sshd_config?`, { cause: error }));
+            return;
+          }
+          // A session that ends (the server's sftp process died) is reopened on next use.
+          sftp.on('close', () => {
+            this.#sftp = undefined;
+          });
+          resolve(sftp);
+        });
+      } catch (error) {
+        this.#sftp = undefined;
+        reject(error);
+      }
+    });
+    return this.#sftp;
+  }
+
+  /** Hard link through the OpenSSH SFTP extension, or `ln` when the server lacks it. */
+  async #hardLink(sftp: SFTPWrapper, from: string, to: string): Promise<void> {
+    let extension = true;
+    try {
+      await sftpCall(`hard link ${to}`, (done) => sftp.ext_openssh_hardlink(from, to, done));
+    } catch (error) {
+      if (!(error instanceof UnsupportedExtension)) throw error;
+      extension = false;
+    }
+    if (!extension) await this.#runChecked(['ln', '--', from, to], `hard link ${to}`);
+  }
+
+  /** posix-rename replaces an existing file; plain SFTP rename refuses to. */
+  async #replace(sftp: SFTPWrapper, from: string, to: string): Promise<void> {
+    let extension = true;
+    try {
+      await sftpCall(`rename ${from}`, (done) => sftp.ext_openssh_rename(from, to, done));
+    } catch (error) {
+      if (!(error instanceof UnsupportedExtension)) throw error;
+      extension = false;
+    }
+    if (!extension) await this.#runChecked(['mv', '-f', '--', from, to], `rename ${from}`);
+  }
+
+  async #runChecked(argv: readonly string[], what: string): Promise<void> {
+    const stderr: Buffer[] = [];
+    const outcome = await this.#execute(composeCommand(argv), {}, () => {}, (chunk) => stderr.push(chunk));
+    const code = exitCode(outcome);
+    if (code !== 0) throw new Error(`Could not ${what} on ${this.label} (exit ${code}): ${Buffer.concat(stderr).toString('utf8').trim()}`);
+  }
+
+  /** One exec channel: runs `text`, feeds it, and reports how it ended. */
+  async #execute(
+    text: string,
+    options: Pick<RunOptions, 'input' | 'timeoutMs' | 'signal'>,
+    onStdout: (chunk: Buffer) => void,
+    onStderr: (chunk: Buffer) => void,
+  ): Promise<Outcome> {
+    if (options.signal?.aborted) return { kind: 'aborted', code: undefined };
+    // Without input, stdin is free to carry "stop": the watchdog ends the command at its EOF.
+    const watchdog = options.input === undefined;
+    const release = await this.#channels.acquire();
+    let channel: ClientChannel;
+    try {
+      channel = await new Promise<ClientChannel>((resolve, reject) => {
+        this.#client.exec(watchdog ? withStdinWatchdog(text) : text, (error, opened) => (error ? reject(error) : resolve(opened)));
+      });
+    } catch (error) {
+      release();
+      throw error;
+    }
+    return new Promise<Outcome>((resolve) => {
+      let status: Outcome | undefined;
+      let stopping: 'aborted' | 'timeout' | undefined;
+      let finished = false;
+      const timers: NodeJS.Timeout[] = [];
+      const finish = (outcome: Outcome) => {
+        if (finished) return;
+        finished = true;
+        release();
+        for (const timer of timers) clearTimeout(timer);
+        options.signal?.removeEventListener('abort', onAbort);
+        resolve(outcome);
+      };
+      const stopped = (): Outcome =>
+        stopping === 'timeout' ? { kind: 'timeout' } : { kind: 'aborted', code: status?.kind === 'exit' ? status.code : undefined };
+      const stop = (why: 'aborted' | 'timeout') => {
+        if (stopping !== undefined || finished) return;
+        stopping = why;
+        signalChannel(channel, 'TERM');
+        // EOF on stdin: the watchdog ends the command on servers that ignore signal requests.
+        channel.end();
+        timers.push(
+          setTimeout(() => {
+            channel.close();
+            // sshd keeps a channel open until its command exits; do not wait for one that will not.
+            timers.push(setTimeout(() => finish(stopped()), 1_000));
+          }, stopGraceMs),
+        );
+      };
+      if (options.timeoutMs !== undefined) timers.push(setTimeout(() => stop('timeout'), options.timeoutMs));
+      const onAbort = () => stop('aborted');
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+
+      channel.on('data', onStdout);
+      channel.stderr.on('data', onStderr);
+      channel.on('error', () => {
+        // the 'close' that follows settles the outcome
+      });
+      channel.on('exit', (code: number | null, signalName?: string) => {
+        if (typeof code === 'number') status = { kind: 'exit', code };
+        else if (signalName !== undefined) status = { kind: 'signal', signal: signalName };
+      });
+      channel.on('close', () => {
+        if (stopping !== undefined) finish(stopped());
+        else if (status !== undefined) finish(status);
+        // No status: if the connection just dropped, the guard rejects first with the real reason.
+        else timers.push(setTimeout(() => finish({ kind: 'no-status' }), lostConnectionSettleMs));
+      });
+
+      if (!watchdog) channel.end(options.input);
+    });
+  }
+}
+
+/**
+ * Asks sshd to signal the command's process group (OpenSSH 7.9+). ssh2's public signal() stays
+ * silent once we have sent EOF on stdin, which every command with `input` has; the request is
+ * still valid then, so we make it through the protocol object ssh2 uses itself.
+ */
+function signalChannel(channel: ClientChannel, name: 'TERM'): void {
+  try {
+    if (channel.writable) {
+      channel.signal(name);
+      return;
+    }
+    const internal = channel as unknown as { _client?: { _protocol?: { signal?: (id: number, signal: string) => void } }; outgoing?: { id?: number; state?: string } };
+    const protocol = internal._client?._protocol;
+    const id = internal.outgoing?.id;
+    if (typeof protocol?.signal === 'function' && typeof id === 'number' && (internal.outgoing?.state === 'open' || internal.outgoing?.state === 'eof')) protocol.signal(id, name);
+  } catch {
+    // the channel is closing anyway
+  }
+}
+
+/**
+ * Wraps composed command text so it ends when our side of the channel sends EOF or goes away.
+ * OpenSSH delivers no SIGHUP to commands without a terminal and older servers ignore signal
+ * requests, so a `tail -f` would otherwise outlive an aborted stream. The command runs in the
+ * background with stdin from /dev/null; a watchdog reads the channel's stdin (kept on fd 3) and,
+ * at EOF, signals the session's process group (sshd makes each session its own group). When the
+ * command finishes first, the watchdog is dismissed and the command's status is passed on.
+ */
+export function withStdinWatchdog(composed: string): string {
+  return script(
+    op('exec 3<&0\n{'),
+    op(composed),
+    op('\n} </dev/null 3<&- &\nmcp_deploy_command=$!\n'),
+    op('{ while read -r mcp_deploy_line; do :; done; kill -TERM 0; } <&3 >/dev/null 2>&1 &\n'),
+    op('mcp_deploy_watchdog=$!\nexec 3<&-\nwait "$mcp_deploy_command"\nmcp_deploy_status=$?\n'),
+    op('kill "$mcp_deploy_watchdog" 2>/dev/null\nexit "$mcp_deploy_status"'),
+  );
+}
+
+function exitCode(outcome: Outcome): number {
+  switch (outcome.kind) {
+    case 'exit':
+      return outcome.code;
+    case 'signal': {
+      // ssh2 reports 'SIGTERM'; the protocol itself says 'TERM'.
+      const number = (constants.signals as Record<string, number | undefined>)[`SIG${outcome.signal.replace(/^SIG/, '')}`];
+      return number === undefined ? 255 : 128 + number;
+    }
+    case 'aborted':
+      return outcome.code ?? 255;
+    case 'no-status':
+    case 'timeout':
+      return 255;
+  }
+}
+
+/** The first line of a command, shortened, for "lost during …" messages. */
+function summary(text: string): string {
+  const first = text.split('\n')[0] ?? '';
+  return first.length > 80 || text.includes('\n') ? `${first.slice(0, 77)}…` : first;
+}
+
+/** An upload path as given, checked to stay inside the upload root. */
+function relativePath(path: string): string {
+  const clean = path.replace(/^(\.\/)+/, '').replace(/\/+$/, '');
+  if (clean === '' || clean.startsWith('/') || clean.split('/').some((segment) => segment === '..' || segment === '')) {
+    throw new Error(`not a relative upload path: ${JSON.stringify(path)}`);
+  }
+  return clean;
+}
+
+type SftpError = Error & { code?: number };
+
+class UnsupportedExtension extends Error {}
+
+/**
+ * Calls an ssh2 SFTP method and turns its callback into a promise. ssh2 throws synchronously
+ * when the server lacks an extension; that becomes UnsupportedExtension so callers can fall back.
+ */
+function sftpCall(what: string, call: (done: (error?: SftpError | null) => void) => void): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    try {
+      call((error) => (error === undefined || error === null ? resolve() : reject(sftpFailure(what, error))));
+    } catch (error) {
+      if (error instanceof Error && /does not support this extended request/.test(error.message)) reject(new UnsupportedExtension(error.message));
+      else reject(error);
+    }
+  });
+}
+
+function sftpFailure(what: string, error: SftpError): Error {
+  return new Error(`SFTP could not ${what}: ${error.message}`, { cause: error });
+}
+
+async function ensureDir(sftp: SFTPWrapper, dir: string, mode: number | undefined): Promise<void> {
+  try {
+    await sftpCall(`create ${dir}`, (done) => (mode === undefined ? sftp.mkdir(dir, done) : sftp.mkdir(dir, { mode }, done)));
+  } catch (error) {
+    // OpenSSH answers a generic failure when it exists; fine if it is a directory.
+    const isDir = await new Promise<boolean>((resolve) => sftp.stat(dir, (statError, stats) => resolve(!statError && stats.isDirectory())));
+    if (!isDir) throw error;
+  }
+}
+
+/** Runs `work` over `items`, at most `limit` at a time; stops taking new items on abort or the first error. */
+async function inParallel<T>(items: readonly T[], limit: number, signal: AbortSignal | undefined, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  const worker = async () => {
+    while (failure === undefined && next < items.length && !signal?.aborted) {
+      const item = items[next] as T;
+      next += 1;
+      try {
+        await work(item);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failure !== undefined) throw failure.error;
+  signal?.throwIfAborted();
+}
+
+/** Upload progress: per-file completions, plus byte counts of big files as they go (throttled). */
+class Progress {
+  #filesDone = 0;
+  #bytesDone = 0;
+  readonly #partial = new Map<string, number>();
+  #lastReport = 0;
+  readonly #filesTotal: number;
+  readonly #bytesTotal: number;
+  readonly #report: ((progress: UploadProgress) => void) | undefined;
+
+  constructor(filesTotal: number, bytesTotal: number, report: ((progress: UploadProgress) => void) | undefined) {
+    this.#filesTotal = filesTotal;
+    this.#bytesTotal = bytesTotal;
+    this.#report = report;
+  }
+
+  partial(path: string, sent: number): void {
+    this.#partial.set(path, sent);
+    if (Date.now() - this.#lastReport >= progressIntervalMs) this.#emit();
+  }
+
+  fileDone(path: string, size: number): void {
+    this.#partial.delete(path);
+    this.#filesDone += 1;
+    this.#bytesDone += size;
+    this.#emit();
+  }
+
+  #emit(): void {
+    this.#lastReport = Date.now();
+    let inFlight = 0;
+    for (const sent of this.#partial.values()) inFlight += sent;
+    this.#report?.({
+      filesDone: this.#filesDone,
+      filesTotal: this.#filesTotal,
+      bytesDone: Math.min(this.#bytesDone + inFlight, this.#bytesTotal),
+      bytesTotal: this.#bytesTotal,
+    });
+  }
+}
+
+/** A counting semaphore for exec channels. */
+class Slots {
+  #free: number;
+  readonly #waiting: (() => void)[] = [];
+
+  constructor(count: number) {
+    this.#free = count;
+  }
+
+  async acquire(): Promise<() => void> {
+    if (this.#free > 0) this.#free -= 1;
+    else await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.#waiting.shift();
+      if (next === undefined) this.#free += 1;
+      else next();
+    };
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}

@@ -1,0 +1,52 @@
+import type { DeployPlan, HostOverview } from '../engine/plan.js';
+import type { RunSummary } from '../engine/deploy.js';
+import type { Listener, LogSource } from '../engine/events.js';
+import type { ReleaseRow } from '../engine/inspect.js';
+
+/**
+ * Everything the terminal app asks of the engine, in one small interface. The CLI implements it
+ * over a real run context (source/cli/app-bridge.ts); tests implement it with a few functions and
+ * an EventBus they drive. The app learns what happens only through `events` and these results.
+ */
+export type AppEngine = {
+  readonly app: string;
+  readonly target: string;
+  /** The engine's event bus; the app subscribes and never emits. */
+  readonly events: { on(listener: Listener): () => void };
+  /** Aborted when a stop was asked for, by a key or by SIGINT/SIGTERM from outside. */
+  readonly signal: AbortSignal;
+  /** Asks for a safe stop (roll back what must be, unlock); calling it again only says "please wait". */
+  interrupt(): void;
+  /** Local checks, then a read-only look at the host: what a deploy would change. */
+  plan(): Promise<DeployPlan>;
+  deploy(): Promise<RunSummary>;
+  rollback(release: string | undefined): Promise<RunSummary>;
+  overview(): Promise<HostOverview>;
+  releases(): Promise<ReleasesListing>;
+  /**
+   * Follows a log on the host on a connection of its own (the run's is closed when it ends)
+   * until `signal` aborts or the remote tail exits. Rejects when there is nothing to follow.
+   */
+  followLog(request: FollowRequest): Promise<void>;
+  /** The message and exit code for an error an operation threw. */
+  failure(error: unknown): Failure;
+};
+
+export type ReleasesListing = HostOverview & {
+  readonly rows: readonly ReleaseRow[];
+  readonly malformedAuditLines: number;
+};
+
+export type FollowRequest = {
+  readonly onLine: (line: string, source: LogSource) => void;
+  readonly signal: AbortSignal;
+  /** nginx's error log instead of the active release's server log. */
+  readonly nginx?: boolean;
+  /** How many existing lines to show first. */
+  readonly lines?: number;
+};
+
+export type Failure = { readonly exitCode: number; readonly message: string; readonly hint?: string };
+
+/** The first screen the app opens on, chosen by the command that started it. */
+export type AppView = 'deploy' | 'rollback' | 'releases' | 'logs';

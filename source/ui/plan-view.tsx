@@ -1,0 +1,90 @@
+import type { ReactElement } from 'react';
+import type { DeployPlan } from '../engine/plan.js';
+import { describeHolder } from '../host/lock.js';
+import { formatBytes } from '../report/format.js';
+import { Line, Paint } from './paint.js';
+
+/**
+ * The plan screen: what a deploy would change, before anything changes. The release id is made
+ * on the host when the deploy starts, so here it is only "a new release".
+ */
+export function planLines(plan: DeployPlan): ReactElement[] {
+  const { files, bytes, requirements, tools, lock } = plan;
+  const lines: ReactElement[] = [];
+  const add = (label: string, body: ReactElement | string) =>
+    lines.push(
+      <Line key={label}>
+        <Paint tone="muted">{`  ${label.padEnd(7)} `}</Paint>
+        {body}
+      </Line>,
+    );
+
+  lines.push(
+    <Line key="title">
+      <Paint bold>Plan: a new release for {plan.target}</Paint>
+      <Paint tone="muted">{plan.base === null ? ' — first deploy, nothing to compare with' : ` — compared with ${plan.base}`}</Paint>
+    </Line>,
+  );
+
+  if (plan.base !== null && !plan.baseHasManifest) {
+    add('files', `${files.total} file(s); the active release has no manifest, so every file is sent`);
+  } else {
+    add(
+      'files',
+      <>
+        <Paint tone="ok">{`+${files.added} new`}</Paint>
+        {'  '}
+        <Paint tone="warn">{`~${files.changed} changed`}</Paint>
+        {'  '}
+        <Paint tone="fail">{`-${files.removed} removed`}</Paint>
+        <Paint tone="muted">{`  · ${files.unchanged} unchanged (linked on the host)`}</Paint>
+      </>,
+    );
+  }
+  add('upload', `${formatBytes(bytes.upload)} of ${formatBytes(bytes.total)}`);
+
+  if (requirements.kind === 'venv') {
+    const venv = requirements.hash.slice(0, 12);
+    add(
+      'python',
+      requirements.changed ? (
+        <Paint tone="warn">{`requirements changed: venv ${venv} is used (built now unless another release made it)`}</Paint>
+      ) : (
+        `requirements unchanged: venv ${venv} is reused`
+      ),
+    );
+  } else if (requirements.kind === 'command') {
+    add('install', `runtime.install runs: ${requirements.command}`);
+  } else {
+    add('install', <Paint tone="muted">{`nothing to install (${requirements.reason})`}</Paint>);
+  }
+
+  add('tools', toolsSummary(tools));
+
+  if (!lock.held) add('lock', 'free');
+  else {
+    add(
+      'lock',
+      <Paint tone={lock.stale ? 'warn' : 'fail'}>
+        {`held by ${describeHolder(lock)}${lock.stale ? ` — stale (${lock.staleReason ?? 'old'}); deploying with --force breaks it` : ' — this deploy will stop at connect'}`}
+      </Paint>,
+    );
+  }
+  return lines;
+}
+
+function toolsSummary(tools: DeployPlan['tools']): ReactElement | string {
+  if (tools.next === null) return <Paint tone="muted">not known: the local checks did not list them</Paint>;
+  if (tools.active === null) return `${tools.next.length} tool(s): ${tools.next.join(', ') || '(none)'}`;
+  if (tools.appearing.length === 0 && tools.disappearing.length === 0) return `the same ${tools.next.length} tool(s)`;
+  return (
+    <>
+      {tools.appearing.map((tool) => (
+        <Paint key={`+${tool}`} tone="ok">{`+${tool} `}</Paint>
+      ))}
+      {tools.disappearing.map((tool) => (
+        <Paint key={`-${tool}`} tone="fail">{`-${tool} `}</Paint>
+      ))}
+    </>
+  );
+}

@@ -1,0 +1,65 @@
+/**
+ * A bounded client loop through nginx: MCP tools/list and GET /health, alternately, from a few
+ * concurrent clients on 127.0.0.1 only. It stops by itself after `maxRequests` or `maxMs`, and
+ * records every failure with its reason, so a test can assert there were none.
+ */
+export type TrafficReport = { sent: number; failed: number; failures: string[]; latenciesMs: number[] };
+
+export function startTraffic(baseUrl: string, options: { clients?: number; maxRequests?: number; maxMs?: number } = {}) {
+  const url = new URL(baseUrl);
+  if (url.hostname !== '127.0.0.1' && url.hostname !== 'localhost') throw new Error('traffic only goes to loopback');
+  const clients = options.clients ?? 3;
+  const maxRequests = options.maxRequests ?? 20_000;
+  const deadline = Date.now() + (options.maxMs ?? 120_000);
+  const report: TrafficReport = { sent: 0, failed: 0, failures: [], latenciesMs: [] };
+  let stopping = false;
+
+  const one = async (index: number) => {
+    const started = performance.now();
+    try {
+      const response =
+        index % 2 === 0
+          ? await fetch(`${baseUrl}/mcp`, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-06-18' },
+              body: JSON.stringify({ jsonrpc: '2.0', id: index, method: 'tools/list' }),
+              signal: AbortSignal.timeout(10_000),
+            })
+          : await fetch(`${baseUrl}/health`, { signal: AbortSignal.timeout(10_000) });
+      const body = await response.text();
+      if (response.status !== 200 || (index % 2 === 0 && !body.includes('"tools"'))) {
+        report.failed += 1;
+        report.failures.push(`${response.status} ${body.slice(0, 120)}`);
+      }
+    } catch (error) {
+      report.failed += 1;
+      report.failures.push(error instanceof Error ? `${error.name}: ${error.message} ${String((error as { cause?: unknown }).cause ?? '')}` : String(error));
+    }
+    report.sent += 1;
+    report.latenciesMs.push(performance.now() - started);
+  };
+
+  const loop = async (client: number) => {
+    let index = client;
+    while (!stopping && report.sent < maxRequests && Date.now() < deadline) {
+      await one(index);
+      index += clients;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  };
+  const running = Promise.all(Array.from({ length: clients }, (_, client) => loop(client)));
+  return {
+    report,
+    stop: async (): Promise<TrafficReport> => {
+      stopping = true;
+      await running;
+      return report;
+    },
+  };
+}
+
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
