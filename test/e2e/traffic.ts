@@ -3,7 +3,7 @@
  * concurrent clients on 127.0.0.1 only. It stops by itself after `maxRequests` or `maxMs`, and
  * records every failure with its reason, so a test can assert there were none.
  */
-export type TrafficReport = { sent: number; failed: number; failures: string[]; latenciesMs: number[] };
+export type TrafficReport = { sent: number; failed: number; retried: number; failures: string[]; latenciesMs: number[] };
 
 export function startTraffic(baseUrl: string, options: { clients?: number; maxRequests?: number; maxMs?: number } = {}) {
   const url = new URL(baseUrl);
@@ -11,10 +11,14 @@ export function startTraffic(baseUrl: string, options: { clients?: number; maxRe
   const clients = options.clients ?? 3;
   const maxRequests = options.maxRequests ?? 20_000;
   const deadline = Date.now() + (options.maxMs ?? 120_000);
-  const report: TrafficReport = { sent: 0, failed: 0, failures: [], latenciesMs: [] };
+  const report: TrafficReport = { sent: 0, failed: 0, retried: 0, failures: [], latenciesMs: [] };
   let stopping = false;
 
-  const one = async (index: number) => {
+  // nginx closes idle client keep-alive connections when it reloads; a request that was being
+  // written on one at that instant sees a reset before any response, and a careful client sends
+  // it again on a new connection (RFC 9110 9.3: nothing reached the server). We do the same,
+  // count it as `retried`, and count everything else as failed.
+  const one = async (index: number, attempt = 1): Promise<void> => {
     const started = performance.now();
     try {
       const response =
@@ -32,6 +36,10 @@ export function startTraffic(baseUrl: string, options: { clients?: number; maxRe
         report.failures.push(`${response.status} ${body.slice(0, 120)}`);
       }
     } catch (error) {
+      if (attempt === 1 && isResetBeforeResponse(error)) {
+        report.retried += 1;
+        return one(index, 2);
+      }
       report.failed += 1;
       report.failures.push(error instanceof Error ? `${error.name}: ${error.message} ${String((error as { cause?: unknown }).cause ?? '')}` : String(error));
     }
@@ -62,4 +70,9 @@ export function percentile(values: readonly number[], p: number): number {
   if (values.length === 0) return 0;
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+function isResetBeforeResponse(error: unknown): boolean {
+  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+  return cause?.code === 'ECONNRESET' || cause?.code === 'UND_ERR_SOCKET' || /other side closed/.test(cause?.message ?? '');
 }
