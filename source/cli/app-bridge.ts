@@ -1,14 +1,110 @@
+import { DeployError, exitCodes, describeError, isDeployError } from '../errors.js';
+import { deploy } from '../engine/deploy.js';
+import { readReleases } from '../engine/inspect.js';
+import { planDeploy, readOverview } from '../engine/plan.js';
+import { rollback } from '../engine/rollback.js';
+import { validateOnly } from '../engine/validate-gate.js';
+import { hostLayout } from '../host/layout.js';
+import { readLock } from '../host/lock.js';
+import { readState } from '../host/state.js';
+import type { Transport } from '../remote/transport.js';
+import { renderApp, type AppEngine, type AppView, type Failure } from '../ui/render-app.js';
 import type { GlobalOptions } from './options.js';
-import { deployCommand, rollbackCommand } from './commands/deploy-command.js';
+import { createRunContext, type RunContext } from './run-context.js';
 
-export type AppView = 'deploy' | 'rollback' | 'releases' | 'logs';
+export type { AppView } from '../ui/render-app.js';
+
+export type AppOptions = GlobalOptions & {
+  readonly skipValidate?: boolean;
+  /** `logs`: nginx's error log instead of the server's, and how many lines to start with. */
+  readonly nginx?: boolean;
+  readonly lines?: string;
+};
 
 /**
- * Where the Ink app plugs in. Until the app lands, a terminal gets the plain reporter too, so
- * every command works the same with and without a TTY.
+ * Where the terminal app plugs in: builds the run context (no plain reporter: the app is the
+ * face), hands the app the engine through the small AppEngine interface, and returns the exit
+ * code the app chose. Connections the app opened for reading are closed on the way out.
  */
-export async function runApp(view: AppView, options: GlobalOptions, release?: string): Promise<number> {
-  const plain = { ...options, yes: true };
-  if (view === 'rollback') return rollbackCommand(release, plain);
-  return deployCommand(plain);
+export async function runApp(view: AppView, options: AppOptions, release?: string): Promise<number> {
+  const context = createRunContext(options, { plain: false });
+  const connections = new Set<Transport>();
+  try {
+    const lines = Number.parseInt(options.lines ?? '50', 10) || 50;
+    return await renderApp(appEngine(context, options, connections), {
+      view,
+      color: context.color,
+      ...(release ? { release } : {}),
+      ...(view === 'logs' ? { logs: { nginx: options.nginx ?? false, lines } } : {}),
+    });
+  } finally {
+    await Promise.all([...connections].map((transport) => transport.close().catch(() => {})));
+    context.dispose();
+  }
+}
+
+/** The engine as the app sees it, over a real run context. */
+export function appEngine(context: RunContext, options: AppOptions, connections: Set<Transport>): AppEngine {
+  // Reads get a connection of their own: deploy() and rollback() close theirs when they end.
+  const withConnection = async <T>(body: (transport: Transport) => Promise<T>): Promise<T> => {
+    const transport = await context.connect();
+    connections.add(transport);
+    try {
+      return await body(transport);
+    } finally {
+      connections.delete(transport);
+      await transport.close().catch(() => {});
+    }
+  };
+  const force = options.force ?? false;
+  return {
+    app: context.config.app,
+    target: context.target.name,
+    events: context.bus,
+    signal: context.signal,
+    interrupt: () => context.interrupt(),
+    plan: async () => {
+      const tools = options.skipValidate ? null : (await validateOnly(context)).tools;
+      context.signal.throwIfAborted();
+      return withConnection((transport) => planDeploy(context, transport, { tools }));
+    },
+    // Validation ran before the plan was shown; running it again would start the server twice.
+    deploy: () => deploy(context, { force, skipValidate: true }),
+    rollback: (chosen) => rollback(context, { ...(chosen ? { release: chosen } : {}), force }),
+    overview: () => withConnection((transport) => readOverview(context, transport)),
+    releases: () =>
+      withConnection(async (transport) => {
+        const layout = hostLayout(context.target.path);
+        const [listing, lock] = await Promise.all([
+          readReleases(context, transport),
+          readLock(transport, layout, { staleMinutes: context.target.lockStaleMinutes, localHostName: context.localHost }),
+        ]);
+        return { host: transport.label, state: listing.state, lock, rows: listing.rows, malformedAuditLines: listing.malformedAuditLines };
+      }),
+    followLog: (request) =>
+      withConnection(async (transport) => {
+        const layout = hostLayout(context.target.path);
+        let file: string;
+        if (request.nginx) file = context.target.nginx.errorLog;
+        else {
+          const state = await readState(transport, layout);
+          if (!state?.active) throw new DeployError('usage', `Nothing is deployed on ${context.target.name} yet, so there is no server log.`);
+          file = layout.logFile(state.active.release);
+        }
+        request.onLine(`── ${file} on ${transport.label} ──`, 'engine');
+        await transport.stream(['tail', '-n', String(request.lines ?? 50), '-F', file], {
+          signal: request.signal,
+          onLine: (line, stream) => request.onLine(line, stream === 'stderr' ? 'engine' : request.nginx ? 'nginx' : 'server'),
+        });
+      }),
+    failure: (error: unknown): Failure => {
+      if (isDeployError(error)) return { exitCode: error.exitCode, message: error.message, ...(error.hint ? { hint: error.hint } : {}) };
+      if (context.signal.aborted) return { exitCode: exitCodes.interrupted, message: 'Interrupted.' };
+      return {
+        exitCode: exitCodes.bug,
+        message: `mcp-deploy hit an internal error (a bug, not your setup): ${describeError(error)}`,
+        hint: 'Please report it with the output above. The host lock, if taken, was released.',
+      };
+    },
+  };
 }

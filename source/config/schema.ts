@@ -110,6 +110,44 @@ const runtime = z
     }
   });
 
+const notifyEvent = z.enum(['start', 'success', 'failure', 'rollback']);
+
+/** Where deploy news goes. URLs, tokens and passwords here are secrets: never printed or logged. */
+const notify = z.strictObject({
+  slack: z.strictObject({ webhookUrl: z.url({ error: 'expected a webhook URL' }) }).optional(),
+  discord: z.strictObject({ webhookUrl: z.url({ error: 'expected a webhook URL' }) }).optional(),
+  webhook: z
+    .strictObject({
+      url: z.url({ error: 'expected a URL' }),
+      /** When set, the body is signed: `X-MCP-Deploy-Signature: sha256=<hex HMAC>`. */
+      secret: z.string().min(1).optional(),
+    })
+    .optional(),
+  email: z
+    .strictObject({
+      host: nonEmpty,
+      port: port.default(587),
+      secure: z.boolean().default(false),
+      user: z.string().optional(),
+      pass: z.string().optional(),
+      from: nonEmpty,
+      to: z.union([nonEmpty, z.array(nonEmpty).min(1)]),
+    })
+    .optional(),
+  on: z.array(notifyEvent).default(['start', 'success', 'failure', 'rollback']),
+  /** A notification never holds a deploy up longer than this. */
+  timeoutSeconds: z.number().positive().max(60).default(5),
+});
+
+/** The post-cutover watch window: error rate and latency of the new colour, read from nginx's access log. */
+const watch = z.strictObject({
+  seconds: z.number().min(0).default(0),
+  maxErrorRate: z.number().min(0).max(1).default(0.05),
+  maxP99Ms: z.number().positive().optional(),
+  /** nginx's access log on the host, in a format carrying $status, $upstream_addr and $request_time. */
+  accessLog: nonEmpty.optional(),
+});
+
 export const configSchema = z.strictObject({
   $schema: z.string().optional(),
   app: appName,
@@ -127,6 +165,8 @@ export const configSchema = z.strictObject({
       timeoutSeconds: z.number().positive().max(3600).default(30),
     })
     .default({ http: [], timeoutSeconds: 30 }),
+  notify: notify.optional(),
+  watch: watch.optional(),
   keepReleases: z.number().int().min(1).default(3),
   drainSeconds: z.number().min(0).default(5),
   targets: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]*$/, 'target names use letters, digits, "-" and "_"'), target).refine(
@@ -141,6 +181,9 @@ export type ParsedTarget = ParsedConfig['targets'][string];
 export type HttpCheck = z.output<typeof httpCheck>;
 export type McpCheck = z.output<typeof mcpCheck>;
 export type HostCommand = z.output<typeof hostCommand>;
+export type NotifyConfig = z.output<typeof notify>;
+export type NotifyEvent = z.output<typeof notifyEvent>;
+export type WatchConfig = z.output<typeof watch>;
 
 export function describeValue(value: unknown): string {
   if (value === undefined) return 'nothing';

@@ -85,6 +85,7 @@ export async function deploy(context: EngineContext, options: DeployOptions = {}
     serving = session.servingDescription;
     const now = await hostNow(transport);
     release = await uniqueReleaseId(session, makeReleaseId(now.stamp, gitSha));
+    bus.emit({ kind: 'release', release, previous: active?.release ?? null });
 
     upload = (await runStep(bus, 'upload', `Upload release ${release}`, async (step) => {
       await context.checkpoint?.('upload', 'start');
@@ -161,7 +162,15 @@ export async function deploy(context: EngineContext, options: DeployOptions = {}
     });
   }
   recorder.stop();
-  bus.emit({ kind: 'run:end', ok, ms: Math.round(performance.now() - started) });
+  bus.emit({
+    kind: 'run:end',
+    ok,
+    ms: Math.round(performance.now() - started),
+    release,
+    previous: active?.release ?? null,
+    rolledBack,
+    ...(summaryError ? { error: { step: summaryError.step, message: summaryError.message } } : {}),
+  });
   return {
     ok,
     operation: 'deploy',

@@ -43,7 +43,17 @@ export type EngineEvent =
       readonly serving: string | null;
     }
   | { readonly kind: 'notice'; readonly level: 'info' | 'warn'; readonly message: string }
-  | { readonly kind: 'run:end'; readonly ok: boolean; readonly ms: number };
+  /** The release this run moves to, once the host has given it an id (deploy) or it was chosen (rollback). */
+  | { readonly kind: 'release'; readonly release: string; readonly previous: string | null }
+  | {
+      readonly kind: 'run:end';
+      readonly ok: boolean;
+      readonly ms: number;
+      readonly release?: string | null;
+      readonly previous?: string | null;
+      readonly rolledBack?: boolean;
+      readonly error?: { readonly step: string; readonly message: string };
+    };
 
 export type EventKind = EngineEvent['kind'];
 

@@ -55,6 +55,7 @@ export async function rollback(context: EngineContext, options: RollbackOptions 
       return release;
     });
     chosen = pick!;
+    bus.emit({ kind: 'release', release: chosen.id, previous: active?.release ?? null });
     const install: InstallPlan = chosen.requirementsHash
       ? { kind: 'venv', hash: chosen.requirementsHash, requirements: config.runtime.requirements ?? 'requirements.txt', needsPip: true }
       : await planInstall(config).then((plan) => (plan.kind === 'venv' ? { kind: 'none' as const, reason: 'release records no venv' } : plan));
@@ -97,7 +98,15 @@ export async function rollback(context: EngineContext, options: RollbackOptions 
     });
   }
   recorder.stop();
-  bus.emit({ kind: 'run:end', ok, ms: Math.round(performance.now() - started) });
+  bus.emit({
+    kind: 'run:end',
+    ok,
+    ms: Math.round(performance.now() - started),
+    release: chosen?.id ?? options.release ?? null,
+    previous: session?.active?.release ?? null,
+    rolledBack,
+    ...(summaryError ? { error: { step: summaryError.step, message: summaryError.message } } : {}),
+  });
   return {
     ok,
     operation: 'rollback',

@@ -54,7 +54,9 @@ export async function connectSsh(options: SshConnectOptions): Promise<SshTranspo
   const endpoint = { host: options.host, port, user: options.user };
   const knownHostsFile = options.knownHostsFile ?? join(homedir(), '.ssh', 'known_hosts');
   const readyTimeoutMs = options.readyTimeoutMs ?? 20_000;
-  const entries = await loadKnownHosts(knownHostsFile);
+  const entries = await loadKnownHosts(knownHostsFile).catch((error: unknown) => {
+    throw new DeployError('host-key', `Cannot read ${knownHostsFile} to check the host key of ${options.host}:${port}: ${(error as Error).message}`, { cause: error });
+  });
   const auth = await authMethods(options);
   const context: AuthContext = { ...endpoint, triedKeys: auth.triedKeys, agent: auth.agent, skipped: auth.skipped };
   if (auth.methods.length === 0) throw noKeyError(endpoint, defaultKeyFiles.map((name) => join(homedir(), '.ssh', name)), auth.skipped);
@@ -100,6 +102,8 @@ export async function connectSsh(options: SshConnectOptions): Promise<SshTranspo
       }
     };
     const onReady = () => settle();
+    // Stays attached once ready, a no-op by then: the transport adds its own error listener, and
+    // ssh2 must never emit 'error' with no listener at all (that would crash the process).
     const onError = (error: Error & { level?: string }) => {
       // ssh2 reports an unusable agent or key and then goes on with the next method.
       if (error.level === 'agent') return;

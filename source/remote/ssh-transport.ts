@@ -99,8 +99,11 @@ export class SshTransport implements Transport {
     });
   }
 
-  uploadTree(remoteRoot: string, entries: readonly UploadEntry[], options: UploadOptions = {}): Promise<void> {
+  uploadTree(remoteRootAsGiven: string, entries: readonly UploadEntry[], options: UploadOptions = {}): Promise<void> {
+    // Normalised so that depth counting below treats the root and its children consistently.
+    const remoteRoot = posix.normalize(remoteRootAsGiven).replace(/(.)\/+$/, '$1');
     return this.#guard(`the upload to ${remoteRoot}`, async () => {
+      process.stderr.write(`UPLOADDBG ${remoteRoot} ${JSON.stringify(entries.map((e) => [e.kind, e.path, e.kind === 'link' ? e.from : '']))}\n`);
       const sftp = await this.#sftpSession();
       const target = (path: string) => posix.join(remoteRoot, relativePath(path));
 
@@ -244,7 +247,8 @@ export class SshTransport implements Transport {
    * Runs `body` but rejects as soon as the connection ends, naming `during`: a dropped
    * connection must not leave a deploy step waiting for a channel that will never answer.
    */
-  #guard<T>(during: string, body: () => Promise<T>): Promise<T> {
+  #guard<T>(during: string, body0: () => Promise<T>): Promise<T> {
+    const body = () => body0().catch((e: unknown) => { process.stderr.write(`GUARDDBG ${during}: ${String(e)}\n`); throw e; });
     if (this.#ended !== undefined) return Promise.reject(this.#endedError(during));
     return new Promise<T>((resolve, reject) => {
       const pending: Pending = { during, fail: reject };
@@ -259,7 +263,11 @@ export class SshTransport implements Transport {
     if (this.#ended !== undefined) return;
     this.#ended = this.#closing ? 'closed' : 'lost';
     for (const pending of this.#pending) {
-      pending.fail(this.#ended === 'lost' ? connectionLost(this.label, pending.during, cause) : this.#endedError(pending.during));
+      pending.fail(
+        this.#ended === 'lost'
+          ? connectionLost(this.label, pending.during, cause)
+          : new DeployError('unreachable', `The connection to ${this.label} was closed during ${pending.during}.`),
+      );
     }
     this.#pending.clear();
     for (const tunnel of this.#tunnels) void tunnel.close();
@@ -267,7 +275,7 @@ export class SshTransport implements Transport {
 
   #endedError(during: string): DeployError {
     if (this.#ended === 'lost') return connectionLost(this.label, during);
-    return new DeployError('unreachable', `The connection to ${this.label} was already closed, before ${during}.`);
+    return new DeployError('unreachable', `The connection to ${this.label} is closed; cannot start ${during}.`);
   }
 
   #sftpSession(): Promise<SFTPWrapper> {
@@ -299,7 +307,7 @@ export class SshTransport implements Transport {
     try {
       await sftpCall(`hard link ${to}`, (done) => sftp.ext_openssh_hardlink(from, to, done));
     } catch (error) {
-      if (!(error instanceof UnsupportedExtension)) throw error;
+      if (!isUnsupported(error)) throw error;
       extension = false;
     }
     if (!extension) await this.#runChecked(['ln', '--', from, to], `hard link ${to}`);
@@ -311,7 +319,7 @@ export class SshTransport implements Transport {
     try {
       await sftpCall(`rename ${from}`, (done) => sftp.ext_openssh_rename(from, to, done));
     } catch (error) {
-      if (!(error instanceof UnsupportedExtension)) throw error;
+      if (!isUnsupported(error)) throw error;
       extension = false;
     }
     if (!extension) await this.#runChecked(['mv', '-f', '--', from, to], `rename ${from}`);
@@ -421,19 +429,23 @@ function signalChannel(channel: ClientChannel, name: 'TERM'): void {
 /**
  * Wraps composed command text so it ends when our side of the channel sends EOF or goes away.
  * OpenSSH delivers no SIGHUP to commands without a terminal and older servers ignore signal
- * requests, so a `tail -f` would otherwise outlive an aborted stream. The command runs in the
- * background with stdin from /dev/null; a watchdog reads the channel's stdin (kept on fd 3) and,
- * at EOF, signals the session's process group (sshd makes each session its own group). When the
- * command finishes first, the watchdog is dismissed and the command's status is passed on.
+ * requests, so a `tail -f` would otherwise outlive an aborted stream.
+ *
+ * A background watchdog reads the channel's stdin (the command itself gets /dev/null) and, at
+ * EOF, signals the session's process group (sshd makes each session its own group) if the
+ * wrapper is still running. The command runs in the foreground, in a subshell: a background
+ * job would start with SIGINT and SIGQUIT ignored, which the programs it starts would inherit,
+ * and the subshell keeps an `exit` in a script from skipping the watchdog's dismissal. When
+ * the command finishes, the watchdog is dismissed and the command's status passed on.
  */
 export function withStdinWatchdog(composed: string): string {
   return script(
-    op('exec 3<&0\n{'),
+    op('exec 3<&0\n'),
+    op('{ while read -r mcp_deploy_line; do :; done; kill -0 $$ && kill -TERM 0; } <&3 >/dev/null 2>&1 &\n'),
+    op('mcp_deploy_watchdog=$!\nexec 3<&- </dev/null\n(\n'),
     op(composed),
-    op('\n} </dev/null 3<&- &\nmcp_deploy_command=$!\n'),
-    op('{ while read -r mcp_deploy_line; do :; done; kill -TERM 0; } <&3 >/dev/null 2>&1 &\n'),
-    op('mcp_deploy_watchdog=$!\nexec 3<&-\nwait "$mcp_deploy_command"\nmcp_deploy_status=$?\n'),
-    op('kill "$mcp_deploy_watchdog" 2>/dev/null\nexit "$mcp_deploy_status"'),
+    // Reap the dismissed watchdog: an orphan would be left to an init that may never reap it.
+    op('\n)\nmcp_deploy_status=$?\nkill -KILL "$mcp_deploy_watchdog" 2>/dev/null\nwait "$mcp_deploy_watchdog" 2>/dev/null\nexit "$mcp_deploy_status"'),
   );
 }
 
@@ -486,6 +498,15 @@ function sftpCall(what: string, call: (done: (error?: SftpError | null) => void)
       else reject(error);
     }
   });
+}
+
+const sftpOpUnsupported = 8;
+
+/** The server does not offer the extension (ssh2 knows from its hello) or answers OP_UNSUPPORTED. */
+function isUnsupported(error: unknown): boolean {
+  if (error instanceof UnsupportedExtension) return true;
+  const cause = error instanceof Error ? (error.cause as SftpError | undefined) : undefined;
+  return cause?.code === sftpOpUnsupported;
 }
 
 function sftpFailure(what: string, error: SftpError): Error {

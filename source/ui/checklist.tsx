@@ -1,6 +1,6 @@
 import type { ReactElement } from 'react';
 import { formatBytes, formatDuration } from '../report/format.js';
-import { Line, Paint } from './paint.js';
+import { Line, Paint, wrapRows } from './paint.js';
 import { isRecoveryStep, type Outcome, type RollbackRow, type Row, type StepRow } from './run-model.js';
 
 const spinnerFrames = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'] as const;
@@ -99,10 +99,10 @@ function stepLines(row: StepRow, key: string, indent: string, options: Checklist
           <Paint tone="muted">{duration}</Paint>
         </Line>,
       ];
-      (row.message ?? '').split('\n').forEach((text, index) =>
+      wrapRows(`${indent}    ${row.message ?? ''}`, options.width, `${indent}    `).forEach((text, index) =>
         lines.push(
           <Line key={`${key}.m${index}`}>
-            <Paint tone="fail">{`${indent}    ${text}`}</Paint>
+            <Paint tone="fail">{text}</Paint>
           </Line>,
         ),
       );
@@ -116,10 +116,12 @@ function stepLines(row: StepRow, key: string, indent: string, options: Checklist
         );
       }
       if (row.hint) {
-        lines.push(
-          <Line key={`${key}.hint`}>
-            <Paint tone="info">{`${indent}    → ${row.hint}`}</Paint>
-          </Line>,
+        wrapRows(`${indent}    → ${row.hint}`, options.width, `${indent}      `).forEach((text, index) =>
+          lines.push(
+            <Line key={`${key}.hint${index}`}>
+              <Paint tone="info">{text}</Paint>
+            </Line>,
+          ),
         );
       }
       return lines;
@@ -143,12 +145,25 @@ function progressLine(progress: NonNullable<StepRow['progress']>, key: string, i
   );
 }
 
-export function outcomeLine(outcome: Outcome): ReactElement {
-  return (
-    <Line key="outcome">
-      <Paint tone={outcome.tone} bold>
-        {outcome.text}
-      </Paint>
-    </Line>
-  );
+/** The result rows; a hint (what to do next) goes before them, so what serves now is the last line. */
+export function outcomeLines(outcome: Outcome, width: number): ReactElement[] {
+  return [
+    ...(outcome.hint ? wrapRows(`  → ${outcome.hint}`, width, '    ') : []).map((text, index) => (
+      <Line key={`outcome.hint${index}`}>
+        <Paint tone="info">{text}</Paint>
+      </Line>
+    )),
+    ...wrapRows(outcome.text, width, '  ').map((text, index) => (
+      <Line key={`outcome${index}`}>
+        <Paint tone={outcome.tone} bold>
+          {text}
+        </Paint>
+      </Line>
+    )),
+    ...(outcome.serving ? wrapRows(outcome.serving, width, '  ') : []).map((text, index) => (
+      <Line key={`outcome.serving${index}`}>
+        <Paint bold>{text}</Paint>
+      </Line>
+    )),
+  ];
 }

@@ -37,7 +37,7 @@ export const LogPane = memo(function LogPane({ store, version, view, height, tit
           {entry.source === 'server' ? entry.text : <Paint tone="muted">{entry.text}</Paint>}
         </Line>
       ))}
-      {window.lines.length === 0 ? (
+      {window.lines.length === 0 && height > 1 ? (
         <Line>
           <Paint tone="muted">{view.filter === '' ? '(no log lines yet)' : '(no lines match the filter)'}</Paint>
         </Line>

@@ -28,3 +28,35 @@ export function Paint({ tone = 'plain', bold, inverse, children }: { tone?: Tone
 export function Line({ children }: { children?: ReactNode }): ReactElement {
   return <Text wrap="truncate-end">{children ?? ' '}</Text>;
 }
+
+/**
+ * Splits text into rows of at most `width` columns at spaces, continuing rows with `indent`.
+ * For the lines that must be read whole (a failure's message, its hint, the result line);
+ * everything else is cut at the edge instead.
+ */
+export function wrapRows(text: string, width: number, indent = ''): string[] {
+  const room = Math.max(10, width);
+  const rows: string[] = [];
+  for (const paragraph of text.split('\n')) {
+    const lead = /^ */.exec(paragraph)?.[0] ?? '';
+    let row = lead;
+    let fresh = true;
+    for (const word of paragraph.slice(lead.length).split(' ')) {
+      const candidate = fresh ? `${row}${word}` : `${row} ${word}`;
+      if (candidate.length <= room || fresh) {
+        row = candidate;
+      } else {
+        rows.push(row);
+        row = `${indent}${word}`;
+      }
+      fresh = false;
+      // A single word wider than the screen (a path, a URL) is cut into pieces.
+      while (row.length > room) {
+        rows.push(row.slice(0, room));
+        row = `${indent}${row.slice(room)}`;
+      }
+    }
+    rows.push(row);
+  }
+  return rows;
+}

@@ -182,20 +182,26 @@ export function isRunning(model: RunModel): boolean {
   return model.rows.some((row) => row.kind === 'step' && row.status === 'running');
 }
 
-export type Outcome = { readonly tone: 'ok' | 'fail' | 'warn'; readonly text: string };
+export type Outcome = {
+  readonly tone: 'ok' | 'fail' | 'warn';
+  readonly text: string;
+  /** "Serving now: …", the app's last line whenever the run reached the host. */
+  readonly serving?: string;
+  readonly hint?: string;
+};
 
 /**
- * The final line: in plain words, what serves traffic now. A run that stopped before it reached
+ * The result: in plain words, what serves traffic now. A run that stopped before it reached
  * the host says that nothing changed rather than guessing what serves.
  */
 export function describeOutcome(summary: RunSummary): Outcome {
   const verb = summary.operation === 'deploy' ? 'Deploy' : 'Rollback';
-  const servingNow = summary.serving ? `Serving now: ${summary.serving}.` : `Nothing is serving on ${summary.target}.`;
-  if (summary.ok) return { tone: 'ok', text: `✔ ${summary.operation === 'deploy' ? 'Deployed' : 'Rolled back'}. ${servingNow}` };
+  const serving = summary.serving ? `Serving now: ${summary.serving}.` : `Nothing is serving on ${summary.target}.`;
+  if (summary.ok) return { tone: 'ok', text: `✔ ${summary.operation === 'deploy' ? 'Deployed' : 'Rolled back'}.`, serving };
   const step = summary.error?.step ?? 'an unknown step';
   const reachedHost = summary.steps.some((record) => record.name === 'connect' && record.status === 'done');
   if (!reachedHost) return { tone: 'fail', text: `✖ ${verb} stopped at ${step}: nothing was changed on ${summary.target}.` };
   const interrupted = summary.exitCode === 130;
   const what = interrupted ? `${verb} interrupted during ${step}` : `${verb} failed at ${step}`;
-  return { tone: summary.rolledBack || interrupted ? 'warn' : 'fail', text: `✖ ${what}${summary.rolledBack ? '; rolled back' : ''}. ${servingNow}` };
+  return { tone: summary.rolledBack || interrupted ? 'warn' : 'fail', text: `✖ ${what}${summary.rolledBack ? '; rolled back' : ''}.`, serving };
 }
