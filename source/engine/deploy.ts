@@ -1,6 +1,7 @@
 import { DeployError, describeError, isDeployError } from '../errors.js';
 import { hostNow } from '../host/host-clock.js';
 import { makeReleaseId } from '../host/layout.js';
+import { markFailed } from '../host/releases.js';
 import { formatBytes } from '../report/format.js';
 import { validateOnly } from './validate-gate.js';
 import { recordSteps, type EngineContext, type StepRecord } from './context.js';
@@ -143,8 +144,8 @@ export async function deploy(context: EngineContext, options: DeployOptions = {}
         progress,
         { step: failedStep, message: describeError(error) },
       );
-    } else if (session !== null && release !== null && upload === null) {
-      // Nothing reached the idle colour; a half-made upload is only a .partial folder, pruned later.
+    } else if (session !== null && release !== null && progress === null) {
+      await cleanUpBeforeCutover(session, release, upload !== null, { step: failedStep, message: describeError(error) });
     }
   } finally {
     currentStep();
@@ -199,6 +200,21 @@ export function exitCodeFor(error: unknown, signal: AbortSignal): number {
   if (isDeployError(error)) return error.exitCode;
   if (signal.aborted) return 130;
   return 1;
+}
+
+/**
+ * A failure before anything started on the idle colour: traffic never moved. A half-made upload
+ * is removed at once (it may be what filled the disk); an uploaded release whose install failed is
+ * kept, marked failed, so it is never a rollback target.
+ */
+async function cleanUpBeforeCutover(session: Session, release: string, uploaded: boolean, failure: { step: string; message: string }): Promise<void> {
+  const { transport, layout } = session;
+  try {
+    if (uploaded) await markFailed(transport, layout, release, failure);
+    else await transport.run(['rm', '-rf', layout.partialDir(release)], { timeoutMs: 60_000 });
+  } catch {
+    // Best effort: prune removes what is left, and the audit log records the failure either way.
+  }
 }
 
 /** Two deploys in the same second (or a clock that went back) must not collide. */
