@@ -1,0 +1,68 @@
+import { execFileSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../source/config/load.js';
+import { serverCommand } from '../../source/runtime/server-command.js';
+
+function runtimeOf(runtime: Record<string, unknown>) {
+  const config = parseConfig(
+    JSON.stringify({ app: 'demo', runtime, targets: { local: { transport: 'local', path: '/tmp/demo', publicUrl: 'http://127.0.0.1:8080' } } }),
+    '/tmp/server-command-test/.mcpdeployrc',
+    {},
+  );
+  return config.runtime;
+}
+
+const values = { port: 5002, release: '20261124T101500Z-abc1234', host: '127.0.0.1', python: '/srv/app/venvs/abc/bin/python' };
+
+/** What `sh` makes of the script: each argv word of the exec'd command, one per line. */
+function wordsOf(script: string): string[] {
+  const probe = script.replace(/^exec /, "exec printf '%s\\n' ");
+  return execFileSync('sh', ['-c', probe], { encoding: 'utf8' }).split('\n').slice(0, -1);
+}
+
+describe('serverCommand', () => {
+  it('runs a python entry unbuffered with exec, and sets PORT, HOST, RELEASE_ID, PYTHONUNBUFFERED', () => {
+    const result = serverCommand(runtimeOf({ type: 'python', entry: 'server.py' }), values);
+    expect(result.script).toBe('exec /srv/app/venvs/abc/bin/python -u server.py');
+    expect(result.env).toEqual({ PORT: '5002', HOST: '127.0.0.1', RELEASE_ID: values.release, PYTHONUNBUFFERED: '1' });
+  });
+
+  it('quotes an entry and an interpreter path with spaces and quotes so sh sees one word each', () => {
+    const result = serverCommand(runtimeOf({ type: 'python', entry: "my app/it's.py" }), { ...values, python: '/opt/py thon/bin/python' });
+    expect(wordsOf(result.script)).toEqual(['/opt/py thon/bin/python', '-u', "my app/it's.py"]);
+  });
+
+  it('fills a command template with shell-quoted values and prepends exec', () => {
+    const result = serverCommand(runtimeOf({ type: 'command', command: 'node dist/server.js --port {port} --host {host} --release {release}' }), values);
+    expect(result.script).toBe(`exec node dist/server.js --port 5002 --host 127.0.0.1 --release ${values.release}`);
+    expect(result.env['PYTHONUNBUFFERED']).toBeUndefined();
+    expect(result.env['PORT']).toBe('5002');
+  });
+
+  it('cannot be made to run extra shell commands through a substituted value', () => {
+    const hostile = { ...values, release: "x'; touch /tmp/pwned; echo '$(id)" };
+    const result = serverCommand(runtimeOf({ type: 'command', command: 'app --release {release} --port {port}' }), hostile);
+    expect(wordsOf(result.script)).toEqual(['app', '--release', hostile.release, '--port', '5002']);
+  });
+
+  it('substitutes runtime.env templates verbatim (they are values, not shell) and lets them add variables', () => {
+    const result = serverCommand(
+      runtimeOf({ type: 'python', entry: 'server.py', env: { PUBLIC_URL: 'http://{host}:{port}/', RELEASE_TAG: 'rel {release}', PLAIN: 'a b' } }),
+      { ...values, release: "r'1" },
+    );
+    expect(result.env['PUBLIC_URL']).toBe('http://127.0.0.1:5002/');
+    expect(result.env['RELEASE_TAG']).toBe("rel r'1");
+    expect(result.env['PLAIN']).toBe('a b');
+  });
+
+  it('leaves unknown braces alone and does not re-expand placeholders inside values', () => {
+    const result = serverCommand(runtimeOf({ type: 'command', command: "awk '{print}' {name} {release}" }), { ...values, release: '{port}' });
+    expect(result.script).toBe(`exec awk '{print}' {name} '{port}'`);
+  });
+
+  it('prefers runtime.command over entry for python', () => {
+    const result = serverCommand(runtimeOf({ type: 'python', entry: 'server.py', command: 'gunicorn app:app -b {host}:{port}' }), values);
+    expect(result.script).toBe('exec gunicorn app:app -b 127.0.0.1:5002');
+    expect(result.env['PYTHONUNBUFFERED']).toBe('1');
+  });
+});
