@@ -103,7 +103,6 @@ export class SshTransport implements Transport {
     // Normalised so that depth counting below treats the root and its children consistently.
     const remoteRoot = posix.normalize(remoteRootAsGiven).replace(/(.)\/+$/, '$1');
     return this.#guard(`the upload to ${remoteRoot}`, async () => {
-      process.stderr.write(`UPLOADDBG ${remoteRoot} ${JSON.stringify(entries.map((e) => [e.kind, e.path, e.kind === 'link' ? e.from : '']))}\n`);
       const sftp = await this.#sftpSession();
       const target = (path: string) => posix.join(remoteRoot, relativePath(path));
 
@@ -247,8 +246,7 @@ export class SshTransport implements Transport {
    * Runs `body` but rejects as soon as the connection ends, naming `during`: a dropped
    * connection must not leave a deploy step waiting for a channel that will never answer.
    */
-  #guard<T>(during: string, body0: () => Promise<T>): Promise<T> {
-    const body = () => body0().catch((e: unknown) => { process.stderr.write(`GUARDDBG ${during}: ${String(e)}\n`); throw e; });
+  #guard<T>(during: string, body: () => Promise<T>): Promise<T> {
     if (this.#ended !== undefined) return Promise.reject(this.#endedError(during));
     return new Promise<T>((resolve, reject) => {
       const pending: Pending = { during, fail: reject };

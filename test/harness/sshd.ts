@@ -1,0 +1,264 @@
+import { spawn } from 'node:child_process';
+import { chmod, chown, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { closeSync, openSync } from 'node:fs';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from './free-port.js';
+import { childPids, commandName } from './processes.js';
+import { exec, execChecked, isExecutable, isRoot, lookupAccount, type Account } from './system.js';
+import { portAccepts, stopPid, waitFor } from './wait.js';
+
+/**
+ * A real OpenSSH sshd on 127.0.0.1, private to one test file: its own host key, config, client
+ * key pair and known_hosts, all in a fresh temp dir. Tests talk to it exactly as mcp-deploy
+ * talks to a production host.
+ */
+
+export const sshdBinary = '/usr/sbin/sshd';
+/** The dedicated login for tests when we are root, so tests never log in as root. */
+export const testUser = 'mcpdeploy';
+
+export type SshdHandle = {
+  readonly host: '127.0.0.1';
+  readonly port: number;
+  readonly user: string;
+  readonly uid: number;
+  readonly gid: number;
+  /** Private key the server accepts (its .pub is in authorized_keys). */
+  readonly identityFile: string;
+  /** Lists `[127.0.0.1]:<port>` with the server's host key. */
+  readonly knownHostsFile: string;
+  /** `SHA256:…`, as `ssh-keygen -l` prints it. */
+  readonly hostKeyFingerprint: string;
+  /** The host key as a known_hosts key field: `ssh-ed25519 AAAA…`. */
+  readonly hostPublicKey: string;
+  /** Where the server's authorized keys live, for tests that add keys. */
+  readonly authorizedKeysFile: string;
+  readonly homeDir: string;
+  /** Owned by `user`: a place to deploy into. */
+  readonly workDir: string;
+  /** The harness's temp dir (config, keys, log); removed by stop(). */
+  readonly dir: string;
+  /** sshd's own log (-e), for debugging a failing test. */
+  readonly logFile: string;
+  /** The listening sshd. */
+  readonly pid: number;
+  /** Ends every session and the listener, then removes the temp dir. Idempotent. */
+  stop(): Promise<void>;
+  /** SIGKILLs the per-connection sshd processes, cutting every open connection (user commands are left running); returns their PIDs. */
+  killSessions(): number[];
+  /** The `ssh` client arguments (before the remote command) that log in to this server. */
+  sshArgs(): string[];
+};
+
+/**
+ * Why SSH tests must be skipped on this machine, or undefined when they can run. In CI we never
+ * skip: a missing sshd must fail the run, not quietly skip the tests that need it.
+ */
+export async function sshdSkipReason(): Promise<string | undefined> {
+  if (process.env.CI) return undefined;
+  for (const binary of [sshdBinary, '/usr/bin/ssh-keygen', '/usr/bin/ssh']) {
+    if (!isExecutable(binary)) return `${binary} is not installed (apt-get install openssh-server openssh-client)`;
+  }
+  if (isRoot()) return undefined;
+  // Not root: sshd can still run, but only for our own login, and some systems forbid it. Try.
+  try {
+    const probe = await startSshd();
+    await probe.stop();
+    return undefined;
+  } catch (error) {
+    return `sshd cannot run as non-root user ${userInfo().username} here: ${(error as Error).message}`;
+  }
+}
+
+export async function startSshd(): Promise<SshdHandle> {
+  const account = isRoot() ? await ensureUser(testUser) : currentAccount();
+  const dir = await mkdtemp(join(tmpdir(), 'mcpd-sshd-'));
+  // sshd reads authorized_keys with the user's privileges: the user must be able to reach it.
+  await chmod(dir, 0o755);
+  try {
+    return await startIn(dir, account);
+  } catch (error) {
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+async function startIn(dir: string, account: Account): Promise<SshdHandle> {
+  const hostKey = join(dir, 'ssh_host_ed25519_key');
+  const identityFile = join(dir, 'client_ed25519');
+  const authorizedKeysFile = join(dir, 'authorized_keys');
+  const knownHostsFile = join(dir, 'known_hosts');
+  const configFile = join(dir, 'sshd_config');
+  const logFile = join(dir, 'sshd.log');
+  const pidFile = join(dir, 'sshd.pid');
+  const workDir = join(dir, 'work');
+
+  await execChecked('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'mcp-deploy harness host', '-f', hostKey]);
+  await execChecked('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'mcp-deploy harness client', '-f', identityFile]);
+  await writeFile(authorizedKeysFile, await readFile(`${identityFile}.pub`), { mode: 0o644 });
+  await chmod(authorizedKeysFile, 0o644);
+  await mkdir(workDir, { mode: 0o755 });
+  if (isRoot()) await chown(workDir, account.uid, account.gid);
+
+  const [keyType, keyBase64] = (await readFile(`${hostKey}.pub`, 'utf8')).trim().split(/\s+/);
+  if (keyType === undefined || keyBase64 === undefined) throw new Error(`unreadable host key ${hostKey}.pub`);
+  const hostPublicKey = `${keyType} ${keyBase64}`;
+  const hostKeyFingerprint = parseFingerprint(await execChecked('ssh-keygen', ['-l', '-E', 'sha256', '-f', `${hostKey}.pub`]));
+
+  if (isRoot()) await mkdir('/run/sshd', { recursive: true, mode: 0o755 });
+
+  const port = await freePort();
+  await writeFile(knownHostsFile, `[127.0.0.1]:${port} ${hostPublicKey}\n`);
+  await writeFile(
+    configFile,
+    [
+      'ListenAddress 127.0.0.1',
+      `Port ${port}`,
+      `HostKey ${hostKey}`,
+      `PidFile ${pidFile}`,
+      `AuthorizedKeysFile ${authorizedKeysFile}`,
+      'PubkeyAuthentication yes',
+      'PasswordAuthentication no',
+      'KbdInteractiveAuthentication no',
+      'UsePAM no',
+      'StrictModes no',
+      'PermitRootLogin no',
+      'PrintMotd no',
+      'Subsystem sftp internal-sftp',
+      'LogLevel VERBOSE',
+      `AllowUsers ${account.name}`,
+      '',
+    ].join('\n'),
+  );
+  await execChecked(sshdBinary, ['-t', '-f', configFile]);
+
+  const log = openSync(logFile, 'a');
+  // -D: stay in the foreground as our child; -e: log to stderr, which goes to the log file.
+  const child = spawn(sshdBinary, ['-D', '-e', '-f', configFile], { stdio: ['ignore', log, log] });
+  closeSync(log);
+  const pid = child.pid;
+  if (pid === undefined) throw new Error(`could not start ${sshdBinary}`);
+  child.on('error', () => {
+    // reported through the exit check below
+  });
+  const killOnExit = () => {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  };
+  process.once('exit', killOnExit);
+
+  const state = await waitFor(
+    `sshd to listen on 127.0.0.1:${port}`,
+    async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return 'exited' as const;
+      return (await portAccepts(port)) && ('listening' as const);
+    },
+    { timeoutMs: 15_000 },
+  ).catch(() => 'timeout' as const);
+  if (state !== 'listening') {
+    killOnExit();
+    process.removeListener('exit', killOnExit);
+    const logText = await readFile(logFile, 'utf8').catch(() => '');
+    throw new Error(`sshd did not start (${state}); its log:\n${logText.trim()}`);
+  }
+
+  let stopped: Promise<void> | undefined;
+  // Each connection has a privileged sshd child of the listener and an unprivileged sshd below
+  // it that holds the socket: both must die for the client to see the connection drop. The
+  // user's own commands are left alone, as they would be when a network cable is pulled.
+  const killSessions = () => {
+    const sessions = childPids(pid).flatMap((child) => [child, ...sshdDescendants(child)]);
+    for (const session of sessions) {
+      try {
+        process.kill(session, 'SIGKILL');
+      } catch {
+        // ended on its own
+      }
+    }
+    return sessions;
+  };
+
+  return {
+    host: '127.0.0.1',
+    port,
+    user: account.name,
+    uid: account.uid,
+    gid: account.gid,
+    identityFile,
+    knownHostsFile,
+    hostKeyFingerprint,
+    hostPublicKey,
+    authorizedKeysFile,
+    homeDir: account.home,
+    workDir,
+    dir,
+    logFile,
+    pid,
+    killSessions,
+    sshArgs: () => [
+      '-i', identityFile,
+      '-o', 'IdentitiesOnly=yes',
+      '-o', `UserKnownHostsFile=${knownHostsFile}`,
+      '-o', 'GlobalKnownHostsFile=/dev/null',
+      '-o', 'StrictHostKeyChecking=yes',
+      '-o', 'BatchMode=yes',
+      '-F', '/dev/null',
+      '-p', String(port),
+      `${account.name}@127.0.0.1`,
+    ],
+    stop: () => {
+      stopped ??= (async () => {
+        // The listener's exit does not end open sessions: end them first.
+        killSessions();
+        await stopPid(pid, 'SIGTERM');
+        process.removeListener('exit', killOnExit);
+        await rm(dir, { recursive: true, force: true });
+      })();
+      return stopped;
+    },
+  };
+}
+
+function sshdDescendants(parent: number): number[] {
+  return childPids(parent)
+    .filter((child) => commandName(child) === 'sshd')
+    .flatMap((child) => [child, ...sshdDescendants(child)]);
+}
+
+function parseFingerprint(keygenOutput: string): string {
+  const match = /SHA256:[A-Za-z0-9+/]+/.exec(keygenOutput);
+  if (match === null) throw new Error(`no SHA256 fingerprint in ssh-keygen output: ${keygenOutput}`);
+  return match[0];
+}
+
+function currentAccount(): Account {
+  const info = userInfo();
+  return { name: info.username, uid: info.uid, gid: info.gid, home: info.homedir, shell: info.shell ?? '/bin/sh' };
+}
+
+/**
+ * A dedicated test login (normally `testUser`), created when missing. Its password field must be '*' (no password)
+ * rather than '!' (locked): with UsePAM no, sshd refuses even key logins to locked accounts.
+ */
+export async function ensureUser(name: string): Promise<Account> {
+  // Test files run in parallel, and concurrent useradds can overwrite each other's passwd entry
+  // (each with its own UID): check and create under one machine-wide lock.
+  await execChecked('flock', [
+    '--timeout', '30', '/run/mcp-deploy-test-useradd.lock',
+    'sh', '-c', 'getent passwd "$1" >/dev/null || useradd --create-home --shell /bin/sh --password "*" "$1"', 'sh', name,
+  ]);
+  const account = await lookupAccount(name);
+  if (account === undefined) throw new Error(`user ${name} missing after useradd`);
+  if (await isLocked(name)) await execChecked('usermod', ['--password', '*', name]);
+  return account;
+}
+
+async function isLocked(name: string): Promise<boolean> {
+  const shadow = await readFile('/etc/shadow', 'utf8').catch(() => '');
+  const entry = shadow.split('\n').find((line) => line.startsWith(`${name}:`));
+  return entry?.split(':')[1]?.startsWith('!') ?? false;
+}

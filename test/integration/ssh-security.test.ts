@@ -1,0 +1,211 @@
+import { execFileSync } from 'node:child_process';
+import { appendFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DeployError } from '../../source/errors.js';
+import { connectSsh, type SshConnectOptions } from '../../source/remote/connect.js';
+import { freePort, sshdSkipReason, startSshd, type SshdHandle } from '../harness/index.js';
+
+/**
+ * What connecting refuses, and how it says so: every refusal is a DeployError of the right kind
+ * whose message tells the operator what to do. Runs against a real OpenSSH sshd.
+ */
+
+const sshdSkip = await sshdSkipReason();
+if (sshdSkip) console.warn(`SKIPPING SSH security tests: ${sshdSkip}`);
+
+describe.skipIf(sshdSkip !== undefined)(`SSH connection security${sshdSkip ? ` (skipped: ${sshdSkip})` : ''}`, () => {
+  let sshd: SshdHandle;
+  let dir: string;
+  let otherKey: { privateFile: string; publicKey: string; fingerprint: string };
+
+  beforeAll(async () => {
+    sshd = await startSshd();
+    dir = await mkdtemp(join(tmpdir(), 'mcpd-ssh-security-'));
+    otherKey = makeKey('other_host_key');
+  });
+
+  afterAll(async () => {
+    await sshd?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  function makeKey(name: string, passphrase = ''): { privateFile: string; publicKey: string; fingerprint: string } {
+    const privateFile = join(dir, name);
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', passphrase, '-C', name, '-f', privateFile]);
+    const [type, base64] = execFileSync('cat', [`${privateFile}.pub`], { encoding: 'utf8' }).trim().split(' ');
+    const fingerprint = /SHA256:\S+/.exec(execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', `${privateFile}.pub`], { encoding: 'utf8' }))?.[0] ?? '';
+    return { privateFile, publicKey: `${type} ${base64}`, fingerprint };
+  }
+
+  async function knownHosts(name: string, text: string): Promise<string> {
+    const path = join(dir, name);
+    await writeFile(path, text);
+    return path;
+  }
+
+  function options(overrides: Partial<SshConnectOptions>): SshConnectOptions {
+    return {
+      host: sshd.host,
+      port: sshd.port,
+      user: sshd.user,
+      identityFile: sshd.identityFile,
+      knownHostsFile: sshd.knownHostsFile,
+      agent: false,
+      ...overrides,
+    };
+  }
+
+  async function refusal(overrides: Partial<SshConnectOptions>): Promise<DeployError> {
+    const outcome = await connectSsh(options(overrides)).then(
+      async (transport) => {
+        await transport.close();
+        return undefined;
+      },
+      (error: unknown) => error,
+    );
+    expect(outcome).toBeInstanceOf(DeployError);
+    return outcome as DeployError;
+  }
+
+  async function connects(overrides: Partial<SshConnectOptions>): Promise<void> {
+    const transport = await connectSsh(options(overrides));
+    try {
+      expect((await transport.run(['id', '-un'])).stdout.trim()).toBe(sshd.user);
+    } finally {
+      await transport.close();
+    }
+  }
+
+  describe('host keys', () => {
+    it('connects to a host listed in known_hosts', async () => {
+      await connects({});
+    });
+
+    it('refuses an unknown host, showing its fingerprint and how to trust it', async () => {
+      const file = join(dir, 'does-not-exist');
+      const error = await refusal({ knownHostsFile: file });
+      expect(error.kind).toBe('host-key');
+      expect(error.exitCode).toBe(3);
+      expect(error.message).toContain(`The host key of 127.0.0.1:${sshd.port} is not known`);
+      expect(error.message).toContain(`Its fingerprint is ${sshd.hostKeyFingerprint}`);
+      expect(error.message).toContain(`ssh-keyscan -p ${sshd.port} 127.0.0.1 >> ${file}`);
+      expect(error.message).toContain(`--accept-host-key ${sshd.hostKeyFingerprint}`);
+    });
+
+    it('connects to an unknown host whose fingerprint the operator accepted', async () => {
+      await connects({ knownHostsFile: join(dir, 'does-not-exist'), acceptHostKey: sshd.hostKeyFingerprint });
+    });
+
+    it('still refuses an unknown host when the accepted fingerprint is a different one', async () => {
+      const error = await refusal({ knownHostsFile: join(dir, 'does-not-exist'), acceptHostKey: otherKey.fingerprint });
+      expect(error.kind).toBe('host-key');
+      expect(error.message).toContain(sshd.hostKeyFingerprint);
+    });
+
+    it('refuses a host whose key changed, showing both fingerprints, even with --accept-host-key', async () => {
+      const file = await knownHosts('changed', `[127.0.0.1]:${sshd.port} ${otherKey.publicKey}\n`);
+      for (const acceptHostKey of [undefined, sshd.hostKeyFingerprint]) {
+        const error = await refusal({ knownHostsFile: file, ...(acceptHostKey === undefined ? {} : { acceptHostKey }) });
+        expect(error.kind).toBe('host-key');
+        expect(error.message).toContain('CHANGED');
+        expect(error.message).toContain(otherKey.fingerprint);
+        expect(error.message).toContain(sshd.hostKeyFingerprint);
+        expect(error.message).toContain(`ssh-keygen -R '[127.0.0.1]:${sshd.port}'`);
+      }
+    });
+
+    it('refuses a key marked @revoked', async () => {
+      const file = await knownHosts('revoked', `@revoked * ${sshd.hostPublicKey}\n[127.0.0.1]:${sshd.port} ${sshd.hostPublicKey}\n`);
+      const error = await refusal({ knownHostsFile: file });
+      expect(error.kind).toBe('host-key');
+      expect(error.message).toContain('@revoked');
+      expect(error.message).toContain(sshd.hostKeyFingerprint);
+    });
+
+    it('treats the same address on another port as a different host', async () => {
+      const file = await knownHosts('port-22-only', `127.0.0.1 ${sshd.hostPublicKey}\n`);
+      const error = await refusal({ knownHostsFile: file });
+      expect(error.kind).toBe('host-key');
+      expect(error.message).toContain('is not known');
+    });
+
+    it('finds the host in hashed entries (ssh-keygen -H)', async () => {
+      const file = await knownHosts('hashed', await readFile(sshd.knownHostsFile, 'utf8'));
+      execFileSync('ssh-keygen', ['-q', '-H', '-f', file], { stdio: 'ignore' });
+      const text = await readFile(file, 'utf8');
+      expect(text.startsWith('|1|')).toBe(true);
+      expect(text).not.toContain('127.0.0.1');
+      await connects({ knownHostsFile: file });
+    });
+
+    it('finds the host in comma lists and wildcard patterns, after comments', async () => {
+      const listed = await knownHosts('list', `# comment\n\nelsewhere.example,[127.0.0.1]:${sshd.port} ${sshd.hostPublicKey}\n`);
+      await connects({ knownHostsFile: listed });
+      const wildcard = await knownHosts('wildcard', `[127.0.0.?]:* ${sshd.hostPublicKey}\n`);
+      await connects({ knownHostsFile: wildcard });
+      const negated = await knownHosts('negated', `[127.0.0.?]:*,![127.0.0.1]:${sshd.port} ${sshd.hostPublicKey}\n`);
+      expect((await refusal({ knownHostsFile: negated })).kind).toBe('host-key');
+    });
+  });
+
+  describe('authentication', () => {
+    it('refuses a key the server does not know, naming the user and the key tried', async () => {
+      const stranger = makeKey('stranger');
+      const error = await refusal({ identityFile: stranger.privateFile });
+      expect(error.kind).toBe('auth');
+      expect(error.exitCode).toBe(3);
+      expect(error.message).toContain(`Authentication as ${sshd.user} on 127.0.0.1:${sshd.port} failed`);
+      expect(error.message).toContain(stranger.privateFile);
+      expect(error.message).toContain(`ssh-copy-id -i ${stranger.privateFile}.pub -p ${sshd.port} ${sshd.user}@127.0.0.1`);
+    });
+
+    it('says so when the identity file does not exist', async () => {
+      const missing = join(dir, 'no-such-key');
+      const error = await refusal({ identityFile: missing });
+      expect(error.kind).toBe('auth');
+      expect(error.message).toContain(missing);
+      expect(error.message).toContain('does not exist');
+    });
+
+    it('uses an encrypted key with its passphrase, and explains without one', async () => {
+      const locked = makeKey('locked', 'correct horse');
+      await appendFile(sshd.authorizedKeysFile, `${locked.publicKey}\n`);
+      const error = await refusal({ identityFile: locked.privateFile });
+      expect(error.kind).toBe('auth');
+      expect(error.message).toContain('encrypted');
+      expect(error.message).toContain(`ssh-add ${locked.privateFile}`);
+      await connects({ identityFile: locked.privateFile, passphrase: 'correct horse' });
+    });
+  });
+
+  describe('reaching the host', () => {
+    it('reports a closed port as unreachable', async () => {
+      const port = await freePort();
+      const error = await refusal({ port });
+      expect(error.kind).toBe('unreachable');
+      expect(error.exitCode).toBe(3);
+      expect(error.message).toBe(`Cannot reach 127.0.0.1:${port}: connection refused. Is sshd running and the port right?`);
+    });
+
+    it('reports a server that never speaks SSH as a timeout', async () => {
+      const sockets = new Set<import('node:net').Socket>();
+      const silent: Server = createServer((socket) => sockets.add(socket));
+      await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+      const address = silent.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      try {
+        const started = Date.now();
+        const error = await refusal({ port, readyTimeoutMs: 500 });
+        expect(Date.now() - started).toBeLessThan(5_000);
+        expect(error.kind).toBe('timeout');
+        expect(error.message).toContain(`Timed out after 500 ms connecting to 127.0.0.1:${port}`);
+      } finally {
+        for (const socket of sockets) socket.destroy();
+        await new Promise<void>((resolve) => silent.close(() => resolve()));
+      }
+    });
+  });
+});
