@@ -13,6 +13,7 @@ import { runStep, StepFailure } from './step.js';
 import type { Supervisor } from './supervisor/supervisor.js';
 import { portInUse } from './port-check.js';
 import { drainPort } from './drain.js';
+import { accessLogOffset, judge, readWindow } from './watch.js';
 import { waitForRelease } from '../health/release-identity.js';
 
 /** What serves traffic before the cutover; null on a first deploy. */
@@ -113,8 +114,10 @@ export async function cutover(input: CutoverInput, progress: CutoverProgress): P
       await checkpoint('health', 'end');
     });
 
+    let switchOffset: number | null = null;
     await runStep(bus, 'switch', `Switch nginx to ${colour} (${port})`, async (step) => {
       await checkpoint('switch', 'start');
+      if (config.watch?.accessLog !== undefined && config.watch.seconds > 0) switchOffset = await accessLogOffset(transport, config.watch.accessLog);
       await switchUpstream(transport, target, config.app, port, step.log);
       progress.switched = true;
       step.detail(`upstream ${target.nginx.upstream} → 127.0.0.1:${port}`);
@@ -129,6 +132,25 @@ export async function cutover(input: CutoverInput, progress: CutoverProgress): P
       if (!(await supervisor.isRunning(colour))) throw new DeployError('deploy', `The ${colour} server exited while it was being verified.`);
       await checkpoint('verify', 'end');
     });
+    const watch = config.watch;
+    if (watch !== undefined && watch.seconds > 0 && watch.accessLog !== undefined) {
+      const accessLog = watch.accessLog;
+      await runStep(bus, 'watch', `Watch ${colour} through nginx for ${watch.seconds} s`, async (step) => {
+        await checkpoint('watch', 'start');
+        const offset = switchOffset ?? (await accessLogOffset(transport, accessLog));
+        await sleep(watch.seconds * 1000);
+        signal.throwIfAborted();
+        const sample = await readWindow(transport, accessLog, offset, port);
+        const verdict = judge(sample, watch);
+        if (verdict !== null) {
+          throw new DeployError('deploy', `The new release misbehaved under real traffic: ${verdict}.`, {
+            hint: 'Traffic was switched back; the release is marked failed. Its log is in shared/logs on the host.',
+          });
+        }
+        step.detail(`${sample.requests} request(s), ${sample.errors} failed${sample.p99Ms === null ? '' : `, p99 ${Math.round(sample.p99Ms)} ms`}`);
+        await checkpoint('watch', 'end');
+      });
+    }
   } finally {
     await log.stop();
   }
