@@ -220,7 +220,10 @@ export function App(props: AppProps): ReactElement {
 
   const spinning = (screen === 'run' && (phase.kind === 'planning' || phase.kind === 'running' || isRunning(feed.run))) || (screen === 'releases' && !listingLoaded);
   const tick = useTicker(spinning && closing === null, props.spinnerMs ?? 100);
-  const header = headerLines({ app: engine.app, target: engine.target, overview, screen: screen === 'run' ? (phase.kind === 'running' ? phase.operation : view === 'deploy' && !runFromBrowser ? 'deploy' : 'rollback') : screen });
+  const operation = phase.kind === 'running' ? phase.operation : view === 'deploy' && !runFromBrowser ? 'deploy' : 'rollback';
+  const release = feed.run.release;
+  const runLabel = release === null ? operation : `${operation} ${operation === 'deploy' ? 'of' : 'to'} ${release}`;
+  const header = headerLines({ app: engine.app, target: engine.target, overview, screen: screen === 'run' ? runLabel : screen });
   // One row stays free: a frame as tall as the terminal makes Ink clear and redraw the screen every time.
   const height = Math.max(1, rows - 1 - header.length);
   const pane = (paneHeight: number, title: string) => (

@@ -1,6 +1,6 @@
 import type { ReactElement } from 'react';
 import type { DeployPlan } from '../engine/plan.js';
-import { describeHolder } from '../host/lock.js';
+import { formatAge } from '../host/host-clock.js';
 import { formatBytes } from '../report/format.js';
 import { Line, Paint } from './paint.js';
 
@@ -63,10 +63,15 @@ export function planLines(plan: DeployPlan): ReactElement[] {
 
   if (!lock.held) add('lock', 'free');
   else {
+    // The consequence first: a narrow terminal cuts the end of the row.
+    const holder = lock.info ? `${lock.info.operator}@${lock.info.localHost} (${lock.info.operation})` : 'an unknown holder';
+    const age = lock.ageSeconds === null ? '' : `, ${formatAge(lock.ageSeconds)} old`;
     add(
       'lock',
       <Paint tone={lock.stale ? 'warn' : 'fail'}>
-        {`held by ${describeHolder(lock)}${lock.stale ? ` — stale (${lock.staleReason ?? 'old'}); deploying with --force breaks it` : ' — this deploy will stop at connect'}`}
+        {lock.stale
+          ? `stale (${lock.staleReason ?? 'old'}): --force breaks it; held by ${holder}${age}`
+          : `held: this deploy will stop at connect; by ${holder}${age}`}
       </Paint>,
     );
   }

@@ -37,12 +37,14 @@ export type Notice = { readonly level: 'info' | 'warn'; readonly message: string
 
 export type RunModel = {
   readonly operation: Operation | null;
+  /** The release this run moves to, once the host has named it (deploy) or it was chosen (rollback). */
+  readonly release: string | null;
   readonly rows: readonly Row[];
   readonly notices: readonly Notice[];
   readonly ended: { readonly ok: boolean; readonly ms: number } | null;
 };
 
-export const emptyRun: RunModel = { operation: null, rows: [], notices: [], ended: null };
+export const emptyRun: RunModel = { operation: null, release: null, rows: [], notices: [], ended: null };
 
 const keptNotices = 4;
 
@@ -85,7 +87,10 @@ export function reduceRun(model: RunModel, event: EngineEvent): RunModel {
       const pending = (expectedSteps[event.operation] ?? []).map(
         ([id, title]): StepRow => ({ kind: 'step', id, title, status: 'pending', startedAt: null }),
       );
-      return { ...model, operation: event.operation, ended: null, rows: [...model.rows.filter((row) => !isPending(row)), ...pending] };
+      return { ...model, operation: event.operation, release: null, ended: null, rows: [...model.rows.filter((row) => !isPending(row)), ...pending] };
+    }
+    case 'release': {
+      return { ...model, release: event.release };
     }
     case 'step:start':
       return { ...model, rows: placeRow(model.rows, { kind: 'step', id: event.step, title: event.title, status: 'running', startedAt: event.at }) };
