@@ -4,7 +4,7 @@ import { hostLayout, type HostLayout } from '../host/layout.js';
 import { acquireLock, breakLock, readLock, releaseLock, type HeldLock, type LockOperation } from '../host/lock.js';
 import { readState, type HostState } from '../host/state.js';
 import type { Transport } from '../remote/transport.js';
-import { colourOfPort } from './colours.js';
+import { colourOfPort, portOf, type Colour } from './colours.js';
 import type { EngineContext } from './context.js';
 import type { ActiveSide } from './cutover.js';
 import { readUpstream } from './nginx.js';
@@ -67,7 +67,7 @@ export async function openSession(
     }
     const state = await readState(transport, layout);
     const upstream = await readUpstream(transport, target);
-    const active = activeSide(state, colourOfPort(target, upstream.port), (message) =>
+    const active = await activeSide(state, colourOfPort(target, upstream.port), target, createSupervisor(target, transport, layout, config.app), (message) =>
       bus.emit({ kind: 'notice', level: 'warn', message }),
     );
     step.detail(`${transport.label}; ${active ? `${active.release} serves on ${active.colour} (${active.port})` : 'nothing deployed yet'}`);
@@ -115,14 +115,29 @@ export async function openSession(
   };
 }
 
-function activeSide(state: HostState | null, trafficColour: 'blue' | 'green' | null, warn: (message: string) => void): ActiveSide {
+/**
+ * What serves traffic. nginx's include is the truth about traffic; state.json says which release
+ * that colour runs. A run cut off between the switch and the state write leaves them disagreeing:
+ * then the colour nginx points at is active, with the release its process really runs, so this
+ * run starts on the other colour and never stops the one that serves.
+ */
+async function activeSide(
+  state: HostState | null,
+  trafficColour: Colour | null,
+  target: EngineContext['target'],
+  supervisor: Supervisor,
+  warn: (message: string) => void,
+): Promise<ActiveSide> {
   const recorded = state?.active ?? null;
-  if (recorded === null) return null;
-  if (trafficColour !== null && trafficColour !== recorded.colour) {
-    warn(
-      `nginx sends traffic to ${trafficColour} but state.json says ${recorded.colour} (${recorded.release}) is active; ` +
-        'an earlier run was probably cut off after the switch. This deploy replaces both.',
-    );
+  if (trafficColour === null || trafficColour === recorded?.colour) return recorded;
+  const release = (await supervisor.runningRelease?.(trafficColour)) ?? null;
+  if (release === null) {
+    if (recorded !== null) warn(`nginx points at ${trafficColour}, which runs nothing; state.json says ${recorded.release} on ${recorded.colour} is active.`);
+    return recorded;
   }
-  return recorded;
+  warn(
+    `nginx sends traffic to ${trafficColour} (${release}) but state.json says ${recorded ? `${recorded.release} on ${recorded.colour}` : 'nothing'} is active: ` +
+      `an earlier run was cut off after the switch. Treating ${trafficColour} as active.`,
+  );
+  return { colour: trafficColour, port: portOf(target, trafficColour), release };
 }

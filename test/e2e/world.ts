@@ -165,3 +165,29 @@ export async function getJson(url: string): Promise<{ status: number; body: Reco
   const response = await fetch(url, { signal: AbortSignal.timeout(5_000) });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
+
+/** A config file for the real binary that deploys the world's project to its host and nginx. */
+export function writeCliConfig(world: World, overrides: Record<string, unknown> = {}): string {
+  const config = {
+    app: 'world',
+    source: world.project,
+    runtime: { type: 'python', entry: 'server.py', requirements: 'requirements.txt' },
+    ontologies: ['ontologies/*.ttl'],
+    health: { http: [{ path: '/health', status: 200, json: { status: 'ok' } }], mcp: { path: '/mcp', expectTools: ['list_concepts'] }, timeoutSeconds: 15 },
+    drainSeconds: 0.2,
+    ...overrides,
+    targets: {
+      world: {
+        transport: world.sshd ? 'ssh' : 'local',
+        ...(world.sshd ? { host: world.sshd.host, port: world.sshd.port, user: world.sshd.user, identityFile: world.sshd.identityFile, knownHosts: world.sshd.knownHostsFile } : {}),
+        path: world.hostRoot,
+        ports: world.ports,
+        publicUrl: world.publicUrl,
+        nginx: { upstreamFile: world.nginx.upstreamFile, upstream: world.nginx.upstreamName, test: world.nginx.testCommand, reload: world.nginx.reloadCommand, errorLog: world.nginx.errorLog },
+      },
+    },
+  };
+  const file = join(world.project, `cli-${Math.random().toString(36).slice(2)}.mcpdeployrc.json`);
+  writeFileSync(file, JSON.stringify(config, null, 2));
+  return file;
+}

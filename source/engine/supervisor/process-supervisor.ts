@@ -81,6 +81,23 @@ rm -f`),
     return { wasRunning: outcome === 'stopped' || outcome === 'killed', killed: outcome === 'killed' };
   }
 
+  async runningRelease(colour: Colour): Promise<string | null> {
+    const text = script(
+      op('pid=$(cat'),
+      arg(this.layout.pidFile(colour)),
+      op(`2>/dev/null) || exit 1
+case "$pid" in ''|*[!0-9]*) exit 1;; esac
+${aliveFunction}
+alive "$pid" || exit 1
+readlink "/proc/$pid/cwd"`),
+    );
+    const result = await this.transport.run({ script: text });
+    if (result.code !== 0) return null;
+    const cwd = result.stdout.trim();
+    const prefix = `${this.layout.releasesDir}/`;
+    return cwd.startsWith(prefix) && !cwd.slice(prefix.length).includes('/') ? cwd.slice(prefix.length) : null;
+  }
+
   async isRunning(colour: Colour): Promise<boolean> {
     const text = script(
       op('pid=$(cat'),

@@ -23,4 +23,9 @@ export interface Supervisor {
   /** SIGTERM, then SIGKILL once `graceMs` has passed; resolves when nothing of the colour runs. */
   stop(colour: Colour, options: { graceMs: number }): Promise<StopResult>;
   isRunning(colour: Colour): Promise<boolean>;
+  /**
+   * The release a colour is running, read from the host (not from state.json), or null when it
+   * runs nothing. Lets a run that finds nginx and state.json disagreeing learn what really serves.
+   */
+  runningRelease?(colour: Colour): Promise<string | null>;
 }

@@ -1,0 +1,62 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deploy } from '../../source/engine/deploy.js';
+import { startTraffic } from './traffic.js';
+import { createWorld, getJson, writeCliConfig, type World } from './world.js';
+
+const bin = new URL('../../bin/mcp-deploy.js', import.meta.url).pathname;
+
+/**
+ * The CLI killed (SIGKILL, no cleanup) right after nginx was switched: nginx serves the new
+ * colour while state.json still names the old one. The next deploy must believe nginx, start on
+ * the other colour, and never stop the colour that serves.
+ */
+describe('a deploy killed right after the switch', () => {
+  let world: World;
+  let config: string;
+  beforeAll(async () => {
+    world = await createWorld({ transport: 'local' });
+    const summary = await deploy(world.context().context);
+    expect(summary.error).toBeUndefined();
+    config = writeCliConfig(world);
+  }, 60_000);
+  afterAll(async () => world?.stop());
+
+  const run = (args: string[], env: Record<string, string> = {}) =>
+    execa(process.execPath, [bin, ...args, '--config', config], { reject: false, env: { CI: 'true', NO_COLOR: '1', ...env }, timeout: 120_000 });
+
+  it('leaves the new colour serving, status explains it, and the next deploy repairs it with no failed request', async () => {
+    world.editServer((text) => `${text}\n# v2\n`);
+    const killed = await run(['--yes', '--skip-validate'], { MCP_DEPLOY_TESTING: '1', MCP_DEPLOY_FAULT: 'switch:end:exit' });
+    expect(killed.signal).toBe('SIGKILL');
+    const state = JSON.parse(readFileSync(join(world.hostRoot, 'state.json'), 'utf8'));
+    expect(state.active.colour).toBe('blue');
+    expect(readFileSync(world.nginx.upstreamFile, 'utf8')).toContain(`127.0.0.1:${world.ports.green}`);
+    // nginx applies a reload a moment after `-s reload` returns.
+    let served: unknown = state.active.release;
+    for (let attempt = 0; attempt < 50 && served === state.active.release; attempt += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      served = (await getJson(`${world.publicUrl}/health`)).body['release'];
+    }
+    expect(served).not.toBe(state.active.release);
+
+    const status = await run(['status']);
+    expect(status.stdout).toContain('nginx and state.json disagree');
+    expect(status.stdout).toMatch(/lock: held by .*stale \(holder process is gone\)/);
+
+    const traffic = startTraffic(world.publicUrl, { clients: 2, maxRequests: 20_000, maxMs: 60_000 });
+    world.editServer((text) => `${text}\n# v3\n`);
+    const repaired = await run(['--yes', '--skip-validate', '--force']);
+    const report = await traffic.stop();
+    expect(repaired.exitCode, repaired.stdout + repaired.stderr).toBe(0);
+    expect(repaired.stdout).toContain('Treating green as active');
+    expect(repaired.stdout).toContain('Start blue');
+    expect(report.failures).toEqual([]);
+    const after = JSON.parse(readFileSync(join(world.hostRoot, 'state.json'), 'utf8'));
+    expect(after.active.colour).toBe('blue');
+    expect(after.previous).toBe(served);
+    expect((await getJson(`${world.publicUrl}/health`)).body['release']).toBe(after.active.release);
+  }, 120_000);
+});
