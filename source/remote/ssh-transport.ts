@@ -341,66 +341,89 @@ export class SshTransport implements Transport {
     // Without input, stdin is free to carry "stop": the watchdog ends the command at its EOF.
     const watchdog = options.input === undefined;
     const release = await this.#channels.acquire();
-    let channel: ClientChannel;
-    try {
-      channel = await new Promise<ClientChannel>((resolve, reject) => {
-        this.#client.exec(watchdog ? withStdinWatchdog(text) : text, (error, opened) => (error ? reject(error) : resolve(opened)));
-      });
-    } catch (error) {
-      release();
-      throw error;
-    }
-    return new Promise<Outcome>((resolve) => {
-      let status: Outcome | undefined;
-      let stopping: 'aborted' | 'timeout' | undefined;
-      let finished = false;
-      const timers: NodeJS.Timeout[] = [];
-      const finish = (outcome: Outcome) => {
-        if (finished) return;
-        finished = true;
+    return new Promise<Outcome>((resolve, reject) => {
+      try {
+        this.#client.exec(watchdog ? withStdinWatchdog(text) : text, (error, channel) => {
+          if (error !== undefined && error !== null) {
+            release();
+            reject(error);
+            return;
+          }
+          // Listen at once, inside this callback: over a fast link the exec reply, the output, the
+          // exit status and the close can arrive in one batch, and an 'exit' nobody hears is lost.
+          this.#watchChannel(channel, watchdog, options, onStdout, onStderr, release, resolve);
+        });
+      } catch (error) {
+        // ssh2 throws when the connection is already gone; the guard reports that.
         release();
-        for (const timer of timers) clearTimeout(timer);
-        options.signal?.removeEventListener('abort', onAbort);
-        resolve(outcome);
-      };
-      const stopped = (): Outcome =>
-        stopping === 'timeout' ? { kind: 'timeout' } : { kind: 'aborted', code: status?.kind === 'exit' ? status.code : undefined };
-      const stop = (why: 'aborted' | 'timeout') => {
-        if (stopping !== undefined || finished) return;
-        stopping = why;
-        signalChannel(channel, 'TERM');
-        // EOF on stdin: the watchdog ends the command on servers that ignore signal requests.
-        channel.end();
-        timers.push(
-          setTimeout(() => {
-            channel.close();
-            // sshd keeps a channel open until its command exits; do not wait for one that will not.
-            timers.push(setTimeout(() => finish(stopped()), 1_000));
-          }, stopGraceMs),
-        );
-      };
-      if (options.timeoutMs !== undefined) timers.push(setTimeout(() => stop('timeout'), options.timeoutMs));
-      const onAbort = () => stop('aborted');
-      options.signal?.addEventListener('abort', onAbort, { once: true });
-
-      channel.on('data', onStdout);
-      channel.stderr.on('data', onStderr);
-      channel.on('error', () => {
-        // the 'close' that follows settles the outcome
-      });
-      channel.on('exit', (code: number | null, signalName?: string) => {
-        if (typeof code === 'number') status = { kind: 'exit', code };
-        else if (signalName !== undefined) status = { kind: 'signal', signal: signalName };
-      });
-      channel.on('close', () => {
-        if (stopping !== undefined) finish(stopped());
-        else if (status !== undefined) finish(status);
-        // No status: if the connection just dropped, the guard rejects first with the real reason.
-        else timers.push(setTimeout(() => finish({ kind: 'no-status' }), lostConnectionSettleMs));
-      });
-
-      if (!watchdog) channel.end(options.input);
+        reject(error);
+      }
     });
+  }
+
+  #watchChannel(
+    channel: ClientChannel,
+    watchdog: boolean,
+    options: Pick<RunOptions, 'input' | 'timeoutMs' | 'signal'>,
+    onStdout: (chunk: Buffer) => void,
+    onStderr: (chunk: Buffer) => void,
+    release: () => void,
+    resolve: (outcome: Outcome) => void,
+  ): void {
+    let status: Outcome | undefined;
+    let stopping: 'aborted' | 'timeout' | undefined;
+    let finished = false;
+    const timers: NodeJS.Timeout[] = [];
+    const finish = (outcome: Outcome) => {
+      if (finished) return;
+      finished = true;
+      release();
+      for (const timer of timers) clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+      resolve(outcome);
+    };
+    const stopped = (): Outcome =>
+      stopping === 'timeout' ? { kind: 'timeout' } : { kind: 'aborted', code: status?.kind === 'exit' ? status.code : undefined };
+    const stop = (why: 'aborted' | 'timeout') => {
+      if (stopping !== undefined || finished) return;
+      stopping = why;
+      signalChannel(channel, 'TERM');
+      // EOF on stdin: the watchdog ends the command on servers that ignore signal requests.
+      channel.end();
+      timers.push(
+        setTimeout(() => {
+          channel.close();
+          // sshd keeps a channel open until its command exits; do not wait for one that will not.
+          timers.push(setTimeout(() => finish(stopped()), 1_000));
+        }, stopGraceMs),
+      );
+    };
+    const onAbort = () => stop('aborted');
+    const noteStatus = (code: unknown, signalName: unknown) => {
+      if (status !== undefined) return;
+      if (typeof code === 'number') status = { kind: 'exit', code };
+      else if (typeof signalName === 'string') status = { kind: 'signal', signal: signalName };
+    };
+
+    channel.on('data', onStdout);
+    channel.stderr.on('data', onStderr);
+    channel.on('error', () => {
+      // the 'close' that follows settles the outcome
+    });
+    channel.on('exit', noteStatus);
+    channel.on('close', (code: unknown, signalName: unknown) => {
+      // ssh2 repeats the exit status on 'close', like a child process does.
+      noteStatus(code, signalName);
+      if (stopping !== undefined) finish(stopped());
+      else if (status !== undefined) finish(status);
+      // No status: if the connection just dropped, the guard rejects first with the real reason.
+      else timers.push(setTimeout(() => finish({ kind: 'no-status' }), lostConnectionSettleMs));
+    });
+
+    if (options.timeoutMs !== undefined) timers.push(setTimeout(() => stop('timeout'), options.timeoutMs));
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    if (options.signal?.aborted) stop('aborted');
+    if (!watchdog) channel.end(options.input);
   }
 }
 

@@ -87,6 +87,7 @@ describe.skipIf(sshdSkip !== undefined)(`sshd harness${sshdSkip ? ` (skipped: ${
 
   it('stops: the listener is gone and the temp dir removed', async () => {
     const extra = await startSshd();
+    onTestFinished(() => extra.stop());
     expect(pidAlive(extra.pid)).toBe(true);
     await extra.stop();
     expect(pidAlive(extra.pid)).toBe(false);
@@ -140,6 +141,7 @@ describe.skipIf(nginxSkip !== undefined)(`nginx harness${nginxSkip ? ` (skipped:
 
   it('stops: master and workers are gone', async () => {
     const extra = await startNginx({ upstreamName: 'other_one' });
+    onTestFinished(() => extra.stop());
     const master = extra.pid();
     expect(master).toBeDefined();
     const workers = childPids(master!);

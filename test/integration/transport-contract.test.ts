@@ -206,6 +206,12 @@ for (const flavour of flavours) {
         expect(existsSync(canary)).toBe(false);
       });
 
+      it('reports the exit status of many quick commands at once', async () => {
+        // Quick commands over a fast link: the status can arrive with the exec reply itself.
+        const codes = await Promise.all(Array.from({ length: 120 }, (_, index) => transport.run(['sh', '-c', `exit ${index % 7}`])));
+        expect(codes.map((result) => result.code)).toEqual(Array.from({ length: 120 }, (_, index) => index % 7));
+      });
+
       it('runs many commands at once', async () => {
         const results = await Promise.all(Array.from({ length: 20 }, (_, index) => transport.run(['echo', String(index)])));
         expect(results.map((result) => result.stdout.trim())).toEqual(Array.from({ length: 20 }, (_, index) => String(index)));
