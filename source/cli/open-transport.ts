@@ -1,11 +1,15 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Target } from '../config/load.js';
-import { connectSsh } from '../remote/connect.js';
+import { connectSsh, type UnknownHostKey } from '../remote/connect.js';
 import { LocalTransport } from '../remote/local-transport.js';
 import type { Transport } from '../remote/transport.js';
 
-export type ConnectOptions = { readonly acceptHostKey?: string };
+export type ConnectOptions = {
+  readonly acceptHostKey?: string;
+  /** Asks a person whether to trust a host key that is not known yet; absent in CI and with --yes. */
+  readonly confirmUnknownHostKey?: (question: UnknownHostKey) => Promise<boolean>;
+};
 
 /** The transport a target names: ssh2 for real hosts, local for the sandbox. */
 export async function openTransport(target: Target, options: ConnectOptions = {}): Promise<Transport> {
@@ -17,6 +21,7 @@ export async function openTransport(target: Target, options: ConnectOptions = {}
     ...(target.identityFile ? { identityFile: expandHome(target.identityFile) } : {}),
     ...(target.knownHosts ? { knownHostsFile: expandHome(target.knownHosts) } : {}),
     ...(options.acceptHostKey ? { acceptHostKey: options.acceptHostKey } : {}),
+    ...(options.confirmUnknownHostKey ? { confirmUnknownHostKey: options.confirmUnknownHostKey } : {}),
   });
 }
 

@@ -7,6 +7,8 @@ import { openTransport } from './open-transport.js';
 import { useColor } from './terminal.js';
 import type { GlobalOptions } from './options.js';
 import { faultCheckpoint } from './fault-injection.js';
+import { terminalHostKeyPrompt } from './host-key-prompt.js';
+import type { UnknownHostKey } from '../remote/connect.js';
 
 export type RunContext = EngineContext & {
   readonly color: boolean;
@@ -25,7 +27,10 @@ export type RunContext = EngineContext & {
  * an abort the engine handles (roll back, unlock). A second Ctrl-C does not kill the run: leaving
  * the host half-switched is worse than waiting a few more seconds.
  */
-export function createRunContext(options: GlobalOptions, face: { plain: boolean }): RunContext {
+export function createRunContext(
+  options: GlobalOptions,
+  face: { plain: boolean; confirmHostKey?: (question: UnknownHostKey) => Promise<boolean> },
+): RunContext {
   const config: Config = loadConfig({ ...(options.config ? { file: options.config } : {}) });
   const target: Target = selectTarget(config, options.target);
   const out = options.json ? process.stderr : process.stdout;
@@ -55,7 +60,13 @@ export function createRunContext(options: GlobalOptions, face: { plain: boolean 
     bus,
     operator: process.env['MCP_DEPLOY_OPERATOR'] ?? safeUser(),
     localHost: hostname(),
-    connect: () => openTransport(target, options.acceptHostKey ? { acceptHostKey: options.acceptHostKey } : {}),
+    connect: () => {
+      const ask = options.yes || process.env['CI'] ? undefined : (face.confirmHostKey ?? terminalHostKeyPrompt());
+      return openTransport(target, {
+        ...(options.acceptHostKey ? { acceptHostKey: options.acceptHostKey } : {}),
+        ...(ask ? { confirmUnknownHostKey: ask } : {}),
+      });
+    },
     signal: controller.signal,
     ...(checkpoint ? { checkpoint } : {}),
     color,

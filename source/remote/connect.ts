@@ -1,9 +1,9 @@
-import { readFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import ssh2, { type AgentAuthMethod, type ConnectConfig, type PublicKeyAuthMethod, type ServerHostKeyAlgorithm } from 'ssh2';
 import { DeployError } from '../errors.js';
-import { checkHostKey, fingerprint, knownKeyTypes, loadKnownHosts, type HostKeyVerdict, type KnownHostEntry } from './known-hosts.js';
+import { checkHostKey, fingerprint, keyTypeOf, knownKeyTypes, loadKnownHosts, type HostKeyVerdict, type KnownHostEntry } from './known-hosts.js';
 import { classifyConnectError, hostKeyError, noKeyError, type AuthContext } from './ssh-errors.js';
 import { SshTransport } from './ssh-transport.js';
 
@@ -35,7 +35,14 @@ export type SshConnectOptions = {
   readonly acceptHostKey?: string;
   /** SSH-level keepalives, so a dead connection is noticed; default 15 s (0 turns them off). */
   readonly keepaliveIntervalMs?: number;
+  /**
+   * Asked when the host's key is not in known_hosts (never when a known key changed): true
+   * trusts it for this run and appends it to known_hosts, as OpenSSH's "yes" does.
+   */
+  readonly confirmUnknownHostKey?: (question: UnknownHostKey) => Promise<boolean>;
 };
+
+export type UnknownHostKey = { readonly host: string; readonly port: number; readonly fingerprint: string; readonly keyType: string };
 
 const defaultKeyFiles = ['id_ed25519', 'id_ecdsa', 'id_rsa'] as const;
 
@@ -62,13 +69,25 @@ export async function connectSsh(options: SshConnectOptions): Promise<SshTranspo
   if (auth.methods.length === 0) throw noKeyError(endpoint, defaultKeyFiles.map((name) => join(homedir(), '.ssh', name)), auth.skipped);
 
   let refusal: DeployError | undefined;
-  const hostVerifier = (key: Buffer): boolean => {
+  const hostVerifier = (key: Buffer, verify: (accepted: boolean) => void): void => {
     const verdict: HostKeyVerdict = checkHostKey(entries, options.host, port, key);
-    if (verdict.status === 'known') return true;
+    if (verdict.status === 'known') return verify(true);
     const presented = fingerprint(key);
-    if (verdict.status === 'unknown' && options.acceptHostKey !== undefined && sameFingerprint(options.acceptHostKey, presented)) return true;
+    if (verdict.status === 'unknown' && options.acceptHostKey !== undefined && sameFingerprint(options.acceptHostKey, presented)) return verify(true);
     refusal = hostKeyError(endpoint, verdict, presented, knownHostsFile);
-    return false;
+    if (verdict.status !== 'unknown' || options.confirmUnknownHostKey === undefined) return verify(false);
+    const keyType = keyTypeOf(key) ?? 'unknown';
+    options
+      .confirmUnknownHostKey({ host: options.host, port, fingerprint: presented, keyType })
+      .then(async (trusted) => {
+        if (!trusted) return verify(false);
+        refusal = undefined;
+        await appendKnownHost(knownHostsFile, options.host, port, keyType, key).catch(() => {
+          // Trusted for this run even if known_hosts cannot be written; the next run asks again.
+        });
+        verify(true);
+      })
+      .catch(() => verify(false));
   };
 
   const client = new ssh2.Client();
@@ -76,7 +95,8 @@ export async function connectSsh(options: SshConnectOptions): Promise<SshTranspo
     host: options.host,
     port,
     username: options.user,
-    readyTimeout: readyTimeoutMs,
+    // A person answering the host key question needs longer than a handshake does.
+    readyTimeout: options.confirmUnknownHostKey ? Math.max(readyTimeoutMs, 300_000) : readyTimeoutMs,
     keepaliveInterval: options.keepaliveIntervalMs ?? 15_000,
     keepaliveCountMax: 4,
     hostVerifier,
@@ -125,6 +145,13 @@ export async function connectSsh(options: SshConnectOptions): Promise<SshTranspo
   });
 
   return new SshTransport(client, `${options.user}@${options.host}:${port}`);
+}
+
+/** Appends `[host]:port type base64` (or `host type base64` on port 22) to known_hosts. */
+async function appendKnownHost(file: string, host: string, port: number, keyType: string, key: Buffer): Promise<void> {
+  const name = port === 22 ? host : `[${host}]:${port}`;
+  await mkdir(dirname(file), { recursive: true, mode: 0o700 });
+  await appendFile(file, `${name} ${keyType} ${key.toString('base64')}\n`, { mode: 0o600 });
 }
 
 function sameFingerprint(given: string, presented: string): boolean {

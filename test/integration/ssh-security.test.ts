@@ -208,4 +208,31 @@ describe.skipIf(sshdSkip !== undefined)(`SSH connection security${sshdSkip ? ` (
       }
     });
   });
+  it('asks a person about an unknown key, and on yes trusts it and records it in known_hosts', async () => {
+    const file = await knownHosts('ask_yes', '');
+    const asked: string[] = [];
+    await connects({
+      knownHostsFile: file,
+      confirmUnknownHostKey: async (question) => {
+        asked.push(question.fingerprint);
+        return true;
+      },
+    });
+    expect(asked).toEqual([sshd.hostKeyFingerprint]);
+    expect(await readFile(file, 'utf8')).toContain(`[127.0.0.1]:${sshd.port} ${sshd.hostPublicKey}`);
+    // Known now: the next connection does not ask again.
+    await connects({ knownHostsFile: file, confirmUnknownHostKey: async () => { throw new Error('must not ask'); } });
+  });
+
+  it('refuses an unknown key when the person says no, and never asks about a changed key', async () => {
+    const unknown = await knownHosts('ask_no', '');
+    const error = await refusal({ knownHostsFile: unknown, confirmUnknownHostKey: async () => false });
+    expect(error.kind).toBe('host-key');
+    expect(error.message).toContain(sshd.hostKeyFingerprint);
+    const changed = await knownHosts('changed_ask', `[127.0.0.1]:${sshd.port} ${otherKey.publicKey}\n`);
+    let asked = false;
+    const refused = await refusal({ knownHostsFile: changed, confirmUnknownHostKey: async () => (asked = true) });
+    expect(asked).toBe(false);
+    expect(refused.kind).toBe('host-key');
+  });
 });
