@@ -137,6 +137,8 @@ export async function deploy(context: EngineContext, options: DeployOptions = {}
     await pruneStep(session, bus);
   } catch (error) {
     failure = error;
+    // Recorded as active before the failure (drain, prune): the new release serves.
+    if (progress?.finalized) serving = `release ${release} on ${progress.colour} (port ${progress.port})`;
     if (session !== null && release !== null && progress !== null && !progress.finalized) {
       rolledBack = true;
       serving = await recoverCutover(

@@ -74,6 +74,7 @@ export async function rollback(context: EngineContext, options: RollbackOptions 
     await pruneStep(session, bus);
   } catch (error) {
     failure = error;
+    if (progress?.finalized && chosen !== null) serving = `release ${chosen.id} on ${progress.colour} (port ${progress.port})`;
     if (session !== null && chosen !== null && progress !== null && !progress.finalized) {
       rolledBack = true;
       serving = await recoverCutover(

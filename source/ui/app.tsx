@@ -12,6 +12,7 @@ import { ColorContext, Line, Paint } from './paint.js';
 import { ReleasesBrowser } from './releases-browser.js';
 import { isRunning } from './run-model.js';
 import { layoutRunScreen, type RunPhase } from './run-screen.js';
+import { useLogFollower } from './use-log-follower.js';
 import { useTicker } from './use-ticker.js';
 
 export type AppProps = {
@@ -59,30 +60,16 @@ export function App(props: AppProps): ReactElement {
   const busy = useRef(view === 'deploy');
   const stoppingRef = useRef(false);
   const exitCode = useRef(0);
-  const follower = useRef<AbortController | null>(null);
+  const follower = useLogFollower(engine, feed, props.logs);
   const measured = useRef({ logRows: 10, checklistMaxOffset: 0 });
 
   const close = useCallback((code: number) => setClosing((current) => current ?? code), []);
   const stopped = (text: string, code: number, hint?: string) => {
     busy.current = false;
-    setPhase({ kind: 'stopped', outcome: { tone: code === 0 ? 'ok' : code === 130 ? 'warn' : 'fail', text, ...(hint ? { hint } : {}) }, failure: null });
+    setPhase({ kind: 'stopped', outcome: { tone: code === 0 ? 'ok' : code === 130 ? 'warn' : 'fail', text, ...(hint ? { hint } : {}) } });
     close(code);
   };
 
-  const stopFollow = () => {
-    follower.current?.abort();
-    follower.current = null;
-  };
-  const startFollow = () => {
-    stopFollow();
-    const controller = new AbortController();
-    follower.current = controller;
-    engine
-      .followLog({ signal: controller.signal, onLine: (line, source) => feed.pushLog(source, line), ...(props.logs ?? {}) })
-      .catch((error: unknown) => {
-        if (!controller.signal.aborted) feed.pushLog('engine', `(log: ${engine.failure(error).message})`);
-      });
-  };
   const refreshOverview = () => {
     engine.overview().then(setOverview, () => {
       // The header keeps what it showed; the run's own result line already says what serves.
@@ -95,7 +82,7 @@ export function App(props: AppProps): ReactElement {
     setPhase({ kind: 'finished', summary });
     if (stoppingRef.current) return close(summary.exitCode);
     refreshOverview();
-    startFollow();
+    follower.start();
   };
   const runCrashed = (error: unknown) => {
     const failure = engine.failure(error);
@@ -104,7 +91,7 @@ export function App(props: AppProps): ReactElement {
   };
   const startRun = (operation: 'deploy' | 'rollback', release?: string) => {
     busy.current = true;
-    stopFollow();
+    follower.stop();
     setPhase({ kind: 'running', operation });
     setChecklistOffset(0);
     (operation === 'deploy' ? engine.deploy() : engine.rollback(release)).then(runEnded, runCrashed);
@@ -127,17 +114,17 @@ export function App(props: AppProps): ReactElement {
       );
     } else if (view === 'logs') {
       refreshOverview();
-      startFollow();
+      follower.start();
     }
     return () => {
-      stopFollow();
+      follower.stop();
       feed.dispose();
     };
     // Runs once: the app's first move is decided by the view it was opened on.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, []);
 
-  // With no key press: SIGINT or SIGTERM from outside (run-context.ts turns them into this abort).
+  // Ctrl-C, or SIGINT/SIGTERM from outside (run-context.ts aborts the signal), while nothing runs:
+  // there is nothing to stop safely, so the app leaves.
   const idleInterrupt = () => {
     if (screen === 'run' && phase.kind === 'confirm') stopped(`■ Interrupted: nothing was changed on ${engine.target}.`, 130);
     else close(exitCode.current);
@@ -148,19 +135,17 @@ export function App(props: AppProps): ReactElement {
       setStopping(true);
     };
     if (engine.signal.aborted) onAbort();
-    engine.signal.addEventListener('abort', onAbort);
+    engine.signal.addEventListener('abort', onAbort, { once: true });
     return () => engine.signal.removeEventListener('abort', onAbort);
   }, [engine]);
   useEffect(() => {
     if (stopping && !busy.current && closing === null) idleInterrupt();
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [stopping]);
 
   useEffect(() => {
     if (closing === null) return;
-    stopFollow();
+    follower.stop();
     void waitUntilRenderFlush().then(() => exit(closing));
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [closing]);
 
   useInput(
@@ -201,9 +186,11 @@ export function App(props: AppProps): ReactElement {
         }
       }
       if (screen === 'logs' && (input === 'q' || key.escape)) return close(0);
-      if (input === '/' && logVisible) {
+      if (input.startsWith('/') && logVisible) {
+        // Typed fast (or pasted), "/err" arrives as one input: the rest is the start of the filter.
+        const typed = input.slice(1);
         setFocus('log');
-        return setLogView((current) => ({ ...current, editing: true }));
+        return setLogView((current) => ({ ...current, editing: true, filter: typed === '' ? current.filter : typed }));
       }
       const scroll = scrollKeyOf(input, key);
       if (scroll === null) return;

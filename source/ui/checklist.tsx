@@ -80,7 +80,8 @@ function stepLines(row: StepRow, key: string, indent: string, options: Checklist
         <Line key={key}>
           {indent}
           <Paint tone="ok">✔</Paint> {row.title}
-          <Paint tone="muted">{`${row.detail ? ` — ${row.detail}` : ''}${duration}`}</Paint>
+          {/* The duration before the detail: a narrow terminal cuts the end of the row. */}
+          <Paint tone="muted">{`${duration}${row.detail ? ` — ${row.detail}` : ''}`}</Paint>
         </Line>,
       ];
     case 'skipped':

@@ -46,8 +46,9 @@ export function ReleasesBrowser(props: ReleasesBrowserProps): ReactElement {
         props.onListing(listing);
         const start = initialCursor(listing.rows, typeof props.ask === 'string' ? props.ask : undefined);
         const row = listing.rows[start.cursor];
-        const asking = props.ask !== undefined && start.message === null && rollbackRefusal(row) === null ? (row?.id ?? null) : null;
+        // `mcp-deploy rollback`: ask at once about the release it would pick, unless it cannot be picked.
         const refusal = props.ask !== undefined && start.message === null ? rollbackRefusal(row) : null;
+        const asking = props.ask !== undefined && start.message === null && refusal === null ? (row?.id ?? null) : null;
         setState({ kind: 'ready', listing, cursor: start.cursor, asking, message: start.message ?? refusal });
       },
       (error: unknown) => {
@@ -61,7 +62,6 @@ export function ReleasesBrowser(props: ReleasesBrowserProps): ReactElement {
       live = false;
     };
     // Loaded once per visit: coming back after a rollback shows the host as it is now.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [engine]);
 
   useInput(

@@ -2,7 +2,6 @@ import type { ReactElement } from 'react';
 import type { RunSummary } from '../engine/deploy.js';
 import type { DeployPlan } from '../engine/plan.js';
 import { checklistLines, outcomeLines, spinnerFrame } from './checklist.js';
-import type { Failure } from './engine-port.js';
 import { Line, Paint } from './paint.js';
 import { planLines } from './plan-view.js';
 import { describeOutcome, isRunning, type Outcome, type RunModel } from './run-model.js';
@@ -14,7 +13,7 @@ export type RunPhase =
   | { readonly kind: 'running'; readonly operation: 'deploy' | 'rollback' }
   | { readonly kind: 'finished'; readonly summary: RunSummary }
   /** Ended before anything changed on the host: checks failed, the plan failed, or the operator said no. */
-  | { readonly kind: 'stopped'; readonly outcome: Outcome; readonly failure: Failure | null };
+  | { readonly kind: 'stopped'; readonly outcome: Outcome };
 
 export type RunScreenInput = {
   readonly target: string;

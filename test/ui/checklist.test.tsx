@@ -94,8 +94,8 @@ describe('the checklist as drawn', () => {
 
   it('draws a successful deploy as ✔ rows with durations and details, and a skipped step with its reason', () => {
     const frame = drawChecklist(replay(successEvents()));
-    expect(frame).toContain('✔ Hash the release files — 46 files (40 ms)');
-    expect(frame).toContain('✔ Drain and stop blue (5001) — blue stopped (5.0 s)');
+    expect(frame).toContain('✔ Hash the release files (40 ms) — 46 files');
+    expect(frame).toContain('✔ Drain and stop blue (5001) (5.0 s) — blue stopped');
     expect(frame).toContain('- Install dependencies (skipped: no runtime.requirements)');
     expect(frame).not.toContain('·');
   });

@@ -128,4 +128,14 @@ describe('the logs view', () => {
     await view.press(keys.escape, 'q');
     expect(await view.exitCode()).toBe(0);
   });
+
+  it('takes "/" and the filter typed so fast that they arrive as one input', async () => {
+    const engine = fakeEngine({ followLines: lines });
+    const view = renderTerminal(<App engine={engine} view="logs" color={false} flushMs={20} />, { columns: 60, rows: 12 });
+    await view.waitFor((text) => text.includes('info line 199'));
+    await view.press('/line 19', keys.enter);
+    expect(view.lastFrame()).toContain('filter "line 19" 10/200');
+    await view.press('q');
+    expect(await view.exitCode()).toBe(0);
+  });
 });

@@ -35,9 +35,17 @@ function finish(summary: RunSummary, options: GlobalOptions, out: NodeJS.WriteSt
     // stdout holds exactly one JSON document; these field names are a public contract.
     process.stdout.write(`${JSON.stringify(jsonSummary(summary), null, 2)}\n`);
   } else if (!summary.ok) {
-    out.write(`${summary.serving ? `Serving now: ${summary.serving}.` : 'Nothing is serving on this target.'}\n`);
+    out.write(`${servingLine(summary)}\n`);
   }
   return summary.exitCode;
+}
+
+/** The last line of a failed run: plainly, what serves traffic now. */
+function servingLine(summary: RunSummary): string {
+  if (summary.serving) return `Serving now: ${summary.serving}.`;
+  // No release id means the run stopped before it changed anything on the host.
+  if (summary.release === null) return `Nothing was changed on ${summary.target}.`;
+  return `Nothing is serving on ${summary.target}.`;
 }
 
 export function jsonSummary(summary: RunSummary) {

@@ -8,6 +8,8 @@ import { formatBytes } from '../../report/format.js';
 import { DeployError } from '../../errors.js';
 import type { GlobalOptions } from '../options.js';
 import { createRunContext, type RunContext } from '../run-context.js';
+import { chooseFace } from '../terminal.js';
+import { runApp } from '../app-bridge.js';
 
 async function withHost<T>(options: GlobalOptions, body: (context: RunContext, transport: Awaited<ReturnType<RunContext['connect']>>) => Promise<T>): Promise<T> {
   const context = createRunContext({ ...options, yes: true }, { plain: true });
@@ -22,6 +24,7 @@ async function withHost<T>(options: GlobalOptions, body: (context: RunContext, t
 
 /** `mcp-deploy releases [--json]`. */
 export async function releasesCommand(options: GlobalOptions): Promise<number> {
+  if (chooseFace({ yes: options.yes ?? false, json: options.json ?? false }) === 'app') return runApp('releases', options);
   return withHost(options, async (context, transport) => {
     const { rows, malformedAuditLines } = await readReleases(context, transport);
     if (options.json) {

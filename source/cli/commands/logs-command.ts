@@ -3,9 +3,12 @@ import { readState } from '../../host/state.js';
 import { DeployError } from '../../errors.js';
 import type { GlobalOptions } from '../options.js';
 import { createRunContext } from '../run-context.js';
+import { chooseFace } from '../terminal.js';
+import { runApp } from '../app-bridge.js';
 
 /** `mcp-deploy logs [--follow] [--lines N] [--nginx]`: the active server's log, or nginx's error log. */
 export async function logsCommand(options: GlobalOptions & { follow?: boolean; lines?: string; nginx?: boolean }): Promise<number> {
+  if (chooseFace({ yes: options.yes ?? false, json: options.json ?? false }) === 'app') return runApp('logs', options);
   const context = createRunContext({ ...options, yes: true }, { plain: true });
   const transport = await context.connect();
   try {
