@@ -11,6 +11,7 @@ import type { Transport } from '../remote/transport.js';
 import { renderApp, type AppEngine, type AppView, type Failure } from '../ui/render-app.js';
 import type { GlobalOptions } from './options.js';
 import { createRunContext, type RunContext } from './run-context.js';
+import { notifyReportLines } from '../notify/notifier.js';
 
 export type { AppView } from '../ui/render-app.js';
 
@@ -39,7 +40,10 @@ export async function runApp(view: AppView, options: AppOptions, release?: strin
     });
   } finally {
     await Promise.all([...connections].map((transport) => transport.close().catch(() => {})));
+    // After the app has left the screen: the lines print to a normal terminal.
+    const notifyLines = notifyReportLines(await context.notifier.flush());
     context.dispose();
+    for (const line of notifyLines) process.stderr.write(`${line}\n`);
   }
 }
 

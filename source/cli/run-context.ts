@@ -7,6 +7,7 @@ import { openTransport } from './open-transport.js';
 import { useColor } from './terminal.js';
 import type { GlobalOptions } from './options.js';
 import { faultCheckpoint } from './fault-injection.js';
+import { createNotifier, type Notifier } from '../notify/notifier.js';
 import { terminalHostKeyPrompt } from './host-key-prompt.js';
 import type { UnknownHostKey } from '../remote/connect.js';
 
@@ -19,6 +20,8 @@ export type RunContext = EngineContext & {
    * press, not as a signal, and must still roll back and unlock rather than kill the process.
    */
   readonly interrupt: () => void;
+  /** Deploy news (Slack, Discord, webhook, email): a bus subscriber; flush it once the run is over. */
+  readonly notifier: Notifier;
   readonly dispose: () => void;
 };
 
@@ -39,6 +42,9 @@ export function createRunContext(
   const unsubscribe = face.plain
     ? bus.on(createPlainReporter({ write: (text) => out.write(text), color, verbose: options.verbose ?? false, github: process.env['GITHUB_ACTIONS'] === 'true' }))
     : () => {};
+  const operator = process.env['MCP_DEPLOY_OPERATOR'] ?? safeUser();
+  const notifier = createNotifier({ config, operator, localHost: hostname() });
+  const stopNotifier = bus.on(notifier.listener);
   const controller = new AbortController();
   let interrupts = 0;
   const stopSafely = (cause: string) => {
@@ -58,7 +64,7 @@ export function createRunContext(
     config,
     target,
     bus,
-    operator: process.env['MCP_DEPLOY_OPERATOR'] ?? safeUser(),
+    operator,
     localHost: hostname(),
     connect: () => {
       const ask = options.yes || process.env['CI'] ? undefined : (face.confirmHostKey ?? terminalHostKeyPrompt());
@@ -72,8 +78,10 @@ export function createRunContext(
     color,
     out,
     interrupt: () => stopSafely('Ctrl-C'),
+    notifier,
     dispose: () => {
       unsubscribe();
+      stopNotifier();
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
     },

@@ -1,7 +1,8 @@
 import { deploy, type RunSummary } from '../../engine/deploy.js';
 import { rollback } from '../../engine/rollback.js';
 import type { GlobalOptions } from '../options.js';
-import { createRunContext } from '../run-context.js';
+import { createRunContext, type RunContext } from '../run-context.js';
+import { notifyReportLines } from '../../notify/notifier.js';
 import { chooseFace } from '../terminal.js';
 import { runApp } from '../app-bridge.js';
 
@@ -11,7 +12,7 @@ export async function deployCommand(options: GlobalOptions & { skipValidate?: bo
   if (face === 'app') return runApp('deploy', options);
   const context = createRunContext(options, { plain: true });
   try {
-    const summary = await deploy(context, { force: options.force ?? false, skipValidate: options.skipValidate ?? false });
+    const summary = await deploy(context, { force: options.force ?? false, skipValidate: options.skipValidate ?? false }).finally(() => reportNotifications(context));
     return finish(summary, options, context.out);
   } finally {
     context.dispose();
@@ -23,11 +24,19 @@ export async function rollbackCommand(release: string | undefined, options: Glob
   if (face === 'app') return runApp('rollback', options, release);
   const context = createRunContext(options, { plain: true });
   try {
-    const summary = await rollback(context, { ...(release ? { release } : {}), force: options.force ?? false });
+    const summary = await rollback(context, { ...(release ? { release } : {}), force: options.force ?? false }).finally(() => reportNotifications(context));
     return finish(summary, options, context.out);
   } finally {
     context.dispose();
   }
+}
+
+/**
+ * Waits for the run's notifications (each bounded by notify.timeoutSeconds) and prints a line per
+ * failed channel. Runs even when the engine threw, so a crash is still told; never changes the exit code.
+ */
+async function reportNotifications(context: RunContext): Promise<void> {
+  for (const line of notifyReportLines(await context.notifier.flush())) context.out.write(`${line}\n`);
 }
 
 function finish(summary: RunSummary, options: GlobalOptions, out: NodeJS.WriteStream): number {

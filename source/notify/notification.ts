@@ -1,0 +1,35 @@
+import type { NotifyEvent } from '../config/schema.js';
+
+export type { NotifyEvent };
+
+/**
+ * One message about one deploy or rollback run, with the same facts for every channel. These
+ * field names are a public contract: the generic webhook sends this object as its JSON body.
+ */
+export type Notification = {
+  readonly event: NotifyEvent;
+  readonly operation: 'deploy' | 'rollback';
+  readonly app: string;
+  readonly target: string | null;
+  /** The release this run moves to; null when the run failed before one was chosen. */
+  readonly release: string | null;
+  /** The release that was active when the run began. */
+  readonly previous: string | null;
+  /** null in a 'start' message: the outcome is not known yet. */
+  readonly ok: boolean | null;
+  /** True when this run failed and the engine undid its cutover by itself. */
+  readonly rolledBack: boolean;
+  /** How that automatic rollback went; null when there was none. */
+  readonly rollback: { readonly phase: 'done' | 'failed'; readonly reason: string } | null;
+  /** Who ran it. */
+  readonly operator: string;
+  /** The machine it was run from. */
+  readonly localHost: string;
+  /** null in a 'start' message. */
+  readonly durationMs: number | null;
+  readonly error: { readonly step: string; readonly message: string } | null;
+  /** What serves traffic now, in words; null when nothing does (or, for a crash, nobody knows). */
+  readonly serving: string | null;
+  /** When the message was made, ISO 8601. */
+  readonly at: string;
+};
