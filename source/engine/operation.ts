@@ -1,0 +1,132 @@
+import { describeError, isDeployError } from '../errors.js';
+import { recordSteps, type EngineContext, type StepRecord } from './context.js';
+import type { CutoverProgress } from './cutover.js';
+import type { Session } from './session.js';
+
+export type RunSummary = {
+  readonly ok: boolean;
+  readonly operation: 'deploy' | 'rollback';
+  readonly target: string;
+  readonly release: string | null;
+  readonly previous: string | null;
+  readonly uploadedFiles: number;
+  readonly uploadedBytes: number;
+  readonly linkedFiles: number;
+  readonly steps: readonly StepRecord[];
+  readonly rolledBack: boolean;
+  /** What serves traffic at the end, in words; null when nothing does. */
+  readonly serving: string | null;
+  readonly error?: { readonly step: string; readonly message: string; readonly hint?: string };
+  /** The exit code the CLI should use. */
+  readonly exitCode: number;
+};
+
+/** What a deploy or rollback fills in as it goes, so the shared ending can audit and report it. */
+export type OperationState = {
+  session: Session | null;
+  release: string | null;
+  /** The release that served before this run. */
+  previous: string | null;
+  upload: { readonly files: number; readonly bytes: number; readonly linked: number } | null;
+  progress: CutoverProgress | null;
+  serving: string | null;
+  rolledBack: boolean;
+};
+
+export type Failure = { readonly step: string; readonly message: string };
+
+/**
+ * The frame deploy and rollback share: announce the run, remember which step failed first,
+ * let the operation undo what it must, then audit, unlock, announce the end and sum it up. The
+ * exit code is decided here: an interrupted run is 130, a run that was rolled back is 1 whatever
+ * the cause (traffic is on the old release), otherwise the error's own code.
+ */
+export async function runOperation(
+  context: EngineContext,
+  operation: 'deploy' | 'rollback',
+  body: (state: OperationState) => Promise<void>,
+  recover: (state: OperationState, failure: Failure, error: unknown) => Promise<void>,
+): Promise<RunSummary> {
+  const { bus, target, signal } = context;
+  const recorder = recordSteps(bus);
+  const started = performance.now();
+  bus.emit({ kind: 'run:start', operation, target: target.name, at: Date.now() });
+  const state: OperationState = { session: null, release: null, previous: null, upload: null, progress: null, serving: null, rolledBack: false };
+
+  // The step that failed first; rollback steps that run afterwards must not take its place.
+  let failedStep = operation === 'deploy' ? 'validate' : 'connect';
+  let failureSeen = false;
+  const stopTracking = bus.on((event) => {
+    if (failureSeen) return;
+    if (event.kind === 'step:start') failedStep = event.step;
+    if (event.kind === 'step:failed') {
+      failedStep = event.step;
+      failureSeen = true;
+    }
+  });
+
+  let failure: unknown = null;
+  try {
+    await body(state);
+  } catch (error) {
+    failure = error;
+    const { progress } = state;
+    // Recorded as active before the failure (drain, prune): the new release serves.
+    if (progress?.finalized && state.release !== null) state.serving = describeServing(state.release, progress);
+    await recover(state, { step: failedStep, message: describeError(error) }, error);
+  } finally {
+    stopTracking();
+  }
+
+  const ok = failure === null;
+  const error = ok ? undefined : errorSummary(failedStep, failure, signal);
+  const audited = error ? { error: { step: error.step, message: error.message } } : {};
+  await state.session?.finish({
+    result: ok ? 'ok' : signal.aborted ? 'interrupted' : state.rolledBack ? 'rolled-back' : 'failed',
+    from: state.previous,
+    to: state.release,
+    steps: recorder.steps,
+    ...audited,
+  });
+  recorder.stop();
+  bus.emit({
+    kind: 'run:end',
+    ok,
+    ms: Math.round(performance.now() - started),
+    release: state.release,
+    previous: state.previous,
+    rolledBack: state.rolledBack,
+    ...audited,
+  });
+  return {
+    ok,
+    operation,
+    target: target.name,
+    release: state.release,
+    previous: state.previous,
+    uploadedFiles: state.upload?.files ?? 0,
+    uploadedBytes: state.upload?.bytes ?? 0,
+    linkedFiles: state.upload?.linked ?? 0,
+    steps: recorder.steps,
+    rolledBack: state.rolledBack,
+    serving: state.serving,
+    ...(error ? { error } : {}),
+    exitCode: ok ? 0 : signal.aborted ? 130 : state.rolledBack ? 1 : exitCodeFor(failure, signal),
+  };
+}
+
+export function describeServing(release: string, progress: Pick<CutoverProgress, 'colour' | 'port'>): string {
+  return `release ${release} on ${progress.colour} (port ${progress.port})`;
+}
+
+function errorSummary(step: string, error: unknown, signal: AbortSignal): { step: string; message: string; hint?: string } {
+  if (signal.aborted && !isDeployError(error)) return { step, message: 'interrupted' };
+  const hint = isDeployError(error) ? error.hint : undefined;
+  return { step, message: describeError(error), ...(hint ? { hint } : {}) };
+}
+
+function exitCodeFor(error: unknown, signal: AbortSignal): number {
+  if (isDeployError(error)) return error.exitCode;
+  if (signal.aborted) return 130;
+  return 1;
+}
