@@ -1,5 +1,6 @@
 import { Box, useApp, useInput, useStdin, useWindowSize } from 'ink';
-import { useCallback, useEffect, useRef, useState, useSyncExternalStore, type ReactElement } from 'react';
+import { openPreferences } from './preferences.js';
+import { useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore, type ReactElement } from 'react';
 import type { RunSummary } from '../engine/deploy.js';
 import type { HostOverview } from '../engine/plan.js';
 import type { AppEngine, AppView } from './engine-port.js';
@@ -48,7 +49,8 @@ export function App(props: AppProps): ReactElement {
   const [phase, setPhase] = useState<RunPhase>({ kind: 'planning' });
   const [overview, setOverview] = useState<HostOverview | null>(null);
   const [logView, setLogView] = useState<LogView>(initialLogView);
-  const [showLog, setShowLog] = useState(true);
+  const preferences = useMemo(openPreferences, []);
+  const [showLog, setShowLog] = useState(() => preferences.read().showLogPane);
   const [focus, setFocus] = useState<'log' | 'checklist'>('log');
   const [checklistOffset, setChecklistOffset] = useState(0);
   const [stopping, setStopping] = useState(false);
@@ -171,6 +173,7 @@ export function App(props: AppProps): ReactElement {
       if (screen === 'run') {
         if (input === 'l') {
           setShowLog(!showLog);
+          preferences.save({ showLogPane: !showLog });
           setFocus(showLog ? 'checklist' : 'log');
           return;
         }
