@@ -10,8 +10,9 @@ import type { Transport } from '../remote/transport.js';
 export async function establishedConnections(transport: Transport, port: number): Promise<number | null> {
   const hex = port.toString(16).toUpperCase().padStart(4, '0');
   const text = script(
-    op("cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk -v p="),
-    arg(`:${hex}`),
+    // One word: script() joins parts with spaces, so `p=` and the value must not be separate parts.
+    op('cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk -v'),
+    arg(`p=:${hex}`),
     op("'$2 ~ p\"$\" && $4 == \"01\" { n++ } END { print n + 0 }'"),
   );
   const result = await transport.run({ script: text }, { timeoutMs: 15_000 });

@@ -1,0 +1,33 @@
+import { createServer, connect, type Socket } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { drainPort, establishedConnections } from '../../source/engine/drain.js';
+import { LocalTransport } from '../../source/remote/local-transport.js';
+
+/** The drain reads the host's own connection table: checked here against real sockets. */
+describe('drain waits for connections to the old colour to close', () => {
+  it('counts established connections to a port, and waits until they are gone', async () => {
+    const server = createServer((socket) => socket.on('error', () => {}));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    const transport = new LocalTransport();
+    const clients: Socket[] = [];
+    try {
+      expect(await establishedConnections(transport, port)).toBe(0);
+      for (let index = 0; index < 2; index += 1) {
+        const client = connect(port, '127.0.0.1');
+        await new Promise((resolve) => client.once('connect', resolve));
+        clients.push(client);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(await establishedConnections(transport, port)).toBe(2);
+      setTimeout(() => clients.forEach((client) => client.destroy()), 600);
+      const started = Date.now();
+      const open = await drainPort(transport, port, { minimumMs: 100, maximumMs: 5_000, log: () => {} });
+      expect(open).toBe(0);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(500);
+    } finally {
+      clients.forEach((client) => client.destroy());
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});
