@@ -4,6 +4,9 @@ import { releasesCommand, statusCommand, unlockCommand } from './commands/inspec
 import { logsCommand } from './commands/logs-command.js';
 import { validateCommand } from './commands/validate-command.js';
 import { sandboxCommand } from './commands/sandbox-command.js';
+import { doctorCommand } from './commands/doctor-command.js';
+import { setupCommand } from './commands/setup-command.js';
+import { ciCommand, type CiOptions } from './commands/ci-command.js';
 import { reportFatal } from './exit.js';
 import type { GlobalOptions } from './options.js';
 import { useColor } from './terminal.js';
@@ -66,6 +69,18 @@ export async function main(argv: readonly string[]): Promise<number> {
   withGlobals(program.command('unlock').description('show the host lock; remove it with --force'))
     .option('--force', 'remove the lock')
     .action(async (options: GlobalOptions) => run(() => unlockCommand(options))());
+
+  withGlobals(program.command('doctor').description('check the host before a first deploy: one line per check, with the fix'))
+    .action(async (options: GlobalOptions) => run(() => doctorCommand(options))());
+
+  withGlobals(program.command('setup').description('lay out the deploy root and the nginx upstream include; show the nginx site, logrotate rule and systemd unit'))
+    .action(async (options: GlobalOptions) => run(() => setupCommand(options))());
+
+  withGlobals(program.command('ci').argument('<provider>', 'github').description('write a CI workflow: deploy on push and v* tags, deploy or roll back by hand'))
+    .option('--force', 'replace an existing workflow')
+    .option('--print', 'print the workflow instead of writing it')
+    .option('--branch <name>', 'the branch whose pushes deploy', 'main')
+    .action(async (provider: string, options: CiOptions) => run(() => ciCommand(provider, options))());
 
   program
     .command('sandbox')

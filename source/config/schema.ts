@@ -68,6 +68,8 @@ const target = z
       })
       .default({ test: 'nginx -t', reload: 'nginx -s reload', errorLog: '/var/log/nginx/error.log' }),
     supervisor: z.enum(['systemd', 'process']).default('process'),
+    /** With supervisor "systemd": the SSH user's own manager (`systemctl --user`) instead of system units. */
+    systemdUser: z.boolean().default(false),
     /** A lock older than this is reported as stale and may be broken with --force. */
     lockStaleMinutes: z.number().positive().default(60),
   })

@@ -1,13 +1,18 @@
 import type { Target } from '../../config/load.js';
-import { DeployError } from '../../errors.js';
 import type { HostLayout } from '../../host/layout.js';
 import type { Transport } from '../../remote/transport.js';
 import { ProcessSupervisor } from './process-supervisor.js';
 import type { Supervisor } from './supervisor.js';
+import { SystemdSupervisor } from './systemd-supervisor.js';
+import type { SystemdMode } from './systemd-unit.js';
 
 export function createSupervisor(target: Target, transport: Transport, layout: HostLayout, app: string): Supervisor {
   if (target.supervisor === 'process') return new ProcessSupervisor(transport, layout);
-  throw new DeployError('config', `targets.${target.name}.supervisor "systemd" is not available yet in this version (app ${app}).`, {
-    hint: 'Use "supervisor": "process" for now; systemd units arrive with `mcp-deploy setup`.',
-  });
+  return new SystemdSupervisor(transport, layout, { app, ports: target.ports, mode: systemdMode(target) });
+}
+
+/** `systemdUser: true` runs the units under the SSH user's own manager (`systemctl --user`). */
+export function systemdMode(target: Target): SystemdMode {
+  // Read defensively: the key is optional, and absent from configs written before it existed.
+  return (target as Target & { readonly systemdUser?: boolean }).systemdUser === true ? 'user' : 'system';
 }

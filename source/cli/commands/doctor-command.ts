@@ -1,0 +1,36 @@
+import { Chalk } from 'chalk';
+import { runDoctor, type DoctorCheck } from '../../ops/doctor.js';
+import type { GlobalOptions } from '../options.js';
+import { createRunContext } from '../run-context.js';
+
+/** `mcp-deploy doctor [--target NAME] [--json]`: exit 0 when every check passes, 1 otherwise. */
+export async function doctorCommand(options: GlobalOptions): Promise<number> {
+  const context = createRunContext({ ...options, yes: true }, { plain: true });
+  try {
+    const checks = await runDoctor({ config: context.config, target: context.target, connect: context.connect });
+    const ok = checks.every((check) => check.ok);
+    if (options.json) {
+      process.stdout.write(`${JSON.stringify({ target: context.target.name, ok, checks }, null, 2)}\n`);
+    } else {
+      context.out.write(`${formatDoctor(context.target.name, checks, context.color)}\n`);
+    }
+    return ok ? 0 : 1;
+  } finally {
+    context.dispose();
+  }
+}
+
+/** One line per check, and under a failed one the line that says what to do. */
+export function formatDoctor(target: string, checks: readonly DoctorCheck[], color: boolean): string {
+  const paint = new Chalk({ level: color ? 1 : 0 });
+  const width = Math.max(...checks.map((check) => check.check.length));
+  const lines = [paint.bold(`mcp-deploy doctor: target ${target}`)];
+  for (const check of checks) {
+    const mark = check.ok ? paint.green('✔') : paint.red('✖');
+    lines.push(`${mark} ${check.check.padEnd(width)}  ${check.ok ? check.detail : paint.red(check.detail)}`);
+    if (check.fix !== null) lines.push(`  ${' '.repeat(width)}  ${paint.cyan(`→ ${check.fix}`)}`);
+  }
+  const failed = checks.filter((check) => !check.ok).length;
+  lines.push(failed === 0 ? paint.green('Ready for a first deploy.') : paint.red(`${failed} check(s) failed; fix them and run mcp-deploy doctor again.`));
+  return lines.join('\n');
+}

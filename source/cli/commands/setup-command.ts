@@ -1,0 +1,99 @@
+import { createInterface } from 'node:readline/promises';
+import { Chalk } from 'chalk';
+import { DeployError } from '../../errors.js';
+import { applySetup, installByHand, planSetup, type Consent, type SetupPlan } from '../../ops/setup.js';
+import type { GlobalOptions } from '../options.js';
+import { createRunContext } from '../run-context.js';
+
+/**
+ * `mcp-deploy setup [--target NAME] [--yes]`: shows everything it would do on the host, then does
+ * it after a yes at the prompt (in a terminal) or with --yes. Without either it writes nothing.
+ */
+export async function setupCommand(options: GlobalOptions): Promise<number> {
+  const context = createRunContext({ ...options, json: false }, { plain: true });
+  const paint = new Chalk({ level: context.color ? 1 : 0 });
+  const write = (text: string) => context.out.write(text);
+  const transport = await context.connect();
+  try {
+    const plan = await planSetup(transport, context.config, context.target);
+    write(`${paint.bold(`mcp-deploy setup: target ${context.target.name} (${transport.label})`)}\n\n${renderPlan(plan, paint)}\n`);
+    if (!hasWork(plan)) {
+      write(paint.green('Nothing to write: the host is laid out already.\n'));
+      return 0;
+    }
+    const consent = options.yes ? alwaysYes : process.stdin.isTTY && process.stdout.isTTY ? promptConsent(process.stdin, process.stdout) : null;
+    if (consent === null) {
+      throw new DeployError('usage', 'Nothing was written: there is no terminal to ask in.', { hint: 'Review the plan above, then run mcp-deploy setup --yes to apply it.' });
+    }
+    try {
+      const outcomes = await applySetup(transport, plan, consent);
+      if (outcomes === null) {
+        write('Nothing was written.\n');
+        return 0;
+      }
+      for (const outcome of outcomes) {
+        const mark = outcome.result === 'created' || outcome.result === 'replaced' ? paint.green('✔') : outcome.result === 'by hand' ? paint.yellow('!') : paint.dim('=');
+        write(`${mark} ${outcome.result.padEnd(9)} ${outcome.path}${outcome.note ? paint.dim(` — ${outcome.note}`) : ''}\n`);
+      }
+      write(`\nNext: mcp-deploy doctor --target ${context.target.name}, then mcp-deploy --target ${context.target.name}.\n`);
+      return 0;
+    } finally {
+      consent.close?.();
+    }
+  } finally {
+    await transport.close();
+    context.dispose();
+  }
+}
+
+type Paint = InstanceType<typeof Chalk>;
+
+export function renderPlan(plan: SetupPlan, paint: Paint): string {
+  const lines: string[] = ['Folders:'];
+  for (const dir of plan.dirs) lines.push(dir.exists ? `  ${paint.dim('=')} ${dir.path} ${paint.dim('(exists)')}` : `  ${paint.green('+')} ${dir.path}`);
+  lines.push('', 'Files:');
+  for (const file of plan.files) {
+    if (file.state === 'same') {
+      lines.push(`  ${paint.dim('=')} ${file.path} ${paint.dim(`(${file.title}: already as setup would write it)`)}`);
+      continue;
+    }
+    if (file.state === 'live') {
+      lines.push(`  ${paint.dim('=')} ${file.path} ${paint.dim(`(${file.title}: exists; never replaced, deploys rewrite it)`)}`);
+      continue;
+    }
+    const how = !file.writable
+      ? paint.yellow(`only root may write it: install it with the commands below`)
+      : file.state === 'differs'
+        ? paint.yellow('exists and differs: you will be asked before it is replaced')
+        : 'to create';
+    lines.push(`  ${file.state === 'differs' ? paint.yellow('~') : paint.green('+')} ${file.path} — ${file.title}; ${how}`);
+    lines.push(...boxed(file.writable ? file.content : installByHand(file), paint));
+  }
+  for (const item of plan.review) {
+    lines.push('', `For you to review — ${item.title}:`, ...boxed(item.text, paint));
+  }
+  return lines.join('\n');
+}
+
+function boxed(text: string, paint: Paint): string[] {
+  return text.replace(/\n$/, '').split('\n').map((line) => `    ${paint.dim('│')} ${line}`);
+}
+
+function hasWork(plan: SetupPlan): boolean {
+  return plan.dirs.some((dir) => !dir.exists) || plan.files.some((file) => file.writable && (file.state === 'absent' || file.state === 'differs'));
+}
+
+export type ClosableConsent = Consent & { close?: () => void };
+
+const alwaysYes: ClosableConsent = { apply: async () => true, replace: async () => true };
+
+/** y/N questions on the terminal; anything but y or yes is a no. */
+export function promptConsent(input: NodeJS.ReadableStream, output: NodeJS.WritableStream): ClosableConsent {
+  const prompt = createInterface({ input, output });
+  const ask = async (question: string) => /^y(es)?$/i.test((await prompt.question(`${question} [y/N] `)).trim());
+  return {
+    apply: () => ask('Write the folders and files marked + ?'),
+    replace: (path) => ask(`${path} exists and differs. Replace it?`),
+    close: () => prompt.close(),
+  };
+}

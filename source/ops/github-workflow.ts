@@ -1,0 +1,237 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, isAbsolute, join, relative, sep } from 'node:path';
+import { homedir } from 'node:os';
+import type { Config, Target } from '../config/load.js';
+import { DeployError } from '../errors.js';
+import { command, quote } from '../remote/quote.js';
+
+/**
+ * `mcp-deploy ci github`: a GitHub Actions workflow that deploys on pushes to main touching the
+ * server's folder, on `v*` tags, and by hand (with a rollback switch). Secrets reach the job only
+ * through `env:` and are written to files with umask 077; no step prints them, and no `${{ }}`
+ * expression is pasted into a script (GitHub would paste it before the shell parses: injection).
+ */
+
+export const workflowPath = '.github/workflows/mcp-deploy.yml';
+
+export type WorkflowInput = {
+  readonly app: string;
+  readonly target: string;
+  /** Paths relative to the repository root, '/'-separated; `source` is '' for the root itself. */
+  readonly configFile: string;
+  readonly source: string;
+  readonly envFile?: string;
+  readonly requirements?: string;
+  readonly python: boolean;
+  /** Where the target's key and known_hosts live on the runner: `~/…` or absolute. */
+  readonly identityFile: string;
+  readonly knownHosts: string;
+  /** `npm-ci`: the repo's package.json has mcp-deploy; otherwise npx fetches this version. */
+  readonly install: { readonly kind: 'npm-ci' } | { readonly kind: 'npx'; readonly version: string };
+  readonly branch: string;
+};
+
+/** What the workflow needs, read from the config and the repository around it. */
+export function workflowInputFor(config: Config, target: Target, repoRoot: string, options: { version: string; branch?: string }): WorkflowInput {
+  const inRepo = (path: string, what: string) => {
+    const rel = relative(repoRoot, path);
+    if (rel.startsWith('..') || isAbsolute(rel)) {
+      throw new DeployError('usage', `${what} ${path} is outside the repository ${repoRoot}.`, { hint: 'Run mcp-deploy ci github inside the repository that holds the server and its config.' });
+    }
+    return rel.split(sep).join('/');
+  };
+  const source = inRepo(config.source, 'The source folder');
+  const requirements = config.runtime.type === 'python' && config.runtime.requirements !== undefined ? join(config.source, config.runtime.requirements) : undefined;
+  return {
+    app: config.app,
+    target: target.name,
+    configFile: inRepo(config.file, 'The config file'),
+    source,
+    ...(config.env.file === undefined ? {} : { envFile: inRepo(config.env.file, 'env.file') }),
+    ...(requirements === undefined ? {} : { requirements: inRepo(requirements, 'runtime.requirements') }),
+    python: config.runtime.type === 'python',
+    identityFile: runnerPath(target.identityFile ?? '~/.ssh/id_ed25519'),
+    knownHosts: runnerPath(target.knownHosts ?? '~/.ssh/known_hosts'),
+    install: dependsOnMcpDeploy(repoRoot) ? { kind: 'npm-ci' } : { kind: 'npx', version: options.version },
+    branch: options.branch ?? 'main',
+  };
+}
+
+export function renderWorkflow(input: WorkflowInput): string {
+  for (const value of [input.configFile, input.source, input.envFile ?? '', input.requirements ?? '', input.identityFile, input.knownHosts]) {
+    // GitHub evaluates ${{ }} anywhere in a workflow, and a newline would end a YAML scalar or a shell word.
+    if (value.includes('${{') || /[\n\r]/.test(value)) throw new DeployError('usage', `${JSON.stringify(value)} cannot be written into a workflow.`);
+  }
+  const y = (value: string) => JSON.stringify(value); // a JSON string is a valid YAML double-quoted scalar
+  const tool = input.install.kind === 'npm-ci' ? ['npx', 'mcp-deploy'] : ['npx', '--yes', `mcp-deploy@${input.install.version}`];
+  const options = ['--config', input.configFile, '--target', input.target, '--yes', '--json'];
+  const paths = input.source === '' || input.source === '.' ? [] : [`${escapeGlob(input.source)}/**`, escapeGlob(input.configFile)];
+  const block = (lines: readonly string[], indent: string) => lines.map((line) => (line === '' ? '' : `${indent}${line}`)).join('\n');
+
+  const secrets = [
+    'umask 077',
+    `key=${runnerShellPath(input.identityFile)}`,
+    `known=${runnerShellPath(input.knownHosts)}`,
+    'mkdir -p "$(dirname "$key")" "$(dirname "$known")"',
+    `printf '%s\\n' "$MCP_DEPLOY_SSH_KEY" > "$key"`,
+    `printf '%s\\n' "$MCP_DEPLOY_KNOWN_HOSTS" >> "$known"`,
+    ...(input.envFile === undefined
+      ? []
+      : [`if [ -n "$MCP_DEPLOY_ENV_FILE" ]; then mkdir -p ${quote(dirOf(input.envFile))} && printf '%s\\n' "$MCP_DEPLOY_ENV_FILE" > ${quote(input.envFile)}; fi`]),
+  ];
+  const deploy = [
+    // Inputs arrive as variables, never pasted into the script; the release id is also checked by mcp-deploy.
+    'if [ "$ROLLBACK" = true ]; then',
+    '  what=rollback',
+    '  set -- rollback',
+    '  if [ -n "$RELEASE" ]; then set -- rollback "$RELEASE"; fi',
+    'else',
+    '  what=deploy',
+    '  set -- deploy',
+    'fi',
+    'set +e',
+    `${command(tool)} "$@" ${command(options)} > "$RUNNER_TEMP/mcp-deploy.json"`,
+    'code=$?',
+    'set -e',
+    '{',
+    `  echo "### mcp-deploy $what: ${input.app} → ${input.target} (exit $code)"`,
+    '  echo',
+    "  echo '```json'",
+    '  cat "$RUNNER_TEMP/mcp-deploy.json"',
+    "  echo '```'",
+    '} >> "$GITHUB_STEP_SUMMARY"',
+    'exit "$code"',
+  ];
+
+  return `# Written by \`mcp-deploy ci github\`: deploys "${input.app}" to the target "${input.target}"
+# - on pushes to ${input.branch} that change ${paths.length > 0 ? `${input.source}/ or ${input.configFile}` : 'anything'},
+# - on tags v*,
+# - by hand (Actions → mcp-deploy → Run workflow), where "rollback" moves back instead: to
+#   "release", or to the newest good release before the active one.
+# Repository secrets it needs (Settings → Secrets and variables → Actions):
+#   MCP_DEPLOY_SSH_KEY       the deploy user's private key (written to ${input.identityFile})
+#   MCP_DEPLOY_KNOWN_HOSTS   the host's key line: ssh-keyscan -p <port> <host>, checked by you
+#   MCP_DEPLOY_ENV_FILE      ${input.envFile === undefined ? '(unused: the config has no env.file)' : `the contents of ${input.envFile}`}
+name: mcp-deploy
+
+on:
+  push:
+    branches:
+      - ${y(input.branch)}
+    tags:
+      - "v*"
+${paths.length > 0 ? `    # Tags ignore path filters: a v* tag always deploys.\n    paths:\n${block(paths.map((path) => `- ${y(path)}`), '      ')}\n` : ''}  workflow_dispatch:
+    inputs:
+      rollback:
+        description: "Roll back instead of deploying"
+        type: boolean
+        default: false
+      release:
+        description: "Release id to roll back to (empty: the newest good one before the active)"
+        type: string
+        required: false
+        default: ""
+
+permissions:
+  contents: read
+
+# One deploy at a time per target; a running deploy is never cancelled halfway.
+concurrency:
+  group: ${y(`mcp-deploy-${input.target}`)}
+  cancel-in-progress: false
+
+jobs:
+  deploy:
+    name: ${y(`Deploy ${input.app} to ${input.target}`)}
+    runs-on: ubuntu-latest
+    timeout-minutes: 30
+    steps:
+      - uses: actions/checkout@v4
+      - uses: actions/setup-node@v4
+        with:
+          node-version: "24"
+${
+  input.python
+    ? `      - uses: actions/setup-python@v5
+        with:
+          python-version: "3.x"
+`
+    : ''
+}${
+  input.requirements === undefined
+    ? ''
+    : `      - name: Install the server's requirements (the local checks start the server)
+        run: ${y(command(['python', '-m', 'pip', 'install', '-r', input.requirements]))}
+`
+}${
+  input.install.kind === 'npm-ci'
+    ? `      - name: Install mcp-deploy
+        run: npm ci
+`
+    : ''
+}      - name: Write the SSH key, the known host and the env file
+        env:
+          MCP_DEPLOY_SSH_KEY: \${{ secrets.MCP_DEPLOY_SSH_KEY }}
+          MCP_DEPLOY_KNOWN_HOSTS: \${{ secrets.MCP_DEPLOY_KNOWN_HOSTS }}
+${input.envFile === undefined ? '' : '          MCP_DEPLOY_ENV_FILE: ${{ secrets.MCP_DEPLOY_ENV_FILE }}\n'}        run: |
+${block(secrets, '          ')}
+      - name: ${y(`mcp-deploy to ${input.target}`)}
+        env:
+          ROLLBACK: \${{ inputs.rollback }}
+          RELEASE: \${{ inputs.release }}
+        run: |
+${block(deploy, '          ')}
+`;
+}
+
+/** Writes the workflow under `repoRoot`; an existing one is replaced only with `force`. */
+export async function writeWorkflow(repoRoot: string, text: string, options: { force: boolean }): Promise<{ path: string; replaced: boolean }> {
+  const path = join(repoRoot, workflowPath);
+  const exists = existsSync(path);
+  if (exists && !options.force) {
+    throw new DeployError('usage', `${workflowPath} already exists; left as it is.`, { hint: 'Compare it with `mcp-deploy ci github --print`, or replace it with --force.' });
+  }
+  await mkdir(dirname(path), { recursive: true });
+  await writeFile(path, text);
+  return { path, replaced: exists };
+}
+
+/** The repository around `folder`: the nearest parent with a `.git`. */
+export function findRepoRoot(folder: string): string | null {
+  for (let current = folder; ; current = dirname(current)) {
+    if (existsSync(join(current, '.git'))) return current;
+    if (dirname(current) === current) return null;
+  }
+}
+
+function dependsOnMcpDeploy(repoRoot: string): boolean {
+  try {
+    const manifest = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as Record<string, Record<string, string> | undefined>;
+    return manifest['dependencies']?.['mcp-deploy'] !== undefined || manifest['devDependencies']?.['mcp-deploy'] !== undefined;
+  } catch {
+    return false;
+  }
+}
+
+/** A local path as the runner should use it: this machine's home becomes the runner's `~`. */
+function runnerPath(path: string): string {
+  const home = homedir();
+  if (path === home || path.startsWith(`${home}/`)) return `~${path.slice(home.length)}`;
+  return path;
+}
+
+/** `~/x` as shell text that expands on the runner; anything else quoted as it is. */
+function runnerShellPath(path: string): string {
+  return path.startsWith('~/') ? `"$HOME"/${quote(path.slice(2))}` : quote(path);
+}
+
+function dirOf(path: string): string {
+  const index = path.lastIndexOf('/');
+  return index <= 0 ? '.' : path.slice(0, index);
+}
+
+/** GitHub's path filters are globs: a literal `*`, `?`, `[`, `]`, `!` or `+` in a folder name is escaped. */
+function escapeGlob(path: string): string {
+  return path.replace(/[*?[\]!+]/g, (character) => `\\${character}`);
+}

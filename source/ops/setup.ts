@@ -1,0 +1,232 @@
+import { posix } from 'node:path';
+import type { Config, Target } from '../config/load.js';
+import { DeployError, describeError } from '../errors.js';
+import { renderUpstream } from '../engine/nginx.js';
+import { systemdMode } from '../engine/supervisor/create-supervisor.js';
+import { systemctlFunctions } from '../engine/supervisor/systemd-supervisor.js';
+import { privilegedSystemctlCommands, renderUnit, unitFilePath } from '../engine/supervisor/systemd-unit.js';
+import { hostLayout } from '../host/layout.js';
+import { arg, op, script } from '../remote/quote.js';
+import type { Transport } from '../remote/transport.js';
+import { mcpLocationBlock } from '../sandbox/nginx-conf.js';
+import { resolvePrograms, sudoCommand, sudoersLine } from './sudo-rules.js';
+
+/**
+ * `mcp-deploy setup`: prepares a host for its first deploy. Everything it would do is planned
+ * first and shown; nothing is written without consent, an existing file is never replaced
+ * without its own yes, and the nginx upstream include, once it exists, is never touched (it says
+ * where live traffic goes). Files only root may write are printed for the operator to install.
+ */
+
+export type SetupFile = {
+  readonly title: string;
+  readonly path: string;
+  readonly content: string;
+  readonly mode: number;
+  /** absent: would be created; same: already as we would write it; differs: replaced only with a yes; live: never replaced. */
+  readonly state: 'absent' | 'same' | 'differs' | 'live';
+  /** Whether the SSH user may write it; if not, it is printed for the operator to install as root. */
+  readonly writable: boolean;
+  /** Run after the file was written (systemd's daemon-reload). */
+  readonly after?: { readonly what: string; readonly script: string };
+};
+
+export type SetupPlan = {
+  readonly user: string;
+  readonly dirs: readonly { readonly path: string; readonly exists: boolean }[];
+  readonly files: readonly SetupFile[];
+  /** Text for the operator to read and apply by hand: the nginx site, sudoers, linger. */
+  readonly review: readonly { readonly title: string; readonly text: string }[];
+};
+
+export type Consent = {
+  /** Apply the plan at all? */
+  apply(): Promise<boolean>;
+  /** Replace this existing file, whose content differs? */
+  replace(path: string): Promise<boolean>;
+};
+
+export type SetupOutcome = { readonly path: string; readonly result: 'created' | 'replaced' | 'kept' | 'unchanged' | 'by hand'; readonly note?: string };
+
+type Account = { readonly user: string; readonly group: string; readonly uid: string; readonly home: string };
+
+export async function planSetup(transport: Transport, config: Config, target: Target): Promise<SetupPlan> {
+  const account = await whoAmI(transport);
+  const layout = hostLayout(target.path);
+  const dirPaths = [layout.root, layout.releasesDir, layout.sharedDir, layout.venvsDir, layout.logsDir, layout.runDir];
+  const existing = await existingPaths(transport, dirPaths);
+  const dirs = dirPaths.map((path) => ({ path, exists: existing.has(path) }));
+
+  const wanted: Omit<SetupFile, 'state' | 'writable'>[] = [
+    {
+      title: `nginx upstream include, pointing at blue (127.0.0.1:${target.ports.blue})`,
+      path: target.nginx.upstreamFile,
+      content: renderUpstream(target.nginx.upstream, target.ports.blue, config.app),
+      mode: 0o644,
+    },
+  ];
+  if (target.supervisor === 'systemd') {
+    const mode = systemdMode(target);
+    wanted.push({
+      title: `systemd ${mode === 'user' ? 'user ' : ''}unit: one instance per colour`,
+      path: unitFilePath(mode, config.app, account.home),
+      content: renderUnit({ app: config.app, root: layout.root, mode, user: account.user }),
+      mode: 0o644,
+      after: { what: 'systemctl daemon-reload', script: `${systemctlFunctions(mode)}\nsc daemon-reload` },
+    });
+  }
+  wanted.push({
+    title: 'logrotate rule for the server logs',
+    path: `/etc/logrotate.d/mcp-deploy-${config.app}`,
+    content: renderLogrotate(layout.logsDir, account),
+    mode: 0o644,
+  });
+
+  const files: SetupFile[] = [];
+  for (const file of wanted) {
+    const current = await transport.readFile(file.path).catch(() => null);
+    const state = current === null ? 'absent' : file.path === target.nginx.upstreamFile ? 'live' : current.toString('utf8') === file.content ? 'same' : 'differs';
+    files.push({ ...file, state, writable: await canWrite(transport, file.path) });
+  }
+  return { user: account.user, dirs, files, review: await reviewTexts(transport, config, target, account) };
+}
+
+/** Carries out a plan the operator agreed to; returns what happened to each file and folder. */
+export async function applySetup(transport: Transport, plan: SetupPlan, consent: Consent): Promise<SetupOutcome[] | null> {
+  if (!(await consent.apply())) return null;
+  const outcomes: SetupOutcome[] = [];
+  const missing = plan.dirs.filter((dir) => !dir.exists).map((dir) => dir.path);
+  if (missing.length > 0) {
+    const result = await transport.run(['mkdir', '-p', ...missing], { timeoutMs: 30_000 });
+    if (result.code !== 0) throw cannot(`create ${missing.join(', ')}`, result.stderr);
+  }
+  for (const dir of plan.dirs) outcomes.push({ path: dir.path, result: dir.exists ? 'unchanged' : 'created' });
+  for (const file of plan.files) {
+    if (file.state === 'same') {
+      outcomes.push({ path: file.path, result: 'unchanged' });
+      continue;
+    }
+    if (file.state === 'live') {
+      outcomes.push({ path: file.path, result: 'kept', note: 'it exists and says where traffic goes; deploys rewrite it' });
+      continue;
+    }
+    if (!file.writable) {
+      outcomes.push({ path: file.path, result: 'by hand', note: `${plan.user} may not write it: install it as root (printed above)` });
+      continue;
+    }
+    if (file.state === 'differs' && !(await consent.replace(file.path))) {
+      outcomes.push({ path: file.path, result: 'kept', note: 'it differs from what setup would write; left as it is' });
+      continue;
+    }
+    await transport.run(['mkdir', '-p', posix.dirname(file.path)], { timeoutMs: 30_000 });
+    await transport.writeFileAtomic(file.path, file.content, file.mode).catch((error: unknown) => {
+      throw cannot(`write ${file.path}`, describeError(error));
+    });
+    let note: string | undefined;
+    if (file.after) {
+      const result = await transport.run({ script: file.after.script }, { timeoutMs: 60_000 });
+      note = result.code === 0 ? `${file.after.what} done` : `${file.after.what} failed: ${(result.stderr || result.stdout).trim().split('\n').pop() ?? ''}`;
+    }
+    outcomes.push({ path: file.path, result: file.state === 'absent' ? 'created' : 'replaced', ...(note ? { note } : {}) });
+  }
+  return outcomes;
+}
+
+/** How a file only root may write gets installed: one copy-paste block for the operator. */
+export function installByHand(file: SetupFile): string {
+  const delimiter = 'MCP_DEPLOY_EOF';
+  const lines = [`sudo tee ${file.path} >/dev/null <<'${delimiter}'`, file.content.replace(/\n$/, ''), delimiter];
+  if (file.after) lines.push(`sudo ${file.after.what}`);
+  return lines.join('\n');
+}
+
+export function renderSiteSnippet(config: Config, target: Target): string {
+  const url = new URL(target.publicUrl);
+  const https = url.protocol === 'https:';
+  return [
+    `# nginx site for "${config.app}": review, then save it as root, e.g. /etc/nginx/sites-available/${config.app}`,
+    `# (linked from sites-enabled/) or /etc/nginx/conf.d/${config.app}.conf. Both are read inside http {},`,
+    '# where the upstream include must be.',
+    `include ${target.nginx.upstreamFile};`,
+    '',
+    'server {',
+    https ? '    listen 443 ssl;' : `    listen ${url.port || 80};`,
+    `    server_name ${url.hostname};`,
+    ...(https ? ['    # ssl_certificate and ssl_certificate_key go here (certbot --nginx adds them).'] : []),
+    '',
+    mcpLocationBlock(target.nginx.upstream, '    '),
+    '}',
+    '',
+  ].join('\n');
+}
+
+export function renderLogrotate(logsDir: string, account: Pick<Account, 'user' | 'group'>): string {
+  return [
+    '# Written by mcp-deploy setup: the server log of every release.',
+    `"${logsDir}/*.log" {`,
+    // The logs belong to the SSH user: rotate as that user, in a folder root does not own.
+    `    su ${account.user} ${account.group}`,
+    '    weekly',
+    '    rotate 8',
+    '    maxsize 50M',
+    '    missingok',
+    '    notifempty',
+    '    compress',
+    '    delaycompress',
+    // The server holds its log open for appending: copy it, then truncate it in place.
+    '    copytruncate',
+    '}',
+    '',
+  ].join('\n');
+}
+
+async function reviewTexts(transport: Transport, config: Config, target: Target, account: Account): Promise<{ title: string; text: string }[]> {
+  const review = [{ title: 'nginx site (not written: your nginx configuration is yours)', text: renderSiteSnippet(config, target) }];
+  const commands: (readonly string[])[] = [];
+  for (const command of [target.nginx.test, target.nginx.reload]) {
+    const sudo = sudoCommand(command);
+    if (sudo !== null && sudo !== 'unreadable') commands.push(sudo.argv);
+  }
+  const mode = target.supervisor === 'systemd' ? systemdMode(target) : null;
+  if (mode === 'system' && account.uid !== '0') commands.push(...privilegedSystemctlCommands(config.app, target.ports));
+  if (commands.length > 0) {
+    const paths = await resolvePrograms(transport, commands.map((argv) => argv[0]!));
+    review.push({
+      title: 'sudoers rule (save as root with: visudo -f /etc/sudoers.d/mcp-deploy)',
+      text: `# What mcp-deploy runs through sudo -n on this host, and nothing more.\n${sudoersLine(account.user, commands, paths)}\n`,
+    });
+  }
+  if (mode === 'user') {
+    review.push({
+      title: 'lingering, so user units outlive the SSH session (as root)',
+      text: `sudo loginctl enable-linger ${account.user}\n`,
+    });
+  }
+  return review;
+}
+
+async function whoAmI(transport: Transport): Promise<Account> {
+  const result = await transport.run({ script: 'id -un; id -gn; id -u; printf "%s\\n" "$HOME"' }, { timeoutMs: 15_000 });
+  if (result.code !== 0) throw cannot("learn the SSH user's name and home", result.stderr);
+  const [user = '', group = '', uid = '', home = ''] = result.stdout.split('\n');
+  return { user, group, uid, home };
+}
+
+function cannot(what: string, why: string): DeployError {
+  return new DeployError('deploy', `Setup could not ${what}: ${why.trim() || 'no reason given'}`, { hint: 'mcp-deploy doctor checks the deploy root and the rights setup needs.' });
+}
+
+async function existingPaths(transport: Transport, paths: readonly string[]): Promise<Set<string>> {
+  const text = script(op('for p in'), ...paths.map(arg), op('; do [ -e "$p" ] && printf \'%s\\n\' "$p"; done; exit 0'));
+  const result = await transport.run({ script: text }, { timeoutMs: 15_000 });
+  return new Set(result.stdout.split('\n').filter((line) => paths.includes(line)));
+}
+
+/** Whether the SSH user can create or replace the file (an atomic write needs its folder writable). */
+async function canWrite(transport: Transport, path: string): Promise<boolean> {
+  const result = await transport.run(
+    { script: 'd=$(dirname "$f"); while [ ! -e "$d" ]; do d=$(dirname "$d"); done; [ -d "$d" ] && [ -w "$d" ] && [ -x "$d" ] && { [ ! -e "$f" ] || [ -w "$f" ]; }' },
+    { env: { f: path }, timeoutMs: 15_000 },
+  );
+  return result.code === 0;
+}

@@ -1,0 +1,266 @@
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { PassThrough } from 'node:stream';
+import { promptConsent, setupCommand } from '../../source/cli/commands/setup-command.js';
+import { parseConfig, selectTarget, type Target } from '../../source/config/load.js';
+import { DeployError } from '../../source/errors.js';
+import { applySetup, planSetup, renderLogrotate, type Consent } from '../../source/ops/setup.js';
+import { connectSsh } from '../../source/remote/connect.js';
+import type { Transport } from '../../source/remote/transport.js';
+import { exec, isExecutable } from '../harness/system.js';
+import { sshdSkipReason, startSshd, type SshdHandle } from '../harness/index.js';
+
+/**
+ * `mcp-deploy setup` against a real sshd, logged in as an unprivileged user: it lays out the
+ * deploy root and writes the upstream include only with consent, never replaces a file without
+ * asking (and the live upstream include never), and prints what only root may install.
+ */
+
+const sshdSkip = await sshdSkipReason();
+if (sshdSkip) console.warn(`SKIPPING setup tests: ${sshdSkip}`);
+
+const exampleServer = new URL('../../examples/ontology-server/', import.meta.url).pathname;
+const yes: Consent = { apply: async () => true, replace: async () => true };
+
+describe.skipIf(sshdSkip !== undefined)(`mcp-deploy setup on a real host${sshdSkip ? ` (skipped: ${sshdSkip})` : ''}`, () => {
+  let sshd: SshdHandle;
+  let scratch: string;
+  let transport: Transport;
+  let root: string;
+  let count = 0;
+
+  beforeAll(async () => {
+    sshd = await startSshd();
+    scratch = await mkdtemp(join(tmpdir(), 'mcpd-setup-'));
+    transport = await connect();
+  });
+
+  afterAll(async () => {
+    await transport?.close();
+    await sshd?.stop();
+    if (scratch) await rm(scratch, { recursive: true, force: true });
+  });
+
+  beforeEach(() => {
+    count += 1;
+    root = join(sshd.workDir, `app${count}`);
+  });
+
+  function connect(): Promise<Transport> {
+    return connectSsh({ host: sshd.host, port: sshd.port, user: sshd.user, identityFile: sshd.identityFile, knownHostsFile: sshd.knownHostsFile, agent: false });
+  }
+
+  function rawConfig(app: string, targetOverrides: Record<string, unknown> = {}) {
+    return {
+      app,
+      source: exampleServer,
+      runtime: { type: 'python', entry: 'server.py' },
+      targets: {
+        host: {
+          host: sshd.host,
+          port: sshd.port,
+          user: sshd.user,
+          identityFile: sshd.identityFile,
+          knownHosts: sshd.knownHostsFile,
+          path: root,
+          ports: { blue: 6102, green: 6103 },
+          publicUrl: 'https://mcp.example.org',
+          nginx: { reload: 'sudo -n systemctl reload nginx' },
+          ...targetOverrides,
+        },
+      },
+    };
+  }
+
+  function load(app = 'setuptest', targetOverrides: Record<string, unknown> = {}) {
+    const config = parseConfig(JSON.stringify(rawConfig(app, targetOverrides)), join(scratch, '.mcpdeployrc.json'), {});
+    return { config, target: selectTarget(config, undefined) };
+  }
+
+  it('lays out the deploy root and writes the upstream include (pointing at blue) once agreed', async () => {
+    // Given a host with no deploy root yet
+    const { config, target } = load();
+
+    // When setup is planned and agreed to
+    const plan = await planSetup(transport, config, target);
+    expect(plan.dirs.every((dir) => !dir.exists)).toBe(true);
+    const outcomes = await applySetup(transport, plan, yes);
+
+    // Then the layout exists, the include sends traffic to blue, and what only root may write is left to the operator
+    for (const dir of ['releases', 'shared/venvs', 'shared/logs', 'run']) expect(existsSync(join(root, dir)), dir).toBe(true);
+    const upstream = await readFile(join(root, 'nginx-upstream.conf'), 'utf8');
+    expect(upstream).toMatch(/upstream mcp_setuptest \{\s+server 127\.0\.0\.1:6102;/);
+    expect(outcomes).toContainEqual({ path: join(root, 'nginx-upstream.conf'), result: 'created' });
+    expect(outcomes).toContainEqual(expect.objectContaining({ path: '/etc/logrotate.d/mcp-deploy-setuptest', result: 'by hand' }));
+    expect(existsSync('/etc/logrotate.d/mcp-deploy-setuptest')).toBe(false);
+  });
+
+  it('writes nothing when the operator says no', async () => {
+    // Given a plan for a fresh root
+    const { config, target } = load();
+    const plan = await planSetup(transport, config, target);
+
+    // When the operator declines
+    const outcomes = await applySetup(transport, plan, { apply: async () => false, replace: async () => true });
+
+    // Then nothing was written
+    expect(outcomes).toBeNull();
+    expect(existsSync(root)).toBe(false);
+  });
+
+  it('asks y/N on the terminal: anything but yes writes nothing', async () => {
+    // Given a plan, and a terminal where the operator answers "no" (or just Enter, or anything else)
+    const { config, target } = load();
+    const plan = await planSetup(transport, config, target);
+    for (const answer of ['n', '', 'maybe']) {
+      const terminal = fakeTerminal(answer);
+
+      // When setup asks
+      const outcomes = await applySetup(transport, plan, terminal.consent);
+      terminal.consent.close?.();
+
+      // Then it asked once, and nothing was written
+      expect(terminal.shown()).toBe('Write the folders and files marked + ? [y/N] ');
+      expect(outcomes).toBeNull();
+      expect(existsSync(root)).toBe(false);
+    }
+
+    // When the operator answers yes
+    const terminal = fakeTerminal('y');
+    const outcomes = await applySetup(transport, plan, terminal.consent);
+    terminal.consent.close?.();
+
+    // Then the plan is applied
+    expect(outcomes).not.toBeNull();
+    expect(existsSync(join(root, 'shared', 'logs'))).toBe(true);
+  });
+
+  it('never touches an existing upstream include, whatever the answers', async () => {
+    // Given a host whose include already sends traffic to green
+    await mkdir(root, { recursive: true });
+    const live = 'upstream mcp_setuptest {\n    server 127.0.0.1:6103;\n}\n';
+    await writeFile(join(root, 'nginx-upstream.conf'), live);
+    await chownToUser(root);
+    const { config, target } = load();
+
+    // When setup runs with yes to everything
+    const plan = await planSetup(transport, config, target);
+    const outcomes = await applySetup(transport, plan, yes);
+
+    // Then the include is exactly as it was
+    expect(plan.files.find((file) => file.path.endsWith('nginx-upstream.conf'))?.state).toBe('live');
+    expect(await readFile(join(root, 'nginx-upstream.conf'), 'utf8')).toBe(live);
+    expect(outcomes).toContainEqual(expect.objectContaining({ path: join(root, 'nginx-upstream.conf'), result: 'kept' }));
+  });
+
+  it('asks before replacing a unit file that differs, and keeps it on no', async () => {
+    // Given a user-systemd target whose unit file the operator has edited
+    const app = `setuptest${process.pid}`;
+    const loaded = load(app, { supervisor: 'systemd' });
+    const target: Target = { ...loaded.target, systemdUser: true } as Target;
+    const first = await planSetup(transport, loaded.config, target);
+    const unit = first.files.find((file) => file.path.endsWith(`/.config/systemd/user/${app}@.service`));
+    expect(unit, first.files.map((file) => file.path).join(', ')).toBeDefined();
+    try {
+      await applySetup(transport, first, yes);
+      const edited = `${await readFile(unit!.path, 'utf8')}# edited by hand\n`;
+      await transport.writeFileAtomic(unit!.path, edited);
+
+      // When setup runs again and the operator answers no to replacing it
+      const asked: string[] = [];
+      const second = await planSetup(transport, loaded.config, target);
+      const outcomes = await applySetup(transport, second, { apply: async () => true, replace: async (path) => (asked.push(path), false) });
+
+      // Then it was asked about exactly that file, and the file is unchanged
+      expect(asked).toEqual([unit!.path]);
+      expect(await readFile(unit!.path, 'utf8')).toBe(edited);
+      expect(outcomes).toContainEqual(expect.objectContaining({ path: unit!.path, result: 'kept' }));
+      expect(second.review.map((item) => item.title)).toContainEqual(expect.stringContaining('lingering'));
+    } finally {
+      await transport.run(['rm', '-f', unit!.path]);
+    }
+  });
+
+  it('prints the site snippet, the sudoers rule and the root-only files, and writes nothing without --yes and a terminal', async () => {
+    // Given a config file for a system-systemd target and no terminal
+    const file = join(scratch, 'setup.mcpdeployrc.json');
+    await writeFile(file, JSON.stringify(rawConfig('setuptest', { supervisor: 'systemd' })));
+    const { output, result } = await captured(() => setupCommand({ config: file, color: false }));
+
+    // Then it refuses to write, with the way forward, after printing the whole plan
+    expect(result).toBeInstanceOf(DeployError);
+    expect((result as DeployError).hint).toContain('mcp-deploy setup --yes');
+    expect(existsSync(root)).toBe(false);
+    expect(output).toContain(`include ${join(root, 'nginx-upstream.conf')};`);
+    expect(output).toContain('proxy_pass http://mcp_setuptest;');
+    expect(output).toContain('listen 443 ssl;');
+    expect(output).toMatch(new RegExp(`${sshd.user} ALL=\\(root\\) NOPASSWD: /\\S*systemctl reload nginx, /\\S*systemctl reset-failed setuptest@6102\\.service`));
+    expect(output).toContain("sudo tee /etc/systemd/system/setuptest@.service >/dev/null <<'MCP_DEPLOY_EOF'");
+    expect(output).toContain(`ExecStart=/bin/sh ${root}/run/%i.sh`);
+    expect(output).toContain('copytruncate');
+
+    // When it runs again with --yes
+    const second = await captured(() => setupCommand({ config: file, color: false, yes: true }));
+
+    // Then the layout is written and the rest is left to root
+    expect(second.result).toBe(0);
+    expect(existsSync(join(root, 'shared/logs'))).toBe(true);
+    expect(second.output).toMatch(/by hand\s+\/etc\/systemd\/system\/setuptest@\.service/);
+  });
+
+  it('writes a logrotate rule that logrotate accepts', async (context) => {
+    // Skipped only outside CI, which installs logrotate (a missing one there must fail the run).
+    if (!process.env['CI'] && !isExecutable('/usr/sbin/logrotate')) context.skip('logrotate is not installed (apt-get install logrotate)');
+    // Given the rule for a logs folder with one log in it
+    const logs = join(scratch, 'logs');
+    await mkdir(logs, { recursive: true });
+    await writeFile(join(logs, '20261124T101500Z.log'), 'hello\n');
+    const rule = join(scratch, 'rule.conf');
+    const user = (await exec('id', ['-un'])).stdout.trim();
+    const group = (await exec('id', ['-gn'])).stdout.trim();
+    await writeFile(rule, renderLogrotate(logs, { user, group }));
+
+    // When logrotate reads it in debug mode (nothing is rotated)
+    const result = await exec('/usr/sbin/logrotate', ['-d', '-s', join(scratch, 'logrotate.state'), rule]);
+
+    // Then it parses and matches the log
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toContain(join(logs, '20261124T101500Z.log'));
+    expect(result.stderr).not.toMatch(/error/i);
+  });
+
+  async function chownToUser(path: string): Promise<void> {
+    if (process.getuid?.() === 0) await exec('chown', ['-R', `${sshd.uid}:${sshd.gid}`, path]);
+  }
+});
+
+/** A terminal whose operator types `answer` once a question is shown. */
+function fakeTerminal(answer: string) {
+  const input = new PassThrough();
+  const output = new PassThrough();
+  let shown = '';
+  output.on('data', (chunk: Buffer) => {
+    shown += chunk.toString('utf8');
+    if (shown.endsWith('[y/N] ')) input.write(`${answer}\n`);
+  });
+  return { consent: promptConsent(input, output), shown: () => shown };
+}
+
+async function captured(body: () => Promise<number>): Promise<{ output: string; result: number | unknown }> {
+  const written: string[] = [];
+  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+    written.push(String(chunk));
+    return true;
+  });
+  try {
+    const result = await body();
+    return { output: written.join(''), result };
+  } catch (error) {
+    return { output: written.join(''), result: error };
+  } finally {
+    spy.mockRestore();
+  }
+}

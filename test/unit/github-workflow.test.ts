@@ -1,0 +1,212 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { parse } from 'yaml';
+import { ciCommand } from '../../source/cli/commands/ci-command.js';
+import { loadConfig, selectTarget } from '../../source/config/load.js';
+import { DeployError } from '../../source/errors.js';
+import { renderWorkflow, workflowInputFor, workflowPath, writeWorkflow, type WorkflowInput } from '../../source/ops/github-workflow.js';
+
+/** The workflow `mcp-deploy ci github` writes, read back as YAML and its scripts run for real. */
+
+type Step = { name?: string; uses?: string; with?: Record<string, unknown>; env?: Record<string, string>; run?: string };
+type Workflow = {
+  on: {
+    push: { branches: string[]; tags: string[]; paths?: string[] };
+    workflow_dispatch: { inputs: Record<string, { type: string; required?: boolean; default?: unknown }> };
+  };
+  concurrency: { group: string; 'cancel-in-progress': boolean };
+  jobs: { deploy: { steps: Step[] } };
+};
+
+let repo: string;
+
+beforeEach(() => {
+  repo = mkdtempSync(join(tmpdir(), 'mcpd-workflow-'));
+  mkdirSync(join(repo, '.git'));
+  mkdirSync(join(repo, 'services', 'ontology'), { recursive: true });
+  writeFileSync(join(repo, 'services', 'ontology', 'requirements.txt'), '');
+  writeFileSync(
+    join(repo, 'services', 'ontology', '.mcpdeployrc.json'),
+    JSON.stringify({
+      app: 'ontology',
+      source: '.',
+      runtime: { type: 'python', entry: 'server.py', requirements: 'requirements.txt' },
+      env: { required: ['API_TOKEN'], file: '.env.production' },
+      targets: { production: { host: 'mcp.example.org', path: '/srv/mcp/ontology', publicUrl: 'https://mcp.example.org', identityFile: '~/.ssh/deploy_ed25519' } },
+    }),
+  );
+});
+
+afterEach(() => rmSync(repo, { recursive: true, force: true }));
+
+function input(overrides: Partial<WorkflowInput> = {}): WorkflowInput {
+  const config = loadConfig({ file: join(repo, 'services', 'ontology', '.mcpdeployrc.json'), environment: {} });
+  return { ...workflowInputFor(config, selectTarget(config, undefined), repo, { version: '0.1.0' }), ...overrides };
+}
+
+function workflow(overrides: Partial<WorkflowInput> = {}): { text: string; parsed: Workflow } {
+  const text = renderWorkflow(input(overrides));
+  return { text, parsed: parse(text) as Workflow };
+}
+
+const step = (parsed: Workflow, match: (step: Step) => boolean): Step => {
+  const found = parsed.jobs.deploy.steps.find(match);
+  if (!found) throw new Error('step not found');
+  return found;
+};
+
+describe('the generated GitHub workflow', () => {
+  it('deploys on pushes to main that touch the server folder or its config, on v* tags, and by hand with a rollback switch', () => {
+    const { parsed } = workflow();
+    expect(parsed.on.push.branches).toEqual(['main']);
+    expect(parsed.on.push.tags).toEqual(['v*']);
+    expect(parsed.on.push.paths).toEqual(['services/ontology/**', 'services/ontology/.mcpdeployrc.json']);
+    expect(parsed.on.workflow_dispatch.inputs['rollback']).toMatchObject({ type: 'boolean', default: false });
+    expect(parsed.on.workflow_dispatch.inputs['release']).toMatchObject({ type: 'string', required: false });
+    expect(parsed.concurrency).toEqual({ group: 'mcp-deploy-production', 'cancel-in-progress': false });
+  });
+
+  it('has no path filter when the server is the whole repository', () => {
+    expect(workflow({ source: '' }).parsed.on.push.paths).toBeUndefined();
+  });
+
+  it('runs on Node 24, installs the requirements for the local checks, and fetches this version of mcp-deploy', () => {
+    const { parsed } = workflow();
+    expect(step(parsed, (s) => s.uses?.startsWith('actions/setup-node@') === true).with).toEqual({ 'node-version': '24' });
+    expect(parsed.jobs.deploy.steps.some((s) => s.run === 'python -m pip install -r services/ontology/requirements.txt')).toBe(true);
+    const deploy = step(parsed, (s) => s.run?.includes('GITHUB_STEP_SUMMARY') === true);
+    expect(deploy.run).toContain('npx --yes mcp-deploy@0.1.0 "$@" --config services/ontology/.mcpdeployrc.json --target production --yes --json');
+  });
+
+  it('uses the secrets only through env, never in a script, and never prints them', () => {
+    const { parsed, text } = workflow();
+    const secretUses = [...text.matchAll(/\$\{\{\s*secrets\.([A-Z_]+)\s*\}\}/g)].map((match) => match[1]);
+    expect(new Set(secretUses)).toEqual(new Set(['MCP_DEPLOY_SSH_KEY', 'MCP_DEPLOY_KNOWN_HOSTS', 'MCP_DEPLOY_ENV_FILE']));
+    for (const s of parsed.jobs.deploy.steps) {
+      // No expression is pasted into shell text: inputs and secrets arrive as variables.
+      expect(s.run ?? '').not.toContain('${{');
+      for (const [name, value] of Object.entries(s.env ?? {})) {
+        if (value.includes('secrets.')) expect(value).toBe(`\${{ secrets.${name} }}`);
+      }
+    }
+    const write = step(parsed, (s) => s.env?.['MCP_DEPLOY_SSH_KEY'] !== undefined);
+    expect(write.run?.split('\n')[0]).toBe('umask 077');
+    // Each secret variable is only ever the argument of a printf into a file (or tested for emptiness).
+    for (const line of write.run!.split('\n').filter((line) => line.includes('$MCP_DEPLOY_'))) {
+      expect(line).toMatch(/printf '%s\\n' "\$MCP_DEPLOY_[A-Z_]+" >>? /);
+    }
+    expect(text).not.toMatch(/echo[^\n]*MCP_DEPLOY_|set -x/);
+  });
+
+  it('writes the key, known host and env file with mode 600 where the config looks for them, printing nothing', () => {
+    // Given the secrets step, run by bash as GitHub runs it, in a fake runner home and checkout
+    const { parsed } = workflow();
+    const write = step(parsed, (s) => s.env?.['MCP_DEPLOY_SSH_KEY'] !== undefined);
+    const home = join(repo, 'home');
+    mkdirSync(home);
+    const result = spawnSync('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', write.run!], {
+      cwd: repo,
+      encoding: 'utf8',
+      env: { PATH: process.env['PATH'], HOME: home, MCP_DEPLOY_SSH_KEY: 'PRIVATE KEY', MCP_DEPLOY_KNOWN_HOSTS: 'mcp.example.org ssh-ed25519 AAAA', MCP_DEPLOY_ENV_FILE: 'API_TOKEN=s3cr3t' },
+    });
+
+    // Then the files exist, private, with the exact contents, and nothing was printed
+    expect(result.status, result.stderr).toBe(0);
+    expect(`${result.stdout}${result.stderr}`).toBe('');
+    const files = { [join(home, '.ssh', 'deploy_ed25519')]: 'PRIVATE KEY\n', [join(home, '.ssh', 'known_hosts')]: 'mcp.example.org ssh-ed25519 AAAA\n', [join(repo, 'services', 'ontology', '.env.production')]: 'API_TOKEN=s3cr3t\n' };
+    for (const [file, content] of Object.entries(files)) {
+      expect(readFileSync(file, 'utf8')).toBe(content);
+      expect(statSync(file).mode & 0o777, file).toBe(0o600);
+    }
+  });
+
+  it('passes a rollback release to mcp-deploy as one argument, and writes the JSON result to the step summary', () => {
+    // Given the deploy step and an npx that records its arguments and prints a JSON result
+    const { parsed } = workflow();
+    const deploy = step(parsed, (s) => s.run?.includes('GITHUB_STEP_SUMMARY') === true);
+    const bin = join(repo, 'bin');
+    mkdirSync(bin);
+    writeFileSync(join(bin, 'npx'), '#!/bin/sh\nfor a in "$@"; do printf "<%s>" "$a"; done > "$RUNNER_TEMP/args"\necho \'{"ok":false}\'\nexit 1\n', { mode: 0o755 });
+    const summary = join(repo, 'summary.md');
+    const run = (env: Record<string, string>) =>
+      spawnSync('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', deploy.run!], {
+        cwd: repo,
+        encoding: 'utf8',
+        env: { PATH: `${bin}:${process.env['PATH']}`, RUNNER_TEMP: repo, GITHUB_STEP_SUMMARY: summary, ...env },
+      });
+
+    // When a rollback to a hostile-looking release id runs
+    const result = run({ ROLLBACK: 'true', RELEASE: 'x"; touch pwned; "' });
+
+    // Then mcp-deploy got it as one argument, its exit code is the step's, and the summary has the JSON
+    expect(result.status).toBe(1);
+    expect(readFileSync(join(repo, 'args'), 'utf8')).toBe(
+      '<--yes><mcp-deploy@0.1.0><rollback><x"; touch pwned; "><--config><services/ontology/.mcpdeployrc.json><--target><production><--yes><--json>',
+    );
+    expect(() => statSync(join(repo, 'pwned'))).toThrow();
+    expect(readFileSync(summary, 'utf8')).toContain('### mcp-deploy rollback: ontology → production (exit 1)\n\n```json\n{"ok":false}\n```');
+
+    // And on a push (no inputs) it deploys
+    run({ ROLLBACK: '', RELEASE: '' });
+    expect(readFileSync(join(repo, 'args'), 'utf8')).toMatch(/^<--yes><mcp-deploy@0\.1\.0><deploy><--config>/);
+  });
+
+  it('every script is valid bash', () => {
+    for (const s of workflow().parsed.jobs.deploy.steps) {
+      if (s.run) execFileSync('bash', ['-n', '-c', s.run]);
+    }
+  });
+
+  it('uses npm ci and the repository pinned mcp-deploy when package.json depends on it', () => {
+    writeFileSync(join(repo, 'package.json'), JSON.stringify({ devDependencies: { 'mcp-deploy': '^0.1.0' } }));
+    const { parsed } = workflow({ install: input().install });
+    expect(parsed.jobs.deploy.steps.some((s) => s.run === 'npm ci')).toBe(true);
+    expect(step(parsed, (s) => s.run?.includes('GITHUB_STEP_SUMMARY') === true).run).toContain('npx mcp-deploy "$@" --config');
+  });
+
+  it('refuses a path GitHub would evaluate as an expression', () => {
+    expect(() => renderWorkflow(input({ source: 'x/${{ github.token }}' }))).toThrow(DeployError);
+  });
+});
+
+describe('writing the workflow', () => {
+  it('never overwrites an existing workflow without --force', async () => {
+    // Given a repository that already has the workflow
+    const first = await writeWorkflow(repo, 'first\n', { force: false });
+    expect(first).toEqual({ path: join(repo, workflowPath), replaced: false });
+
+    // When it is written again without force, it refuses and leaves the file; with force it replaces it
+    await expect(writeWorkflow(repo, 'second\n', { force: false })).rejects.toThrow(/already exists/);
+    expect(readFileSync(join(repo, workflowPath), 'utf8')).toBe('first\n');
+    expect(await writeWorkflow(repo, 'third\n', { force: true })).toEqual({ path: join(repo, workflowPath), replaced: true });
+    expect(readFileSync(join(repo, workflowPath), 'utf8')).toBe('third\n');
+  });
+});
+
+describe('mcp-deploy ci github', () => {
+  it('writes the workflow for the config it is given, names the secrets to add, and refuses to overwrite it without --force', async () => {
+    // Given a repository with a config in a subfolder
+    const config = join(repo, 'services', 'ontology', '.mcpdeployrc.json');
+    const written: string[] = [];
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => (written.push(String(chunk)), true));
+    try {
+      // When the command runs
+      expect(await ciCommand('github', { config })).toBe(0);
+
+      // Then the workflow is at the repository root, for this version of mcp-deploy, and the output lists the secrets
+      const ownVersion = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+      expect(readFileSync(join(repo, workflowPath), 'utf8')).toContain(`npx --yes mcp-deploy@${ownVersion} "$@"`);
+      const output = written.join('');
+      for (const secret of ['MCP_DEPLOY_SSH_KEY', 'MCP_DEPLOY_KNOWN_HOSTS', 'MCP_DEPLOY_ENV_FILE']) expect(output).toContain(secret);
+
+      // And a second run without --force leaves it alone
+      await expect(ciCommand('github', { config })).rejects.toThrow(DeployError);
+      expect(await ciCommand('github', { config, force: true })).toBe(0);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+});
