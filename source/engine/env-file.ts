@@ -4,9 +4,9 @@ import { DeployError } from '../errors.js';
 import { quote } from '../remote/quote.js';
 
 /**
- * The operator's dotenv file, rewritten for the host as `NAME='value'` lines: a form that
- * `sh` can source for the process supervisor and systemd's EnvironmentFile reads, so the values
- * never have to appear on a command line.
+ * The operator's dotenv file, rewritten for the host as `NAME='value'` lines, shell-quoted, so
+ * both supervisors can source it with `sh` and the values never appear on a command line. (Not
+ * for systemd's EnvironmentFile=, whose parser is not sh: it misreads a quoted `'`.)
  */
 export async function renderEnvFile(file: string): Promise<{ text: string; names: string[] }> {
   let source: string;
