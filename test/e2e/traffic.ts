@@ -3,7 +3,15 @@
  * concurrent clients on 127.0.0.1 only. It stops by itself after `maxRequests` or `maxMs`, and
  * records every failure with its reason, so a test can assert there were none.
  */
-export type TrafficReport = { sent: number; failed: number; retried: number; failures: string[]; latenciesMs: number[] };
+export type TrafficReport = {
+  sent: number;
+  failed: number;
+  retried: number;
+  failures: string[];
+  latenciesMs: number[];
+  /** When each request started (epoch ms) and how long it took, to split latencies by phase. */
+  samples: { at: number; ms: number }[];
+};
 
 export function startTraffic(baseUrl: string, options: { clients?: number; maxRequests?: number; maxMs?: number } = {}) {
   const url = new URL(baseUrl);
@@ -11,7 +19,7 @@ export function startTraffic(baseUrl: string, options: { clients?: number; maxRe
   const clients = options.clients ?? 3;
   const maxRequests = options.maxRequests ?? 20_000;
   const deadline = Date.now() + (options.maxMs ?? 120_000);
-  const report: TrafficReport = { sent: 0, failed: 0, retried: 0, failures: [], latenciesMs: [] };
+  const report: TrafficReport = { sent: 0, failed: 0, retried: 0, failures: [], latenciesMs: [], samples: [] };
   let stopping = false;
 
   // nginx closes idle client keep-alive connections when it reloads; a request that was being
@@ -20,6 +28,7 @@ export function startTraffic(baseUrl: string, options: { clients?: number; maxRe
   // count it as `retried`, and count everything else as failed.
   const one = async (index: number, attempt = 1): Promise<void> => {
     const started = performance.now();
+    const at = Date.now();
     try {
       const response =
         index % 2 === 0
@@ -45,6 +54,7 @@ export function startTraffic(baseUrl: string, options: { clients?: number; maxRe
     }
     report.sent += 1;
     report.latenciesMs.push(performance.now() - started);
+    report.samples.push({ at, ms: performance.now() - started });
   };
 
   const loop = async (client: number) => {

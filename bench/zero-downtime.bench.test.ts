@@ -1,0 +1,25 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { createWorld, type World } from '../test/e2e/world.js';
+import { formatZeroDowntime, measureZeroDowntime } from '../test/e2e/zero-downtime.js';
+
+/**
+ * The long form: 20 deploys and 20 rollbacks alternate under steady load and long-lived requests,
+ * over SSH when sshd can run here (BENCH_TRANSPORT=local to force the local transport).
+ * Reports requests, failures and p50/p99 before, during and after the cutovers.
+ */
+const cycles = Number(process.env['BENCH_CYCLES'] ?? 20);
+let world: World;
+beforeAll(async () => {
+  world = await createWorld({ transport: process.env['BENCH_TRANSPORT'] === 'local' ? 'local' : 'ssh' });
+}, 120_000);
+afterAll(async () => world?.stop());
+
+it(`zero downtime: ${cycles} deploys + ${cycles} rollbacks under load`, async () => {
+  const report = await measureZeroDowntime(world, { cycles, slowMs: 1500, warmupMs: 3_000 });
+  const text = formatZeroDowntime(report);
+  console.log(`\n${text}\n`);
+  mkdirSync('bench/results', { recursive: true });
+  writeFileSync('bench/results/zero-downtime.md', `${text}\n`);
+  expect(report.traffic.failed + report.slow.failed).toBe(0);
+}, 3_600_000);

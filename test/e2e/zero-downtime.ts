@@ -1,0 +1,99 @@
+import { deploy } from '../../source/engine/deploy.js';
+import { rollback } from '../../source/engine/rollback.js';
+import { percentile, startTraffic, type TrafficReport } from './traffic.js';
+import type { World } from './world.js';
+
+/**
+ * Zero downtime, measured: steady MCP tools/list and GET /health traffic through nginx, plus
+ * long-lived tools/call requests (the example server holds each for `slowMs`) that are in flight
+ * while the old colour drains, during `cycles` deploys each followed by a rollback. Shared by the
+ * short CI test and the long benchmark.
+ */
+export type ZeroDowntimeReport = {
+  readonly cycles: number;
+  readonly cutovers: number;
+  readonly traffic: TrafficReport;
+  readonly slow: { sent: number; failed: number; failures: string[] };
+  readonly phases: Record<'before' | 'during' | 'after', { count: number; p50: number; p99: number }>;
+};
+
+export async function measureZeroDowntime(world: World, options: { cycles: number; slowMs: number; warmupMs?: number }): Promise<ZeroDowntimeReport> {
+  const config = world.config({ runtime: { type: 'python', entry: 'server.py', requirements: 'requirements.txt', env: { EXAMPLE_SLOW_MS: String(options.slowMs) } }, drainSeconds: 0.2 });
+  const first = await deploy(world.context({ config }).context, { skipValidate: true });
+  if (!first.ok) throw new Error(`setting up: ${first.error?.message}`);
+  const traffic = startTraffic(world.publicUrl, { clients: 3, maxRequests: 200_000, maxMs: 30 * 60_000 });
+  const slow = { sent: 0, failed: 0, failures: [] as string[] };
+  let stopSlow = false;
+  const slowLoop = (async () => {
+    // Sequential long requests from two clients: at any moment one is probably mid-flight.
+    const client = async () => {
+      while (!stopSlow && slow.sent < 10_000) {
+        const response = await fetch(`${world.publicUrl}/mcp`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-06-18' },
+          body: JSON.stringify({ jsonrpc: '2.0', id: slow.sent, method: 'tools/call', params: { name: 'list_concepts', arguments: {} } }),
+          signal: AbortSignal.timeout(30_000),
+        }).catch((error: unknown) => error as Error);
+        slow.sent += 1;
+        if (response instanceof Error || response.status !== 200) {
+          slow.failed += 1;
+          slow.failures.push(response instanceof Error ? `${response.name}: ${response.message}` : `HTTP ${response.status}`);
+        } else await response.arrayBuffer();
+      }
+    };
+    await Promise.all([client(), client()]);
+  })();
+
+  const windows: { from: number; to: number }[] = [];
+  const before = Date.now();
+  await new Promise((resolve) => setTimeout(resolve, options.warmupMs ?? 1_000));
+  let cutovers = 0;
+  try {
+    for (let cycle = 0; cycle < options.cycles; cycle += 1) {
+      world.editServer((text) => `${text}\n# cycle ${cycle}\n`);
+      const from = Date.now();
+      const deployed = await deploy(world.context({ config }).context, { skipValidate: true });
+      if (!deployed.ok) throw new Error(`deploy ${cycle}: ${deployed.error?.step}: ${deployed.error?.message}`);
+      const back = await rollback(world.context({ config }).context);
+      if (!back.ok) throw new Error(`rollback ${cycle}: ${back.error?.step}: ${back.error?.message}`);
+      windows.push({ from, to: Date.now() });
+      cutovers += 2;
+    }
+    await new Promise((resolve) => setTimeout(resolve, options.warmupMs ?? 1_000));
+  } finally {
+    stopSlow = true;
+    await traffic.stop();
+    await slowLoop;
+  }
+  const lastCutover = windows.at(-1)?.to ?? before;
+  const firstCutover = windows[0]?.from ?? Date.now();
+  const phase = (keep: (at: number) => boolean) => {
+    const values = traffic.report.samples.filter((sample) => keep(sample.at)).map((sample) => sample.ms);
+    return { count: values.length, p50: percentile(values, 50), p99: percentile(values, 99) };
+  };
+  return {
+    cycles: options.cycles,
+    cutovers,
+    traffic: traffic.report,
+    slow,
+    phases: {
+      before: phase((at) => at < firstCutover),
+      during: phase((at) => windows.some((window) => at >= window.from && at <= window.to)),
+      after: phase((at) => at > lastCutover),
+    },
+  };
+}
+
+export function formatZeroDowntime(report: ZeroDowntimeReport): string {
+  const row = (name: string, phase: { count: number; p50: number; p99: number }) =>
+    `| ${name} | ${phase.count} | ${phase.p50.toFixed(1)} ms | ${phase.p99.toFixed(1)} ms |`;
+  return [
+    `${report.cutovers} cutovers (${report.cycles} deploys, ${report.cycles} rollbacks): ${report.traffic.sent} requests, ${report.traffic.failed} failed, ${report.traffic.retried} retried after a keep-alive reset; ${report.slow.sent} long tools/call requests, ${report.slow.failed} failed`,
+    '',
+    '| phase | requests | p50 | p99 |',
+    '| --- | --- | --- | --- |',
+    row('before', report.phases.before),
+    row('during cutovers', report.phases.during),
+    row('after', report.phases.after),
+  ].join('\n');
+}
