@@ -7,12 +7,13 @@ import { sandboxCommand } from './commands/sandbox-command.js';
 import { doctorCommand } from './commands/doctor-command.js';
 import { setupCommand } from './commands/setup-command.js';
 import { ciCommand, type CiOptions } from './commands/ci-command.js';
+import { initCommand, type InitOptions } from './commands/init-command.js';
 import { reportFatal } from './exit.js';
 import type { GlobalOptions } from './options.js';
 import { useColor } from './terminal.js';
 import { exitCodes } from '../errors.js';
+import { packageVersion } from './version.js';
 
-const version = '0.1.0';
 
 /**
  * Parses the command line and runs one command. Every command returns its exit code; errors that
@@ -22,7 +23,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   let code: number = exitCodes.ok;
   const program = new Command('mcp-deploy')
     .description('Zero-downtime blue/green deploys of MCP servers over SSH.')
-    .version(version)
+    .version(packageVersion())
     .exitOverride()
     .configureOutput({ writeErr: (text) => process.stderr.write(text) })
     .showSuggestionAfterError(true);
@@ -69,6 +70,24 @@ export async function main(argv: readonly string[]): Promise<number> {
   withGlobals(program.command('unlock').description('show the host lock; remove it with --force'))
     .option('--force', 'remove the lock')
     .action(async (options: GlobalOptions) => run(() => unlockCommand(options))());
+
+  program
+    .command('init')
+    .description('write .mcpdeployrc for this repository: asks in a terminal; with --yes takes the detected values and flags')
+    .option('-y, --yes', 'no questions: detected values and flags (missing required flags exit 2)')
+    .option('--app <name>', 'app name (default: from the server folder or the repository)')
+    .option('--source <dir>', 'folder to ship, relative to here (default: the detected server folder)')
+    .option('--entry <file>', 'server script, relative to the source folder (default: detected)')
+    .option('--host <host>', 'SSH host (required with --yes)')
+    .option('--user <user>', 'SSH user (default: deploy)')
+    .option('--port <n>', 'SSH port (default: 22)')
+    .option('--path <dir>', 'deploy root on the host, absolute (required with --yes)')
+    .option('--domain <name>', 'public domain: publicUrl becomes https://<name> (required with --yes)')
+    .option('-t, --target <name>', 'target name (default: production)')
+    .option('--force', 'replace an existing .mcpdeployrc (and, with --ci-github, the workflow) without asking')
+    .option('--ci-github', 'also write .github/workflows/mcp-deploy.yml, as mcp-deploy ci github does')
+    .option('--no-color', 'no ANSI colours (NO_COLOR is honoured too)')
+    .action(async (options: InitOptions) => run(() => initCommand(options))());
 
   withGlobals(program.command('doctor').description('check the host before a first deploy: one line per check, with the fix'))
     .action(async (options: GlobalOptions) => run(() => doctorCommand(options))());

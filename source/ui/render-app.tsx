@@ -43,7 +43,7 @@ export async function renderApp(engine: AppEngine, options: RenderAppOptions): P
 }
 
 /** Ink restores raw mode and the cursor when it unmounts; this covers the paths where it could not. */
-function restoreTerminal(stdin: NodeJS.ReadStream, stdout: NodeJS.WriteStream): void {
+export function restoreTerminal(stdin: NodeJS.ReadStream, stdout: NodeJS.WriteStream): void {
   try {
     if (stdin.isTTY && stdin.isRaw) stdin.setRawMode(false);
     stdin.pause();

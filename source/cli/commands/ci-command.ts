@@ -1,9 +1,10 @@
-import { readFileSync } from 'node:fs';
+
 import { dirname } from 'node:path';
 import { loadConfig, selectTarget } from '../../config/load.js';
 import { DeployError } from '../../errors.js';
 import { findRepoRoot, renderWorkflow, workflowInputFor, workflowPath, writeWorkflow } from '../../ops/github-workflow.js';
 import type { GlobalOptions } from '../options.js';
+import { packageVersion } from '../version.js';
 
 export type CiOptions = GlobalOptions & { readonly print?: boolean; readonly branch?: string };
 
@@ -18,7 +19,7 @@ export async function ciCommand(provider: string, options: CiOptions): Promise<n
   if (repoRoot === null) {
     throw new DeployError('usage', `${config.file} is not inside a git repository.`, { hint: 'Run mcp-deploy ci github in the repository GitHub builds.' });
   }
-  const input = workflowInputFor(config, target, repoRoot, { version: ownVersion(), ...(options.branch ? { branch: options.branch } : {}) });
+  const input = workflowInputFor(config, target, repoRoot, { version: packageVersion(), ...(options.branch ? { branch: options.branch } : {}) });
   const text = renderWorkflow(input);
   if (options.print) {
     process.stdout.write(text);
@@ -38,8 +39,3 @@ export async function ciCommand(provider: string, options: CiOptions): Promise<n
 }
 
 /** mcp-deploy's own version, for `npx mcp-deploy@<version>` in repositories that do not depend on it. */
-function ownVersion(): string {
-  // source/cli/commands and dist/cli/commands are both three levels below the package root.
-  const manifest = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string };
-  return manifest.version ?? 'latest';
-}

@@ -1,0 +1,353 @@
+import { Box, render, useApp, useInput, useStdin, useWindowSize, type Key } from 'ink';
+import { useEffect, useMemo, useState, type ReactElement } from 'react';
+import type { Detection } from '../ops/init-detect.js';
+import { initFields, type AnswerTexts, type FieldKey } from '../ops/init-config.js';
+import { isCtrlC } from './keys.js';
+import { ColorContext, Line, Paint, wrapRows, type Tone } from './paint.js';
+import { restoreTerminal } from './render-app.js';
+
+/** Everything the wizard needs from outside; the command implements it (disk, config, workflow). */
+export type InitWizardPort = {
+  readonly detection: Detection;
+  readonly initial: AnswerTexts;
+  /** The file written, as shown: `.mcpdeployrc`. */
+  readonly configName: string;
+  readonly configExists: boolean;
+  /** --force: replace existing files without asking. */
+  readonly force: boolean;
+  /** What is wrong with one answer, given the others (the source folder for the entry), or null. */
+  problem(key: FieldKey, texts: AnswerTexts): string | null;
+  /** Suggestions for the answers that live in the source folder (and its name), after it changed. */
+  suggestFor(source: string): Pick<AnswerTexts, 'entry' | 'requirements' | 'ontologies'> & { readonly app?: string };
+  render(texts: AnswerTexts): string;
+  /** Writes the config; returns the line that says what was written. Throws when it cannot. */
+  write(texts: AnswerTexts, replace: boolean): string;
+  readonly workflow: WorkflowOffer;
+};
+
+export type WorkflowOffer =
+  | { readonly available: false; readonly reason: string }
+  | {
+      readonly available: true;
+      /** As shown: `.github/workflows/mcp-deploy.yml`. */
+      readonly path: string;
+      /** --ci-github: yes is the default answer. */
+      readonly preselected: boolean;
+      exists(): boolean;
+      /** Writes it from the config just written; returns lines to show. */
+      write(replace: boolean): Promise<readonly string[]>;
+    };
+
+type Outcome = { readonly tone: Tone; readonly text: string };
+type Stage = 'form' | 'review' | 'overwrite' | 'workflow' | 'busy' | 'done';
+
+/**
+ * `mcp-deploy init` in a terminal: what was found, one question per setting with the guess
+ * filled in, the config to review, then the writes, each asked for. Returns the exit code:
+ * 0 written or quit (nothing written), 130 for Ctrl-C, the error's code when a write failed.
+ */
+export async function renderInitWizard(port: InitWizardPort, options: { readonly color: boolean; readonly stdout?: NodeJS.WriteStream; readonly stdin?: NodeJS.ReadStream }): Promise<number> {
+  const stdout = options.stdout ?? process.stdout;
+  const stdin = options.stdin ?? process.stdin;
+  const instance = render(<InitWizard port={port} color={options.color} />, { stdout, stdin, stderr: process.stderr, exitOnCtrlC: false, patchConsole: true });
+  // Nothing is half-written at any moment a signal can land (each write is one call): leave at once.
+  let signalled: number | null = null;
+  const onSignal = () => {
+    signalled = 130;
+    instance.unmount();
+  };
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  for (const signal of signals) process.on(signal, onSignal);
+  try {
+    const code: unknown = await instance.waitUntilExit();
+    return signalled ?? (typeof code === 'number' ? code : 0);
+  } finally {
+    for (const signal of signals) process.off(signal, onSignal);
+    instance.cleanup();
+    restoreTerminal(stdin, stdout);
+  }
+}
+
+export function InitWizard({ port, color }: { port: InitWizardPort; color: boolean }): ReactElement {
+  const { exit, waitUntilRenderFlush } = useApp();
+  const { columns, rows } = useWindowSize();
+  const { isRawModeSupported } = useStdin();
+  const [texts, setTexts] = useState<AnswerTexts>(port.initial);
+  const [index, setIndex] = useState(0);
+  const [cursor, setCursor] = useState(port.initial.app.length);
+  const [sourceShown, setSourceShown] = useState(port.initial.source);
+  const [problem, setProblem] = useState<string | null>(null);
+  const [stage, setStage] = useState<Stage>('form');
+  const [offset, setOffset] = useState(0);
+  const [outcomes, setOutcomes] = useState<Outcome[]>([]);
+  const [closing, setClosing] = useState<number | null>(null);
+
+  const field = initFields[index]!;
+  const review = useMemo(() => (stage === 'review' ? port.render(texts).trimEnd().split('\n') : []), [stage, texts]);
+  const paneHeight = Math.max(3, rows - 4);
+  const maxOffset = Math.max(0, review.length - paneHeight);
+
+  useEffect(() => {
+    if (closing !== null) void waitUntilRenderFlush().then(() => exit(closing));
+  }, [closing]);
+
+  const finish = (code: number, more: Outcome[] = []) => {
+    setOutcomes((current) => [...current, ...more]);
+    setStage('done');
+    setClosing(code);
+  };
+  const goTo = (next: number, current: AnswerTexts = texts) => {
+    setIndex(next);
+    setCursor(current[initFields[next]!.key].length);
+    setProblem(null);
+  };
+  const accept = () => {
+    const found = port.problem(field.key, texts);
+    if (found !== null) return setProblem(found);
+    let next = texts;
+    if (field.key === 'source' && texts.source.trim() !== sourceShown.trim()) {
+      // A new folder has its own entry, requirements and ontologies, and a name unless one was typed.
+      const { app, ...inFolder } = port.suggestFor(texts.source.trim());
+      next = { ...texts, ...inFolder, ...(app !== undefined && texts.app === port.initial.app ? { app } : {}) };
+      setTexts(next);
+      setSourceShown(texts.source);
+    }
+    if (index < initFields.length - 1) return goTo(index + 1, next);
+    const wrong = initFields.findIndex((candidate) => port.problem(candidate.key, next) !== null);
+    if (wrong !== -1) {
+      goTo(wrong, next);
+      return setProblem(port.problem(initFields[wrong]!.key, next));
+    }
+    setOffset(0);
+    setStage('review');
+  };
+  const writeConfig = (replace: boolean) => {
+    try {
+      const line = port.write(texts, replace);
+      setOutcomes([{ tone: 'ok', text: `✔ ${line}` }]);
+    } catch (error) {
+      return finish(exitCodeOf(error), [{ tone: 'fail', text: `✖ ${error instanceof Error ? error.message : String(error)}` }]);
+    }
+    const { workflow } = port;
+    if (!workflow.available) return finish(0, [{ tone: 'muted', text: `No CI workflow offered: ${workflow.reason}` }, nextSteps]);
+    setStage('workflow');
+  };
+  const writeWorkflow = (replace: boolean) => {
+    if (!port.workflow.available) return;
+    setStage('busy');
+    port.workflow.write(replace).then(
+      ([first, ...rest]) => finish(0, [{ tone: 'ok', text: `✔ ${first ?? ''}` }, ...rest.map((text): Outcome => ({ tone: 'plain', text: `  ${text}` })), nextSteps]),
+      (error: unknown) => finish(exitCodeOf(error), [{ tone: 'fail', text: `✖ ${error instanceof Error ? error.message : String(error)}` }]),
+    );
+  };
+
+  useInput(
+    (input, key) => {
+      if (closing !== null || stage === 'busy' || stage === 'done') return;
+      if (isCtrlC(input, key)) return finish(130, [{ tone: 'warn', text: stage === 'workflow' ? '■ Stopped: no workflow written.' : '■ Stopped: nothing was written.' }]);
+      if (stage === 'form') {
+        if (key.escape) return finish(0, [{ tone: 'muted', text: 'Nothing was written.' }]);
+        if (key.return || key.tab || key.downArrow) return key.tab && key.shift ? index > 0 && goTo(index - 1) : accept();
+        if (key.upArrow) return index > 0 ? goTo(index - 1) : undefined;
+        const edited = editLine(texts[field.key], cursor, input, key);
+        if (edited === null) return;
+        setTexts({ ...texts, [field.key]: edited.value });
+        setCursor(edited.cursor);
+        setProblem(null);
+        return;
+      }
+      if (stage === 'review') {
+        if (key.upArrow || input === 'k') return setOffset(Math.max(0, offset - 1));
+        if (key.downArrow || input === 'j') return setOffset(Math.min(maxOffset, offset + 1));
+        if (key.pageUp) return setOffset(Math.max(0, offset - paneHeight));
+        if (key.pageDown || input === ' ') return setOffset(Math.min(maxOffset, offset + paneHeight));
+        if (input === 'q' || key.escape) return finish(0, [{ tone: 'muted', text: 'Nothing was written.' }]);
+        if (input === 'e' || key.leftArrow) return setStage('form');
+        if (key.return || input === 'w') {
+          if (port.configExists && !port.force) return setStage('overwrite');
+          return writeConfig(port.configExists);
+        }
+        return;
+      }
+      const yes = input === 'y' || input === 'Y';
+      const no = input === 'n' || input === 'N' || input === 'q' || key.escape;
+      if (stage === 'overwrite') {
+        if (yes) return writeConfig(true);
+        if (no || key.return) return finish(0, [{ tone: 'muted', text: `Left ${port.configName} as it was: nothing was written.` }]);
+        return;
+      }
+      const offer = port.workflow;
+      if (stage === 'workflow' && offer.available) {
+        const exists = offer.exists();
+        const defaultYes = offer.preselected && !exists;
+        const skip = () => finish(0, [{ tone: 'muted', text: exists ? `Left ${offer.path} as it was.` : 'No CI workflow written (mcp-deploy ci github writes one later).' }, nextSteps]);
+        if (yes || (key.return && defaultYes)) return writeWorkflow(exists);
+        if (no || key.return) return skip();
+      }
+    },
+    { isActive: isRawModeSupported },
+  );
+
+  const header = (
+    <Line key="title">
+      <Paint bold>{'mcp-deploy · init'}</Paint>
+      <Paint tone="muted">{` · ${port.detection.root}`}</Paint>
+    </Line>
+  );
+  const question = (tone: Tone, text: string) =>
+    wrapRows(text, columns, '  ').map((row, part) => (
+      <Line key={`question.${part}`}>
+        <Paint tone={tone}>{row}</Paint>
+      </Line>
+    ));
+  let body: ReactElement;
+  if (stage === 'form') {
+    body = (
+      <>
+        {/* A form taller than the terminal would make Ink redraw the whole screen on every key. */}
+        {rows >= initFields.length + 15 ? (
+          <>
+            {detectionLines(port)}
+            <Line />
+          </>
+        ) : null}
+        {initFields.map((candidate, position) => {
+          const value = texts[candidate.key];
+          const active = position === index;
+          const label = candidate.label.padEnd(15);
+          return (
+            <Box key={candidate.key} flexDirection="column">
+              <Line>
+                {active ? <Paint tone="info">{`› ${label}`}</Paint> : <Paint tone={position < index ? 'plain' : 'muted'}>{`  ${label}`}</Paint>}
+                {active ? (
+                  <>
+                    {value.slice(0, cursor)}
+                    <Paint inverse>{value[cursor] ?? ' '}</Paint>
+                    {value.slice(cursor + 1)}
+                  </>
+                ) : value === '' ? (
+                  <Paint tone="muted">{candidate.required ? '…' : '(none)'}</Paint>
+                ) : (
+                  value
+                )}
+              </Line>
+              {active ? (
+                <Line>
+                  {'                 '}
+                  {problem === null ? <Paint tone="muted">{candidate.hint}</Paint> : <Paint tone="fail">{`✖ ${candidate.label}: ${problem}`}</Paint>}
+                </Line>
+              ) : null}
+            </Box>
+          );
+        })}
+        <Line />
+        <Line>
+          <Paint tone="muted">enter next · ↑ back · ctrl-u clear · esc quit (nothing written)</Paint>
+        </Line>
+      </>
+    );
+  } else if (stage === 'review') {
+    const shown = review.slice(offset, offset + paneHeight);
+    body = (
+      <>
+        <Line>
+          <Paint tone="info">{`${port.configName} as it will be written`}</Paint>
+          <Paint tone="muted">{review.length > paneHeight ? ` · lines ${offset + 1}-${offset + shown.length} of ${review.length}` : ''}</Paint>
+        </Line>
+        {shown.map((line, position) => (
+          <Line key={`${offset + position}`}>{line === '' ? ' ' : line}</Line>
+        ))}
+        <Line>
+          <Paint tone="muted">{`enter ${port.configExists ? 'replace' : 'write'} ${port.configName} · e edit · ↑↓ scroll · q quit (nothing written)`}</Paint>
+        </Line>
+      </>
+    );
+  } else {
+    body = (
+      <>
+        {outcomes.flatMap((outcome, position) =>
+          // Results are read whole: wrapped, never cut at the edge.
+          wrapRows(outcome.text, columns, '  ').map((row, part) => (
+            <Line key={`outcome.${position}.${part}`}>
+              <Paint tone={outcome.tone}>{row}</Paint>
+            </Line>
+          )),
+        )}
+        {stage === 'overwrite' ? question('warn', `${port.configName} already exists. Replace it? [y/N]`) : null}
+        {stage === 'workflow' && port.workflow.available
+          ? question(
+              'info',
+              port.workflow.exists()
+                ? `${port.workflow.path} already exists. Replace it? [y/N]`
+                : `Write ${port.workflow.path} (GitHub Actions: deploys on pushes and v* tags)? ${port.workflow.preselected ? '[Y/n]' : '[y/N]'}`,
+            )
+          : null}
+        {stage === 'busy' ? <Line>Writing the workflow…</Line> : null}
+      </>
+    );
+  }
+  return (
+    <ColorContext.Provider value={color}>
+      <Box flexDirection="column" width={columns}>
+        {header}
+        {body}
+      </Box>
+    </ColorContext.Provider>
+  );
+}
+
+const nextSteps: Outcome = { tone: 'info', text: 'Next: mcp-deploy validate (local checks), mcp-deploy setup (lays out the host), mcp-deploy doctor, then mcp-deploy.' };
+
+/** What was found, in a few rows above the questions. */
+function detectionLines(port: InitWizardPort): ReactElement[] {
+  const { detection } = port;
+  const { server } = detection;
+  const row = (key: string, label: string, tone: Tone, text: string) => (
+    <Line key={key}>
+      <Paint tone="muted">{label.padEnd(9)}</Paint>
+      <Paint tone={tone}>{text}</Paint>
+    </Line>
+  );
+  const lines: ReactElement[] = [];
+  if (server === null) {
+    lines.push(row('server', 'server', 'warn', 'no MCP server found (a .py that imports mcp or FastMCP, or a server.py/main.py): give the entry by hand'));
+  } else {
+    const [why, ...more] = server.reasons;
+    lines.push(row('server', 'server', 'ok', `${server.folder === '.' ? './' : `${server.folder}/`} — ${why ?? 'looks like a server'}`));
+    if (more.length > 0) lines.push(row('server.more', '', 'plain', more.join(' · ')));
+  }
+  if (detection.others.length > 0) {
+    lines.push(row('others', 'also', 'muted', `${detection.others.map((other) => `${other.folder}/`).join(', ')} (type another source folder to use one)`));
+  }
+  lines.push(row('remote', 'remote', detection.gitRemote ? 'plain' : 'muted', detection.gitRemote ?? 'none (no git remote "origin")'));
+  lines.push(row('name', 'name', 'plain', `${detection.app}, ${detection.appReason}`));
+  if (port.configExists) {
+    lines.push(row('exists', '', 'warn', `${port.configName} exists: ${port.force ? '--force replaces it' : 'you will be asked before it is replaced'}.`));
+  }
+  return lines;
+}
+
+/** One line of text edited by a key: insert (typed or pasted), delete both ways, move, clear. Null: not an editing key. */
+export function editLine(value: string, cursor: number, input: string, key: Key): { value: string; cursor: number } | null {
+  if (key.leftArrow) return { value, cursor: Math.max(0, cursor - 1) };
+  if (key.rightArrow) return { value, cursor: Math.min(value.length, cursor + 1) };
+  if (key.home || (key.ctrl && input === 'a')) return { value, cursor: 0 };
+  if (key.end || (key.ctrl && input === 'e')) return { value, cursor: value.length };
+  if (key.ctrl && input === 'u') return { value: '', cursor: 0 };
+  if (key.ctrl && input === 'w') {
+    const start = value.slice(0, cursor).replace(/\S+\s*$/, '').length;
+    return { value: value.slice(0, start) + value.slice(cursor), cursor: start };
+  }
+  if (key.backspace) return cursor === 0 ? { value, cursor } : { value: value.slice(0, cursor - 1) + value.slice(cursor), cursor: cursor - 1 };
+  if (key.delete) return { value: value.slice(0, cursor) + value.slice(cursor + 1), cursor };
+  if (key.ctrl || key.meta || key.escape || key.tab || key.return || key.upArrow || key.downArrow || key.pageUp || key.pageDown) return null;
+  // A paste arrives as one input; line breaks and control characters have no place in a one-line answer.
+  const typed = input.replace(/[\u0000-\u001f\u007f]/g, '');
+  if (typed === '') return null;
+  return { value: value.slice(0, cursor) + typed + value.slice(cursor), cursor: cursor + typed.length };
+}
+
+function exitCodeOf(error: unknown): number {
+  const code = (error as { exitCode?: unknown } | null)?.exitCode;
+  return typeof code === 'number' ? code : 1;
+}
