@@ -82,16 +82,7 @@ rm -f`),
   }
 
   async runningRelease(colour: Colour): Promise<string | null> {
-    const text = script(
-      op('pid=$(cat'),
-      arg(this.layout.pidFile(colour)),
-      op(`2>/dev/null) || exit 1
-case "$pid" in ''|*[!0-9]*) exit 1;; esac
-${aliveFunction}
-alive "$pid" || exit 1
-readlink "/proc/$pid/cwd"`),
-    );
-    const result = await this.transport.run({ script: text });
+    const result = await this.transport.run({ script: this.#whenAlive(colour, 'readlink "/proc/$pid/cwd"') });
     if (result.code !== 0) return null;
     const cwd = result.stdout.trim();
     const prefix = `${this.layout.releasesDir}/`;
@@ -99,16 +90,21 @@ readlink "/proc/$pid/cwd"`),
   }
 
   async isRunning(colour: Colour): Promise<boolean> {
-    const text = script(
+    const result = await this.transport.run({ script: this.#whenAlive(colour, 'true') });
+    return result.code === 0;
+  }
+
+  /** A script that runs `then` (with $pid set) when the colour's server is alive, else exits 1. */
+  #whenAlive(colour: Colour, then: string): string {
+    return script(
       op('pid=$(cat'),
       arg(this.layout.pidFile(colour)),
       op(`2>/dev/null) || exit 1
 case "$pid" in ''|*[!0-9]*) exit 1;; esac
 ${aliveFunction}
-alive "$pid"`),
+alive "$pid" || exit 1
+${then}`),
     );
-    const result = await this.transport.run({ script: text });
-    return result.code === 0;
   }
 }
 
