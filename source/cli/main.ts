@@ -1,6 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import { deployCommand, rollbackCommand } from './commands/deploy-command.js';
-import { releasesCommand, statusCommand, unlockCommand } from './commands/inspect-commands.js';
+import { releasesCommand, statusCommand, unlockCommand, type StatusWatchOptions } from './commands/inspect-commands.js';
 import { logsCommand } from './commands/logs-command.js';
 import { validateCommand } from './commands/validate-command.js';
 import { sandboxCommand } from './commands/sandbox-command.js';
@@ -59,7 +59,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     .action(async (options: GlobalOptions) => run(() => releasesCommand(options))());
 
   withGlobals(program.command('status').description('active colour, release, health of both colours, lock'))
-    .action(async (options: GlobalOptions) => run(() => statusCommand(options))());
+    .option('-w, --watch', 'refresh: MCP latency, CPU and memory of each colour, nginx 5xx rate')
+    .option('--interval <seconds>', 'with --watch: seconds between refreshes', '2')
+    .option('--count <n>', 'with --watch: stop after this many refreshes')
+    .action(async (options: GlobalOptions & StatusWatchOptions) => run(() => statusCommand(options))());
 
   withGlobals(program.command('logs').description("the active server's log"))
     .option('-f, --follow', 'keep following')

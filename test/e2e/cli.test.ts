@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../harness/index.js';
-import { createWorld, exampleServer, type World } from './world.js';
+import { createWorld, exampleServer, writeCliConfig, type World } from './world.js';
 
 /** The real binary, as an operator or a CI job runs it: output, exit codes, --json. */
 const bin = new URL('../../bin/mcp-deploy.js', import.meta.url).pathname;
@@ -116,6 +116,15 @@ describe('mcp-deploy --yes --json (the binary, a local target behind real nginx)
     const releases = await cli(['releases', '--json', '--config', configFile]);
     const list = JSON.parse(releases.stdout).releases;
     expect(list[0]).toMatchObject({ id: parsed.state.active.release, active: true, lastResult: 'ok' });
+  });
+
+  it('status --watch refreshes with MCP latency, CPU, memory and the nginx 5xx count', async () => {
+    const watched = writeCliConfig(world, { watch: { seconds: 0, accessLog: world.nginx.accessLog } });
+    const result = await cli(['status', '--watch', '--count', '2', '--interval', '0.3', '--config', watched]);
+    expect(result.exitCode, result.stderr).toBe(0);
+    const blocks = result.stdout.trim().split('\n\n');
+    expect(blocks).toHaveLength(2);
+    expect(blocks[1]).toMatch(/blue +:\d+ +healthy +mcp \d+ ms · cpu \d+\.\d% · mem [\d.]+ MB · nginx 5xx 0\/\d+/);
   });
 
   it('a second deploy while the lock is held exits 4 naming the holder; unlock --force clears it', async () => {

@@ -89,6 +89,12 @@ rm -f`),
     return cwd.startsWith(prefix) && !cwd.slice(prefix.length).includes('/') ? cwd.slice(prefix.length) : null;
   }
 
+  async mainPid(colour: Colour): Promise<number | null> {
+    const result = await this.transport.run({ script: this.#whenAlive(colour, 'echo "$pid"') });
+    const pid = Number.parseInt(result.stdout.trim(), 10);
+    return result.code === 0 && Number.isInteger(pid) ? pid : null;
+  }
+
   async isRunning(colour: Colour): Promise<boolean> {
     const result = await this.transport.run({ script: this.#whenAlive(colour, 'true') });
     return result.code === 0;

@@ -28,4 +28,6 @@ export interface Supervisor {
    * runs nothing. Lets a run that finds nginx and state.json disagreeing learn what really serves.
    */
   runningRelease?(colour: Colour): Promise<string | null>;
+  /** The server's main process on the host, for `status --watch`'s CPU and memory; null when it runs nothing. */
+  mainPid?(colour: Colour): Promise<number | null>;
 }
