@@ -117,4 +117,13 @@ describe.skipIf(skip !== undefined)(`the terminal app in a real pty${skip ? ` (s
     expect(state()).toEqual(before);
     expect(await served()).toBe(before.active.release);
   }, 180_000);
+  it('doctor runs in a terminal: one line per check, and a ready verdict', async () => {
+    const term = open(['doctor']);
+    expect(await term.waitForExit(60_000)).toBe(0);
+    const screen = term.screen();
+    expect(screen).toMatch(/✔ nginx\.test/);
+    expect(screen).toMatch(/✔ nginx includes upstream/);
+    expect(screen).toMatch(/✔ python venv/);
+    expect(screen).toContain('Ready for a first deploy.');
+  }, 90_000);
 });
