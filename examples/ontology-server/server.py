@@ -611,6 +611,9 @@ class Handler(BaseHTTPRequestHandler):
             return
         if isinstance(message, dict) and isinstance(message.get("method"), str):
             self._rpc = message["method"]
+        if self.wants_event_stream(message):
+            self.send_event_stream(message)
+            return
         reply = app.handle_message(message)
         if reply is None:
             self.send_json(202, None)  # notification or response: accepted, no body
@@ -618,6 +621,35 @@ class Handler(BaseHTTPRequestHandler):
             # A malformed message gets 400; a well-formed request gets 200 even for a JSON-RPC error.
             bad = "error" in reply and reply["error"]["code"] in (INVALID_REQUEST, PARSE_ERROR)
             self.send_json(400 if bad else 200, reply)
+
+
+    # -- Server-Sent Events: a tools/call that asks for progress, from a client that accepts SSE,
+    # is answered as a stream: a progress notification at once, then the result. This is how
+    # long-running MCP tools report while they work, and what a proxy must not buffer.
+    def wants_event_stream(self, message) -> bool:
+        if not isinstance(message, dict) or message.get("method") != "tools/call":
+            return False
+        params = message.get("params")
+        meta = params.get("_meta") if isinstance(params, dict) else None
+        return "text/event-stream" in self.headers.get("Accept", "") and isinstance(meta, dict) and "progressToken" in meta
+
+    def send_event_stream(self, message):
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        token = message["params"]["_meta"]["progressToken"]
+        self.write_event({"jsonrpc": "2.0", "method": "notifications/progress",
+                          "params": {"progressToken": token, "progress": 0, "message": "working"}})
+        self.write_event(self.server.app.handle_message(message))
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+    def write_event(self, payload):
+        data = ("event: message\ndata: %s\n\n" % json.dumps(payload, ensure_ascii=False)).encode("utf-8")
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        self.wfile.flush()
 
 
 # =========================================================================== main

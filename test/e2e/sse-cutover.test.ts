@@ -1,0 +1,60 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deploy } from '../../source/engine/deploy.js';
+import { createWorld, getJson, type World } from './world.js';
+
+/**
+ * A long-lived Server-Sent Events response through the real nginx: it streams (the progress event
+ * arrives long before the result, so nothing buffers it) and it survives a cutover, because the
+ * drain waits for nginx to let go of the old colour before stopping it.
+ */
+describe('a streaming (SSE) MCP response across a cutover', () => {
+  let world: World;
+  const slowMs = 3_000;
+  beforeAll(async () => {
+    world = await createWorld({ transport: 'local' });
+    const config = world.config({ runtime: { type: 'python', entry: 'server.py', requirements: 'requirements.txt', env: { EXAMPLE_SLOW_MS: String(slowMs) } } });
+    const first = await deploy(world.context({ config }).context, { skipValidate: true });
+    expect(first.error).toBeUndefined();
+  }, 60_000);
+  afterAll(async () => world?.stop());
+
+  it('streams through nginx and completes while the old colour drains', async () => {
+    const config = world.config({ drainSeconds: 0.2, runtime: { type: 'python', entry: 'server.py', requirements: 'requirements.txt', env: { EXAMPLE_SLOW_MS: String(slowMs) } } });
+    const before = (await getJson(`${world.publicUrl}/health`)).body['release'];
+    const started = Date.now();
+    const response = await fetch(`${world.publicUrl}/mcp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-06-18' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'list_concepts', arguments: {}, _meta: { progressToken: 'p1' } } }),
+      signal: AbortSignal.timeout(60_000),
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toContain('text/event-stream');
+    const reader = response.body!.getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    let firstEventAt: number | null = null;
+    // Start the cutover while the stream is open.
+    world.editServer((source) => `${source}\n# sse cutover\n`);
+    const run = world.context({ config });
+    const deploying = deploy(run.context, { skipValidate: true });
+    for (let reads = 0; reads < 1_000; reads += 1) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value, { stream: true });
+      if (firstEventAt === null && text.includes('notifications/progress')) firstEventAt = Date.now() - started;
+    }
+    const finishedAt = Date.now() - started;
+    const summary = await deploying;
+    expect(summary.error).toBeUndefined();
+    expect(firstEventAt).not.toBeNull();
+    expect(firstEventAt!).toBeLessThan(slowMs / 2);
+    expect(finishedAt).toBeGreaterThanOrEqual(slowMs - 200);
+    expect(text).toMatch(/"id": ?7[\s\S]*"content"/);
+    expect((await getJson(`${world.publicUrl}/health`)).body['release']).toBe(summary.release);
+    expect(summary.release).not.toBe(before);
+    // drainSeconds is 0.2: a drain this long waited for the stream's connection to the old colour.
+    const drain = run.events.find((event) => event.kind === 'step:done' && event.step === 'drain');
+    expect(drain && drain.kind === 'step:done' ? drain.ms : 0).toBeGreaterThan(700);
+  }, 120_000);
+});
