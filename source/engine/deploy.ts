@@ -6,7 +6,7 @@ import { formatBytes } from '../report/format.js';
 import { validateOnly } from './validate-gate.js';
 import type { EngineContext } from './context.js';
 import { cutover, newProgress, recoverCutover } from './cutover.js';
-import { renderEnvFile } from './env-file.js';
+import { renderServerEnv } from './env-file.js';
 import { gitRevision } from './git-revision.js';
 import { describeServing, runOperation, type Failure, type RunSummary } from './operation.js';
 import { interpreterFor, ensureVenv, planInstall, runInstallCommand } from './steps/install.js';
@@ -55,11 +55,11 @@ export async function deploy(context: EngineContext, options: DeployOptions = {}
 
       state.upload = (await runStep(bus, 'upload', `Upload release ${release}`, async (step) => {
         await context.checkpoint?.('upload', 'start');
-        if (config.env.file !== undefined) {
-          const env = await renderEnvFile(config.env.file);
+        const env = await renderServerEnv(config);
+        if (env !== null) {
           await transport.run(['mkdir', '-p', layout.sharedDir]);
           await transport.writeFileAtomic(layout.envFile, env.text, 0o600);
-          step.log(`env file: ${env.names.length} variables (values not shown)`);
+          step.log(`server environment: ${env.names.join(', ') || 'empty'} (values not shown)`);
         }
         const result = await uploadRelease({
           transport,
