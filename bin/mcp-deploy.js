@@ -32,5 +32,10 @@ if (!existsSync(entry)) {
 const { main } = await import(pathToFileURL(entry).href);
 const code = await main(process.argv.slice(2));
 process.exitCode = code;
+// The command is over and its handlers are gone: a Ctrl-C (or SIGTERM) while Node winds down
+// must not kill us with the signal's default action, which would turn a finished deploy's exit
+// code into "killed by SIGINT". Exit at once with the real code instead (found by the fault
+// matrix: a second Ctrl-C 100 ms after the first, landing just after the run ended).
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(code));
 // Let stdout drain, but never hang on a handle a library forgot to close.
 setTimeout(() => process.exit(code), 3000).unref();

@@ -90,10 +90,10 @@ export async function cutover(input: CutoverInput, progress: CutoverProgress): P
       const tunnel = await transport.openTunnel(port);
       try {
         const result = await checkWhileRunning(
-          () =>
+          (settled) =>
             waitHealthy(`http://127.0.0.1:${tunnel.localPort}`, config.health, {
               timeoutMs: config.health.timeoutSeconds * 1000,
-              signal,
+              signal: AbortSignal.any([signal, settled]),
             }),
           () => supervisor.isRunning(colour),
         );
@@ -126,9 +126,19 @@ export async function cutover(input: CutoverInput, progress: CutoverProgress): P
 
     await runStep(bus, 'verify', `Verify through ${target.publicUrl}`, async (step) => {
       await checkpoint('verify', 'start');
-      const identity = await waitForRelease(target.publicUrl, config.health.http, release, { timeoutMs: 30_000, signal });
-      step.detail(identity === 'confirmed' ? `${release} answers through nginx` : 'checks pass through nginx (the server does not report its release)');
-      await waitHealthy(target.publicUrl, config.health, { timeoutMs: Math.min(config.health.timeoutSeconds, 30) * 1000, signal });
+      // Watched like the health step: a server that dies now (it serves the traffic already) is
+      // noticed within a second and switched back, instead of after the whole verify timeout
+      // with every request failing meanwhile (found by the host-fault tests).
+      await checkWhileRunning(
+        async (settled) => {
+          const checks = AbortSignal.any([signal, settled]);
+          const identity = await waitForRelease(target.publicUrl, config.health.http, release, { timeoutMs: 30_000, signal: checks });
+          step.detail(identity === 'confirmed' ? `${release} answers through nginx` : 'checks pass through nginx (the server does not report its release)');
+          await waitHealthy(target.publicUrl, config.health, { timeoutMs: Math.min(config.health.timeoutSeconds, 30) * 1000, signal: checks });
+        },
+        () => supervisor.isRunning(colour),
+        'verification',
+      );
       if (!(await supervisor.isRunning(colour))) throw new DeployError('deploy', `The ${colour} server exited while it was being verified.`);
       await checkpoint('verify', 'end');
     });
@@ -208,13 +218,26 @@ export async function recoverCutover(
   const serving = active ? `release ${active.release} on ${active.colour} (port ${active.port})` : null;
   bus.emit({ kind: 'rollback', phase: 'start', reason: `${failure.step} failed: ${failure.message}`, serving });
   const problems: string[] = [];
+  let switchedBack = false;
   if (progress.switched && active !== null) {
     await runStep(bus, 'rollback.switch', `Switch nginx back to ${active.colour} (${active.port})`, async () => {
       await switchUpstream(transport, target, config.app, active.port);
+      switchedBack = true;
     }).catch((error: unknown) => problems.push(`switching back failed: ${describeError(error)}`));
   }
   if (progress.started) {
-    await runStep(bus, 'rollback.stop', `Stop ${progress.colour} (${progress.port})`, async () => {
+    await runStep(bus, 'rollback.stop', `Stop ${progress.colour} (${progress.port})`, async (step) => {
+      // Traffic reached the new colour: like the drain of a cutover, let nginx's old workers
+      // finish with it before stopping it. Without this, requests already on those workers
+      // (and on their kept-alive client connections) got 502 (found by the fault matrix:
+      // SIGINT right after the switch).
+      if (switchedBack) {
+        await drainPort(transport, progress.port, {
+          minimumMs: config.drainSeconds * 1000,
+          maximumMs: config.drainSeconds * 1000 + maxExtraDrainMs,
+          log: step.log,
+        });
+      }
       await supervisor.stop(progress.colour, { graceMs: stopGraceMs });
     }).catch((error: unknown) => problems.push(`stopping ${progress.colour} failed: ${describeError(error)}`));
   }
@@ -233,20 +256,30 @@ export function newProgress(target: EngineContext['target'], active: ActiveSide)
   return { colour, port: portOf(target, colour), started: false, switched: false, finalized: false, tools: null };
 }
 
-/** Runs `check` while polling that the server is still up, so a crash fails fast instead of waiting out the timeout. */
-async function checkWhileRunning<T>(check: () => Promise<T>, running: () => Promise<boolean>): Promise<T> {
+/**
+ * Runs `check` while polling that the server is still up, so a crash fails fast instead of
+ * waiting out the timeout. `check` gets a signal that is aborted once the race is decided, so a
+ * check that lost to the watchdog stops probing instead of running on to its own timeout.
+ */
+async function checkWhileRunning<T>(
+  check: (signal: AbortSignal) => Promise<T>,
+  running: () => Promise<boolean>,
+  during = 'start',
+): Promise<T> {
   let stop = false;
+  const done = new AbortController();
   const watchdog = (async () => {
     while (!stop) {
       await sleep(500);
       if (stop) return;
-      if (!(await running().catch(() => true))) throw new DeployError('deploy', 'The server exited during start.');
+      if (!(await running().catch(() => true))) throw new DeployError('deploy', `The server exited during ${during}.`);
     }
   })();
   try {
-    return await Promise.race([check(), watchdog as Promise<never>]);
+    return await Promise.race([check(done.signal), watchdog as Promise<never>]);
   } finally {
     stop = true;
+    done.abort();
     await watchdog.catch(() => {});
   }
 }

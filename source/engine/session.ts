@@ -74,7 +74,13 @@ export async function openSession(
     await context.checkpoint?.('connect', 'end');
     return { state, active };
   }).catch(async (error: unknown) => {
-    if (transport !== null) await (transport as Transport).close().catch(() => {});
+    if (transport !== null) {
+      // The lock may already be ours (an unreadable state.json fails after it was taken): give it
+      // back, or this failed run would leave every later one "locked" (found by the host-fault tests).
+      const taken = lock as HeldLock | null;
+      if (taken !== null) await releaseLock(transport as Transport, layout, taken.token).catch(() => {});
+      await (transport as Transport).close().catch(() => {});
+    }
     throw error;
   });
   if (transport === null || lock === null || opened === undefined) throw new Error('connect step ended without a connection');

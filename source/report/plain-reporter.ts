@@ -20,10 +20,14 @@ export function createPlainReporter(options: PlainReporterOptions): Listener {
   const titles = new Map<string, string>();
   const lastProgressBucket = new Map<string, number>();
   const line = (text: string) => options.write(`${text}\n`);
+  // Whether this run's failure was already shown under a step's ✖ (found by the bad-input tests:
+  // an error outside any step, such as a missing requirements file, ended a run with no message).
+  let stepFailureShown = false;
 
   return (event: EngineEvent) => {
     switch (event.kind) {
       case 'run:start':
+        stepFailureShown = false;
         if (options.github) line(`::group::mcp-deploy ${event.operation}${event.target ? ` → ${event.target}` : ''}`);
         line(paint.bold(`mcp-deploy ${event.operation}${event.target ? ` → ${event.target}` : ''}`));
         break;
@@ -47,6 +51,7 @@ export function createPlainReporter(options: PlainReporterOptions): Listener {
         line(`${paint.yellow('-')} ${event.title} ${paint.dim(`(skipped: ${event.reason})`)}`);
         break;
       case 'step:failed': {
+        stepFailureShown = true;
         const title = titles.get(event.step) ?? event.step;
         line(`${paint.red('✖')} ${title} ${paint.dim(`(${formatDuration(event.ms)})`)}`);
         for (const messageLine of event.message.split('\n')) line(`    ${paint.red(messageLine)}`);
@@ -70,6 +75,7 @@ export function createPlainReporter(options: PlainReporterOptions): Listener {
         line(event.level === 'warn' ? paint.yellow(`! ${event.message}`) : paint.dim(`i ${event.message}`));
         break;
       case 'run:end':
+        if (!event.ok && event.error && !stepFailureShown) line(`${paint.red('✖')} ${paint.red(event.error.message)}`);
         line(event.ok ? paint.green(`Done in ${formatDuration(event.ms)}.`) : paint.red(`Failed after ${formatDuration(event.ms)}.`));
         if (options.github) line('::endgroup::');
         break;
