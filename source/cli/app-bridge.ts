@@ -8,7 +8,7 @@ import { hostLayout } from '../host/layout.js';
 import { readLock } from '../host/lock.js';
 import { readState } from '../host/state.js';
 import type { Transport } from '../remote/transport.js';
-import { renderApp, type AppEngine, type AppView, type Failure } from '../ui/render-app.js';
+import type { AppEngine, AppView, Failure } from '../ui/render-app.js';
 import type { GlobalOptions } from './options.js';
 import { createRunContext, type RunContext } from './run-context.js';
 import { notifyReportLines } from '../notify/notifier.js';
@@ -32,6 +32,9 @@ export async function runApp(view: AppView, options: AppOptions, release?: strin
   const connections = new Set<Transport>();
   try {
     const lines = Number.parseInt(options.lines ?? '50', 10) || 50;
+    // Ink, React and the app's preferences load only when the app runs: CI and pipes never pay for
+    // them, and no UI library's exit hooks (conf's re-raised SIGINT) sit in the plain path.
+    const { renderApp } = await import('../ui/render-app.js');
     return await renderApp(appEngine(context, options, connections), {
       view,
       color: context.color,

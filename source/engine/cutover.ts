@@ -2,6 +2,7 @@ import { DeployError, describeError } from '../errors.js';
 import type { HostLayout } from '../host/layout.js';
 import { markFailed, recordTools } from '../host/releases.js';
 import { switchCurrent, writeState } from '../host/state.js';
+import { hostNow } from '../host/host-clock.js';
 import { waitHealthy } from '../health/wait-healthy.js';
 import type { Transport } from '../remote/transport.js';
 import { serverCommand } from '../runtime/server-command.js';
@@ -175,7 +176,8 @@ export async function cutover(input: CutoverInput, progress: CutoverProgress): P
       app: config.app,
       active: { colour, port, release },
       previous: active?.release ?? null,
-      updatedAt: new Date().toISOString(),
+      // The host's clock, like release ids and lock ages: operators' clocks may disagree.
+      updatedAt: (await hostNow(transport)).iso,
     });
     progress.finalized = true;
     await context.checkpoint?.('finalize', 'end');

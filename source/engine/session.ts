@@ -1,5 +1,6 @@
 import { DeployError, describeError, isDeployError } from '../errors.js';
 import { appendAudit, type AuditRecord } from '../host/audit.js';
+import { hostNow } from '../host/host-clock.js';
 import { hostLayout, type HostLayout } from '../host/layout.js';
 import { acquireLock, breakLock, readLock, releaseLock, type HeldLock, type LockOperation } from '../host/lock.js';
 import { readState, type HostState } from '../host/state.js';
@@ -99,7 +100,7 @@ export async function openSession(
       await runStep(bus, 'audit', 'Write the audit log and unlock', async (step) => {
         const problems: string[] = [];
         await appendAudit(connection, layout, {
-          at: new Date().toISOString(),
+          at: await hostIso(connection),
           operator: context.operator,
           localHost: context.localHost,
           target: target.name,
@@ -119,6 +120,14 @@ export async function openSession(
       await connection.close().catch(() => {});
     },
   };
+}
+
+/** The host's time for audit records; the operator's only when the host cannot say. */
+export async function hostIso(transport: Transport): Promise<string> {
+  return hostNow(transport).then(
+    (time) => time.iso,
+    () => new Date().toISOString(),
+  );
 }
 
 /**

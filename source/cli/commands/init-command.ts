@@ -6,7 +6,7 @@ import { DeployError, describeError } from '../../errors.js';
 import { findRepoRoot, renderWorkflow, workflowInputFor, workflowPath, writeWorkflow } from '../../ops/github-workflow.js';
 import { answerProblem, answersFrom, defaultTexts, initFields, publicUrlOf, renderConfig, type AnswerTexts, type FieldKey } from '../../ops/init-config.js';
 import { appNameForFolder, detectProject, inspectFolder, localAnswerProblem, type Detection } from '../../ops/init-detect.js';
-import { renderInitWizard, type InitWizardPort, type WorkflowOffer } from '../../ui/init-wizard.js';
+import type { InitWizardPort, WorkflowOffer } from '../../ui/init-wizard.js';
 import { chooseFace, useColor } from '../terminal.js';
 import { packageVersion } from '../version.js';
 
@@ -38,6 +38,7 @@ export async function initCommand(options: InitOptions, cwd = process.cwd()): Pr
   const initial = initialTexts(detection, options);
   const configFile = join(detection.root, configName);
   if (chooseFace({ yes: options.yes ?? false, json: false }) === 'app') {
+    const { renderInitWizard } = await import('../../ui/init-wizard.js');
     return renderInitWizard(wizardPort(detection, initial, configFile, options), { color: options.color !== false && useColor(process.stdout) });
   }
   return initWithFlags(detection, initial, configFile, options);

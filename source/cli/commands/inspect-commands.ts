@@ -2,6 +2,7 @@ import { Chalk } from 'chalk';
 import { readReleases, readStatus, type HostStatus } from '../../engine/inspect.js';
 import { colourMetrics, cpuPercent, nginxErrorRate, type ProcessSample } from '../../engine/metrics.js';
 import { createSupervisor } from '../../engine/supervisor/create-supervisor.js';
+import { hostIso } from '../../engine/session.js';
 import { formatAge } from '../../host/host-clock.js';
 import { describeHolder, breakLock, readLock } from '../../host/lock.js';
 import { hostLayout } from '../../host/layout.js';
@@ -157,7 +158,7 @@ export async function unlockCommand(options: GlobalOptions): Promise<number> {
     }
     await breakLock(transport, layout);
     await appendAudit(transport, layout, {
-      at: new Date().toISOString(),
+      at: await hostIso(transport),
       operator: context.operator,
       localHost: context.localHost,
       target: context.target.name,
