@@ -341,11 +341,35 @@ export class SshTransport implements Transport {
     // Without input, stdin is free to carry "stop": the watchdog ends the command at its EOF.
     const watchdog = options.input === undefined;
     const release = await this.#channels.acquire();
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await this.#open(watchdog ? withStdinWatchdog(text) : text, watchdog, options, onStdout, onStderr, release);
+      } catch (error) {
+        // sshd frees a session slot a moment after the channel's close reaches us, so under load a
+        // new channel can be refused with MaxSessions' "open failed" although we hold fewer than
+        // the limit. Nothing ran: open it again shortly (bounded), like a client retrying a busy server.
+        if (!isSessionRefusal(error) || attempt >= channelOpenAttempts) {
+          release();
+          throw error;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 25 * attempt));
+      }
+    }
+  }
+
+  /** Opens the exec channel; rejects (without releasing the slot) only when it could not be opened. */
+  #open(
+    command: string,
+    watchdog: boolean,
+    options: Pick<RunOptions, 'input' | 'timeoutMs' | 'signal'>,
+    onStdout: (chunk: Buffer) => void,
+    onStderr: (chunk: Buffer) => void,
+    release: () => void,
+  ): Promise<Outcome> {
     return new Promise<Outcome>((resolve, reject) => {
       try {
-        this.#client.exec(watchdog ? withStdinWatchdog(text) : text, (error, channel) => {
+        this.#client.exec(command, (error, channel) => {
           if (error !== undefined && error !== null) {
-            release();
             reject(error);
             return;
           }
@@ -355,7 +379,6 @@ export class SshTransport implements Transport {
         });
       } catch (error) {
         // ssh2 throws when the connection is already gone; the guard reports that.
-        release();
         reject(error);
       }
     });
@@ -630,4 +653,10 @@ class Slots {
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+const channelOpenAttempts = 8;
+
+function isSessionRefusal(error: unknown): boolean {
+  return error instanceof Error && /Channel open failure/i.test(error.message) && !/connection/i.test(error.message);
 }
