@@ -6,6 +6,8 @@
  * kind is handled.
  */
 
+import type { AuditRecord } from '../host/audit.js';
+
 export type Operation = 'validate' | 'deploy' | 'rollback' | 'status' | 'logs' | 'releases' | 'unlock';
 
 export type ProgressUnit = 'bytes' | 'files' | 'checks';
@@ -43,6 +45,8 @@ export type EngineEvent =
       readonly serving: string | null;
     }
   | { readonly kind: 'notice'; readonly level: 'info' | 'warn'; readonly message: string }
+  /** The line this run appended to the host's audit.log: notifications carry the same record. */
+  | { readonly kind: 'audit'; readonly record: AuditRecord }
   /** The release this run moves to, once the host has given it an id (deploy) or it was chosen (rollback). */
   | { readonly kind: 'release'; readonly release: string; readonly previous: string | null }
   | {

@@ -99,14 +99,18 @@ export async function openSession(
     finish: async (record) => {
       await runStep(bus, 'audit', 'Write the audit log and unlock', async (step) => {
         const problems: string[] = [];
-        await appendAudit(connection, layout, {
+        const audited: AuditRecord = {
           at: await hostIso(connection),
           operator: context.operator,
           localHost: context.localHost,
           target: target.name,
           operation: options.operation === 'prune' ? 'deploy' : options.operation,
           ...record,
-        }).catch((error: unknown) => problems.push(`audit log: ${describeError(error)}`));
+          // A copy: the caller's list grows with this very step after the record is written.
+          steps: [...record.steps],
+        };
+        await appendAudit(connection, layout, audited).catch((error: unknown) => problems.push(`audit log: ${describeError(error)}`));
+        bus.emit({ kind: 'audit', record: audited });
         const outcome = await releaseLock(connection, layout, held.token).catch((error: unknown) => {
           problems.push(`unlock: ${describeError(error)}`);
           return 'failed';

@@ -1,4 +1,5 @@
 import type { NotifyEvent } from '../config/schema.js';
+import type { AuditRecord } from '../host/audit.js';
 
 export type { NotifyEvent };
 
@@ -32,4 +33,10 @@ export type Notification = {
   readonly serving: string | null;
   /** When the message was made, ISO 8601. */
   readonly at: string;
+  /**
+   * The line this run wrote to the host's audit.log (who, from where, from/to, result, each step's
+   * duration): outcome messages carry the same record as the audit log. Null in a 'start' message
+   * and when the run never reached the host.
+   */
+  readonly audit: AuditRecord | null;
 };

@@ -1,5 +1,6 @@
 import type { EngineEvent } from '../engine/events.js';
 import type { Notification, NotifyEvent } from './notification.js';
+import type { AuditRecord } from '../host/audit.js';
 
 /**
  * Turns the engine's events into notifications, and decides which kind each one is.
@@ -45,6 +46,8 @@ type Run = {
   /** The new release is recorded as active: from here on a failure leaves it serving. */
   finalized: boolean;
   rollback: { readonly phase: 'done' | 'failed'; readonly reason: string; readonly serving: string | null } | null;
+  /** The audit record the run wrote on the host, once it has. */
+  audit: AuditRecord | null;
 };
 
 type Outcome = {
@@ -76,6 +79,7 @@ export function createRunTracker(options: RunTrackerOptions): RunTracker {
     error: null,
     serving: current.previous === null ? null : `release ${current.previous}`,
     ...fields,
+    audit: fields.audit ?? null,
     at: now().toISOString(),
   });
 
@@ -100,6 +104,7 @@ export function createRunTracker(options: RunTrackerOptions): RunTracker {
         durationMs: outcome.ms,
         error: outcome.error,
         serving: servingAfter(current, outcome),
+        audit: current.audit,
       }),
     ];
   };
@@ -109,7 +114,7 @@ export function createRunTracker(options: RunTrackerOptions): RunTracker {
       if (event.kind === 'run:start') {
         run =
           event.operation === 'deploy' || event.operation === 'rollback'
-            ? { operation: event.operation, target: event.target, startedAt: event.at, release: null, previous: null, startSeen: false, lastStep: null, finalized: false, rollback: null }
+            ? { operation: event.operation, target: event.target, startedAt: event.at, release: null, previous: null, startSeen: false, lastStep: null, finalized: false, rollback: null, audit: null }
             : null;
         return [];
       }
@@ -132,6 +137,9 @@ export function createRunTracker(options: RunTrackerOptions): RunTracker {
         case 'rollback':
           // 'start' says only that an undo began; its result decides what the outcome message says.
           if (event.phase !== 'start') current.rollback = { phase: event.phase, reason: event.reason, serving: event.serving };
+          return [];
+        case 'audit':
+          current.audit = event.record;
           return [];
         case 'run:end':
           run = null;

@@ -68,6 +68,8 @@ export function createPlainReporter(options: PlainReporterOptions): Listener {
         else if (event.phase === 'done') line(paint.yellow(`↺ Rolled back. ${event.serving ? `Serving: ${event.serving}` : 'Nothing is serving.'}`));
         else line(paint.red(`↺ Rollback failed: ${event.reason}. ${event.serving ? `Serving: ${event.serving}` : 'Check the host: mcp-deploy status'}`));
         break;
+      case 'audit':
+        break;
       case 'release':
         line(paint.dim(`release ${event.release}${event.previous ? ` (active now: ${event.previous})` : ' (first deploy)'}`));
         break;

@@ -92,6 +92,8 @@ export function reduceRun(model: RunModel, event: EngineEvent): RunModel {
     case 'release': {
       return { ...model, release: event.release };
     }
+    case 'audit':
+      return model;
     case 'step:start':
       return { ...model, rows: placeRow(model.rows, { kind: 'step', id: event.step, title: event.title, status: 'running', startedAt: event.at }) };
     case 'step:progress':

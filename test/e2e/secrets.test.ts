@@ -23,12 +23,18 @@ describe('secrets never leak', () => {
   let world: World;
   let receiver: Server;
   let received = '';
+  const bodies: string[] = [];
   beforeAll(async () => {
     world = await createWorld({ transport: 'local' });
     // A webhook receiver that fails: the failure is reported, and must not echo the URL's secret.
     receiver = createServer((request, response) => {
-      request.on('data', (chunk: Buffer) => (received += chunk.toString('utf8')));
-      request.on('end', () => response.writeHead(500).end(`no thanks ${request.url}`));
+      let body = '';
+      request.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
+      request.on('end', () => {
+        received += body;
+        bodies.push(body);
+        response.writeHead(500).end(`no thanks ${request.url}`);
+      });
     });
     await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
   }, 60_000);
@@ -70,5 +76,9 @@ describe('secrets never leak', () => {
     // The webhook body (sent to the receiver) carries no secret either; the URL is the receiver's own business.
     expect(received).not.toBe('');
     expect(received).not.toContain(canary);
+    // The outcome message carries the very record the run appended to the host's audit log.
+    const success = bodies.map((body) => JSON.parse(body)).find((body) => body.event === 'success');
+    const auditLines = readFileSync(join(world.hostRoot, 'audit.log'), 'utf8').trim().split('\n');
+    expect(success.audit).toEqual(JSON.parse(auditLines.at(-1)!));
   }, 180_000);
 });

@@ -28,6 +28,7 @@ function notification(overrides: Partial<Notification> = {}): Notification {
     serving: 'release 20261120T090000Z-1111111 on blue (port 5002)',
     at: '2026-11-24T10:15:31.000Z',
     ...overrides,
+    audit: overrides.audit ?? null,
   };
 }
 
