@@ -25,6 +25,8 @@ export type World = {
   readonly publicUrl: string;
   readonly ports: { blue: number; green: number };
   config(overrides?: Record<string, unknown>, targetOverrides?: Record<string, unknown>): Config;
+  /** The same config as plain JSON, for the real binary or for a test to change before parsing. */
+  rawConfig(overrides?: Record<string, unknown>, targetOverrides?: Record<string, unknown>): Record<string, unknown>;
   context(options?: { config?: Config; signal?: AbortSignal; checkpoint?: EngineContext['checkpoint'] }): { context: EngineContext; events: EngineEvent[] };
   connect(): Promise<Transport>;
   /** Edits server.py in the project (a new release's change). */
@@ -43,35 +45,34 @@ export async function createWorld(options: { transport: 'local' | 'ssh' }): Prom
   const ports = { blue: await freePort(), green: await freePort() };
   const publicUrl = `http://127.0.0.1:${nginx.port}`;
 
-  const config = (overrides: Record<string, unknown> = {}, targetOverrides: Record<string, unknown> = {}) => {
-    const raw = {
-      app: 'world',
-      source: project,
-      runtime: { type: 'python', entry: 'server.py', requirements: 'requirements.txt', python: 'python3' },
-      ontologies: ['ontologies/*.ttl'],
-      health: {
-        http: [{ path: '/health', status: 200, json: { status: 'ok' } }],
-        mcp: { path: '/mcp', expectTools: ['list_concepts'] },
-        timeoutSeconds: 15,
+  const rawConfig = (overrides: Record<string, unknown> = {}, targetOverrides: Record<string, unknown> = {}): Record<string, unknown> => ({
+    app: 'world',
+    source: project,
+    runtime: { type: 'python', entry: 'server.py', requirements: 'requirements.txt', python: 'python3' },
+    ontologies: ['ontologies/*.ttl'],
+    health: {
+      http: [{ path: '/health', status: 200, json: { status: 'ok' } }],
+      mcp: { path: '/mcp', expectTools: ['list_concepts'] },
+      timeoutSeconds: 15,
+    },
+    keepReleases: 3,
+    drainSeconds: 0.5,
+    ...overrides,
+    targets: {
+      world: {
+        transport: options.transport,
+        ...(sshd ? { host: sshd.host, port: sshd.port, user: sshd.user, identityFile: sshd.identityFile, knownHosts: sshd.knownHostsFile } : {}),
+        path: hostRoot,
+        ports,
+        publicUrl,
+        nginx: { upstreamFile: nginx.upstreamFile, upstream: nginx.upstreamName, test: [...nginx.testCommand], reload: [...nginx.reloadCommand], errorLog: nginx.errorLog },
+        supervisor: 'process',
+        ...targetOverrides,
       },
-      keepReleases: 3,
-      drainSeconds: 0.5,
-      ...overrides,
-      targets: {
-        world: {
-          transport: options.transport,
-          ...(sshd ? { host: sshd.host, port: sshd.port, user: sshd.user, identityFile: sshd.identityFile, knownHosts: sshd.knownHostsFile } : {}),
-          path: hostRoot,
-          ports,
-          publicUrl,
-          nginx: { upstreamFile: nginx.upstreamFile, upstream: nginx.upstreamName, test: [...nginx.testCommand], reload: [...nginx.reloadCommand], errorLog: nginx.errorLog },
-          supervisor: 'process',
-          ...targetOverrides,
-        },
-      },
-    };
-    return parseConfig(JSON.stringify(raw), join(project, '.mcpdeployrc.json'), {});
-  };
+    },
+  });
+  const config = (overrides: Record<string, unknown> = {}, targetOverrides: Record<string, unknown> = {}) =>
+    parseConfig(JSON.stringify(rawConfig(overrides, targetOverrides)), join(project, '.mcpdeployrc.json'), {});
 
   const connect = async (): Promise<Transport> =>
     sshd
@@ -86,6 +87,7 @@ export async function createWorld(options: { transport: 'local' | 'ssh' }): Prom
     publicUrl,
     ports,
     config,
+    rawConfig,
     connect,
     context: ({ config: chosen, signal, checkpoint } = {}) => {
       const resolved = chosen ?? config();
@@ -167,27 +169,8 @@ export async function getJson(url: string): Promise<{ status: number; body: Reco
 }
 
 /** A config file for the real binary that deploys the world's project to its host and nginx. */
-export function writeCliConfig(world: World, overrides: Record<string, unknown> = {}): string {
-  const config = {
-    app: 'world',
-    source: world.project,
-    runtime: { type: 'python', entry: 'server.py', requirements: 'requirements.txt' },
-    ontologies: ['ontologies/*.ttl'],
-    health: { http: [{ path: '/health', status: 200, json: { status: 'ok' } }], mcp: { path: '/mcp', expectTools: ['list_concepts'] }, timeoutSeconds: 15 },
-    drainSeconds: 0.2,
-    ...overrides,
-    targets: {
-      world: {
-        transport: world.sshd ? 'ssh' : 'local',
-        ...(world.sshd ? { host: world.sshd.host, port: world.sshd.port, user: world.sshd.user, identityFile: world.sshd.identityFile, knownHosts: world.sshd.knownHostsFile } : {}),
-        path: world.hostRoot,
-        ports: world.ports,
-        publicUrl: world.publicUrl,
-        nginx: { upstreamFile: world.nginx.upstreamFile, upstream: world.nginx.upstreamName, test: world.nginx.testCommand, reload: world.nginx.reloadCommand, errorLog: world.nginx.errorLog },
-      },
-    },
-  };
+export function writeCliConfig(world: World, overrides: Record<string, unknown> = {}, targetOverrides: Record<string, unknown> = {}): string {
   const file = join(world.project, `cli-${Math.random().toString(36).slice(2)}.mcpdeployrc.json`);
-  writeFileSync(file, JSON.stringify(config, null, 2));
+  writeFileSync(file, JSON.stringify(world.rawConfig({ drainSeconds: 0.2, ...overrides }, targetOverrides), null, 2));
   return file;
 }

@@ -172,40 +172,7 @@ export function cliConfigFile(
   overrides: Record<string, unknown> = {},
   targetOverrides: Record<string, unknown> = {},
 ): string {
-  const sshd = world.sshd;
-  const raw = {
-    app: 'world',
-    source: world.project,
-    runtime: { type: 'python', entry: 'server.py', requirements: 'requirements.txt', python: 'python3' },
-    ontologies: ['ontologies/*.ttl'],
-    health: {
-      http: [{ path: '/health', status: 200, json: { status: 'ok' } }],
-      mcp: { path: '/mcp', expectTools: ['list_concepts'] },
-      timeoutSeconds: 15,
-    },
-    keepReleases: 3,
-    drainSeconds: 0.2,
-    ...overrides,
-    targets: {
-      world: {
-        transport: sshd ? 'ssh' : 'local',
-        ...(sshd ? { host: sshd.host, port: sshd.port, user: sshd.user, identityFile: sshd.identityFile, knownHosts: sshd.knownHostsFile } : {}),
-        path: world.hostRoot,
-        ports: world.ports,
-        publicUrl: world.publicUrl,
-        nginx: {
-          upstreamFile: world.nginx.upstreamFile,
-          upstream: world.nginx.upstreamName,
-          test: [...world.nginx.testCommand],
-          reload: [...world.nginx.reloadCommand],
-          errorLog: world.nginx.errorLog,
-        },
-        supervisor: 'process',
-        ...targetOverrides,
-      },
-    },
-  };
   const file = join(world.project, '..', `${name}.mcpdeployrc.json`);
-  writeFileSync(file, JSON.stringify(raw, null, 2));
+  writeFileSync(file, JSON.stringify(world.rawConfig({ drainSeconds: 0.2, ...overrides }, targetOverrides), null, 2));
   return file;
 }
