@@ -6,8 +6,11 @@ import type { Client, ClientChannel, SFTPWrapper } from 'ssh2';
 import { DeployError } from '../errors.js';
 import { composeCommand } from './compose.js';
 import { splitLines } from './lines.js';
-import { op, script } from './quote.js';
 import { commandTimedOut, connectionLost } from './ssh-errors.js';
+import { signalChannel, withStdinWatchdog } from './ssh-channel.js';
+import { ensureDir, inParallel, isUnsupported, sftpCall, sftpFailure, UnsupportedExtension, type SftpError } from './sftp-calls.js';
+import { Progress } from './upload-progress.js';
+import { Slots } from './slots.js';
 import type {
   RemoteCommand,
   RunOptions,
@@ -39,7 +42,6 @@ const mkdirConcurrency = 16;
 const stopGraceMs = 3_000;
 /** A channel that closes without an exit status may be the first sign of a dropped connection. */
 const lostConnectionSettleMs = 250;
-const progressIntervalMs = 200;
 const sftpNoSuchFile = 2;
 
 type Outcome =
@@ -450,49 +452,6 @@ export class SshTransport implements Transport {
   }
 }
 
-/**
- * Asks sshd to signal the command's process group (OpenSSH 7.9+). ssh2's public signal() stays
- * silent once we have sent EOF on stdin, which every command with `input` has; the request is
- * still valid then, so we make it through the protocol object ssh2 uses itself.
- */
-function signalChannel(channel: ClientChannel, name: 'TERM'): void {
-  try {
-    if (channel.writable) {
-      channel.signal(name);
-      return;
-    }
-    const internal = channel as unknown as { _client?: { _protocol?: { signal?: (id: number, signal: string) => void } }; outgoing?: { id?: number; state?: string } };
-    const protocol = internal._client?._protocol;
-    const id = internal.outgoing?.id;
-    if (typeof protocol?.signal === 'function' && typeof id === 'number' && (internal.outgoing?.state === 'open' || internal.outgoing?.state === 'eof')) protocol.signal(id, name);
-  } catch {
-    // the channel is closing anyway
-  }
-}
-
-/**
- * Wraps composed command text so it ends when our side of the channel sends EOF or goes away.
- * OpenSSH delivers no SIGHUP to commands without a terminal and older servers ignore signal
- * requests, so a `tail -f` would otherwise outlive an aborted stream.
- *
- * A background watchdog reads the channel's stdin (the command itself gets /dev/null) and, at
- * EOF, signals the session's process group (sshd makes each session its own group) if the
- * wrapper is still running. The command runs in the foreground, in a subshell: a background
- * job would start with SIGINT and SIGQUIT ignored, which the programs it starts would inherit,
- * and the subshell keeps an `exit` in a script from skipping the watchdog's dismissal. When
- * the command finishes, the watchdog is dismissed and the command's status passed on.
- */
-export function withStdinWatchdog(composed: string): string {
-  return script(
-    op('exec 3<&0\n'),
-    op('{ while read -r mcp_deploy_line; do :; done; kill -0 $$ && kill -TERM 0; } <&3 >/dev/null 2>&1 &\n'),
-    op('mcp_deploy_watchdog=$!\nexec 3<&- </dev/null\n(\n'),
-    op(composed),
-    // Reap the dismissed watchdog: an orphan would be left to an init that may never reap it.
-    op('\n)\nmcp_deploy_status=$?\nkill -KILL "$mcp_deploy_watchdog" 2>/dev/null\nwait "$mcp_deploy_watchdog" 2>/dev/null\nexit "$mcp_deploy_status"'),
-  );
-}
-
 function exitCode(outcome: Outcome): number {
   switch (outcome.kind) {
     case 'exit':
@@ -525,132 +484,6 @@ function relativePath(path: string): string {
   return clean;
 }
 
-type SftpError = Error & { code?: number };
-
-class UnsupportedExtension extends Error {}
-
-/**
- * Calls an ssh2 SFTP method and turns its callback into a promise. ssh2 throws synchronously
- * when the server lacks an extension; that becomes UnsupportedExtension so callers can fall back.
- */
-function sftpCall(what: string, call: (done: (error?: SftpError | null) => void) => void): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    try {
-      call((error) => (error === undefined || error === null ? resolve() : reject(sftpFailure(what, error))));
-    } catch (error) {
-      if (error instanceof Error && /does not support this extended request/.test(error.message)) reject(new UnsupportedExtension(error.message));
-      else reject(error);
-    }
-  });
-}
-
-const sftpOpUnsupported = 8;
-
-/** The server does not offer the extension (ssh2 knows from its hello) or answers OP_UNSUPPORTED. */
-function isUnsupported(error: unknown): boolean {
-  if (error instanceof UnsupportedExtension) return true;
-  const cause = error instanceof Error ? (error.cause as SftpError | undefined) : undefined;
-  return cause?.code === sftpOpUnsupported;
-}
-
-function sftpFailure(what: string, error: SftpError): Error {
-  return new Error(`SFTP could not ${what}: ${error.message}`, { cause: error });
-}
-
-async function ensureDir(sftp: SFTPWrapper, dir: string, mode: number | undefined): Promise<void> {
-  try {
-    await sftpCall(`create ${dir}`, (done) => (mode === undefined ? sftp.mkdir(dir, done) : sftp.mkdir(dir, { mode }, done)));
-  } catch (error) {
-    // OpenSSH answers a generic failure when it exists; fine if it is a directory.
-    const isDir = await new Promise<boolean>((resolve) => sftp.stat(dir, (statError, stats) => resolve(!statError && stats.isDirectory())));
-    if (!isDir) throw error;
-  }
-}
-
-/** Runs `work` over `items`, at most `limit` at a time; stops taking new items on abort or the first error. */
-async function inParallel<T>(items: readonly T[], limit: number, signal: AbortSignal | undefined, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failure: { error: unknown } | undefined;
-  const worker = async () => {
-    while (failure === undefined && next < items.length && !signal?.aborted) {
-      const item = items[next] as T;
-      next += 1;
-      try {
-        await work(item);
-      } catch (error) {
-        failure ??= { error };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  if (failure !== undefined) throw failure.error;
-  signal?.throwIfAborted();
-}
-
-/** Upload progress: per-file completions, plus byte counts of big files as they go (throttled). */
-class Progress {
-  #filesDone = 0;
-  #bytesDone = 0;
-  readonly #partial = new Map<string, number>();
-  #lastReport = 0;
-  readonly #filesTotal: number;
-  readonly #bytesTotal: number;
-  readonly #report: ((progress: UploadProgress) => void) | undefined;
-
-  constructor(filesTotal: number, bytesTotal: number, report: ((progress: UploadProgress) => void) | undefined) {
-    this.#filesTotal = filesTotal;
-    this.#bytesTotal = bytesTotal;
-    this.#report = report;
-  }
-
-  partial(path: string, sent: number): void {
-    this.#partial.set(path, sent);
-    if (Date.now() - this.#lastReport >= progressIntervalMs) this.#emit();
-  }
-
-  fileDone(path: string, size: number): void {
-    this.#partial.delete(path);
-    this.#filesDone += 1;
-    this.#bytesDone += size;
-    this.#emit();
-  }
-
-  #emit(): void {
-    this.#lastReport = Date.now();
-    let inFlight = 0;
-    for (const sent of this.#partial.values()) inFlight += sent;
-    this.#report?.({
-      filesDone: this.#filesDone,
-      filesTotal: this.#filesTotal,
-      bytesDone: Math.min(this.#bytesDone + inFlight, this.#bytesTotal),
-      bytesTotal: this.#bytesTotal,
-    });
-  }
-}
-
-/** A counting semaphore for exec channels. */
-class Slots {
-  #free: number;
-  readonly #waiting: (() => void)[] = [];
-
-  constructor(count: number) {
-    this.#free = count;
-  }
-
-  async acquire(): Promise<() => void> {
-    if (this.#free > 0) this.#free -= 1;
-    else await new Promise<void>((resolve) => this.#waiting.push(resolve));
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      const next = this.#waiting.shift();
-      if (next === undefined) this.#free += 1;
-      else next();
-    };
-  }
-}
-
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
@@ -660,3 +493,5 @@ const channelOpenAttempts = 8;
 function isSessionRefusal(error: unknown): boolean {
   return error instanceof Error && /Channel open failure/i.test(error.message) && !/connection/i.test(error.message);
 }
+
+export { withStdinWatchdog } from './ssh-channel.js';
