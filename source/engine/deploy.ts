@@ -104,13 +104,15 @@ export async function deploy(context: EngineContext, options: DeployOptions = {}
       if (session === null || release === null) return;
       if (progress !== null && !progress.finalized) {
         state.rolledBack = true;
+        // An operator's Ctrl-C says nothing about the release: it is undone, not marked failed.
         state.serving = await recoverCutover(
           { context, transport: session.transport, layout: session.layout, supervisor: session.supervisor, release, interpreter: '', active: session.active },
           progress,
           failure,
+          { markFailed: !signal.aborted },
         );
       } else if (progress === null) {
-        await cleanUpBeforeCutover(session, release, state.upload !== null, failure);
+        await cleanUpBeforeCutover(session, release, { uploaded: state.upload !== null, markFailed: !signal.aborted }, failure);
       }
     },
   );
@@ -119,13 +121,18 @@ export async function deploy(context: EngineContext, options: DeployOptions = {}
 /**
  * A failure before anything started on the idle colour: traffic never moved. A half-made upload
  * is removed at once (it may be what filled the disk); an uploaded release whose install failed is
- * kept, marked failed, so it is never a rollback target.
+ * kept, marked failed, so it is never a rollback target (unless the operator interrupted it).
  */
-async function cleanUpBeforeCutover(session: Session, release: string, uploaded: boolean, failure: Failure): Promise<void> {
+async function cleanUpBeforeCutover(
+  session: Session,
+  release: string,
+  how: { readonly uploaded: boolean; readonly markFailed: boolean },
+  failure: Failure,
+): Promise<void> {
   const { transport, layout } = session;
   try {
-    if (uploaded) await markFailed(transport, layout, release, failure);
-    else await transport.run(['rm', '-rf', layout.partialDir(release)], { timeoutMs: 60_000 });
+    if (!how.uploaded) await transport.run(['rm', '-rf', layout.partialDir(release)], { timeoutMs: 60_000 });
+    else if (how.markFailed) await markFailed(transport, layout, release, failure);
   } catch {
     // Best effort: prune removes what is left, and the audit log records the failure either way.
   }

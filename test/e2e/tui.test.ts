@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { deploy } from '../../source/engine/deploy.js';
@@ -113,6 +113,10 @@ describe.skipIf(skip !== undefined)(`the terminal app in a real pty${skip ? ` (s
     });
     expect(status).toBe(130);
     expect(term.screen()).toMatch(/✖ Health-check/);
+    // Interrupted, not failed: the release is undone but not marked as a bad one.
+    const interrupted = readdirSync(join(world.hostRoot, 'releases')).filter((name) => !name.startsWith('.')).sort().at(-1)!;
+    expect(interrupted > before.active.release).toBe(true);
+    expect(existsSync(join(world.hostRoot, 'releases', interrupted, '.mcp-deploy', 'failed.json'))).toBe(false);
     expect(existsSync(join(world.hostRoot, 'deploy.lock'))).toBe(false);
     expect(state()).toEqual(before);
     expect(await served()).toBe(before.active.release);
