@@ -52,33 +52,27 @@ const keptNotices = 4;
  * Steps a run is expected to go through, shown dim before they start so the operator sees how
  * far along it is. Titles here are generic; the engine's own title replaces each when it starts.
  */
+/** From the start of the idle colour to the unlock: the same for a deploy and a rollback. */
+const cutoverSteps: readonly (readonly [string, string])[] = [
+  ['start', 'Start the idle colour'],
+  ['health', 'Health-check it'],
+  ['switch', 'Switch nginx'],
+  ['verify', 'Verify through the public URL'],
+  ['finalize', 'Record it as active'],
+  ['drain', 'Drain and stop the old colour'],
+  ['prune', 'Prune old releases'],
+  ['audit', 'Write the audit log and unlock'],
+];
+
 const expectedSteps: Partial<Record<Operation, readonly (readonly [string, string])[]>> = {
   deploy: [
     ['prepare', 'Hash the release files'],
     ['connect', 'Connect and take the lock'],
     ['upload', 'Upload the release'],
     ['install', 'Install dependencies'],
-    ['start', 'Start the idle colour'],
-    ['health', 'Health-check it'],
-    ['switch', 'Switch nginx'],
-    ['verify', 'Verify through the public URL'],
-    ['finalize', 'Record it as active'],
-    ['drain', 'Drain and stop the old colour'],
-    ['prune', 'Prune old releases'],
-    ['audit', 'Write the audit log and unlock'],
+    ...cutoverSteps,
   ],
-  rollback: [
-    ['connect', 'Connect and take the lock'],
-    ['choose', 'Choose the release'],
-    ['start', 'Start the idle colour'],
-    ['health', 'Health-check it'],
-    ['switch', 'Switch nginx'],
-    ['verify', 'Verify through the public URL'],
-    ['finalize', 'Record it as active'],
-    ['drain', 'Drain and stop the old colour'],
-    ['prune', 'Prune old releases'],
-    ['audit', 'Write the audit log and unlock'],
-  ],
+  rollback: [['connect', 'Connect and take the lock'], ['choose', 'Choose the release'], ...cutoverSteps],
 };
 
 export function reduceRun(model: RunModel, event: EngineEvent): RunModel {
