@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { parseConfig } from '../../source/config/load.js';
 import { EventBus, type EngineEvent } from '../../source/engine/events.js';
 import { createNotifier, notifyReportLines, type NotifyReport } from '../../source/notify/notifier.js';
+import { at, deployRolledBack as failedDeployRolledBack, newRelease, oldRelease, operatorRollback, servingOld, step, successfulDeploy } from '../fixtures/recorded-runs.js';
 
 /**
  * The notifier against real receivers on 127.0.0.1: an HTTP server standing in for Slack,
@@ -14,60 +15,10 @@ import { createNotifier, notifyReportLines, type NotifyReport } from '../../sour
  * the test reads what arrived. Every server is stopped after each test, every wait is bounded.
  */
 
-const at = Date.UTC(2026, 10, 24, 10, 15, 0);
-const oldRelease = '20261120T090000Z-1111111';
-const newRelease = '20261124T101500Z-abc1234';
-const servingOld = `release ${oldRelease} on blue (port 5002)`;
 const smtpUser = 'deploy-bot';
 const smtpPass = 'smtp-pass-1234';
 const hookSecret = 'whsec-test-secret';
 
-// --- recorded event sequences (what deploy.ts and rollback.ts emit) ---
-
-function step(name: string, failed?: string): EngineEvent[] {
-  return [
-    { kind: 'step:start', step: name, title: name, at },
-    failed === undefined ? { kind: 'step:done', step: name, ms: 5 } : { kind: 'step:failed', step: name, ms: 5, message: failed },
-  ];
-}
-
-function successfulDeploy(): EngineEvent[] {
-  return [
-    { kind: 'run:start', operation: 'deploy', target: 'production', at },
-    ...step('prepare'),
-    ...step('connect'),
-    { kind: 'release', release: newRelease, previous: oldRelease },
-    ...['upload', 'install', 'start', 'health', 'switch', 'verify', 'finalize', 'drain', 'prune', 'audit'].flatMap((name) => step(name)),
-    { kind: 'run:end', ok: true, ms: 42_100, release: newRelease, previous: oldRelease, rolledBack: false },
-  ];
-}
-
-function failedDeployRolledBack(message = 'GET /health answered 503'): EngineEvent[] {
-  return [
-    { kind: 'run:start', operation: 'deploy', target: 'production', at },
-    ...step('connect'),
-    { kind: 'release', release: newRelease, previous: oldRelease },
-    ...step('upload'),
-    ...step('start'),
-    ...step('health', message),
-    { kind: 'rollback', phase: 'start', reason: `health failed: ${message}`, serving: servingOld },
-    ...step('rollback.stop'),
-    { kind: 'rollback', phase: 'done', reason: 'health failed', serving: servingOld },
-    ...step('audit'),
-    { kind: 'run:end', ok: false, ms: 31_000, release: newRelease, previous: oldRelease, rolledBack: true, error: { step: 'health', message } },
-  ];
-}
-
-function operatorRollback(): EngineEvent[] {
-  return [
-    { kind: 'run:start', operation: 'rollback', target: 'production', at },
-    ...step('connect'),
-    ...step('choose'),
-    { kind: 'release', release: oldRelease, previous: newRelease },
-    ...['start', 'health', 'switch', 'verify', 'finalize', 'drain', 'prune', 'audit'].flatMap((name) => step(name)),
-    { kind: 'run:end', ok: true, ms: 9_000, release: oldRelease, previous: newRelease, rolledBack: false },
-  ];
-}
 
 // --- receivers ---
 
@@ -423,7 +374,7 @@ describe('notify: secrets never leak', () => {
           timeoutSeconds: 3,
         },
         // As if an engine error had quoted a secret: it must not travel to the channels either.
-        failedDeployRolledBack(`server printed ${canary} and s-${canary}`),
+        failedDeployRolledBack({ message: `server printed ${canary} and s-${canary}` }),
       ));
     } finally {
       for (const spy of [...spies, ...writes]) spy.mockRestore();

@@ -3,77 +3,11 @@ import type { NotifyEvent } from '../../source/config/schema.js';
 import type { EngineEvent } from '../../source/engine/events.js';
 import { createRunTracker } from '../../source/notify/run-tracker.js';
 import type { Notification } from '../../source/notify/notification.js';
+import { at, deployRolledBack, newRelease, oldRelease, operatorRollback, step, successfulDeploy } from '../fixtures/recorded-runs.js';
 
 /** Which engine events become which notifications, and why one run never says two things. */
 
-const at = Date.UTC(2026, 10, 24, 10, 15, 0);
-const oldRelease = '20261120T090000Z-1111111';
-const newRelease = '20261124T101500Z-abc1234';
 const allKinds: NotifyEvent[] = ['start', 'success', 'failure', 'rollback'];
-
-function step(name: string, outcome: 'done' | 'failed' = 'done', message = ''): EngineEvent[] {
-  return [
-    { kind: 'step:start', step: name, title: name, at },
-    outcome === 'done' ? { kind: 'step:done', step: name, ms: 5 } : { kind: 'step:failed', step: name, ms: 5, message },
-  ];
-}
-
-function successfulDeploy(): EngineEvent[] {
-  return [
-    { kind: 'run:start', operation: 'deploy', target: 'production', at },
-    ...step('prepare'),
-    ...step('connect'),
-    { kind: 'release', release: newRelease, previous: oldRelease },
-    ...step('upload'),
-    ...step('start'),
-    ...step('health'),
-    ...step('switch'),
-    ...step('finalize'),
-    ...step('drain'),
-    ...step('prune'),
-    { kind: 'run:end', ok: true, ms: 42_100, release: newRelease, previous: oldRelease, rolledBack: false },
-  ];
-}
-
-function deployRolledBack(phase: 'done' | 'failed' = 'done'): EngineEvent[] {
-  return [
-    { kind: 'run:start', operation: 'deploy', target: 'production', at },
-    ...step('connect'),
-    { kind: 'release', release: newRelease, previous: oldRelease },
-    ...step('upload'),
-    ...step('start'),
-    ...step('health', 'failed', 'GET /health answered 503'),
-    { kind: 'rollback', phase: 'start', reason: 'health failed: GET /health answered 503', serving: `release ${oldRelease} on blue (port 5002)` },
-    ...step('rollback.stop', phase === 'done' ? 'done' : 'failed', 'kill failed'),
-    phase === 'done'
-      ? { kind: 'rollback', phase: 'done', reason: 'health failed', serving: `release ${oldRelease} on blue (port 5002)` }
-      : { kind: 'rollback', phase: 'failed', reason: 'stopping green failed: kill failed', serving: `release ${oldRelease} on blue (port 5002)` },
-    ...step('audit'),
-    {
-      kind: 'run:end',
-      ok: false,
-      ms: 31_000,
-      release: newRelease,
-      previous: oldRelease,
-      rolledBack: true,
-      error: { step: 'health', message: 'GET /health answered 503' },
-    },
-  ];
-}
-
-function operatorRollback(): EngineEvent[] {
-  return [
-    { kind: 'run:start', operation: 'rollback', target: 'production', at },
-    ...step('connect'),
-    ...step('choose'),
-    { kind: 'release', release: oldRelease, previous: newRelease },
-    ...step('start'),
-    ...step('health'),
-    ...step('switch'),
-    ...step('finalize'),
-    { kind: 'run:end', ok: true, ms: 9_000, release: oldRelease, previous: newRelease, rolledBack: false },
-  ];
-}
 
 function feed(events: readonly EngineEvent[], on: readonly NotifyEvent[] = allKinds): Notification[] {
   const tracker = createRunTracker({ app: 'ontology', operator: 'alice', localHost: 'laptop', on, now: () => new Date(at) });
@@ -116,7 +50,7 @@ describe('notify: which events become messages', () => {
   });
 
   it('Given an automatic rollback that failed, the failure carries that too', () => {
-    const sent = feed(deployRolledBack('failed'));
+    const sent = feed(deployRolledBack({ phase: 'failed' }));
     expect(sent.map((n) => n.event)).toEqual(['start', 'failure']);
     expect(sent[1]?.rollback).toEqual({ phase: 'failed', reason: 'stopping green failed: kill failed' });
   });
@@ -138,7 +72,7 @@ describe('notify: which events become messages', () => {
   it('Given a deploy refused before a release was chosen, sends a failure but no start', () => {
     const sent = feed([
       { kind: 'run:start', operation: 'deploy', target: 'production', at },
-      ...step('connect', 'failed', 'the host is locked by bob'),
+      ...step('connect', 'the host is locked by bob'),
       { kind: 'run:end', ok: false, ms: 800, release: null, previous: null, rolledBack: false, error: { step: 'connect', message: 'the host is locked by bob' } },
     ]);
     expect(sent.map((n) => n.event)).toEqual(['failure']);
@@ -149,7 +83,7 @@ describe('notify: which events become messages', () => {
     const events = successfulDeploy().slice(0, -3);
     const sent = feed([
       ...events,
-      ...step('prune', 'failed', 'rm: permission denied'),
+      ...step('prune', 'rm: permission denied'),
       { kind: 'run:end', ok: false, ms: 40_000, release: newRelease, previous: oldRelease, rolledBack: false, error: { step: 'prune', message: 'rm: permission denied' } },
     ]);
     expect(sent[1]).toMatchObject({ event: 'failure', serving: `release ${newRelease}` });
@@ -159,7 +93,7 @@ describe('notify: which events become messages', () => {
     const sent = feed([
       { kind: 'run:start', operation: 'deploy', target: 'production', at },
       { kind: 'release', release: newRelease, previous: oldRelease },
-      ...step('upload', 'failed', 'disk full'),
+      ...step('upload', 'disk full'),
       { kind: 'run:end', ok: false, ms: 4_000, release: newRelease, previous: oldRelease, rolledBack: false, error: { step: 'upload', message: 'disk full' } },
     ]);
     expect(sent[1]).toMatchObject({ event: 'failure', serving: `release ${oldRelease}` });
