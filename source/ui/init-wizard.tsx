@@ -1,10 +1,12 @@
-import { Box, render, useApp, useInput, useStdin, useWindowSize, type Key } from 'ink';
+import { Box, render, useApp, useInput, useStdin, useWindowSize } from 'ink';
 import { useEffect, useMemo, useState, type ReactElement } from 'react';
 import type { Detection } from '../ops/init-detect.js';
 import { initFields, type AnswerTexts, type FieldKey } from '../ops/init-config.js';
 import { isCtrlC } from './keys.js';
 import { ColorContext, Line, Paint, wrapRows, type Tone } from './paint.js';
 import { restoreTerminal } from './render-app.js';
+import { editLine } from './text-input.js';
+import { detectionLines } from './init-detection-view.js';
 
 /** Everything the wizard needs from outside; the command implements it (disk, config, workflow). */
 export type InitWizardPort = {
@@ -298,54 +300,6 @@ export function InitWizard({ port, color }: { port: InitWizardPort; color: boole
 
 const nextSteps: Outcome = { tone: 'info', text: 'Next: mcp-deploy validate (local checks), mcp-deploy setup (lays out the host), mcp-deploy doctor, then mcp-deploy.' };
 
-/** What was found, in a few rows above the questions. */
-function detectionLines(port: InitWizardPort): ReactElement[] {
-  const { detection } = port;
-  const { server } = detection;
-  const row = (key: string, label: string, tone: Tone, text: string) => (
-    <Line key={key}>
-      <Paint tone="muted">{label.padEnd(9)}</Paint>
-      <Paint tone={tone}>{text}</Paint>
-    </Line>
-  );
-  const lines: ReactElement[] = [];
-  if (server === null) {
-    lines.push(row('server', 'server', 'warn', 'no MCP server found (a .py that imports mcp or FastMCP, or a server.py/main.py): give the entry by hand'));
-  } else {
-    const [why, ...more] = server.reasons;
-    lines.push(row('server', 'server', 'ok', `${server.folder === '.' ? './' : `${server.folder}/`} — ${why ?? 'looks like a server'}`));
-    if (more.length > 0) lines.push(row('server.more', '', 'plain', more.join(' · ')));
-  }
-  if (detection.others.length > 0) {
-    lines.push(row('others', 'also', 'muted', `${detection.others.map((other) => `${other.folder}/`).join(', ')} (type another source folder to use one)`));
-  }
-  lines.push(row('remote', 'remote', detection.gitRemote ? 'plain' : 'muted', detection.gitRemote ?? 'none (no git remote "origin")'));
-  lines.push(row('name', 'name', 'plain', `${detection.app}, ${detection.appReason}`));
-  if (port.configExists) {
-    lines.push(row('exists', '', 'warn', `${port.configName} exists: ${port.force ? '--force replaces it' : 'you will be asked before it is replaced'}.`));
-  }
-  return lines;
-}
-
-/** One line of text edited by a key: insert (typed or pasted), delete both ways, move, clear. Null: not an editing key. */
-export function editLine(value: string, cursor: number, input: string, key: Key): { value: string; cursor: number } | null {
-  if (key.leftArrow) return { value, cursor: Math.max(0, cursor - 1) };
-  if (key.rightArrow) return { value, cursor: Math.min(value.length, cursor + 1) };
-  if (key.home || (key.ctrl && input === 'a')) return { value, cursor: 0 };
-  if (key.end || (key.ctrl && input === 'e')) return { value, cursor: value.length };
-  if (key.ctrl && input === 'u') return { value: '', cursor: 0 };
-  if (key.ctrl && input === 'w') {
-    const start = value.slice(0, cursor).replace(/\S+\s*$/, '').length;
-    return { value: value.slice(0, start) + value.slice(cursor), cursor: start };
-  }
-  if (key.backspace) return cursor === 0 ? { value, cursor } : { value: value.slice(0, cursor - 1) + value.slice(cursor), cursor: cursor - 1 };
-  if (key.delete) return { value: value.slice(0, cursor) + value.slice(cursor + 1), cursor };
-  if (key.ctrl || key.meta || key.escape || key.tab || key.return || key.upArrow || key.downArrow || key.pageUp || key.pageDown) return null;
-  // A paste arrives as one input; line breaks and control characters have no place in a one-line answer.
-  const typed = input.replace(/[\u0000-\u001f\u007f]/g, '');
-  if (typed === '') return null;
-  return { value: value.slice(0, cursor) + typed + value.slice(cursor), cursor: cursor + typed.length };
-}
 
 function exitCodeOf(error: unknown): number {
   const code = (error as { exitCode?: unknown } | null)?.exitCode;
