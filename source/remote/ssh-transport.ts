@@ -8,8 +8,8 @@ import { composeCommand } from './compose.js';
 import { splitLines } from './lines.js';
 import { commandTimedOut, connectionLost } from './ssh-errors.js';
 import { signalChannel, withStdinWatchdog } from './ssh-channel.js';
-import { ensureDir, inParallel, isUnsupported, sftpCall, sftpFailure, UnsupportedExtension, type SftpError } from './sftp-calls.js';
-import { Progress } from './upload-progress.js';
+import { isUnsupported, sftpCall, sftpFailure, UnsupportedExtension, type SftpError } from './sftp-calls.js';
+import { uploadTreeOverSftp } from './sftp-upload.js';
 import { Slots } from './slots.js';
 import type {
   RemoteCommand,
@@ -20,7 +20,6 @@ import type {
   Tunnel,
   UploadEntry,
   UploadOptions,
-  UploadProgress,
 } from './transport.js';
 
 /**
@@ -35,9 +34,6 @@ import type {
 
 /** OpenSSH allows 10 sessions per connection (MaxSessions); one is our SFTP session. */
 const maxExecChannels = 8;
-/** Files in flight at once during an upload; each one pipelines its own chunks as well. */
-const uploadConcurrency = 8;
-const mkdirConcurrency = 16;
 /** After asking a command to stop, how long to wait for it to end before closing its channel. */
 const stopGraceMs = 3_000;
 /** A channel that closes without an exit status may be the first sign of a dropped connection. */
@@ -102,58 +98,11 @@ export class SshTransport implements Transport {
   }
 
   uploadTree(remoteRootAsGiven: string, entries: readonly UploadEntry[], options: UploadOptions = {}): Promise<void> {
-    // Normalised so that depth counting below treats the root and its children consistently.
+    // Normalised so that depth counting treats the root and its children consistently.
     const remoteRoot = posix.normalize(remoteRootAsGiven).replace(/(.)\/+$/, '$1');
     return this.#guard(`the upload to ${remoteRoot}`, async () => {
       const sftp = await this.#sftpSession();
-      const target = (path: string) => posix.join(remoteRoot, relativePath(path));
-
-      // Directories first, shallowest first, so every file has its parent.
-      const dirModes = new Map<string, number>();
-      const dirs = new Set<string>([remoteRoot]);
-      for (const entry of entries) {
-        const segments = relativePath(entry.path).split('/');
-        const parents = entry.kind === 'dir' ? segments.length : segments.length - 1;
-        for (let depth = 1; depth <= parents; depth += 1) dirs.add(posix.join(remoteRoot, ...segments.slice(0, depth)));
-        if (entry.kind === 'dir') dirModes.set(target(entry.path), entry.mode);
-      }
-      const depthOf = (dir: string) => dir.split('/').length;
-      for (const depth of [...new Set([...dirs].map(depthOf))].sort((a, b) => a - b)) {
-        const level = [...dirs].filter((dir) => depthOf(dir) === depth);
-        await inParallel(level, mkdirConcurrency, options.signal, (dir) => ensureDir(sftp, dir, dirModes.get(dir)));
-      }
-
-      const filesTotal = entries.filter((entry) => entry.kind === 'file' || entry.kind === 'link').length;
-      const bytesTotal = entries.reduce((sum, entry) => sum + (entry.kind === 'file' ? entry.size : 0), 0);
-      const progress = new Progress(filesTotal, bytesTotal, options.onProgress);
-      const leaves = entries.filter((entry) => entry.kind !== 'dir');
-      await inParallel(leaves, uploadConcurrency, options.signal, async (entry) => {
-        const path = target(entry.path);
-        switch (entry.kind) {
-          case 'file':
-            await sftpCall(`upload ${entry.path}`, (done) =>
-              sftp.fastPut(entry.localPath, path, { mode: entry.mode, concurrency: 8, step: (sent) => progress.partial(path, sent) }, done),
-            );
-            // fastPut skips its chmod for empty files, and the umask applies at creation.
-            await sftpCall(`chmod ${entry.path}`, (done) => sftp.chmod(path, entry.mode, done));
-            progress.fileDone(path, entry.size);
-            break;
-          case 'link':
-            await this.#hardLink(sftp, entry.from, path);
-            progress.fileDone(path, 0);
-            break;
-          case 'symlink':
-            // ssh2 swaps the arguments itself for OpenSSH servers, which have them reversed.
-            await sftpCall(`symlink ${entry.path}`, (done) => sftp.symlink(entry.target, path, done));
-            break;
-        }
-      });
-      options.signal?.throwIfAborted();
-
-      // Modes last, deepest first: a read-only directory must not stop us writing into it.
-      for (const [dir, mode] of [...dirModes].sort(([a], [b]) => b.split('/').length - a.split('/').length)) {
-        await sftpCall(`chmod ${dir}`, (done) => sftp.chmod(dir, mode, done));
-      }
+      await uploadTreeOverSftp(sftp, remoteRoot, entries, options, (from, to) => this.#hardLink(sftp, from, to));
     });
   }
 
@@ -473,15 +422,6 @@ function exitCode(outcome: Outcome): number {
 function summary(text: string): string {
   const first = text.split('\n')[0] ?? '';
   return first.length > 80 || text.includes('\n') ? `${first.slice(0, 77)}…` : first;
-}
-
-/** An upload path as given, checked to stay inside the upload root. */
-function relativePath(path: string): string {
-  const clean = path.replace(/^(\.\/)+/, '').replace(/\/+$/, '');
-  if (clean === '' || clean.startsWith('/') || clean.split('/').some((segment) => segment === '..' || segment === '')) {
-    throw new Error(`not a relative upload path: ${JSON.stringify(path)}`);
-  }
-  return clean;
 }
 
 function delay(ms: number): Promise<void> {
