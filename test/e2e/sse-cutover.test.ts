@@ -21,7 +21,6 @@ describe('a streaming (SSE) MCP response across a cutover', () => {
   it('streams through nginx and completes while the old colour drains', async () => {
     const config = world.config({ drainSeconds: 0.2, runtime: { type: 'python', entry: 'server.py', requirements: 'requirements.txt', env: { EXAMPLE_SLOW_MS: String(slowMs) } } });
     const before = (await getJson(`${world.publicUrl}/health`)).body['release'];
-    const started = Date.now();
     const response = await fetch(`${world.publicUrl}/mcp`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-06-18' },
@@ -33,7 +32,8 @@ describe('a streaming (SSE) MCP response across a cutover', () => {
     const reader = response.body!.getReader();
     const decoder = new TextDecoder();
     let text = '';
-    let firstEventAt: number | null = null;
+    // Unbuffered streaming shows as order: the progress event is read while the result is not there yet.
+    let progressBeforeResult = false;
     // Start the cutover while the stream is open.
     world.editServer((source) => `${source}\n# sse cutover\n`);
     const run = world.context({ config });
@@ -42,19 +42,15 @@ describe('a streaming (SSE) MCP response across a cutover', () => {
       const { done, value } = await reader.read();
       if (done) break;
       text += decoder.decode(value, { stream: true });
-      if (firstEventAt === null && text.includes('notifications/progress')) firstEventAt = Date.now() - started;
+      if (text.includes('notifications/progress') && !text.includes('"result"')) progressBeforeResult = true;
     }
-    const finishedAt = Date.now() - started;
     const summary = await deploying;
     expect(summary.error).toBeUndefined();
-    expect(firstEventAt).not.toBeNull();
-    expect(firstEventAt!).toBeLessThan(slowMs / 2);
-    expect(finishedAt).toBeGreaterThanOrEqual(slowMs - 200);
+    expect(progressBeforeResult).toBe(true);
     expect(text).toMatch(/"id": ?7[\s\S]*"content"/);
     expect((await getJson(`${world.publicUrl}/health`)).body['release']).toBe(summary.release);
     expect(summary.release).not.toBe(before);
-    // drainSeconds is 0.2: a drain this long waited for the stream's connection to the old colour.
-    const drain = run.events.find((event) => event.kind === 'step:done' && event.step === 'drain');
-    expect(drain && drain.kind === 'step:done' ? drain.ms : 0).toBeGreaterThan(700);
+    // The drain saw the stream's connection to the old colour still open, and waited for it.
+    expect(run.events.some((event) => event.kind === 'log' && /connection\(s\) still open to port/.test(event.line))).toBe(true);
   }, 120_000);
 });

@@ -21,17 +21,16 @@ describe.skipIf(skip !== undefined)(`sudo without a rule${skip ? ` (skipped: ${s
   }, 120_000);
   afterAll(async () => world?.stop());
 
+  // Without `-n` sudo would wait for a password; the test's own timeout would then fail it.
   it('fails the switch with a sudoers hint and rolls back, without waiting for a password', async () => {
     world.editServer((text) => `${text}\n# sudo\n`);
     const config = world.config({}, {
       nginx: { upstreamFile: world.nginx.upstreamFile, upstream: world.nginx.upstreamName, test: [...world.nginx.testCommand], reload: ['sudo', '-n', ...world.nginx.reloadCommand] },
     });
-    const started = Date.now();
     const summary = await deploy(world.context({ config }).context, { skipValidate: true });
     expect(summary.ok).toBe(false);
     expect(summary.error?.step).toBe('switch');
     expect(summary.error?.hint).toMatch(/NOPASSWD sudoers rule/);
-    expect(Date.now() - started).toBeLessThan(60_000);
     expect((await getJson(`${world.publicUrl}/health`)).body['release']).toBe(v1);
   }, 120_000);
 });
