@@ -2,6 +2,7 @@ import { DeployError } from '../errors.js';
 import { hostNow } from '../host/host-clock.js';
 import { makeReleaseId } from '../host/layout.js';
 import { markFailed } from '../host/releases.js';
+import { removeTree } from '../host/remove-tree.js';
 import { formatBytes } from '../report/format.js';
 import { validateOnly } from './validate-gate.js';
 import type { EngineContext } from './context.js';
@@ -131,7 +132,7 @@ async function cleanUpBeforeCutover(
 ): Promise<void> {
   const { transport, layout } = session;
   try {
-    if (!how.uploaded) await transport.run(['rm', '-rf', layout.partialDir(release)], { timeoutMs: 60_000 });
+    if (!how.uploaded) await transport.run(removeTree(layout.partialDir(release)), { timeoutMs: 60_000 });
     else if (how.markFailed) await markFailed(transport, layout, release, failure);
   } catch {
     // Best effort: prune removes what is left, and the audit log records the failure either way.

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { z } from 'zod';
+import { fsPath } from '../project/file-names.js';
 
 /**
  * What a release contains, file by file. Comparing the new manifest with the active release's
@@ -23,7 +24,7 @@ export type LocalFile = { readonly path: string; readonly absolutePath: string; 
 
 export async function hashFile(absolutePath: string): Promise<string> {
   const hash = createHash('sha256');
-  for await (const chunk of createReadStream(absolutePath)) hash.update(chunk as Buffer);
+  for await (const chunk of createReadStream(fsPath(absolutePath))) hash.update(chunk as Buffer);
   return hash.digest('hex');
 }
 

@@ -3,6 +3,7 @@ import { DeployError } from '../errors.js';
 import { arg, op, script } from '../remote/quote.js';
 import { type Transport } from '../remote/transport.js';
 import { mtimeShellFunction, parseEpoch } from './host-clock.js';
+import { removeTreeFunction } from './remove-tree.js';
 import { idOfPartialDirName, isSafeReleaseId, type HostLayout } from './layout.js';
 import { compareNewestFirst, type Release } from './releases.js';
 
@@ -213,13 +214,14 @@ export async function prune(transport: Transport, layout: HostLayout, plan: Prun
 async function removeAll(transport: Transport, pairs: readonly (readonly [string, string])[]): Promise<{ removed: Set<string>; error: string }> {
   if (pairs.length === 0) return { removed: new Set(), error: '' };
   const text = script(
+    op(removeTreeFunction),
     op('set --'),
     ...pairs.flatMap(([path, aside]) => [arg(path), arg(aside)]),
     op(';'),
     op('while [ "$#" -ge 2 ]; do'),
     op(`if [ ! -e "$1" ] && [ ! -L "$1" ]; then printf '%s\\n' "$1";`),
-    op(`elif [ "$1" = "$2" ]; then rm -rf -- "$1" && printf '%s\\n' "$1";`),
-    op(`elif rm -rf -- "$2" && mv -T -- "$1" "$2" && rm -rf -- "$2"; then printf '%s\\n' "$1"; fi;`),
+    op(`elif [ "$1" = "$2" ]; then mcpd_rmtree "$1" && printf '%s\\n' "$1";`),
+    op(`elif mcpd_rmtree "$2" && mv -T -- "$1" "$2" && mcpd_rmtree "$2"; then printf '%s\\n' "$1"; fi;`),
     op('shift 2; done; exit 0'),
   );
   const result = await transport.run({ script: text }, { timeoutMs: 600_000 });

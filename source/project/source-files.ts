@@ -1,11 +1,15 @@
-import { isUtf8 } from 'node:buffer';
 import { lstat, readdir, readlink, realpath, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import ignore, { type Ignore } from 'ignore';
 import { DeployError } from '../errors.js';
 import type { Config } from '../config/load.js';
+import { decodeFileName, fsPath, printableName } from './file-names.js';
 
-/** One thing to ship. Paths are relative to `config.source` and '/'-separated. */
+/**
+ * One thing to ship. Paths are relative to `config.source` and '/'-separated. Names that are not
+ * UTF-8 keep their bytes as surrogate escapes (see file-names.ts); `fsPath` turns any of these
+ * paths back into what node:fs needs.
+ */
 export type SourceEntry =
   | { readonly kind: 'file'; readonly path: string; readonly absolutePath: string; readonly size: number; readonly mode: number }
   | { readonly kind: 'dir'; readonly path: string; readonly mode: number }
@@ -59,17 +63,13 @@ type WalkState = {
 };
 
 async function walk(directory: string, prefix: string, state: WalkState): Promise<void> {
-  // Buffer names: a name that is not UTF-8 would be mangled into one that does not exist.
-  const names = await readdir(directory, { encoding: 'buffer' });
+  // Buffer names: a name that is not UTF-8 would otherwise be mangled into one that does not exist.
+  const names = await readdir(fsPath(directory), { encoding: 'buffer' });
   for (const raw of names) {
-    const relativePath = prefix === '' ? raw.toString('utf8') : `${prefix}/${raw.toString('utf8')}`;
-    if (!isUtf8(raw)) {
-      throw new DeployError('validate', `${JSON.stringify(relativePath)} in the source folder has a name that is not valid UTF-8.`, {
-        hint: 'Rename the file; names are sent to the host as UTF-8.',
-      });
-    }
-    const absolutePath = join(directory, raw.toString('utf8'));
-    const info = await lstat(absolutePath);
+    const name = decodeFileName(raw);
+    const relativePath = prefix === '' ? name : `${prefix}/${name}`;
+    const absolutePath = join(directory, name);
+    const info = await lstat(fsPath(absolutePath));
     const isDirectory = info.isDirectory();
     if (isExcluded(state, relativePath, isDirectory)) continue;
     if (isDirectory) {
@@ -78,11 +78,11 @@ async function walk(directory: string, prefix: string, state: WalkState): Promis
     } else if (info.isFile()) {
       state.entries.push({ kind: 'file', path: relativePath, absolutePath, size: info.size, mode: info.mode & 0o7777 });
     } else if (info.isSymbolicLink()) {
-      const target = await readlink(absolutePath);
+      const target = decodeFileName(await readlink(fsPath(absolutePath), { encoding: 'buffer' }));
       await assertInside(state.realRoot, absolutePath, relativePath, target);
       state.entries.push({ kind: 'symlink', path: relativePath, target });
     } else {
-      state.onSkipped?.({ path: relativePath, reason: `${describeSpecial(info)} cannot be shipped` });
+      state.onSkipped?.({ path: printableName(relativePath), reason: `${describeSpecial(info)} cannot be shipped` });
     }
   }
 }
@@ -100,13 +100,13 @@ function isExcluded(state: WalkState, relativePath: string, isDirectory: boolean
  */
 async function assertInside(realRoot: string, linkPath: string, relativePath: string, target: string): Promise<void> {
   const refuse = () =>
-    new DeployError('validate', `${relativePath} -> ${target} points outside the source folder; ship the file itself or exclude the link`, {
+    new DeployError('validate', `${printableName(relativePath)} -> ${printableName(target)} points outside the source folder; ship the file itself or exclude the link`, {
       hint: 'Add the link to "exclude", or replace it with a copy of its target.',
     });
   if (isAbsolute(target) || !within(realRoot, resolve(dirname(linkPath), target))) throw refuse();
   let resolved: string;
   try {
-    resolved = await realpath(linkPath);
+    resolved = decodeFileName(await realpath(fsPath(linkPath), { encoding: 'buffer' }));
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     // A dangling link or a loop ships as the link it is; the lexical check already passed.

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { chmod, copyFile, link, mkdir, readFile, rename, symlink, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
+import { fsPath } from '../project/file-names.js';
 import { composeCommand } from './compose.js';
 import type { RemoteCommand, RunOptions, RunResult, StreamOptions, Transport, Tunnel, UploadEntry, UploadOptions } from './transport.js';
 import { splitLines } from './lines.js';
@@ -75,33 +76,39 @@ export class LocalTransport implements Transport {
     const bytesTotal = entries.reduce((sum, entry) => sum + (entry.kind === 'file' ? entry.size : 0), 0);
     let filesDone = 0;
     let bytesDone = 0;
+    // Paths go to node:fs as bytes when they are not UTF-8 (file-names.ts), so every name arrives as it was.
+    const at = (path: string) => fsPath(join(remoteRoot, path));
+    const parentOf = (path: string) => fsPath(dirname(join(remoteRoot, path)));
+    const dirModes: { path: string; mode: number }[] = [];
     for (const entry of entries) {
       options.signal?.throwIfAborted();
-      const target = join(remoteRoot, entry.path);
       switch (entry.kind) {
         case 'dir':
-          await mkdir(target, { recursive: true });
-          await chmod(target, entry.mode);
+          // Owner-writable while the tree fills; the real mode is set at the end.
+          await mkdir(at(entry.path), { recursive: true, mode: entry.mode | 0o700 });
+          dirModes.push({ path: entry.path, mode: entry.mode });
           break;
         case 'file':
-          await mkdir(dirname(target), { recursive: true });
-          await copyFile(entry.localPath, target);
-          await chmod(target, entry.mode);
+          await mkdir(parentOf(entry.path), { recursive: true });
+          await copyFile(fsPath(entry.localPath), at(entry.path));
+          await chmod(at(entry.path), entry.mode);
           filesDone += 1;
           bytesDone += entry.size;
           break;
         case 'link':
-          await mkdir(dirname(target), { recursive: true });
-          await link(entry.from, target);
+          await mkdir(parentOf(entry.path), { recursive: true });
+          await link(fsPath(entry.from), at(entry.path));
           filesDone += 1;
           break;
         case 'symlink':
-          await mkdir(dirname(target), { recursive: true });
-          await symlink(entry.target, target);
+          await mkdir(parentOf(entry.path), { recursive: true });
+          await symlink(fsPath(entry.target), at(entry.path));
           break;
       }
       if (entry.kind === 'file' || entry.kind === 'link') options.onProgress?.({ filesDone, filesTotal, bytesDone, bytesTotal });
     }
+    // Deepest first: a directory without search permission must not hide the ones below it.
+    for (const dir of dirModes.sort((a, b) => b.path.split('/').length - a.path.split('/').length)) await chmod(at(dir.path), dir.mode);
   }
 
   async readFile(remotePath: string): Promise<Buffer | null> {

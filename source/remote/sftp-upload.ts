@@ -1,5 +1,6 @@
 import { posix } from 'node:path';
 import type { SFTPWrapper } from 'ssh2';
+import { fsPath } from '../project/file-names.js';
 import { ensureDir, inParallel, sftpCall } from './sftp-calls.js';
 import type { UploadEntry, UploadOptions } from './transport.js';
 import { Progress } from './upload-progress.js';
@@ -7,17 +8,26 @@ import { Progress } from './upload-progress.js';
 const uploadConcurrency = 8;
 const mkdirConcurrency = 16;
 
+export type SftpTreeHooks = {
+  readonly hardLink: (from: string, to: string) => Promise<void>;
+  /** Runs once every file is in, before any directory gets its final (maybe read-only) mode. */
+  readonly beforeModes?: () => Promise<void>;
+  /** Relative paths of directories whose mode is not this function's to set. */
+  readonly modesSetLater?: ReadonlySet<string>;
+};
+
 /**
  * A tree over one SFTP session: directories first (shallowest first, so every file has its
  * parent), then files, hard links and symlinks several at a time, then directory modes deepest
- * first (a read-only directory must not stop us writing into it).
+ * first (a read-only directory must not stop us writing into it). Every path must be UTF-8;
+ * wire-names.ts prepares trees whose names are not.
  */
 export async function uploadTreeOverSftp(
   sftp: SFTPWrapper,
   remoteRoot: string,
   entries: readonly UploadEntry[],
   options: UploadOptions,
-  hardLink: (from: string, to: string) => Promise<void>,
+  hooks: SftpTreeHooks,
 ): Promise<void> {
   const target = (path: string) => posix.join(remoteRoot, relativePath(path));
 
@@ -28,12 +38,16 @@ export async function uploadTreeOverSftp(
     const segments = relativePath(entry.path).split('/');
     const parents = entry.kind === 'dir' ? segments.length : segments.length - 1;
     for (let depth = 1; depth <= parents; depth += 1) dirs.add(posix.join(remoteRoot, ...segments.slice(0, depth)));
-    if (entry.kind === 'dir') dirModes.set(target(entry.path), entry.mode);
+    if (entry.kind === 'dir' && hooks.modesSetLater?.has(entry.path) !== true) dirModes.set(target(entry.path), entry.mode);
   }
   const depthOf = (dir: string) => dir.split('/').length;
   for (const depth of [...new Set([...dirs].map(depthOf))].sort((a, b) => a - b)) {
     const level = [...dirs].filter((dir) => depthOf(dir) === depth);
-    await inParallel(level, mkdirConcurrency, options.signal, (dir) => ensureDir(sftp, dir, dirModes.get(dir)));
+    // Owner-writable while the tree fills, whatever the final mode.
+    await inParallel(level, mkdirConcurrency, options.signal, (dir) => {
+      const mode = dirModes.get(dir);
+      return ensureDir(sftp, dir, mode === undefined ? undefined : mode | 0o700);
+    });
   }
 
   const filesTotal = entries.filter((entry) => entry.kind === 'file' || entry.kind === 'link').length;
@@ -45,14 +59,15 @@ export async function uploadTreeOverSftp(
     switch (entry.kind) {
       case 'file':
         await sftpCall(`upload ${entry.path}`, (done) =>
-          sftp.fastPut(entry.localPath, path, { mode: entry.mode, concurrency: 8, step: (sent) => progress.partial(path, sent) }, done),
+          // A local name that is not UTF-8 is opened by its bytes; node:fs takes either.
+          sftp.fastPut(fsPath(entry.localPath) as string, path, { mode: entry.mode, concurrency: 8, step: (sent) => progress.partial(path, sent) }, done),
         );
         // fastPut skips its chmod for empty files, and the umask applies at creation.
         await sftpCall(`chmod ${entry.path}`, (done) => sftp.chmod(path, entry.mode, done));
         progress.fileDone(path, entry.size);
         break;
       case 'link':
-        await hardLink(entry.from, path);
+        await hooks.hardLink(entry.from, path);
         progress.fileDone(path, 0);
         break;
       case 'symlink':
@@ -62,6 +77,7 @@ export async function uploadTreeOverSftp(
     }
   });
   options.signal?.throwIfAborted();
+  await hooks.beforeModes?.();
 
   // Modes last, deepest first: a read-only directory must not stop us writing into it.
   for (const [dir, mode] of [...dirModes].sort(([a], [b]) => b.split('/').length - a.split('/').length)) {

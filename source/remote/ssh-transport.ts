@@ -10,6 +10,7 @@ import { commandTimedOut, connectionLost } from './ssh-errors.js';
 import { signalChannel, withStdinWatchdog } from './ssh-channel.js';
 import { isUnsupported, sftpCall, sftpFailure, UnsupportedExtension, type SftpError } from './sftp-calls.js';
 import { uploadTreeOverSftp } from './sftp-upload.js';
+import { planWireNames } from './wire-names.js';
 import { Slots } from './slots.js';
 import type {
   RemoteCommand,
@@ -102,7 +103,14 @@ export class SshTransport implements Transport {
     const remoteRoot = posix.normalize(remoteRootAsGiven).replace(/(.)\/+$/, '$1');
     return this.#guard(`the upload to ${remoteRoot}`, async () => {
       const sftp = await this.#sftpSession();
-      await uploadTreeOverSftp(sftp, remoteRoot, entries, options, (from, to) => this.#hardLink(sftp, from, to));
+      const plan = planWireNames(remoteRoot, entries);
+      await uploadTreeOverSftp(sftp, remoteRoot, plan.entries, options, {
+        hardLink: (from, to) => this.#hardLink(sftp, from, to),
+        modesSetLater: plan.modesSetLater,
+        beforeModes: async () => {
+          for (const step of plan.finish) await this.#runChecked(step.argv, step.what, { input: step.input });
+        },
+      });
     });
   }
 
@@ -274,9 +282,9 @@ export class SshTransport implements Transport {
     if (!extension) await this.#runChecked(['mv', '-f', '--', from, to], `rename ${from}`);
   }
 
-  async #runChecked(argv: readonly string[], what: string): Promise<void> {
+  async #runChecked(argv: readonly string[], what: string, options: { readonly input?: Buffer } = {}): Promise<void> {
     const stderr: Buffer[] = [];
-    const outcome = await this.#execute(composeCommand(argv), {}, () => {}, (chunk) => stderr.push(chunk));
+    const outcome = await this.#execute(composeCommand(argv), options, () => {}, (chunk) => stderr.push(chunk));
     const code = exitCode(outcome);
     if (code !== 0) throw new Error(`Could not ${what} on ${this.label} (exit ${code}): ${Buffer.concat(stderr).toString('utf8').trim()}`);
   }

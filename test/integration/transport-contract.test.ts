@@ -6,6 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isDeployError } from '../../source/errors.js';
+import { removeTree } from '../../source/host/remove-tree.js';
+import { decodeFileName, fsPath } from '../../source/project/file-names.js';
 import { execFileSync, spawn } from 'node:child_process';
 import { composeCommand } from '../../source/remote/compose.js';
 import { connectSsh } from '../../source/remote/connect.js';
@@ -386,6 +388,66 @@ for (const flavour of flavours) {
           expect(second).toBe(first);
         }
         expect((await transport.run(['test', '-e', join(release2, 'CANARY')])).code).toBe(1);
+      });
+
+      /** What is under `root` on the host, read as bytes (find | base64) so names that are not UTF-8 come back exactly. */
+      async function treeOnHost(root: string): Promise<Map<string, { type: string; mode: string; size: number; inode: string; target: string }>> {
+        const listing = await transport.run({ script: script(cmd(['find', root, '-mindepth', '1', '-printf', '%y %m %s %i %P\\0%l\\0']), op('| base64 -w0')) });
+        expect(listing.code, listing.stderr).toBe(0);
+        const fields = Buffer.from(listing.stdout, 'base64').toString('latin1').split('\0').slice(0, -1);
+        const tree = new Map<string, { type: string; mode: string; size: number; inode: string; target: string }>();
+        for (let index = 0; index < fields.length; index += 2) {
+          const [type = '', mode = '', size = '', inode = ''] = (fields[index] as string).split(' ', 4);
+          const path = (fields[index] as string).slice(type.length + mode.length + size.length + inode.length + 4);
+          const decode = (text: string) => decodeFileName(Buffer.from(text, 'latin1'));
+          tree.set(decode(path), { type, mode, size: Number(size), inode, target: decode(fields[index + 1] as string) });
+        }
+        return tree;
+      }
+
+      it('delivers names that are not UTF-8 byte for byte, into read-only folders too, as files, links and symlinks', async () => {
+        // Latin-1 é and a lone 0xFF, held as surrogate escapes the way listSourceFiles reads them.
+        const e9 = '\udce9';
+        const ff = '\udcff';
+        const root1 = join(workDir, 'bytes-one');
+        const root2 = join(workDir, 'bytes-two');
+        const localPath = join(localDir, `caf${e9}.txt`);
+        await writeFile(fsPath(localPath), 'latin-1');
+        await transport.run(['mkdir', '-p', root1, root2]);
+        await transport.uploadTree(root1, [
+          { kind: 'dir', path: `r${e9}p`, mode: 0o755 },
+          { kind: 'dir', path: `r${e9}p/sub`, mode: 0o555 },
+          { kind: 'dir', path: 'ro', mode: 0o555 },
+          { kind: 'file', path: `caf${e9}.txt`, mode: 0o640, size: 7, localPath },
+          { kind: 'file', path: `r${e9}p/sub/${ff}.bin`, mode: 0o644, size: 7, localPath },
+          { kind: 'file', path: `ro/inner${e9}`, mode: 0o600, size: 7, localPath },
+          { kind: 'symlink', path: 'to-latin1', target: `caf${e9}.txt` },
+          { kind: 'symlink', path: `li${e9}n`, target: 'ro' },
+        ]);
+        const one = await treeOnHost(root1);
+        const summary = (tree: typeof one) => [...tree].map(([path, entry]) => `${entry.type} ${entry.mode} ${path}${entry.target === '' ? '' : ` -> ${entry.target}`}`).sort();
+        expect(summary(one)).toEqual([
+          `d 555 r${e9}p/sub`,
+          'd 555 ro',
+          `d 755 r${e9}p`,
+          `f 600 ro/inner${e9}`,
+          `f 640 caf${e9}.txt`,
+          `f 644 r${e9}p/sub/${ff}.bin`,
+          `l 777 li${e9}n -> ro`,
+          `l 777 to-latin1 -> caf${e9}.txt`,
+        ].sort());
+        expect([...one.values()].filter((entry) => entry.type === 'f').map((entry) => entry.size)).toEqual([7, 7, 7]);
+
+        // A hard link from a release whose file name is not UTF-8, into a folder whose name is not either.
+        await transport.uploadTree(root2, [{ kind: 'link', path: `n${e9}w/caf${e9}.txt`, mode: 0o640, size: 7, from: join(root1, `caf${e9}.txt`) }]);
+        const two = await treeOnHost(root2);
+        expect(two.get(`n${e9}w/caf${e9}.txt`)?.inode).toBe(one.get(`caf${e9}.txt`)?.inode);
+
+        // Read-only folders do not stop a release from being removed.
+        for (const root of [root1, root2]) {
+          expect((await transport.run(removeTree(root))).code).toBe(0);
+          expect((await transport.run(['test', '-e', root])).code).toBe(1);
+        }
       });
 
       it('stops when aborted', async () => {

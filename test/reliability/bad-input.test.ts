@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { cpSync, createReadStream, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, createReadStream, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -51,30 +51,43 @@ const hostileNames = [
   '.hidden',
 ];
 
-async function sha256(path: string): Promise<string> {
+async function sha256(path: string | Buffer): Promise<string> {
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
   return hash.digest('hex');
 }
 
-/** Every file, dir and symlink under `root` (skipping `skip` at the top), with content hashes: two equal results mean byte-identical trees. */
+/**
+ * Every file, dir and symlink under `root` (skipping `skip` at the top), with content hashes: two
+ * equal results mean byte-identical trees. Names are read as bytes and keyed as latin1 text, so a
+ * name that is not UTF-8 is compared byte for byte too.
+ */
 async function treeDigest(root: string, skip: readonly string[] = []): Promise<Map<string, string>> {
   const result = new Map<string, string>();
-  const walk = async (dir: string, prefix: string) => {
-    for (const name of readdirSync(dir)) {
-      if (prefix === '' && skip.includes(name)) continue;
-      const path = join(dir, name);
-      const rel = `${prefix}${name}`;
+  const walk = async (dir: Buffer, prefix: string) => {
+    for (const name of readdirSync(dir, { encoding: 'buffer' })) {
+      if (prefix === '' && skip.includes(name.toString('latin1'))) continue;
+      const path = Buffer.concat([dir, Buffer.from('/'), name]);
+      const rel = `${prefix}${name.toString('latin1')}`;
       const info = lstatSync(path);
-      if (info.isSymbolicLink()) result.set(rel, `link ${readlinkSync(path)}`);
+      if (info.isSymbolicLink()) result.set(rel, `link ${readlinkSync(path, { encoding: 'buffer' }).toString('hex')}`);
       else if (info.isDirectory()) {
         result.set(`${rel}/`, `dir ${(info.mode & 0o777).toString(8)}`);
         await walk(path, `${rel}/`);
       } else result.set(rel, `file ${(info.mode & 0o777).toString(8)} ${info.size} ${await sha256(path)}`);
     }
   };
-  await walk(root, '');
+  await walk(Buffer.from(root), '');
   return result;
+}
+
+/** Makes every folder under `root` owner-writable again, so that a read-only one can be cleaned up. */
+function ownerWritable(root: string | Buffer): void {
+  chmodSync(root, 0o755);
+  for (const name of readdirSync(root, { encoding: 'buffer' })) {
+    const path = Buffer.concat([Buffer.from(root), Buffer.from('/'), name]);
+    if (lstatSync(path).isDirectory()) ownerWritable(path);
+  }
 }
 
 function canariesFound(world: World): string[] {
@@ -145,20 +158,63 @@ describe.skipIf(sshSkip !== undefined)(`bad input over SSH${sshSkip ? ` (skipped
     expect(canariesFound(world)).toEqual([]);
   }, 240_000);
 
-  it('a file name that is not UTF-8 is refused with a clear message before the host is touched', async () => {
+  it('names that are not UTF-8 arrive byte-identical, are hard-linked on the next deploy, and read-only folders are pruned', async () => {
     const project = join(scratch, 'latin1');
     copyExample(project);
-    // "café.txt" in Latin-1: valid on Linux, not UTF-8.
-    const name = Buffer.concat([Buffer.from(join(project, 'caf')), Buffer.from([0xe9]), Buffer.from('.txt')]);
-    writeFileSync(name, 'latin-1 name');
-    const configFile = cliConfigFile(world, 'bad-input-latin1', { source: project });
-    const before = treeSnapshot(world.hostRoot);
-    const run = await deployWith(configFile, ['--skip-validate']);
-    expect(run.code, out(run)).toBe(1);
-    expect(out(run)).toMatch(/has a name that is not valid UTF-8/);
-    expect(out(run)).toContain('Rename the file');
-    expect(treeSnapshot(world.hostRoot)).toEqual(before);
-  }, 120_000);
+    const latin1 = (...parts: (string | number[])[]) => Buffer.concat(parts.map((part) => (typeof part === 'string' ? Buffer.from(part) : Buffer.from(part))));
+    const at = (...parts: (string | number[])[]) => latin1(project, '/', ...parts);
+    mkdirSync(at('data'));
+    // "café.txt" in Latin-1, bytes that are UTF-8 nowhere, a folder and a subfolder with such names.
+    writeFileSync(at('data/caf', [0xe9], '.txt'), 'latin-1 name');
+    writeFileSync(at('data/', [0xff, 0xfe], ' raw.bin'), Buffer.from([0, 1, 2, 255]));
+    mkdirSync(at('data/r', [0xe9], 'pertoire/sous', [0xa0], 'dossier'), { recursive: true });
+    writeFileSync(at('data/r', [0xe9], 'pertoire/inner.txt'), 'inside a Latin-1 folder');
+    writeFileSync(at('data/r', [0xe9], 'pertoire/sous', [0xa0], 'dossier/deep', [0xe9], '.txt'), 'two levels down');
+    // A symlink whose target is not UTF-8, and one whose own name is not.
+    symlinkSync(latin1('caf', [0xe9], '.txt'), at('data/lien'));
+    symlinkSync('../server.py', at('data/li', [0xe9], 'n'));
+    // Read-only folders, one of them with a Latin-1 name, each holding a file.
+    mkdirSync(at('data/lecture-seule'));
+    writeFileSync(at('data/lecture-seule/fichier', [0xe9], '.txt'), 'in a read-only folder');
+    mkdirSync(at('data/ro', [0xe9]));
+    writeFileSync(at('data/ro', [0xe9], '/plain.txt'), 'in a read-only Latin-1 folder');
+    chmodSync(at('data/lecture-seule'), 0o555);
+    chmodSync(at('data/ro', [0xe9]), 0o555);
+    // A Python module with such a name goes through the local syntax check.
+    writeFileSync(at('mod', [0xe9], '.py'), 'VALUE = 1\n');
+    const configFile = cliConfigFile(world, 'bad-input-latin1', { source: project, keepReleases: 1 });
+    const releases = () => readdirSync(join(world.hostRoot, 'releases')).filter((name) => !name.startsWith('.'));
+    try {
+      const before = new Set(releases());
+      const run = await deployWith(configFile);
+      expect(run.code, out(run)).toBe(0);
+      const first = releases().filter((id) => !before.has(id));
+      expect(first).toHaveLength(1);
+      const local = await treeDigest(project);
+      expect(await treeDigest(join(world.hostRoot, 'current'), ['.mcp-deploy'])).toEqual(local);
+      // The manifest names them by their bytes: a lone surrogate per byte that is not UTF-8.
+      const manifest = readFileSync(join(world.hostRoot, 'current', '.mcp-deploy', 'manifest.json'), 'utf8');
+      expect(manifest).toContain('"data/caf\\udce9.txt"');
+      expect(manifest).toContain('"data/r\\udce9pertoire/sous\\udca0dossier/deep\\udce9.txt"');
+
+      // The next deploy links them from the release before instead of sending them again.
+      writeFileSync(join(project, 'server.py'), `${readFileSync(join(project, 'server.py'), 'utf8')}\n# again\n`);
+      const again = await deployWith(configFile, ['--skip-validate']);
+      expect(again.code, out(again)).toBe(0);
+      expect(again.stdout).toMatch(/1 file\(s\) sent, .*; \d+ unchanged linked/);
+      expect(await treeDigest(join(world.hostRoot, 'current'), ['.mcp-deploy'])).toEqual(await treeDigest(project));
+
+      // With keepReleases 1, a third deploy prunes the first release, read-only folders and all.
+      const third = await deployWith(configFile, ['--skip-validate']);
+      expect(third.code, out(third)).toBe(0);
+      expect(releases()).not.toContain(first[0]);
+      expect(readdirSync(join(world.hostRoot, 'releases')).filter((name) => name.includes(first[0] as string))).toEqual([]);
+      expect(out(third)).not.toMatch(/permission denied/i);
+      expect(canariesFound(world)).toEqual([]);
+    } finally {
+      ownerWritable(project);
+    }
+  }, 240_000);
 
   it('symlink loops inside the tree ship as the links they are; a link out of the tree is refused and nothing changes', async () => {
     const project = join(scratch, 'links');

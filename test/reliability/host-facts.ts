@@ -114,12 +114,13 @@ export function judge(facts: HostFacts): { verdict: 'consistent' | 'nginx-ahead'
  */
 export function treeSnapshot(root: string): string[] {
   const out: string[] = [];
-  const walk = (dir: string, prefix: string) => {
-    for (const name of readdirSync(dir).sort()) {
-      const path = join(dir, name);
+  // Names as bytes (shown as latin1): a release may hold names that are not UTF-8.
+  const walk = (dir: Buffer, prefix: string) => {
+    for (const name of readdirSync(dir, { encoding: 'buffer' }).sort(Buffer.compare)) {
+      const path = Buffer.concat([dir, Buffer.from('/'), name]);
       const info = lstatSync(path);
-      const rel = `${prefix}${name}`;
-      if (info.isSymbolicLink()) out.push(`${rel} -> ${readlinkSync(path)}`);
+      const rel = `${prefix}${name.toString('latin1')}`;
+      if (info.isSymbolicLink()) out.push(`${rel} -> ${readlinkSync(path, { encoding: 'buffer' }).toString('latin1')}`);
       else if (info.isDirectory()) {
         out.push(`${rel}/ ${(info.mode & 0o7777).toString(8)}`);
         walk(path, `${rel}/`);
@@ -129,7 +130,7 @@ export function treeSnapshot(root: string): string[] {
       } else out.push(`${rel} ${info.size} ${(info.mode & 0o7777).toString(8)} ${info.mtimeMs}`);
     }
   };
-  if (existsSync(root)) walk(root, '');
+  if (existsSync(root)) walk(Buffer.from(root), '');
   return out;
 }
 

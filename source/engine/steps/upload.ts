@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import type { Config } from '../../config/load.js';
 import { DeployError } from '../../errors.js';
 import { metaDirName, type HostLayout } from '../../host/layout.js';
+import { removeTree } from '../../host/remove-tree.js';
 import { listSourceFiles, type SourceEntry } from '../../project/source-files.js';
 import { runChecked, type Transport } from '../../remote/transport.js';
 import { buildManifest, diffManifests, manifestSchema, type Manifest, type ManifestDiff } from '../manifest.js';
@@ -76,7 +77,7 @@ export async function uploadRelease(options: {
   const final = layout.releaseDir(release);
   const exists = await transport.run(['test', '-e', final]);
   if (exists.code === 0) throw new DeployError('host-state', `Release ${release} already exists on ${transport.label}; refusing to overwrite it.`);
-  await runChecked(transport, ['rm', '-rf', partial], 'clearing an old partial upload');
+  await runChecked(transport, removeTree(partial), 'clearing an old partial upload');
   await runChecked(transport, ['mkdir', '-p', layout.releasesDir], 'creating the releases folder');
   try {
     await transport.uploadTree(partial, [...plan, { kind: 'dir', path: metaDirName, mode: 0o755 }], {
