@@ -16,6 +16,7 @@ import { portInUse } from './port-check.js';
 import { drainPort } from './drain.js';
 import { accessLogOffset, judge, readWindow } from './watch.js';
 import { waitForRelease } from '../health/release-identity.js';
+import { publicUrlProblem } from '../health/public-answer.js';
 
 /** What serves traffic before the cutover; null on a first deploy. */
 export type ActiveSide = { readonly colour: Colour; readonly port: number; readonly release: string } | null;
@@ -245,12 +246,15 @@ export async function recoverCutover(
   }
   // A rollback target that fails again keeps its good name: it served before, the fault may be elsewhere.
   if (options.markFailed) await markFailed(transport, layout, release, failure).catch((error: unknown) => problems.push(`marking ${release} failed: ${describeError(error)}`));
+  // The old colour runs, but with nginx down (say) nothing answers publicly: say so (found by the host-fault tests).
+  const unanswered = serving === null ? null : await publicUrlProblem(target.publicUrl, config.health.http);
+  const servingNow = serving === null || unanswered === null ? serving : `${serving}, but ${unanswered}`;
   if (problems.length > 0) {
-    bus.emit({ kind: 'rollback', phase: 'failed', reason: problems.join('; '), serving });
+    bus.emit({ kind: 'rollback', phase: 'failed', reason: problems.join('; '), serving: servingNow });
   } else {
-    bus.emit({ kind: 'rollback', phase: 'done', reason: `${failure.step} failed`, serving });
+    bus.emit({ kind: 'rollback', phase: 'done', reason: `${failure.step} failed`, serving: servingNow });
   }
-  return serving;
+  return servingNow;
 }
 
 export function newProgress(target: EngineContext['target'], active: ActiveSide): CutoverProgress {

@@ -190,6 +190,9 @@ describe('host faults over the local transport', () => {
     expect(run.stdout).toMatch(/✖ Switch nginx to/);
     expect(run.stdout).toMatch(/nginx reload failed \(exit \d+\)/);
     expect(run.stdout).toContain('nginx does not seem to be running on the host: start it, then deploy again.');
+    // The old colour runs, but the last line does not pretend that anything answers publicly.
+    expect(run.stdout).toContain(`Serving now: release ${before.release} on ${before.colour} (port`);
+    expect(run.stdout).toMatch(/Serving now: .*\), but http:\/\/127\.0\.0\.1:\d+\/?\S* does not answer: /);
     expect(readFileSync(world.nginx.upstreamFile, 'utf8')).toBe(include);
     const state = JSON.parse(readFileSync(join(world.hostRoot, 'state.json'), 'utf8'));
     expect(state.active).toMatchObject({ colour: before.colour, release: before.release });
