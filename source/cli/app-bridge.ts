@@ -10,6 +10,7 @@ import { readState } from '../host/state.js';
 import type { Transport } from '../remote/transport.js';
 import type { AppEngine, AppView, Failure } from '../ui/render-app.js';
 import type { GlobalOptions } from './options.js';
+import { importOwningSignals } from './own-signals.js';
 import { createRunContext, type RunContext } from './run-context.js';
 import { notifyReportLines } from '../notify/notifier.js';
 
@@ -33,8 +34,8 @@ export async function runApp(view: AppView, options: AppOptions, release?: strin
   try {
     const lines = Number.parseInt(options.lines ?? '50', 10) || 50;
     // Ink, React and the app's preferences load only when the app runs: CI and pipes never pay for
-    // them, and no UI library's exit hooks (conf's re-raised SIGINT) sit in the plain path.
-    const { renderApp } = await import('../ui/render-app.js');
+    // them. Their signal hooks (conf's re-raised SIGINT/SIGTERM) are taken off: see own-signals.ts.
+    const { renderApp } = await importOwningSignals(() => import('../ui/render-app.js'));
     return await renderApp(appEngine(context, options, connections), {
       view,
       color: context.color,

@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { deploy } from '../../source/engine/deploy.js';
+import { pidsWithCommandLine } from '../harness/processes.js';
 import { openTerminal, tmuxAvailable, type Terminal } from './tmux.js';
 import { createWorld, getJson, writeCliConfig, type World } from './world.js';
 
@@ -121,6 +122,32 @@ describe.skipIf(skip !== undefined)(`the terminal app in a real pty${skip ? ` (s
     expect(state()).toEqual(before);
     expect(await served()).toBe(before.active.release);
   }, 180_000);
+  it('SIGTERM to the app (a service manager stopping it) stops safely, once: rolled back, unlocked, exit 130', async () => {
+    const before = state();
+    world.editServer((text) => `${text}\n# terminated\n`);
+    const term = open(['--skip-validate'], { MCP_DEPLOY_TESTING: '1', MCP_DEPLOY_FAULT: 'health:start:pause', MCP_DEPLOY_FAULT_PAUSE_MS: '5000' });
+    await term.waitFor('Deploy this?', 60_000);
+    term.send('y');
+    await term.waitFor(/✔ Start (blue|green)/, 60_000);
+    // The node process itself, not the shell tmux runs it from.
+    const programOf = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0];
+    const [cli, ...others] = pidsWithCommandLine(config).filter((pid) => programOf(pid) === process.execPath);
+    expect(others).toEqual([]);
+    process.kill(cli!, 'SIGTERM');
+    const status = await term.waitForExit(90_000).catch(async () => {
+      term.send('q');
+      return term.waitForExit(30_000);
+    });
+    expect(status).toBe(130);
+    const screen = term.screen();
+    expect(screen).toContain('SIGTERM: stopping safely');
+    // One signal is one request to stop: nothing may answer it as if it were sent twice.
+    expect(screen).not.toContain('Still stopping safely');
+    expect(existsSync(join(world.hostRoot, 'deploy.lock'))).toBe(false);
+    expect(state()).toEqual(before);
+    expect(await served()).toBe(before.active.release);
+  }, 180_000);
+
   it('doctor runs in a terminal: one line per check, and a ready verdict', async () => {
     const term = open(['doctor']);
     expect(await term.waitForExit(60_000)).toBe(0);
