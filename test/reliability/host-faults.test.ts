@@ -169,9 +169,11 @@ describe('host faults over the local transport', () => {
       expect(info.startedAt).toBe(epoch);
       expect(info.startedAtIso).toBe('2031-02-03T04:05:06Z');
       expect((await held.ended).code).toBe(0);
-      // Note (reported, not asserted as wrong): state.json's updatedAt and audit.log's `at` use the operator's clock.
+      // state.json and the audit log take the host's time too.
       const state = JSON.parse(readFileSync(join(world.hostRoot, 'state.json'), 'utf8'));
-      console.log(`clock: release ids ${/^release (\S+) /m.exec(first.stdout)?.[1]}, ${/^release (\S+) /m.exec(second.stdout)?.[1]}; state.json updatedAt ${state.updatedAt} (operator clock)`);
+      expect(state.updatedAt).toBe('2031-02-03T04:05:06Z');
+      const audit = readFileSync(join(world.hostRoot, 'audit.log'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { at: string });
+      expect(audit.at(-1)?.at).toBe('2031-02-03T04:05:06Z');
     } finally {
       rmSync(fake, { recursive: true, force: true });
     }
