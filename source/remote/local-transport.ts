@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fsPath } from '../project/file-names.js';
 import { composeCommand } from './compose.js';
-import type { RemoteCommand, RunOptions, RunResult, StreamOptions, Transport, Tunnel, UploadEntry, UploadOptions } from './transport.js';
+import { commandTimedOut, type RemoteCommand, type RunOptions, type RunResult, type StreamOptions, type Transport, type Tunnel, type UploadEntry, type UploadOptions } from './transport.js';
 import { splitLines } from './lines.js';
 
 /**
@@ -18,7 +18,8 @@ export class LocalTransport implements Transport {
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
     const code = await this.#spawn(remote, options, (chunk) => stdout.push(chunk), (chunk) => stderr.push(chunk));
-    return { code: code ?? 128, stdout: Buffer.concat(stdout).toString('utf8'), stderr: Buffer.concat(stderr).toString('utf8') };
+    // As over SSH: a command that did not exit on its own reports 255.
+    return { code: code ?? 255, stdout: Buffer.concat(stdout).toString('utf8'), stderr: Buffer.concat(stderr).toString('utf8') };
   }
 
   async stream(remote: RemoteCommand, options: StreamOptions): Promise<{ code: number | null }> {
@@ -30,12 +31,18 @@ export class LocalTransport implements Transport {
     return { code };
   }
 
+  /**
+   * The exit code, or null when the command was ended by an abort. The same contract as the SSH
+   * transport (transport-contract.test.ts): a timeout throws DeployError('timeout'), and a signal
+   * that is already aborted runs nothing.
+   */
   #spawn(
     remote: RemoteCommand,
     options: RunOptions,
     onStdout: (chunk: Buffer) => void,
     onStderr: (chunk: Buffer) => void,
   ): Promise<number | null> {
+    if (options.signal?.aborted) return Promise.resolve(null);
     return new Promise((resolve, reject) => {
       // detached: the command gets its own process group, so a timeout or abort ends the whole
       // pipeline it started, not just the shell.
@@ -43,7 +50,9 @@ export class LocalTransport implements Transport {
         stdio: ['pipe', 'pipe', 'pipe'],
         detached: true,
       });
-      const killGroup = () => {
+      let ended: 'timeout' | 'aborted' | undefined;
+      const killGroup = (why: 'timeout' | 'aborted') => {
+        ended ??= why;
         if (child.pid !== undefined && child.exitCode === null) {
           try {
             process.kill(-child.pid, 'SIGTERM');
@@ -52,15 +61,17 @@ export class LocalTransport implements Transport {
           }
         }
       };
-      const timer = options.timeoutMs === undefined ? undefined : setTimeout(killGroup, options.timeoutMs);
-      options.signal?.addEventListener('abort', killGroup, { once: true });
+      const onAbort = () => killGroup('aborted');
+      const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => killGroup('timeout'), options.timeoutMs);
+      options.signal?.addEventListener('abort', onAbort, { once: true });
       child.stdout.on('data', onStdout);
       child.stderr.on('data', onStderr);
       child.on('error', reject);
       child.on('close', (code, signal) => {
         if (timer) clearTimeout(timer);
-        options.signal?.removeEventListener('abort', killGroup);
-        resolve(code ?? (signal ? null : 0));
+        options.signal?.removeEventListener('abort', onAbort);
+        if (ended === 'timeout') reject(commandTimedOut(options.timeoutMs ?? 0));
+        else resolve(code ?? (signal ? null : 0));
       });
       child.stdin.on('error', () => {
         // the command may exit without reading its input

@@ -101,10 +101,6 @@ export function connectionLost(label: string, during: string, cause?: unknown): 
   return new DeployError('unreachable', `Connection to ${label} was lost during ${during}${reason}.`, cause === undefined ? {} : { cause });
 }
 
-export function commandTimedOut(timeoutMs: number): DeployError {
-  return new DeployError('timeout', `remote command timed out after ${timeoutMs} ms`);
-}
-
 function describe(error: unknown): { code: string | undefined; level: string | undefined; message: string } {
   if (error instanceof Error) {
     const details = error as Error & { code?: unknown; level?: unknown };

@@ -6,21 +6,22 @@ import type { Client, ClientChannel, SFTPWrapper } from 'ssh2';
 import { DeployError } from '../errors.js';
 import { composeCommand } from './compose.js';
 import { splitLines } from './lines.js';
-import { commandTimedOut, connectionLost } from './ssh-errors.js';
+import { connectionLost } from './ssh-errors.js';
 import { signalChannel, withStdinWatchdog } from './ssh-channel.js';
 import { isUnsupported, sftpCall, sftpFailure, UnsupportedExtension, type SftpError } from './sftp-calls.js';
 import { uploadTreeOverSftp } from './sftp-upload.js';
 import { planWireNames } from './wire-names.js';
 import { Slots } from './slots.js';
-import type {
-  RemoteCommand,
-  RunOptions,
-  RunResult,
-  StreamOptions,
-  Transport,
-  Tunnel,
-  UploadEntry,
-  UploadOptions,
+import {
+  commandTimedOut,
+  type RemoteCommand,
+  type RunOptions,
+  type RunResult,
+  type StreamOptions,
+  type Transport,
+  type Tunnel,
+  type UploadEntry,
+  type UploadOptions,
 } from './transport.js';
 
 /**

@@ -7,9 +7,16 @@
  * a Script's text must have been built with the helpers in quote.ts.
  */
 
+import { DeployError } from '../errors.js';
+
 export type Script = { readonly script: string };
 
 export type RemoteCommand = readonly string[] | Script;
+
+/** What `run` and `stream` throw, on every transport, when `timeoutMs` passes first. */
+export function commandTimedOut(timeoutMs: number): DeployError {
+  return new DeployError('timeout', `remote command timed out after ${timeoutMs} ms`);
+}
 
 export type RunOptions = {
   /** Working directory on the host. */
@@ -18,8 +25,9 @@ export type RunOptions = {
   readonly env?: Readonly<Record<string, string>>;
   /** Bytes written to the command's stdin, which is then closed. */
   readonly input?: string | Buffer;
-  /** Give up (and kill the command) after this long. */
+  /** Give up after this long: the command is killed and the call throws DeployError('timeout'). */
   readonly timeoutMs?: number;
+  /** Ends the command (code 255 from `run`, null from `stream`); already aborted: nothing runs. */
   readonly signal?: AbortSignal;
 };
 

@@ -208,6 +208,36 @@ for (const flavour of flavours) {
         expect(existsSync(canary)).toBe(false);
       });
 
+      it('throws a timeout DeployError and ends the command, and keeps working afterwards', async () => {
+        const seconds = `29.${randomBytes(3).readUIntBE(0, 3)}`;
+        const error = await transport.run(['sleep', seconds], { timeoutMs: 500 }).catch((caught: unknown) => caught);
+        expect(isDeployError(error)).toBe(true);
+        expect(error).toMatchObject({ kind: 'timeout', message: 'remote command timed out after 500 ms' });
+        await waitFor('the timed-out sleep to end', () => pidsWithCommandLine(`sleep ${seconds}`).length === 0, { timeoutMs: 5_000 });
+        expect((await transport.run(['echo', 'still here'])).stdout).toBe('still here\n');
+      });
+
+      it('ends a command with input when aborted, with a failing code', async () => {
+        const seconds = `28.${randomBytes(3).readUIntBE(0, 3)}`;
+        const controller = new AbortController();
+        const running = transport.run({ script: script(cmd(['cat']), op('>/dev/null;'), cmd(['sleep', seconds])) }, { input: 'x', signal: controller.signal });
+        await waitFor('the sleep to start', () => pidsWithCommandLine(`sleep ${seconds}`).length > 0, { timeoutMs: 5_000 });
+        controller.abort();
+        expect((await running).code).not.toBe(0);
+        await waitFor('the aborted sleep to end', () => pidsWithCommandLine(`sleep ${seconds}`).length === 0, { timeoutMs: 5_000 });
+      });
+
+      it('runs nothing when the signal is already aborted', async () => {
+        const marker = join(workDir, `never-${randomBytes(4).toString('hex')}`);
+        const controller = new AbortController();
+        controller.abort();
+        const ran = await transport.run(['touch', marker], { signal: controller.signal });
+        expect(ran.code).toBe(255);
+        const streamed = await transport.stream(['touch', marker], { signal: controller.signal, onLine: () => {} });
+        expect(streamed.code).toBeNull();
+        expect((await transport.run(['test', '-e', marker])).code).toBe(1);
+      });
+
       it('reports the exit status of many quick commands at once', async () => {
         // Quick commands over a fast link: the status can arrive with the exec reply itself.
         const codes = await Promise.all(Array.from({ length: 120 }, (_, index) => transport.run(['sh', '-c', `exit ${index % 7}`])));
@@ -482,37 +512,6 @@ describe.skipIf(sshdSkip !== undefined)(`SshTransport only${sshdSkip ? ` (skippe
     await transport.close();
     await transport.close(); // idempotent
     await expect(transport.run(['true'])).rejects.toMatchObject({ kind: 'unreachable' });
-  });
-
-  it('throws a timeout DeployError and ends the host-side command', async () => {
-    const transport = await connectSsh(sshOptions(sshd));
-    try {
-      const seconds = `29.${randomBytes(3).readUIntBE(0, 3)}`;
-      const error = await transport.run(['sleep', seconds], { timeoutMs: 500 }).catch((caught: unknown) => caught);
-      expect(isDeployError(error)).toBe(true);
-      expect(error).toMatchObject({ kind: 'timeout', message: 'remote command timed out after 500 ms' });
-      await waitFor('the timed-out sleep to end', () => pidsWithCommandLine(`sleep ${seconds}`).length === 0, { timeoutMs: 5_000 });
-      // The connection is still good afterwards.
-      expect((await transport.run(['echo', 'still here'])).stdout).toBe('still here\n');
-    } finally {
-      await transport.close();
-    }
-  });
-
-  it('ends a command with input when aborted', async () => {
-    const transport = await connectSsh(sshOptions(sshd));
-    try {
-      const seconds = `28.${randomBytes(3).readUIntBE(0, 3)}`;
-      const controller = new AbortController();
-      const running = transport.run({ script: script(cmd(['cat']), op('>/dev/null;'), cmd(['sleep', seconds])) }, { input: 'x', signal: controller.signal });
-      await waitFor('the sleep to start', () => pidsWithCommandLine(`sleep ${seconds}`).length > 0, { timeoutMs: 5_000 });
-      controller.abort();
-      const result = await running;
-      expect(result.code).not.toBe(0);
-      await waitFor('the aborted sleep to end', () => pidsWithCommandLine(`sleep ${seconds}`).length === 0, { timeoutMs: 5_000 });
-    } finally {
-      await transport.close();
-    }
   });
 
   it('rejects pending calls with unreachable when the connection is cut', async () => {
