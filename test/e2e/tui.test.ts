@@ -37,8 +37,12 @@ describe.skipIf(skip !== undefined)(`the terminal app in a real pty${skip ? ` (s
 
   afterAll(async () => world?.stop());
 
+  // A small terminal on purpose: every screen must fit, or Ink redraws the whole screen each frame.
+  const rows = 30;
   const open = (args: string[], env: Record<string, string> = {}) =>
-    (terminal = openTerminal([process.execPath, bin, ...args, '--config', config], { cwd: world.project, env, rows: 60 }));
+    (terminal = openTerminal([process.execPath, bin, ...args, '--config', config], { cwd: world.project, env, rows }));
+  /** The header is still the first row: the frame fitted and nothing scrolled away. */
+  const fitted = (screen: string) => expect(screen.split('\n')[0]).toMatch(/^mcp-deploy · world → world/);
   const served = async () => (await getJson(`${world.publicUrl}/health`)).body['release'];
   const state = () => JSON.parse(readFileSync(join(world.hostRoot, 'state.json'), 'utf8')) as { active: { release: string; colour: string }; previous: string | null };
 
@@ -51,6 +55,7 @@ describe.skipIf(skip !== undefined)(`the terminal app in a real pty${skip ? ` (s
     expect(plan).toMatch(/mcp-deploy · world → world/);
     term.send('y');
     const done = await term.waitFor(/Serving now:/, 90_000);
+    fitted(done);
     expect(done).toMatch(/✔ .*Switch nginx/);
     expect(done).not.toContain('✖');
     term.send('q');
@@ -66,6 +71,7 @@ describe.skipIf(skip !== undefined)(`the terminal app in a real pty${skip ? ` (s
     await term.waitFor('Deploy this?', 60_000);
     term.send('y');
     const screen = await term.waitFor(/Serving now:/, 90_000);
+    fitted(screen);
     expect(screen).toContain('✖');
     expect(screen).toMatch(/Stop (blue|green)/);
     expect(screen).toContain(before);
