@@ -1,17 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Socket } from 'node:net';
-import { constants } from 'node:os';
 import { posix } from 'node:path';
-import type { Client, ClientChannel, SFTPWrapper } from 'ssh2';
+import type { Client, SFTPWrapper } from 'ssh2';
 import { DeployError } from '../errors.js';
 import { composeCommand } from './compose.js';
 import { splitLines } from './lines.js';
 import { connectionLost } from './ssh-errors.js';
-import { signalChannel, withStdinWatchdog } from './ssh-channel.js';
+import { ExecChannels, exitCode } from './ssh-exec.js';
 import { isUnsupported, sftpCall, sftpFailure, UnsupportedExtension, type SftpError } from './sftp-calls.js';
 import { uploadTreeOverSftp } from './sftp-upload.js';
 import { planWireNames } from './wire-names.js';
-import { Slots } from './slots.js';
 import {
   commandTimedOut,
   type RemoteCommand,
@@ -26,47 +24,32 @@ import {
 
 /**
  * A host reached over one SSH connection (made by connect.ts). Commands are exec channels
- * multiplexed on it; files go through one SFTP session opened on first use. If the connection
- * drops, every pending call rejects with an 'unreachable' DeployError naming what it was doing.
- *
- * Exit codes: a command's own status; 128 + the signal number when the host reports the command
- * was killed by a signal (what a shell would show as `$?`); 255 when the channel closed without
- * any status, as OpenSSH's `ssh` does. A timeout throws a 'timeout' DeployError.
+ * multiplexed on it (ssh-exec.ts, which also says what exit codes mean); files go through one
+ * SFTP session opened on first use. If the connection drops, every pending call rejects with an
+ * 'unreachable' DeployError naming what it was doing. A timeout throws a 'timeout' DeployError.
  */
 
-/** OpenSSH allows 10 sessions per connection (MaxSessions); one is our SFTP session. */
-const maxExecChannels = 8;
-/** After asking a command to stop, how long to wait for it to end before closing its channel. */
-const stopGraceMs = 3_000;
-/** A channel that closes without an exit status may be the first sign of a dropped connection. */
-const lostConnectionSettleMs = 250;
 const sftpNoSuchFile = 2;
-
-type Outcome =
-  | { readonly kind: 'exit'; readonly code: number }
-  | { readonly kind: 'signal'; readonly signal: string }
-  | { readonly kind: 'no-status' }
-  | { readonly kind: 'aborted'; readonly code: number | undefined }
-  | { readonly kind: 'timeout' };
 
 type Pending = { readonly during: string; readonly fail: (error: DeployError) => void };
 
 export class SshTransport implements Transport {
   readonly label: string;
   readonly #client: Client;
+  readonly #exec: ExecChannels;
   #sftp: Promise<SFTPWrapper> | undefined;
   /** Set once the connection is gone, whether we closed it or it dropped. */
   #ended: 'closed' | 'lost' | undefined;
   #closing = false;
   #closed: Promise<void> | undefined;
   readonly #pending = new Set<Pending>();
-  readonly #channels = new Slots(maxExecChannels);
   readonly #tunnels = new Set<Tunnel>();
 
   /** Takes over a client that is already 'ready'. */
   constructor(client: Client, label: string) {
     this.label = label;
     this.#client = client;
+    this.#exec = new ExecChannels(client);
     client.on('error', (error) => this.#connectionEnded(error));
     client.on('end', () => this.#connectionEnded());
     client.on('close', () => this.#connectionEnded());
@@ -77,7 +60,7 @@ export class SshTransport implements Transport {
     return this.#guard(`the command ${summary(text)}`, async () => {
       const stdout: Buffer[] = [];
       const stderr: Buffer[] = [];
-      const outcome = await this.#execute(text, options, (chunk) => stdout.push(chunk), (chunk) => stderr.push(chunk));
+      const outcome = await this.#exec.execute(text, options, (chunk) => stdout.push(chunk), (chunk) => stderr.push(chunk));
       if (outcome.kind === 'timeout') throw commandTimedOut(options.timeoutMs ?? 0);
       return { code: exitCode(outcome), stdout: Buffer.concat(stdout).toString('utf8'), stderr: Buffer.concat(stderr).toString('utf8') };
     });
@@ -88,7 +71,7 @@ export class SshTransport implements Transport {
     return this.#guard(`the command ${summary(text)}`, async () => {
       const out = splitLines((line) => options.onLine(line, 'stdout'));
       const err = splitLines((line) => options.onLine(line, 'stderr'));
-      const outcome = await this.#execute(text, options, out.push, err.push);
+      const outcome = await this.#exec.execute(text, options, out.push, err.push);
       out.end();
       err.end();
       if (outcome.kind === 'timeout') throw commandTimedOut(options.timeoutMs ?? 0);
@@ -285,145 +268,9 @@ export class SshTransport implements Transport {
 
   async #runChecked(argv: readonly string[], what: string, options: { readonly input?: Buffer } = {}): Promise<void> {
     const stderr: Buffer[] = [];
-    const outcome = await this.#execute(composeCommand(argv), options, () => {}, (chunk) => stderr.push(chunk));
+    const outcome = await this.#exec.execute(composeCommand(argv), options, () => {}, (chunk) => stderr.push(chunk));
     const code = exitCode(outcome);
     if (code !== 0) throw new Error(`Could not ${what} on ${this.label} (exit ${code}): ${Buffer.concat(stderr).toString('utf8').trim()}`);
-  }
-
-  /** One exec channel: runs `text`, feeds it, and reports how it ended. */
-  async #execute(
-    text: string,
-    options: Pick<RunOptions, 'input' | 'timeoutMs' | 'signal'>,
-    onStdout: (chunk: Buffer) => void,
-    onStderr: (chunk: Buffer) => void,
-  ): Promise<Outcome> {
-    if (options.signal?.aborted) return { kind: 'aborted', code: undefined };
-    // Without input, stdin is free to carry "stop": the watchdog ends the command at its EOF.
-    const watchdog = options.input === undefined;
-    const release = await this.#channels.acquire();
-    for (let attempt = 1; ; attempt += 1) {
-      try {
-        return await this.#open(watchdog ? withStdinWatchdog(text) : text, watchdog, options, onStdout, onStderr, release);
-      } catch (error) {
-        // sshd frees a session slot a moment after the channel's close reaches us, so under load a
-        // new channel can be refused with MaxSessions' "open failed" although we hold fewer than
-        // the limit. Nothing ran: open it again shortly (bounded), like a client retrying a busy server.
-        if (!isSessionRefusal(error) || attempt >= channelOpenAttempts) {
-          release();
-          throw error;
-        }
-        await new Promise((resolve) => setTimeout(resolve, 25 * attempt));
-      }
-    }
-  }
-
-  /** Opens the exec channel; rejects (without releasing the slot) only when it could not be opened. */
-  #open(
-    command: string,
-    watchdog: boolean,
-    options: Pick<RunOptions, 'input' | 'timeoutMs' | 'signal'>,
-    onStdout: (chunk: Buffer) => void,
-    onStderr: (chunk: Buffer) => void,
-    release: () => void,
-  ): Promise<Outcome> {
-    return new Promise<Outcome>((resolve, reject) => {
-      try {
-        this.#client.exec(command, (error, channel) => {
-          if (error !== undefined && error !== null) {
-            reject(error);
-            return;
-          }
-          // Listen at once, inside this callback: over a fast link the exec reply, the output, the
-          // exit status and the close can arrive in one batch, and an 'exit' nobody hears is lost.
-          this.#watchChannel(channel, watchdog, options, onStdout, onStderr, release, resolve);
-        });
-      } catch (error) {
-        // ssh2 throws when the connection is already gone; the guard reports that.
-        reject(error);
-      }
-    });
-  }
-
-  #watchChannel(
-    channel: ClientChannel,
-    watchdog: boolean,
-    options: Pick<RunOptions, 'input' | 'timeoutMs' | 'signal'>,
-    onStdout: (chunk: Buffer) => void,
-    onStderr: (chunk: Buffer) => void,
-    release: () => void,
-    resolve: (outcome: Outcome) => void,
-  ): void {
-    let status: Outcome | undefined;
-    let stopping: 'aborted' | 'timeout' | undefined;
-    let finished = false;
-    const timers: NodeJS.Timeout[] = [];
-    const finish = (outcome: Outcome) => {
-      if (finished) return;
-      finished = true;
-      release();
-      for (const timer of timers) clearTimeout(timer);
-      options.signal?.removeEventListener('abort', onAbort);
-      resolve(outcome);
-    };
-    const stopped = (): Outcome =>
-      stopping === 'timeout' ? { kind: 'timeout' } : { kind: 'aborted', code: status?.kind === 'exit' ? status.code : undefined };
-    const stop = (why: 'aborted' | 'timeout') => {
-      if (stopping !== undefined || finished) return;
-      stopping = why;
-      signalChannel(channel, 'TERM');
-      // EOF on stdin: the watchdog ends the command on servers that ignore signal requests.
-      channel.end();
-      timers.push(
-        setTimeout(() => {
-          channel.close();
-          // sshd keeps a channel open until its command exits; do not wait for one that will not.
-          timers.push(setTimeout(() => finish(stopped()), 1_000));
-        }, stopGraceMs),
-      );
-    };
-    const onAbort = () => stop('aborted');
-    const noteStatus = (code: unknown, signalName: unknown) => {
-      if (status !== undefined) return;
-      if (typeof code === 'number') status = { kind: 'exit', code };
-      else if (typeof signalName === 'string') status = { kind: 'signal', signal: signalName };
-    };
-
-    channel.on('data', onStdout);
-    channel.stderr.on('data', onStderr);
-    channel.on('error', () => {
-      // the 'close' that follows settles the outcome
-    });
-    channel.on('exit', noteStatus);
-    channel.on('close', (code: unknown, signalName: unknown) => {
-      // ssh2 repeats the exit status on 'close', like a child process does.
-      noteStatus(code, signalName);
-      if (stopping !== undefined) finish(stopped());
-      else if (status !== undefined) finish(status);
-      // No status: if the connection just dropped, the guard rejects first with the real reason.
-      else timers.push(setTimeout(() => finish({ kind: 'no-status' }), lostConnectionSettleMs));
-    });
-
-    if (options.timeoutMs !== undefined) timers.push(setTimeout(() => stop('timeout'), options.timeoutMs));
-    options.signal?.addEventListener('abort', onAbort, { once: true });
-    if (options.signal?.aborted) stop('aborted');
-    if (!watchdog) channel.end(options.input);
-  }
-}
-
-function exitCode(outcome: Outcome): number {
-  switch (outcome.kind) {
-    case 'exit':
-      return outcome.code;
-    case 'signal': {
-      // ssh2 reports 'SIGTERM'; the protocol itself says 'TERM'.
-      const number = (constants.signals as Record<string, number | undefined>)[`SIG${outcome.signal.replace(/^SIG/, '')}`];
-      return number === undefined ? 255 : 128 + number;
-    }
-    case 'aborted':
-      return outcome.code ?? 255;
-    case 'no-status':
-    case 'timeout':
-      return 255;
   }
 }
 
@@ -435,12 +282,6 @@ function summary(text: string): string {
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
-}
-
-const channelOpenAttempts = 8;
-
-function isSessionRefusal(error: unknown): boolean {
-  return error instanceof Error && /Channel open failure/i.test(error.message) && !/connection/i.test(error.message);
 }
 
 export { withStdinWatchdog } from './ssh-channel.js';
