@@ -46,7 +46,7 @@ let nextId = 1;
 /**
  * Fallback order (spec: basic/versioning and server/discover, with the disambiguation of
  * modelcontextprotocol#2727): a result listing 2026-07-28 means stateless; a JSON-RPC error in the
- * body (-32601 method not found, -32004 unsupported version, a legacy server's "no session" 400)
+ * body (-32601 method not found, -32022 unsupported version, a legacy server's "no session" 400)
  * or a 400 without a JSON-RPC body means an older server, so initialize. A 404 WITHOUT a JSON-RPC
  * body is no MCP endpoint at all, which rpc() already reports as a configuration error.
  */
