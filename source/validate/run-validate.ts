@@ -66,10 +66,15 @@ export async function runValidate(config: Config, bus: EventBus, options: Valida
     });
   }
 
-  await step('validate.ontologies', titles.ontologies, async (context) => {
-    const { files: count, triples } = await checkTurtle(config, signal ? { signal } : {});
-    context.detail(`${count} file${count === 1 ? '' : 's'}, ${triples} triples`);
-  });
+  if (files.value === undefined) {
+    skipStep(bus, 'validate.ontologies', titles.ontologies, 'the source files could not be listed');
+  } else {
+    const entries: readonly SourceEntry[] = files.value;
+    await step('validate.ontologies', titles.ontologies, async (context) => {
+      const { files: count, triples } = await checkTurtle(config, entries, signal ? { signal } : {});
+      context.detail(`${count} file${count === 1 ? '' : 's'}, ${triples} triples`);
+    });
+  }
 
   await step('validate.env', titles.env, async (context) => {
     const { required } = await checkEnv(config);

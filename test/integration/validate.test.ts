@@ -1,4 +1,4 @@
-import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -130,12 +130,31 @@ describe('runValidate', () => {
     expect(result.ok).toBe(false);
     const failed = failedOf(events, 'validate.ontologies');
     expect(failed.details?.some((line) => line.startsWith('ontologies/broken.ttl:4: '))).toBe(true);
-    expect(failed.details).toContain('ontologies[1] "missing/*.ttl" matched no file');
+    expect(failed.details).toContain('ontologies[1] "missing/*.ttl" matched no file that ships');
     expect(finalOf(events, 'validate.python')?.kind).toBe('step:done');
     // The example refuses to start on a bad ontology: that is reported too, and cleaned up.
     const server = failedOf(events, 'validate.server');
     expect(server.message).toMatch(/exited with code 2/);
     expectServerGone(events);
+  });
+
+  it('checks the ontologies that ship: by their bytes when a name is not UTF-8, and not the excluded ones', async () => {
+    const { source, configFile } = await copyExample('turtle-names');
+    const dir = join(source, 'ontologies');
+    // "café.ttl" and "brisé.ttl" in Latin-1; the second is broken.
+    await writeFile(Buffer.concat([Buffer.from(`${dir}/caf`), Buffer.from([0xe9]), Buffer.from('.ttl')]), '@prefix ex: <http://example.org/> .\nex:a ex:b ex:c .\n');
+    await writeFile(Buffer.concat([Buffer.from(`${dir}/bris`), Buffer.from([0xe9]), Buffer.from('.ttl')]), '@prefix ex: <http://example.org/> .\nex:a ex:b .\n');
+    await mkdir(join(source, 'drafts'));
+    await writeFile(join(source, 'drafts', 'wip.ttl'), 'not turtle at all');
+    const config = configFor(configFile, { ontologies: ['./ontologies/*.ttl', 'drafts/*.ttl'], exclude: ['drafts/'] });
+    const { result, events } = await validate(config, { startServer: false });
+
+    expect(result.ok).toBe(false);
+    const failed = failedOf(events, 'validate.ontologies');
+    expect(failed.details).toEqual([
+      'ontologies[1] "drafts/*.ttl" matched no file that ships',
+      expect.stringMatching(/^ontologies\/bris\\xE9\.ttl:2: /),
+    ]);
   });
 
   it('names a missing required variable and never prints any value', async () => {
