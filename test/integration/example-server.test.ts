@@ -387,7 +387,6 @@ describe('example ontology server: graceful shutdown', () => {
     });
     // The server logs when it starts the delayed call: only then is the request surely in progress.
     await waitFor(() => server.stderr().includes('EXAMPLE_SLOW_MS: delaying tools/call get_concept'), 'the slow call to start');
-    const signalledAt = Date.now();
     server.child.kill('SIGTERM');
 
     let refused = false;
@@ -406,7 +405,6 @@ describe('example ontology server: graceful shutdown', () => {
 
     const exit = await Promise.race([server.exited, sleep(12_000).then(() => null)]);
     expect(exit).toEqual({ code: 0, signal: null });
-    expect(Date.now() - signalledAt).toBeLessThan(12_000);
     expect(server.stderr()).toContain('received SIGTERM');
     expect(server.stderr()).toContain('shutdown complete');
     expect(server.stderr()).toMatch(/POST \/mcp 200 \d+\.\dms tools\/call/);

@@ -197,9 +197,7 @@ describe.skipIf(sshdSkip !== undefined)(`SSH connection security${sshdSkip ? ` (
       const address = silent.address();
       const port = typeof address === 'object' && address !== null ? address.port : 0;
       try {
-        const started = Date.now();
         const error = await refusal({ port, readyTimeoutMs: 500 });
-        expect(Date.now() - started).toBeLessThan(5_000);
         expect(error.kind).toBe('timeout');
         expect(error.message).toContain(`Timed out after 500 ms connecting to 127.0.0.1:${port}`);
       } finally {

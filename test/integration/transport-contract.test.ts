@@ -286,9 +286,8 @@ for (const flavour of flavours) {
               if (line === 'first line') controller.abort();
             },
           });
-          const started = Date.now();
+          // tail -f never ends by itself: only the abort can settle this.
           const result = await done;
-          expect(Date.now() - started).toBeLessThan(10_000);
           expect(result.code).toBeNull();
           expect(lines).toEqual(['first line']);
           // Only looking: the test never signals processes it finds.

@@ -194,7 +194,6 @@ describe('runValidate', () => {
     const { source, configFile } = await copyExample('exits');
     const lines = Array.from({ length: 30 }, (_, index) => `print("boot line ${index + 1}")`).join('\n');
     await writeFile(join(source, 'server.py'), `import sys\n${lines}\nprint("fatal: cannot open database", file=sys.stderr)\nsys.exit(3)\n`);
-    const started = performance.now();
     const { result, events } = await validate(configFor(configFile));
 
     expect(result.ok).toBe(false);
@@ -204,25 +203,21 @@ describe('runValidate', () => {
     expect(failed.details?.at(-1)).toBe('server: fatal: cannot open database');
     expect(failed.details).toContain('server: boot line 30');
     expect(failed.details).not.toContain('server: boot line 1');
-    expect(performance.now() - started).toBeLessThan(10_000);
     expectServerGone(events);
   });
 
   it('fails fast with a configuration error when the MCP path is wrong (404)', async () => {
     const { configFile } = await copyExample('wrong-path');
     const config = configFor(configFile, {
-      health: { timeoutSeconds: 60, http: [{ path: '/health' }], mcp: { path: '/mcp/v2', expectTools: [] } },
+      // Longer than the test may run: only stopping at the first answer can pass.
+      health: { timeoutSeconds: 600, http: [{ path: '/health' }], mcp: { path: '/mcp/v2', expectTools: [] } },
     });
-    const started = performance.now();
     const { result, events } = await validate(config);
 
     expect(result.ok).toBe(false);
     const failed = failedOf(events, 'validate.server');
     expect(failed.message).toMatch(/^Health check misconfigured: POST http:\/\/127\.0\.0\.1:\d+\/mcp\/v2 answered 404/);
     expect(failed.hint).toMatch(/check the path/);
-    // Well before the 60 s timeout: it stopped at the first answer.
-    expect(performance.now() - started).toBeLessThan(10_000);
-    expect(failed.ms).toBeLessThan(10_000);
     expectServerGone(events);
   });
 
@@ -268,8 +263,8 @@ describe('startLocalServer', () => {
     await server.stop();
     const took = performance.now() - started;
     expect(groupAlive(server.pid)).toBe(false);
-    expect(took).toBeGreaterThanOrEqual(4_900); // SIGTERM grace, then SIGKILL
-    expect(took).toBeLessThan(9_000);
+    // SIGTERM, the grace, then SIGKILL (the trapped sleep would otherwise outlive the test).
+    expect(took).toBeGreaterThanOrEqual(4_900);
     expect(await server.exited).toMatchObject({ code: 0 });
   });
 });
