@@ -62,8 +62,9 @@ export async function uploadTreeOverSftp(
           // A local name that is not UTF-8 is opened by its bytes; node:fs takes either.
           sftp.fastPut(fsPath(entry.localPath) as string, path, { mode: entry.mode, concurrency: 8, step: (sent) => progress.partial(path, sent) }, done),
         );
-        // fastPut skips its chmod for empty files, and the umask applies at creation.
-        await sftpCall(`chmod ${entry.path}`, (done) => sftp.chmod(path, entry.mode, done));
+        // fastPut sets the mode on the open handle (no umask) before writing, except for an empty
+        // file, which it only creates: then the umask applied, so set it here.
+        if (entry.size === 0) await sftpCall(`chmod ${entry.path}`, (done) => sftp.chmod(path, entry.mode, done));
         progress.fileDone(path, entry.size);
         break;
       case 'link':
