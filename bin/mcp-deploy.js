@@ -36,6 +36,6 @@ process.exitCode = code;
 // must not kill us with the signal's default action, which would turn a finished deploy's exit
 // code into "killed by SIGINT". Exit at once with the real code instead (found by the fault
 // matrix: a second Ctrl-C 100 ms after the first, landing just after the run ended).
-for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(code));
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => process.exit(code));
 // Let stdout drain, but never hang on a handle a library forgot to close.
 setTimeout(() => process.exit(code), 3000).unref();

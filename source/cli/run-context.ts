@@ -57,8 +57,16 @@ export function createRunContext(
     }
   };
   const onSignal = (signal: NodeJS.Signals) => stopSafely(signal);
+  // The terminal went away (say, the operator's SSH session dropped): stop safely all the same
+  // rather than die where we stand with the lock held. Nothing can be shown any more, and writing
+  // to a terminal that is gone fails, so those errors are dropped from here on.
+  const onHangup = () => {
+    for (const stream of [process.stdout, process.stderr, process.stdin]) stream.on('error', () => {});
+    stopSafely('SIGHUP');
+  };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  process.on('SIGHUP', onHangup);
   const checkpoint = faultCheckpoint();
   return {
     config,
@@ -84,6 +92,7 @@ export function createRunContext(
       stopNotifier();
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
+      process.off('SIGHUP', onHangup);
     },
   };
 }

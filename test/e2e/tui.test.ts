@@ -154,6 +154,29 @@ describe.skipIf(skip !== undefined)(`the terminal app in a real pty${skip ? ` (s
     expect(await served()).toBe(before.active.release);
   }, 180_000);
 
+  it('a terminal that goes away mid-deploy (SIGHUP) still stops safely: rolled back, unlocked, recorded', async () => {
+    const before = state();
+    world.editServer((text) => `${text}\n# hung up\n`);
+    const term = open(['--skip-validate'], { MCP_DEPLOY_TESTING: '1', MCP_DEPLOY_FAULT: 'health:start:pause', MCP_DEPLOY_FAULT_PAUSE_MS: '5000' });
+    await term.waitFor('Deploy this?', 60_000);
+    term.send('y');
+    await term.waitFor(/✔ Start (blue|green)/, 60_000);
+    const programOf = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0];
+    const [cli] = pidsWithCommandLine(config).filter((pid) => programOf(pid) === process.execPath);
+    expect(cli).toBeDefined();
+    // Closing the terminal: its processes get SIGHUP, and nothing they write can be shown any more.
+    term.stop();
+    terminal = undefined;
+    const deadline = Date.now() + 90_000;
+    while (existsSync(`/proc/${cli}`) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(existsSync(`/proc/${cli}`)).toBe(false);
+    expect(existsSync(join(world.hostRoot, 'deploy.lock'))).toBe(false);
+    expect(state()).toEqual(before);
+    expect(await served()).toBe(before.active.release);
+    const audit = readFileSync(join(world.hostRoot, 'audit.log'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { result: string; error?: { message: string } });
+    expect(audit.at(-1)).toMatchObject({ result: 'interrupted', error: { message: expect.stringContaining('SIGHUP') } });
+  }, 180_000);
+
   it('doctor runs in a terminal: one line per check, and a ready verdict', async () => {
     const term = open(['doctor']);
     expect(await term.waitForExit(60_000)).toBe(0);
