@@ -57,13 +57,20 @@ export function createRunContext(
     }
   };
   const onSignal = (signal: NodeJS.Signals) => stopSafely(signal);
-  // The terminal went away (say, the operator's SSH session dropped): stop safely all the same
-  // rather than die where we stand with the lock held. Nothing can be shown any more, and writing
-  // to a terminal that is gone fails, so those errors are dropped from here on.
-  const onHangup = () => {
-    for (const stream of [process.stdout, process.stderr, process.stdin]) stream.on('error', () => {});
-    stopSafely('SIGHUP');
+  // The terminal went away (the operator's SSH session dropped: SIGHUP, and reads and writes
+  // fail with EIO, in either order) or whoever read our output did (EPIPE): stop safely all the
+  // same rather than die where we stand with the lock held. What can no longer be shown is dropped.
+  let lost = false;
+  const onLost = (cause: string) => {
+    if (lost) return;
+    lost = true;
+    stopSafely(cause);
   };
+  const onHangup = () => onLost('SIGHUP');
+  const onStreamError = () => onLost('a closed terminal or output pipe');
+  // stdin only for the terminal app, which reads it anyway: touching it in plain mode could keep a piped run alive.
+  const streams = face.plain ? [process.stdout, process.stderr] : [process.stdout, process.stderr, process.stdin];
+  for (const stream of streams) stream.on('error', onStreamError);
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   process.on('SIGHUP', onHangup);
@@ -93,6 +100,7 @@ export function createRunContext(
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
       process.off('SIGHUP', onHangup);
+      // The stream error listeners stay: what is printed after the run may meet a terminal that is gone too.
     },
   };
 }

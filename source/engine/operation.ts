@@ -120,7 +120,8 @@ export function describeServing(release: string, progress: Pick<CutoverProgress,
 }
 
 function errorSummary(step: string, error: unknown, signal: AbortSignal): { step: string; message: string; hint?: string } {
-  if (signal.aborted && !isDeployError(error)) return { step, message: 'interrupted' };
+  // The abort's reason says by what ("interrupted by SIGHUP"): worth keeping in the audit log.
+  if (signal.aborted && !isDeployError(error)) return { step, message: signal.reason instanceof Error ? signal.reason.message : 'interrupted' };
   const hint = isDeployError(error) ? error.hint : undefined;
   return { step, message: describeError(error), ...(hint ? { hint } : {}) };
 }

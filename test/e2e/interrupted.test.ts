@@ -1,8 +1,9 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deploy } from '../../source/engine/deploy.js';
+import { startCli } from '../reliability/cli-process.js';
 import { startTraffic } from './traffic.js';
 import { createWorld, getJson, writeCliConfig, type World } from './world.js';
 
@@ -58,5 +59,40 @@ describe('a deploy killed right after the switch', () => {
     expect(after.active.colour).toBe('blue');
     expect(after.previous).toBe(served);
     expect((await getJson(`${world.publicUrl}/health`)).body['release']).toBe(after.active.release);
+  }, 120_000);
+});
+
+/**
+ * Whoever read the plain output went away mid-run (`mcp-deploy --yes | head -1`, a CI log
+ * collector that died): the next write fails with EPIPE. That must stop the run safely, like
+ * Ctrl-C, not crash it with the lock held and a colour half-started.
+ */
+describe('a plain run whose output pipe closes', () => {
+  let world: World;
+  let config: string;
+  beforeAll(async () => {
+    world = await createWorld({ transport: 'local' });
+    const summary = await deploy(world.context().context);
+    expect(summary.error).toBeUndefined();
+    config = writeCliConfig(world);
+  }, 60_000);
+  afterAll(async () => world?.stop());
+
+  it('stops safely: rolled back, unlocked, recorded as interrupted, the old release serving', async () => {
+    const before = JSON.parse(readFileSync(join(world.hostRoot, 'state.json'), 'utf8'));
+    world.editServer((text) => `${text}\n# piped\n`);
+    const cli = startCli(['--yes', '--skip-validate', '--config', config], { fault: 'health:start:pause' });
+    await cli.waitForOutput(/FAULT-PAUSE/, 60_000);
+    cli.closeStdout();
+    cli.signal('SIGUSR2'); // resume: the next progress line meets the closed pipe
+    const end = await cli.ended;
+    expect(end.timedOut).toBe(false);
+    expect(end.signal).toBeNull();
+    expect(end.code).toBe(130);
+    expect(existsSync(join(world.hostRoot, 'deploy.lock'))).toBe(false);
+    expect(JSON.parse(readFileSync(join(world.hostRoot, 'state.json'), 'utf8'))).toEqual(before);
+    expect((await getJson(`${world.publicUrl}/health`)).body['release']).toBe(before.active.release);
+    const audit = readFileSync(join(world.hostRoot, 'audit.log'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { result: string; error?: { message: string } });
+    expect(audit.at(-1)).toMatchObject({ result: 'interrupted', error: { message: 'interrupted by a closed terminal or output pipe' } });
   }, 120_000);
 });

@@ -174,7 +174,8 @@ describe.skipIf(skip !== undefined)(`the terminal app in a real pty${skip ? ` (s
     expect(state()).toEqual(before);
     expect(await served()).toBe(before.active.release);
     const audit = readFileSync(join(world.hostRoot, 'audit.log'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { result: string; error?: { message: string } });
-    expect(audit.at(-1)).toMatchObject({ result: 'interrupted', error: { message: expect.stringContaining('SIGHUP') } });
+    // Interrupted by the hangup, or by the failed read or write that may reach us just before it.
+    expect(audit.at(-1)).toMatchObject({ result: 'interrupted', error: { message: expect.stringMatching(/^interrupted by (SIGHUP|a closed terminal or output pipe)$/) } });
   }, 180_000);
 
   it('doctor runs in a terminal: one line per check, and a ready verdict', async () => {

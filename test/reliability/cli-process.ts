@@ -29,6 +29,8 @@ export type CliProcess = {
   waitForOutput(pattern: RegExp, timeoutMs?: number): Promise<void>;
   /** Sends a signal to the CLI's PID; false when it had already exited. */
   signal(name: NodeJS.Signals): boolean;
+  /** Stops reading the CLI's stdout, as `mcp-deploy … | head -1` does: its next write fails (EPIPE). */
+  closeStdout(): void;
   readonly ended: Promise<CliEnd>;
 };
 
@@ -102,6 +104,9 @@ export function startCli(args: readonly string[], options: CliOptions = {}): Cli
       } catch {
         return false;
       }
+    },
+    closeStdout: () => {
+      child.stdout.destroy();
     },
     waitForOutput: (pattern, timeoutMs = 60_000) =>
       new Promise<void>((resolve, reject) => {
