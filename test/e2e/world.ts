@@ -165,7 +165,13 @@ export function rejectProxiedHost(text: string): string {
 
 export async function getJson(url: string): Promise<{ status: number; body: Record<string, unknown> }> {
   const response = await fetch(url, { signal: AbortSignal.timeout(5_000) });
-  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  const text = await response.text();
+  try {
+    return { status: response.status, body: JSON.parse(text) as Record<string, unknown> };
+  } catch {
+    // An nginx error page instead of the server's JSON: say which, and what the server said.
+    throw new Error(`GET ${url}: HTTP ${response.status}, not JSON (server: ${response.headers.get('server') ?? '?'}): ${text.slice(0, 200)}`);
+  }
 }
 
 /** A config file for the real binary that deploys the world's project to its host and nginx. */
