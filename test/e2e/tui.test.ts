@@ -43,7 +43,15 @@ describe.skipIf(skip !== undefined)(`the terminal app in a real pty${skip ? ` (s
     (terminal = openTerminal([process.execPath, bin, ...args, '--config', config], { cwd: world.project, env, rows }));
   /** The header is still the first row: the frame fitted and nothing scrolled away. */
   const fitted = (screen: string) => expect(screen.split('\n')[0]).toMatch(/^mcp-deploy · world → world/);
-  const served = async () => (await getJson(`${world.publicUrl}/health`)).body['release'];
+  const served = async () => {
+    try {
+      return (await getJson(`${world.publicUrl}/health`)).body['release'];
+    } catch (error) {
+      // nginx's own account (which upstream port failed, and how) is what explains a 502.
+      const log = existsSync(world.nginx.errorLog) ? readFileSync(world.nginx.errorLog, 'utf8').trim().split('\n').slice(-8).join('\n') : '(no error log)';
+      throw new Error(`${(error as Error).message}\nnginx error log:\n${log}`, { cause: error });
+    }
+  };
   const state = () => JSON.parse(readFileSync(join(world.hostRoot, 'state.json'), 'utf8')) as { active: { release: string; colour: string }; previous: string | null };
 
   it('deploys from the plan to ✔ and says what serves', async () => {

@@ -100,16 +100,14 @@ describe('host faults over the local transport', () => {
     const pid = colourPid(world.hostRoot, newColour)!;
     process.kill(-pid, 'SIGKILL');
     await waitFor('the new server to be gone', () => !processRunning(pid), { timeoutMs: 5_000 });
-    const resumed = performance.now();
     cli.signal('SIGUSR2');
     const run = await cli.ended;
-    const recoveredMs = performance.now() - resumed;
     expect(run.code, out(run)).toBe(1);
     expect(run.stdout).toMatch(/✖ Verify through/);
-    expect(run.stdout).toMatch(/exited/);
+    // Noticed by the watch on the process: waiting out the checks' timeout would fail with
+    // "Not healthy…" or a timeout instead.
+    expect(run.stdout).toContain('The server exited during verification.');
     expect(run.stdout).toContain(`Switch nginx back to ${before.colour}`);
-    // Noticed by watching the process, not by waiting out the health timeout (15 s here).
-    expect(recoveredMs).toBeLessThan(8_000);
     const after = await activeState(world);
     expect(after).toEqual(before);
     const failedRelease = /release (\S+) \(active now/.exec(run.stdout)?.[1];
