@@ -21,8 +21,18 @@ export async function establishedConnections(transport: Transport, port: number)
 }
 
 /**
- * Waits `minimumMs`, then until nothing is connected to `port` any more, for at most
- * `maximumMs` in all. Returns how many connections were still open at the end (0 = drained).
+ * The shortest wait after a switch, whatever `drainSeconds` says. On a reload nginx's master
+ * starts the new workers, sleeps 100 ms ("allow new processes to start") and only then tells the
+ * old ones to stop accepting: until they do, a new connection can still land on an old worker,
+ * which proxies to the old colour. An old worker that holds no connection to the old colour does
+ * not show in the count below, so only time covers that window; 1 s leaves room for a busy host.
+ */
+export const reloadSettleMs = 1_000;
+
+/**
+ * Waits `minimumMs` (at least reloadSettleMs), then until nothing is connected to `port` any
+ * more, for at most `maximumMs` in all. Returns how many connections were still open at the end
+ * (0 = drained).
  */
 export async function drainPort(
   transport: Transport,
@@ -30,7 +40,7 @@ export async function drainPort(
   options: { minimumMs: number; maximumMs: number; log: (line: string) => void },
 ): Promise<number> {
   const started = Date.now();
-  await sleep(options.minimumMs);
+  await sleep(Math.max(options.minimumMs, reloadSettleMs));
   let open = await establishedConnections(transport, port);
   if (open === null) return 0; // cannot tell on this host: the minimum wait is all we can do
   while (open > 0 && Date.now() - started < options.maximumMs) {

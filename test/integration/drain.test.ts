@@ -1,6 +1,6 @@
 import { createServer, connect, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { drainPort, establishedConnections } from '../../source/engine/drain.js';
+import { drainPort, establishedConnections, reloadSettleMs } from '../../source/engine/drain.js';
 import { LocalTransport } from '../../source/remote/local-transport.js';
 
 /** The drain reads the host's own connection table: checked here against real sockets. */
@@ -20,7 +20,7 @@ describe('drain waits for connections to the old colour to close', () => {
       }
       await new Promise((resolve) => setTimeout(resolve, 100));
       expect(await establishedConnections(transport, port)).toBe(2);
-      setTimeout(() => clients.forEach((client) => client.destroy()), 600);
+      setTimeout(() => clients.forEach((client) => client.destroy()), reloadSettleMs + 600);
       const waited: string[] = [];
       const open = await drainPort(transport, port, { minimumMs: 100, maximumMs: 5_000, log: (line) => waited.push(line) });
       expect(open).toBe(0);
@@ -28,6 +28,25 @@ describe('drain waits for connections to the old colour to close', () => {
       expect(waited[0]).toBe(`2 connection(s) still open to port ${port}`);
     } finally {
       clients.forEach((client) => client.destroy());
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('never looks before nginx has told its old workers to stop accepting, even with drainSeconds 0', async () => {
+    const server = createServer((socket) => socket.on('error', () => {}));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    const client = connect(port, '127.0.0.1');
+    try {
+      await new Promise((resolve) => client.once('connect', resolve));
+      // Gone well within the settle time: a drain that looked at once would have seen it.
+      setTimeout(() => client.destroy(), reloadSettleMs / 2);
+      const waited: string[] = [];
+      const open = await drainPort(new LocalTransport(), port, { minimumMs: 0, maximumMs: 5_000, log: (line) => waited.push(line) });
+      expect(open).toBe(0);
+      expect(waited).toEqual([]);
+    } finally {
+      client.destroy();
       await new Promise((resolve) => server.close(resolve));
     }
   });
