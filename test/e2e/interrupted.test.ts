@@ -9,6 +9,19 @@ import { createWorld, getJson, writeCliConfig, type World } from './world.js';
 
 const bin = new URL('../../bin/mcp-deploy.js', import.meta.url).pathname;
 
+/** A local world with a first release deployed, and a config file for the real binary. */
+async function deployedWorld(): Promise<{ world: World; config: string }> {
+  const world = await createWorld({ transport: 'local' });
+  try {
+    const summary = await deploy(world.context().context);
+    expect(summary.error).toBeUndefined();
+    return { world, config: writeCliConfig(world) };
+  } catch (error) {
+    await world.stop(); // the caller never gets it to stop
+    throw error;
+  }
+}
+
 /**
  * The CLI killed (SIGKILL, no cleanup) right after nginx was switched: nginx serves the new
  * colour while state.json still names the old one. The next deploy must believe nginx, start on
@@ -18,10 +31,7 @@ describe('a deploy killed right after the switch', () => {
   let world: World;
   let config: string;
   beforeAll(async () => {
-    world = await createWorld({ transport: 'local' });
-    const summary = await deploy(world.context().context);
-    expect(summary.error).toBeUndefined();
-    config = writeCliConfig(world);
+    ({ world, config } = await deployedWorld());
   }, 60_000);
   afterAll(async () => world?.stop());
 
@@ -71,10 +81,7 @@ describe('a plain run whose output pipe closes', () => {
   let world: World;
   let config: string;
   beforeAll(async () => {
-    world = await createWorld({ transport: 'local' });
-    const summary = await deploy(world.context().context);
-    expect(summary.error).toBeUndefined();
-    config = writeCliConfig(world);
+    ({ world, config } = await deployedWorld());
   }, 60_000);
   afterAll(async () => world?.stop());
 

@@ -43,6 +43,22 @@ describe.skipIf(skip !== undefined)(`the terminal app in a real pty${skip ? ` (s
     (terminal = openTerminal([process.execPath, bin, ...args, '--config', config], { cwd: world.project, env, rows }));
   /** The header is still the first row: the frame fitted and nothing scrolled away. */
   const fitted = (screen: string) => expect(screen.split('\n')[0]).toMatch(/^mcp-deploy · world → world/);
+  /** A deploy from the plan, held (test-only pause) at its health check once the new colour has started. */
+  const deployHeldAtHealth = async (note: string): Promise<Terminal> => {
+    world.editServer((text) => `${text}\n# ${note}\n`);
+    const term = open(['--skip-validate'], { MCP_DEPLOY_TESTING: '1', MCP_DEPLOY_FAULT: 'health:start:pause', MCP_DEPLOY_FAULT_PAUSE_MS: '5000' });
+    await term.waitFor('Deploy this?', 60_000);
+    term.send('y');
+    await term.waitFor(/✔ Start (blue|green)/, 60_000);
+    return term;
+  };
+  /** The CLI's node process itself, not the shell tmux runs it from. */
+  const cliPid = (): number => {
+    const programOf = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0];
+    const found = pidsWithCommandLine(config).filter((pid) => programOf(pid) === process.execPath);
+    expect(found).toHaveLength(1);
+    return found[0]!;
+  };
   const served = async () => {
     try {
       return (await getJson(`${world.publicUrl}/health`)).body['release'];
@@ -113,12 +129,7 @@ describe.skipIf(skip !== undefined)(`the terminal app in a real pty${skip ? ` (s
 
   it('Ctrl-C during the health check stops safely: rolled back, unlocked, exit 130', async () => {
     const before = state();
-    world.editServer((text) => `${text}\n# interrupted\n`);
-    const term = open(['--skip-validate'], { MCP_DEPLOY_TESTING: '1', MCP_DEPLOY_FAULT: 'health:start:pause', MCP_DEPLOY_FAULT_PAUSE_MS: '5000' });
-    await term.waitFor('Deploy this?', 60_000);
-    term.send('y');
-    // The health check is held (test-only pause) once the new colour has started.
-    await term.waitFor(/✔ Start (blue|green)/, 60_000);
+    const term = await deployHeldAtHealth('interrupted');
     term.send('C-c');
     await new Promise((resolve) => setTimeout(resolve, 300));
     term.send('C-c');
@@ -136,18 +147,11 @@ describe.skipIf(skip !== undefined)(`the terminal app in a real pty${skip ? ` (s
     expect(state()).toEqual(before);
     expect(await served()).toBe(before.active.release);
   }, 180_000);
+
   it('SIGTERM to the app (a service manager stopping it) stops safely, once: rolled back, unlocked, exit 130', async () => {
     const before = state();
-    world.editServer((text) => `${text}\n# terminated\n`);
-    const term = open(['--skip-validate'], { MCP_DEPLOY_TESTING: '1', MCP_DEPLOY_FAULT: 'health:start:pause', MCP_DEPLOY_FAULT_PAUSE_MS: '5000' });
-    await term.waitFor('Deploy this?', 60_000);
-    term.send('y');
-    await term.waitFor(/✔ Start (blue|green)/, 60_000);
-    // The node process itself, not the shell tmux runs it from.
-    const programOf = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0];
-    const [cli, ...others] = pidsWithCommandLine(config).filter((pid) => programOf(pid) === process.execPath);
-    expect(others).toEqual([]);
-    process.kill(cli!, 'SIGTERM');
+    const term = await deployHeldAtHealth('terminated');
+    process.kill(cliPid(), 'SIGTERM');
     const status = await term.waitForExit(90_000).catch(async () => {
       term.send('q');
       return term.waitForExit(30_000);
@@ -164,14 +168,8 @@ describe.skipIf(skip !== undefined)(`the terminal app in a real pty${skip ? ` (s
 
   it('a terminal that goes away mid-deploy (SIGHUP) still stops safely: rolled back, unlocked, recorded', async () => {
     const before = state();
-    world.editServer((text) => `${text}\n# hung up\n`);
-    const term = open(['--skip-validate'], { MCP_DEPLOY_TESTING: '1', MCP_DEPLOY_FAULT: 'health:start:pause', MCP_DEPLOY_FAULT_PAUSE_MS: '5000' });
-    await term.waitFor('Deploy this?', 60_000);
-    term.send('y');
-    await term.waitFor(/✔ Start (blue|green)/, 60_000);
-    const programOf = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0];
-    const [cli] = pidsWithCommandLine(config).filter((pid) => programOf(pid) === process.execPath);
-    expect(cli).toBeDefined();
+    const term = await deployHeldAtHealth('hung up');
+    const cli = cliPid();
     // Closing the terminal: its processes get SIGHUP, and nothing they write can be shown any more.
     term.stop();
     terminal = undefined;

@@ -38,7 +38,7 @@ export async function initCommand(options: InitOptions, cwd = process.cwd()): Pr
   const initial = initialTexts(detection, options);
   const configFile = join(detection.root, configName);
   if (chooseFace({ yes: options.yes ?? false, json: false }) === 'app') {
-    const { renderInitWizard } = await import('../../ui/init-wizard.js');
+    const { renderInitWizard } = await import('../../ui/render-init-wizard.js');
     return renderInitWizard(wizardPort(detection, initial, configFile, options), { color: options.color !== false && useColor(process.stdout) });
   }
   return initWithFlags(detection, initial, configFile, options);
