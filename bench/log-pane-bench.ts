@@ -87,7 +87,10 @@ const engine: AppEngine = {
     while (absorbed < total) {
       const end = Math.min(total, absorbed + chunk);
       for (; absorbed < end; absorbed += 1) {
-        request.onLine(`2026-11-24T10:15:00.${String(absorbed % 1000).padStart(3, '0')}Z INFO request ${absorbed} GET /mcp 200 in 3 ms`, 'server');
+        request.onLine(
+          `2026-11-24T10:15:00.${String(absorbed % 1000).padStart(3, '0')}Z INFO request ${absorbed} GET /mcp 200 in 3 ms`,
+          'server',
+        );
       }
       await new Promise((resolve) => setImmediate(resolve));
     }

@@ -36,7 +36,14 @@ beforeAll(async () => {
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, `file-${index}.bin`), randomBytes(weight * unit));
   });
-  transport = await connectSsh({ host: sshd.host, port: sshd.port, user: sshd.user, identityFile: sshd.identityFile, knownHostsFile: sshd.knownHostsFile, agent: false });
+  transport = await connectSsh({
+    host: sshd.host,
+    port: sshd.port,
+    user: sshd.user,
+    identityFile: sshd.identityFile,
+    knownHostsFile: sshd.knownHostsFile,
+    agent: false,
+  });
 }, 120_000);
 
 afterAll(async () => {
@@ -72,21 +79,52 @@ it.skipIf(skip !== undefined)(`upload: mcp-deploy vs rsync and scp (${files} fil
   };
 
   const rsyncFull = timed(() => check(spawnSync('rsync', ['-a', '-e', ssh, `${tree}/`, destination('rsync-1')]), 'rsync'));
-  const scpFull = timed(() => check(spawnSync('scp', ['-q', '-r', '-P', String(sshd.port), '-i', sshd.identityFile, '-o', `UserKnownHostsFile=${sshd.knownHostsFile}`, '-o', 'BatchMode=yes', tree, `${sshd.user}@${sshd.host}:${remote('scp-1')}`]), 'scp'));
+  const scpFull = timed(() =>
+    check(
+      spawnSync('scp', [
+        '-q',
+        '-r',
+        '-P',
+        String(sshd.port),
+        '-i',
+        sshd.identityFile,
+        '-o',
+        `UserKnownHostsFile=${sshd.knownHostsFile}`,
+        '-o',
+        'BatchMode=yes',
+        tree,
+        `${sshd.user}@${sshd.host}:${remote('scp-1')}`,
+      ]),
+      'scp',
+    ),
+  );
 
   const entries = await listSourceFiles({ source: tree, exclude: [] });
   const localFiles = entries.filter((entry) => entry.kind === 'file');
   const manifest = await buildManifest(localFiles);
-  const full = planUpload({ dirs: entries.filter((e) => e.kind === 'dir'), files: localFiles, symlinks: [] }, diffManifests(manifest, null), null);
+  const full = planUpload(
+    { dirs: entries.filter((e) => e.kind === 'dir'), files: localFiles, symlinks: [] },
+    diffManifests(manifest, null),
+    null,
+  );
   const oursFull = await timedAsync(() => transport.uploadTree(remote('ours-1'), full));
 
   // One file changes: the rest must not cross the wire.
   writeFileSync(join(tree, 'pkg0', 'file-0.bin'), randomBytes(64 * 1024));
-  const rsyncDelta = timed(() => check(spawnSync('rsync', ['-a', '-e', ssh, `--link-dest=${remote('rsync-1')}`, `${tree}/`, destination('rsync-2')]), 'rsync --link-dest'));
+  const rsyncDelta = timed(() =>
+    check(
+      spawnSync('rsync', ['-a', '-e', ssh, `--link-dest=${remote('rsync-1')}`, `${tree}/`, destination('rsync-2')]),
+      'rsync --link-dest',
+    ),
+  );
   const entries2 = await listSourceFiles({ source: tree, exclude: [] });
   const files2 = entries2.filter((entry) => entry.kind === 'file');
   const manifest2 = await buildManifest(files2);
-  const delta = planUpload({ dirs: entries2.filter((e) => e.kind === 'dir'), files: files2, symlinks: [] }, diffManifests(manifest2, manifest), remote('ours-1'));
+  const delta = planUpload(
+    { dirs: entries2.filter((e) => e.kind === 'dir'), files: files2, symlinks: [] },
+    diffManifests(manifest2, manifest),
+    remote('ours-1'),
+  );
   const oursDelta = await timedAsync(() => transport.uploadTree(remote('ours-2'), delta));
 
   const rows = [
@@ -96,7 +134,10 @@ it.skipIf(skip !== undefined)(`upload: mcp-deploy vs rsync and scp (${files} fil
   const lines = [
     `| case | mcp-deploy | rsync | scp | ours/rsync | ours/scp |`,
     `| --- | --- | --- | --- | --- | --- |`,
-    ...rows.map(([name, ours, rsync, scp]) => `| ${name} | ${ours.toFixed(0)} ms | ${rsync.toFixed(0)} ms | ${Number.isNaN(scp) ? '—' : `${scp.toFixed(0)} ms`} | ${(ours / rsync).toFixed(2)} | ${Number.isNaN(scp) ? '—' : (ours / scp).toFixed(2)} |`),
+    ...rows.map(
+      ([name, ours, rsync, scp]) =>
+        `| ${name} | ${ours.toFixed(0)} ms | ${rsync.toFixed(0)} ms | ${Number.isNaN(scp) ? '—' : `${scp.toFixed(0)} ms`} | ${(ours / rsync).toFixed(2)} | ${Number.isNaN(scp) ? '—' : (ours / scp).toFixed(2)} |`,
+    ),
     '',
     `peak RSS of this process during mcp-deploy's upload: ${oursFull.peakRssMb} MB (first), ${oursDelta.peakRssMb} MB (delta)`,
   ];

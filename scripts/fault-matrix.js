@@ -20,7 +20,11 @@ const begin = '<!-- fault-matrix:begin -->';
 const end = '<!-- fault-matrix:end -->';
 
 function run(args) {
-  const result = spawnSync(existsSync(node) ? node : process.execPath, args, { cwd: root, stdio: 'inherit', env: { ...process.env, FAULT_MATRIX_ONLY: '' } });
+  const result = spawnSync(existsSync(node) ? node : process.execPath, args, {
+    cwd: root,
+    stdio: 'inherit',
+    env: { ...process.env, FAULT_MATRIX_ONLY: '' },
+  });
   return result.status ?? 1;
 }
 
@@ -49,5 +53,7 @@ if (from === -1 || to === -1 || to < from) {
 }
 const fresh = readFileSync(table, 'utf8').trim();
 writeFileSync(docs, `${text.slice(0, from + begin.length)}\n${fresh}\n${text.slice(to)}`);
-process.stdout.write(`fault-matrix: copied ${fresh.split('\n').filter((line) => line.startsWith('| ') && !line.startsWith('| ---') && !line.startsWith('| world')).length} rows into docs/reliability.md\n`);
+process.stdout.write(
+  `fault-matrix: copied ${fresh.split('\n').filter((line) => line.startsWith('| ') && !line.startsWith('| ---') && !line.startsWith('| world')).length} rows into docs/reliability.md\n`,
+);
 process.exit(status);

@@ -96,7 +96,8 @@ export function appEngine(context: RunContext, options: AppOptions, connections:
         if (request.nginx) file = context.target.nginx.errorLog;
         else {
           const state = await readState(transport, layout);
-          if (!state?.active) throw new DeployError('usage', `Nothing is deployed on ${context.target.name} yet, so there is no server log.`);
+          if (!state?.active)
+            throw new DeployError('usage', `Nothing is deployed on ${context.target.name} yet, so there is no server log.`);
           file = layout.logFile(state.active.release);
         }
         request.onLine(`── ${file} on ${transport.label} ──`, 'engine');

@@ -10,7 +10,9 @@ export function terminalHostKeyPrompt(): ((question: UnknownHostKey) => Promise<
   return async ({ host, port, fingerprint, keyType }) => {
     const prompt = createInterface({ input: process.stdin, output: process.stderr });
     try {
-      process.stderr.write(`The authenticity of host ${host}:${port} can't be established.\n${keyType} key fingerprint is ${fingerprint}.\n`);
+      process.stderr.write(
+        `The authenticity of host ${host}:${port} can't be established.\n${keyType} key fingerprint is ${fingerprint}.\n`,
+      );
       const answer = await prompt.question('Trust it and add it to known_hosts? (yes/no) ');
       return /^y(es)?$/i.test(answer.trim());
     } finally {

@@ -10,10 +10,9 @@ import { ciCommand, type CiOptions } from './commands/ci-command.js';
 import { initCommand, type InitOptions } from './commands/init-command.js';
 import { reportFatal } from './exit.js';
 import type { GlobalOptions } from './options.js';
-import { useColor } from './terminal.js';
+import { wantsColor } from './terminal.js';
 import { exitCodes } from '../errors.js';
 import { packageVersion } from './version.js';
-
 
 /**
  * Parses the command line and runs one command. Every command returns its exit code; errors that
@@ -42,7 +41,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     code = await body();
   };
 
-  withGlobals(program.command('deploy', { isDefault: true }).description('validate, upload, install, cut over, prune (the default command)'))
+  withGlobals(
+    program.command('deploy', { isDefault: true }).description('validate, upload, install, cut over, prune (the default command)'),
+  )
     .option('--force', 'break a stale lock (holder gone, or older than lockStaleMinutes)')
     .option('--skip-validate', 'do not run the local checks first')
     .action(async (options: GlobalOptions & { skipValidate?: boolean }) => run(() => deployCommand(options))());
@@ -51,12 +52,18 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--no-server', 'skip starting the server')
     .action(async (options: GlobalOptions & { server?: boolean }) => run(() => validateCommand(options))());
 
-  withGlobals(program.command('rollback').argument('[release]', 'release id (default: the newest good one before the active)').description('zero-downtime move back to an earlier release'))
+  withGlobals(
+    program
+      .command('rollback')
+      .argument('[release]', 'release id (default: the newest good one before the active)')
+      .description('zero-downtime move back to an earlier release'),
+  )
     .option('--force', 'break a stale lock')
     .action(async (release: string | undefined, options: GlobalOptions) => run(() => rollbackCommand(release, options))());
 
-  withGlobals(program.command('releases').description("the host's releases: active, previous, failed, age, size"))
-    .action(async (options: GlobalOptions) => run(() => releasesCommand(options))());
+  withGlobals(program.command('releases').description("the host's releases: active, previous, failed, age, size")).action(
+    async (options: GlobalOptions) => run(() => releasesCommand(options))(),
+  );
 
   withGlobals(program.command('status').description('active colour, release, health of both colours, lock'))
     .option('-w, --watch', 'refresh: MCP latency, CPU and memory of each colour, nginx 5xx rate')
@@ -92,13 +99,22 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--no-color', 'no ANSI colours (NO_COLOR is honoured too)')
     .action(async (options: InitOptions) => run(() => initCommand(options))());
 
-  withGlobals(program.command('doctor').description('check the host before a first deploy: one line per check, with the fix'))
-    .action(async (options: GlobalOptions) => run(() => doctorCommand(options))());
+  withGlobals(program.command('doctor').description('check the host before a first deploy: one line per check, with the fix')).action(
+    async (options: GlobalOptions) => run(() => doctorCommand(options))(),
+  );
 
-  withGlobals(program.command('setup').description('lay out the deploy root and the nginx upstream include; show the nginx site, logrotate rule and systemd unit'))
-    .action(async (options: GlobalOptions) => run(() => setupCommand(options))());
+  withGlobals(
+    program
+      .command('setup')
+      .description('lay out the deploy root and the nginx upstream include; show the nginx site, logrotate rule and systemd unit'),
+  ).action(async (options: GlobalOptions) => run(() => setupCommand(options))());
 
-  withGlobals(program.command('ci').argument('<provider>', 'github').description('write a CI workflow: deploy on push and v* tags, deploy or roll back by hand'))
+  withGlobals(
+    program
+      .command('ci')
+      .argument('<provider>', 'github')
+      .description('write a CI workflow: deploy on push and v* tags, deploy or roll back by hand'),
+  )
     .option('--force', 'replace an existing workflow')
     .option('--print', 'print the workflow instead of writing it')
     .option('--branch <name>', 'the branch whose pushes deploy', 'main')
@@ -120,6 +136,6 @@ export async function main(argv: readonly string[]): Promise<number> {
       // --help and --version end here with code 0; usage mistakes with 2.
       return error.exitCode === 0 ? 0 : exitCodes.usage;
     }
-    return reportFatal(error, (text) => process.stderr.write(text), useColor(process.stderr));
+    return reportFatal(error, (text) => process.stderr.write(text), wantsColor(process.stderr));
   }
 }

@@ -4,7 +4,7 @@ import type { EngineContext } from '../engine/context.js';
 import { EventBus } from '../engine/events.js';
 import { createPlainReporter } from '../report/plain-reporter.js';
 import { openTransport } from './open-transport.js';
-import { useColor } from './terminal.js';
+import { wantsColor } from './terminal.js';
 import type { GlobalOptions } from './options.js';
 import { faultCheckpoint } from './fault-injection.js';
 import { createNotifier, type Notifier } from '../notify/notifier.js';
@@ -37,10 +37,17 @@ export function createRunContext(
   const config: Config = loadConfig({ ...(options.config ? { file: options.config } : {}) });
   const target: Target = selectTarget(config, options.target);
   const out = options.json ? process.stderr : process.stdout;
-  const color = options.color !== false && useColor(out);
+  const color = options.color !== false && wantsColor(out);
   const bus = new EventBus();
   const unsubscribe = face.plain
-    ? bus.on(createPlainReporter({ write: (text) => out.write(text), color, verbose: options.verbose ?? false, github: process.env['GITHUB_ACTIONS'] === 'true' }))
+    ? bus.on(
+        createPlainReporter({
+          write: (text) => out.write(text),
+          color,
+          verbose: options.verbose ?? false,
+          github: process.env['GITHUB_ACTIONS'] === 'true',
+        }),
+      )
     : () => {};
   const operator = process.env['MCP_DEPLOY_OPERATOR'] ?? safeUser();
   const notifier = createNotifier({ config, operator, localHost: hostname() });
@@ -53,7 +60,11 @@ export function createRunContext(
       bus.emit({ kind: 'notice', level: 'warn', message: `${cause}: stopping safely — rolling back what must be and releasing the lock…` });
       controller.abort(new Error(`interrupted by ${cause}`));
     } else {
-      bus.emit({ kind: 'notice', level: 'warn', message: 'Still stopping safely; please wait. Quitting now could leave the host half-switched.' });
+      bus.emit({
+        kind: 'notice',
+        level: 'warn',
+        message: 'Still stopping safely; please wait. Quitting now could leave the host half-switched.',
+      });
     }
   };
   const onSignal = (signal: NodeJS.Signals) => stopSafely(signal);

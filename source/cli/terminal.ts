@@ -1,7 +1,7 @@
 /** What kind of output this run can use, decided once at start. */
 export type Face = 'app' | 'plain';
 
-export function useColor(stream: NodeJS.WriteStream): boolean {
+export function wantsColor(stream: NodeJS.WriteStream): boolean {
   if ('NO_COLOR' in process.env && process.env['NO_COLOR'] !== '') return false;
   if (process.env['FORCE_COLOR'] !== undefined && process.env['FORCE_COLOR'] !== '0') return true;
   return stream.isTTY === true;

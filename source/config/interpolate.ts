@@ -17,9 +17,7 @@ export function interpolate(
   if (typeof value === 'string') return interpolateString(value, environment, problems, path);
   if (Array.isArray(value)) return value.map((item, index) => interpolate(item, environment, problems, [...path, index]));
   if (typeof value === 'object' && value !== null) {
-    return Object.fromEntries(
-      Object.entries(value).map(([key, item]) => [key, interpolate(item, environment, problems, [...path, key])]),
-    );
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, interpolate(item, environment, problems, [...path, key])]));
   }
   return value;
 }
@@ -34,8 +32,14 @@ function interpolateString(
   const result = text.replace(reference, (match, name: string | undefined, fallback: string | undefined) => {
     if (match === '$${') return '${';
     const found = environment[name!];
-    if (found !== undefined && found !== '') return (whole = found);
-    if (fallback !== undefined) return (whole = fallback);
+    if (found !== undefined && found !== '') {
+      whole = found;
+      return found;
+    }
+    if (fallback !== undefined) {
+      whole = fallback;
+      return fallback;
+    }
     problems.push({ path, variable: name! });
     return match;
   });

@@ -157,7 +157,10 @@ export const configSchema = z.strictObject({
   exclude: z.array(z.string()).default([]),
   runtime,
   env: z
-    .strictObject({ required: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name')).default([]), file: nonEmpty.optional() })
+    .strictObject({
+      required: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name')).default([]),
+      file: nonEmpty.optional(),
+    })
     .default({ required: [] }),
   ontologies: z.array(nonEmpty).default([]),
   health: z
@@ -171,10 +174,9 @@ export const configSchema = z.strictObject({
   watch: watch.optional(),
   keepReleases: z.number().int().min(1).default(3),
   drainSeconds: z.number().min(0).default(5),
-  targets: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]*$/, 'target names use letters, digits, "-" and "_"'), target).refine(
-    (targets) => Object.keys(targets).length > 0,
-    'needs at least one target',
-  ),
+  targets: z
+    .record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]*$/, 'target names use letters, digits, "-" and "_"'), target)
+    .refine((targets) => Object.keys(targets).length > 0, 'needs at least one target'),
 });
 
 export type RawConfig = z.input<typeof configSchema>;

@@ -102,10 +102,14 @@ export async function cutover(input: CutoverInput, progress: CutoverProgress): P
         progress.tools = result?.tools ?? null;
       } catch (error) {
         const lines = log.lastLines().length > 0 ? log.lastLines() : await readLogTail(transport, logFile);
-        throw new StepFailure(describeError(error), lines.length > 0 ? ['last lines of the server log:', ...lines.map((line) => `  ${line}`)] : [], {
-          ...(error instanceof DeployError && error.hint ? { hint: error.hint } : {}),
-          cause: error,
-        });
+        throw new StepFailure(
+          describeError(error),
+          lines.length > 0 ? ['last lines of the server log:', ...lines.map((line) => `  ${line}`)] : [],
+          {
+            ...(error instanceof DeployError && error.hint ? { hint: error.hint } : {}),
+            cause: error,
+          },
+        );
       } finally {
         await tunnel.close();
       }
@@ -119,7 +123,8 @@ export async function cutover(input: CutoverInput, progress: CutoverProgress): P
     let switchOffset: number | null = null;
     await runStep(bus, 'switch', `Switch nginx to ${colour} (${port})`, async (step) => {
       await checkpoint('switch', 'start');
-      if (config.watch?.accessLog !== undefined && config.watch.seconds > 0) switchOffset = await accessLogOffset(transport, config.watch.accessLog);
+      if (config.watch?.accessLog !== undefined && config.watch.seconds > 0)
+        switchOffset = await accessLogOffset(transport, config.watch.accessLog);
       await switchUpstream(transport, target, config.app, port, step.log);
       progress.switched = true;
       step.detail(`upstream ${target.nginx.upstream} → 127.0.0.1:${port}`);
@@ -135,13 +140,21 @@ export async function cutover(input: CutoverInput, progress: CutoverProgress): P
         async (settled) => {
           const checks = AbortSignal.any([signal, settled]);
           const identity = await waitForRelease(target.publicUrl, config.health.http, release, { timeoutMs: 30_000, signal: checks });
-          step.detail(identity === 'confirmed' ? `${release} answers through nginx` : 'checks pass through nginx (the server does not report its release)');
-          await waitHealthy(target.publicUrl, config.health, { timeoutMs: Math.min(config.health.timeoutSeconds, 30) * 1000, signal: checks });
+          step.detail(
+            identity === 'confirmed'
+              ? `${release} answers through nginx`
+              : 'checks pass through nginx (the server does not report its release)',
+          );
+          await waitHealthy(target.publicUrl, config.health, {
+            timeoutMs: Math.min(config.health.timeoutSeconds, 30) * 1000,
+            signal: checks,
+          });
         },
         () => supervisor.isRunning(colour),
         'verification',
       );
-      if (!(await supervisor.isRunning(colour))) throw new DeployError('deploy', `The ${colour} server exited while it was being verified.`);
+      if (!(await supervisor.isRunning(colour)))
+        throw new DeployError('deploy', `The ${colour} server exited while it was being verified.`);
       await checkpoint('verify', 'end');
     });
     const watch = config.watch;
@@ -159,7 +172,9 @@ export async function cutover(input: CutoverInput, progress: CutoverProgress): P
             hint: 'Traffic was switched back; the release is marked failed. Its log is in shared/logs on the host.',
           });
         }
-        step.detail(`${sample.requests} request(s), ${sample.errors} failed${sample.p99Ms === null ? '' : `, p99 ${Math.round(sample.p99Ms)} ms`}`);
+        step.detail(
+          `${sample.requests} request(s), ${sample.errors} failed${sample.p99Ms === null ? '' : `, p99 ${Math.round(sample.p99Ms)} ms`}`,
+        );
         await checkpoint('watch', 'end');
       });
     }
@@ -245,7 +260,10 @@ export async function recoverCutover(
     }).catch((error: unknown) => problems.push(`stopping ${progress.colour} failed: ${describeError(error)}`));
   }
   // A rollback target that fails again keeps its good name: it served before, the fault may be elsewhere.
-  if (options.markFailed) await markFailed(transport, layout, release, failure).catch((error: unknown) => problems.push(`marking ${release} failed: ${describeError(error)}`));
+  if (options.markFailed)
+    await markFailed(transport, layout, release, failure).catch((error: unknown) =>
+      problems.push(`marking ${release} failed: ${describeError(error)}`),
+    );
   // The old colour runs, but with nginx down (say) nothing answers publicly: say so (found by the host-fault tests).
   const unanswered = serving === null ? null : await publicUrlProblem(target.publicUrl, config.health.http);
   const servingNow = serving === null || unanswered === null ? serving : `${serving}, but ${unanswered}`;

@@ -96,7 +96,10 @@ export async function deploy(context: EngineContext, options: DeployOptions = {}
 
       const progress = newProgress(target, active);
       state.progress = progress;
-      await cutover({ context, transport, layout, supervisor, release, interpreter: interpreterFor(config, layout, install), active }, progress);
+      await cutover(
+        { context, transport, layout, supervisor, release, interpreter: interpreterFor(config, layout, install), active },
+        progress,
+      );
       state.serving = describeServing(release, progress);
       await pruneStep(session, bus);
     },
@@ -107,7 +110,15 @@ export async function deploy(context: EngineContext, options: DeployOptions = {}
         state.rolledBack = true;
         // An operator's Ctrl-C says nothing about the release: it is undone, not marked failed.
         state.serving = await recoverCutover(
-          { context, transport: session.transport, layout: session.layout, supervisor: session.supervisor, release, interpreter: '', active: session.active },
+          {
+            context,
+            transport: session.transport,
+            layout: session.layout,
+            supervisor: session.supervisor,
+            release,
+            interpreter: '',
+            active: session.active,
+          },
           progress,
           failure,
           { markFailed: !signal.aborted },

@@ -13,7 +13,7 @@ export async function establishedConnections(transport: Transport, port: number)
     // One word: script() joins parts with spaces, so `p=` and the value must not be separate parts.
     op('cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk -v'),
     arg(`p=:${hex}`),
-    op("'$2 ~ p\"$\" && $4 == \"01\" { n++ } END { print n + 0 }'"),
+    op('\'$2 ~ p"$" && $4 == "01" { n++ } END { print n + 0 }\''),
   );
   const result = await transport.run({ script: text }, { timeoutMs: 15_000 });
   const count = Number.parseInt(result.stdout.trim(), 10);

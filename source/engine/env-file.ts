@@ -23,7 +23,9 @@ export async function renderServerEnv(
     try {
       source = await readFile(config.env.file, 'utf8');
     } catch {
-      throw new DeployError('config', `env.file ${config.env.file} cannot be read.`, { hint: 'Create it, or remove env.file from the config.' });
+      throw new DeployError('config', `env.file ${config.env.file} cannot be read.`, {
+        hint: 'Create it, or remove env.file from the config.',
+      });
     }
     Object.assign(values, parse(source));
   }

@@ -66,7 +66,10 @@ export type ReleaseRow = Release & {
 };
 
 /** `mcp-deploy releases`: the host's releases, newest first, with marks and audit results. */
-export async function readReleases(context: EngineContext, transport: Transport): Promise<{ rows: ReleaseRow[]; state: HostState | null; malformedAuditLines: number }> {
+export async function readReleases(
+  context: EngineContext,
+  transport: Transport,
+): Promise<{ rows: ReleaseRow[]; state: HostState | null; malformedAuditLines: number }> {
   const layout = hostLayout(context.target.path);
   const [releases, state, audit] = await Promise.all([
     listReleases(transport, layout),

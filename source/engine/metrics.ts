@@ -46,13 +46,23 @@ export function cpuPercent(before: ProcessSample | null | undefined, after: Proc
   return Math.max(0, ((after.cpuSeconds - before.cpuSeconds) / ((after.at - before.at) / 1000)) * 100);
 }
 
-export async function colourMetrics(transport: Transport, config: Config, target: Target, supervisor: Supervisor, colour: Colour): Promise<ColourMetrics> {
+export async function colourMetrics(
+  transport: Transport,
+  config: Config,
+  target: Target,
+  supervisor: Supervisor,
+  colour: Colour,
+): Promise<ColourMetrics> {
   const port = portOf(target, colour);
   const pid = (await supervisor.mainPid?.(colour)) ?? null;
   const process = pid === null ? null : await sampleProcess(transport, pid);
   const tunnel = await transport.openTunnel(port);
   try {
-    const probe = await probeMcp(`http://127.0.0.1:${tunnel.localPort}`, config.health.mcp ?? { path: '/mcp', expectTools: [], calls: [] }, { timeoutMs: 5_000 });
+    const probe = await probeMcp(
+      `http://127.0.0.1:${tunnel.localPort}`,
+      config.health.mcp ?? { path: '/mcp', expectTools: [], calls: [] },
+      { timeoutMs: 5_000 },
+    );
     return { colour, mcpLatencyMs: probe.ms, process };
   } catch (error) {
     return { colour, mcpLatencyMs: null, mcpProblem: error instanceof Error ? error.message : String(error), process };
@@ -62,7 +72,11 @@ export async function colourMetrics(transport: Transport, config: Config, target
 }
 
 /** 5xx share of the last requests nginx logged for `port` (the tail of the access log), or null without a log. */
-export async function nginxErrorRate(transport: Transport, accessLog: string | undefined, port: number): Promise<{ requests: number; errors: number } | null> {
+export async function nginxErrorRate(
+  transport: Transport,
+  accessLog: string | undefined,
+  port: number,
+): Promise<{ requests: number; errors: number } | null> {
   if (accessLog === undefined) return null;
   const result = await transport.run(['tail', '-n', '2000', accessLog], { timeoutMs: 10_000 });
   if (result.code !== 0) return null;

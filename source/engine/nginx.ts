@@ -85,6 +85,7 @@ function reloadHint(stderr: string): string {
   if (/a password is required|sudo:.*password/i.test(stderr)) {
     return 'sudo asked for a password: add a NOPASSWD sudoers rule for the reload command (mcp-deploy doctor shows it).';
   }
-  if (/nginx\.pid|not running|No such process/i.test(stderr)) return 'nginx does not seem to be running on the host: start it, then deploy again.';
+  if (/nginx\.pid|not running|No such process/i.test(stderr))
+    return 'nginx does not seem to be running on the host: start it, then deploy again.';
   return 'The previous upstream was restored. Run the reload command on the host to see why it fails.';
 }

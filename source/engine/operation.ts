@@ -51,7 +51,15 @@ export async function runOperation(
   const recorder = recordSteps(bus);
   const started = performance.now();
   bus.emit({ kind: 'run:start', operation, target: target.name, at: Date.now() });
-  const state: OperationState = { session: null, release: null, previous: null, upload: null, progress: null, serving: null, rolledBack: false };
+  const state: OperationState = {
+    session: null,
+    release: null,
+    previous: null,
+    upload: null,
+    progress: null,
+    serving: null,
+    rolledBack: false,
+  };
 
   // The step that failed first; rollback steps that run afterwards must not take its place.
   let failedStep = operation === 'deploy' ? 'validate' : 'connect';
@@ -121,7 +129,8 @@ export function describeServing(release: string, progress: Pick<CutoverProgress,
 
 function errorSummary(step: string, error: unknown, signal: AbortSignal): { step: string; message: string; hint?: string } {
   // The abort's reason says by what ("interrupted by SIGHUP"): worth keeping in the audit log.
-  if (signal.aborted && !isDeployError(error)) return { step, message: signal.reason instanceof Error ? signal.reason.message : 'interrupted' };
+  if (signal.aborted && !isDeployError(error))
+    return { step, message: signal.reason instanceof Error ? signal.reason.message : 'interrupted' };
   const hint = isDeployError(error) ? error.hint : undefined;
   return { step, message: describeError(error), ...(hint ? { hint } : {}) };
 }

@@ -43,7 +43,13 @@ export type DeployPlan = HostOverview & {
   readonly base: string | null;
   /** False when the base has no readable manifest: then every file is sent. */
   readonly baseHasManifest: boolean;
-  readonly files: { readonly total: number; readonly added: number; readonly changed: number; readonly removed: number; readonly unchanged: number };
+  readonly files: {
+    readonly total: number;
+    readonly added: number;
+    readonly changed: number;
+    readonly removed: number;
+    readonly unchanged: number;
+  };
   readonly bytes: { readonly total: number; readonly upload: number };
   readonly requirements: RequirementsPlan;
   readonly tools: ToolsPlan;
@@ -93,7 +99,8 @@ export async function planDeploy(
       unchanged: diff.unchanged.length,
     },
     bytes: { total: local.manifest.reduce((sum, entry) => sum + entry.size, 0), upload: bytesToUpload(diff) },
-    requirements: install.kind === 'venv' ? { kind: 'venv', hash: install.hash, activeHash, changed: install.hash !== activeHash } : install,
+    requirements:
+      install.kind === 'venv' ? { kind: 'venv', hash: install.hash, activeHash, changed: install.hash !== activeHash } : install,
     tools: diffTools(activeRelease?.tools ?? null, options.tools ?? null),
   };
 }

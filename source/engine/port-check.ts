@@ -1,7 +1,8 @@
 import { arg, cmd, op, script } from '../remote/quote.js';
 import type { Transport } from '../remote/transport.js';
 
-const probe = 'import socket,sys\ns=socket.socket()\ns.settimeout(1)\nsys.exit(0 if s.connect_ex(("127.0.0.1",int(sys.argv[1])))==0 else 3)';
+const probe =
+  'import socket,sys\ns=socket.socket()\ns.settimeout(1)\nsys.exit(0 if s.connect_ex(("127.0.0.1",int(sys.argv[1])))==0 else 3)';
 
 /**
  * Whether something already listens on the host's loopback port. Asked with the host's Python

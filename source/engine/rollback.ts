@@ -26,7 +26,11 @@ export async function rollback(context: EngineContext, options: RollbackOptions 
     context,
     'rollback',
     async (state) => {
-      const session = await openSession(context, { operation: 'rollback', force: options.force ?? false, ...(options.release ? { release: options.release } : {}) });
+      const session = await openSession(context, {
+        operation: 'rollback',
+        force: options.force ?? false,
+        ...(options.release ? { release: options.release } : {}),
+      });
       state.session = session;
       const { transport, layout, supervisor, active } = session;
       state.previous = active?.release ?? null;
@@ -41,7 +45,9 @@ export async function rollback(context: EngineContext, options: RollbackOptions 
       bus.emit({ kind: 'release', release: chosen.id, previous: state.previous });
       const install: InstallPlan = chosen.requirementsHash
         ? { kind: 'venv', hash: chosen.requirementsHash, requirements: config.runtime.requirements ?? 'requirements.txt', needsPip: true }
-        : await planInstall(config).then((plan) => (plan.kind === 'venv' ? { kind: 'none' as const, reason: 'release records no venv' } : plan));
+        : await planInstall(config).then((plan) =>
+            plan.kind === 'venv' ? { kind: 'none' as const, reason: 'release records no venv' } : plan,
+          );
       if (install.kind === 'venv') {
         await runStep(bus, 'install', 'Check the release venv', async (step) => {
           const outcome = await ensureVenv(transport, layout, config, install, layout.releaseDir(chosen.id), step.log);
@@ -50,7 +56,10 @@ export async function rollback(context: EngineContext, options: RollbackOptions 
       }
       const progress = newProgress(target, active);
       state.progress = progress;
-      await cutover({ context, transport, layout, supervisor, release: chosen.id, interpreter: interpreterFor(config, layout, install), active }, progress);
+      await cutover(
+        { context, transport, layout, supervisor, release: chosen.id, interpreter: interpreterFor(config, layout, install), active },
+        progress,
+      );
       state.serving = describeServing(chosen.id, progress);
       await pruneStep(session, bus);
     },
@@ -60,7 +69,15 @@ export async function rollback(context: EngineContext, options: RollbackOptions 
       state.rolledBack = true;
       // A rollback target that fails again keeps its good name: it served before, the fault may be elsewhere.
       state.serving = await recoverCutover(
-        { context, transport: session.transport, layout: session.layout, supervisor: session.supervisor, release, interpreter: '', active: session.active },
+        {
+          context,
+          transport: session.transport,
+          layout: session.layout,
+          supervisor: session.supervisor,
+          release,
+          interpreter: '',
+          active: session.active,
+        },
         progress,
         failure,
         { markFailed: false },

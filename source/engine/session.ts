@@ -68,8 +68,12 @@ export async function openSession(
     }
     const state = await readState(transport, layout);
     const upstream = await readUpstream(transport, target);
-    const active = await activeSide(state, colourOfPort(target, upstream.port), target, createSupervisor(target, transport, layout, config.app), (message) =>
-      bus.emit({ kind: 'notice', level: 'warn', message }),
+    const active = await activeSide(
+      state,
+      colourOfPort(target, upstream.port),
+      target,
+      createSupervisor(target, transport, layout, config.app),
+      (message) => bus.emit({ kind: 'notice', level: 'warn', message }),
     );
     step.detail(`${transport.label}; ${active ? `${active.release} serves on ${active.colour} (${active.port})` : 'nothing deployed yet'}`);
     await context.checkpoint?.('connect', 'end');
@@ -151,7 +155,8 @@ async function activeSide(
   if (trafficColour === null || trafficColour === recorded?.colour) return recorded;
   const release = (await supervisor.runningRelease?.(trafficColour)) ?? null;
   if (release === null) {
-    if (recorded !== null) warn(`nginx points at ${trafficColour}, which runs nothing; state.json says ${recorded.release} on ${recorded.colour} is active.`);
+    if (recorded !== null)
+      warn(`nginx points at ${trafficColour}, which runs nothing; state.json says ${recorded.release} on ${recorded.colour} is active.`);
     return recorded;
   }
   warn(

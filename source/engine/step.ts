@@ -72,7 +72,6 @@ export async function runStep<T>(
   }
 }
 
-
 /** Reports a step that will not run, without running anything. */
 export function skipStep(bus: EventBus, step: string, title: string, reason: string): void {
   bus.emit({ kind: 'step:skipped', step, title, reason });

@@ -24,7 +24,12 @@ export async function probeHttp(baseUrl: string, checks: readonly HttpCheck[], o
     let response: Response;
     let body: string;
     try {
-      response = await fetch(url, { method: 'GET', redirect: 'manual', signal, headers: { accept: 'application/json, */*', ...options.headers } });
+      response = await fetch(url, {
+        method: 'GET',
+        redirect: 'manual',
+        signal,
+        headers: { accept: 'application/json, */*', ...options.headers },
+      });
       body = await response.text();
     } catch (error) {
       throw timedOut(error, `GET ${url}`) ?? networkError(error, 'GET', url);
@@ -32,7 +37,9 @@ export async function probeHttp(baseUrl: string, checks: readonly HttpCheck[], o
     if (response.status !== check.status) {
       throw (
         configErrorForStatus(response.status, 'GET', url, response.headers.get('location')) ??
-        new ProbeCheckError(`GET ${check.path}: expected status ${check.status}, got ${response.status}${body === '' ? '' : `: ${truncate(body)}`}`)
+        new ProbeCheckError(
+          `GET ${check.path}: expected status ${check.status}, got ${response.status}${body === '' ? '' : `: ${truncate(body)}`}`,
+        )
       );
     }
     if (check.json !== undefined) compareJson(check.path, check.json, body);
@@ -53,6 +60,9 @@ function compareJson(path: string, expected: Readonly<Record<string, unknown>>, 
   const actual = parsed as Record<string, unknown>;
   const wrong = Object.entries(expected)
     .filter(([key, value]) => !(key in actual) || !isDeepStrictEqual(actual[key], value))
-    .map(([key, value]) => `"${key}": expected ${truncate(JSON.stringify(value), 80)}, got ${key in actual ? truncate(JSON.stringify(actual[key]), 80) : 'nothing'}`);
+    .map(
+      ([key, value]) =>
+        `"${key}": expected ${truncate(JSON.stringify(value), 80)}, got ${key in actual ? truncate(JSON.stringify(actual[key]), 80) : 'nothing'}`,
+    );
   if (wrong.length > 0) throw new ProbeCheckError(`GET ${path}: ${wrong.join('; ')}`);
 }

@@ -44,9 +44,17 @@ export async function probeMcp(baseUrl: string, check: McpCheck, options: McpPro
   const context: RpcContext = { url, signal, headers: options.headers ?? {}, clientInfo };
   try {
     const discovery = await discover(context);
-    const outcome = discovery.kind === 'stateless' ? await probeStateless(context, check) : await probeWithSdk(context, check, options.timeoutMs);
+    const outcome =
+      discovery.kind === 'stateless' ? await probeStateless(context, check) : await probeWithSdk(context, check, options.timeoutMs);
     if (discovery.kind === 'stateless') {
-      return { ...outcome, protocolVersion: statelessVersion, serverName: discovery.serverInfo.name, serverVersion: discovery.serverInfo.version, ms: elapsed(started), mode: 'stateless' };
+      return {
+        ...outcome,
+        protocolVersion: statelessVersion,
+        serverName: discovery.serverInfo.name,
+        serverVersion: discovery.serverInfo.version,
+        ms: elapsed(started),
+        mode: 'stateless',
+      };
     }
     return { protocolVersion: '', serverName: '', serverVersion: '', ...outcome, ms: elapsed(started), mode: 'initialize' };
   } catch (error) {
@@ -100,7 +108,12 @@ async function probeWithSdk(context: RpcContext, check: McpCheck, timeoutMs: num
       assertCall(call, result as Record<string, unknown>);
     }
     const server = client.getServerVersion();
-    return { tools, protocolVersion: transport.protocolVersion ?? '', serverName: server?.name ?? '', serverVersion: server?.version ?? '' };
+    return {
+      tools,
+      protocolVersion: transport.protocolVersion ?? '',
+      serverName: server?.name ?? '',
+      serverVersion: server?.version ?? '',
+    };
   } finally {
     // Stateful servers keep a session per initialize; a poller must not pile them up.
     if (transport.sessionId !== undefined) await transport.terminateSession().catch(() => undefined);
@@ -111,7 +124,9 @@ async function probeWithSdk(context: RpcContext, check: McpCheck, timeoutMs: num
 function assertTools(check: McpCheck, tools: readonly string[]): void {
   const missing = check.expectTools.filter((name) => !tools.includes(name));
   if (missing.length > 0) {
-    throw new ProbeCheckError(`tools/list lacks ${missing.map((name) => `"${name}"`).join(', ')}; the server lists ${tools.length === 0 ? 'no tools' : tools.join(', ')}`);
+    throw new ProbeCheckError(
+      `tools/list lacks ${missing.map((name) => `"${name}"`).join(', ')}; the server lists ${tools.length === 0 ? 'no tools' : tools.join(', ')}`,
+    );
   }
 }
 
@@ -125,7 +140,9 @@ function assertCall(call: McpCheck['calls'][number], result: Record<string, unkn
   if (call.expectText === undefined) return;
   const structured = result['structuredContent'] === undefined ? '' : JSON.stringify(result['structuredContent']);
   if (!text.includes(call.expectText) && !structured.includes(call.expectText)) {
-    throw new ProbeCheckError(`tools/call ${call.tool}: expected text containing ${JSON.stringify(call.expectText)}, got ${text === '' ? 'no text' : JSON.stringify(truncate(text))}`);
+    throw new ProbeCheckError(
+      `tools/call ${call.tool}: expected text containing ${JSON.stringify(call.expectText)}, got ${text === '' ? 'no text' : JSON.stringify(truncate(text))}`,
+    );
   }
 }
 
@@ -150,7 +167,10 @@ function classifyingFetch(probe: AbortSignal): FetchLike {
     }
     if (method !== 'POST' || response.ok) return response;
     const sessionBound = new Headers(init?.headers).has('mcp-session-id');
-    const config = response.status === 404 && sessionBound ? undefined : configErrorForStatus(response.status, method, url, response.headers.get('location'));
+    const config =
+      response.status === 404 && sessionBound
+        ? undefined
+        : configErrorForStatus(response.status, method, url, response.headers.get('location'));
     if (config) {
       await response.body?.cancel().catch(() => undefined);
       throw config;

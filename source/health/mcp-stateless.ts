@@ -64,7 +64,8 @@ export async function discover(context: RpcContext): Promise<Discovery> {
       serverInfo: { name: String(info.name ?? ''), version: String(info.version ?? '') },
     };
   }
-  if (answer.kind === 'error') return { kind: 'legacy', reason: `server/discover answered JSON-RPC error ${answer.error.code} ${answer.error.message}` };
+  if (answer.kind === 'error')
+    return { kind: 'legacy', reason: `server/discover answered JSON-RPC error ${answer.error.code} ${answer.error.message}` };
   return { kind: 'legacy', reason: `server/discover answered HTTP ${answer.status}` };
 }
 
@@ -72,7 +73,8 @@ export async function discover(context: RpcContext): Promise<Discovery> {
 export async function request(context: RpcContext, method: string, params: Record<string, unknown>): Promise<Record<string, unknown>> {
   const answer = await rpc(context, method, params);
   if (answer.kind === 'error') throw new ProbeCheckError(`${method}: JSON-RPC error ${answer.error.code}: ${answer.error.message}`);
-  if (answer.kind === 'http') throw new ProbeCheckError(`${method}: HTTP ${answer.status}${answer.text === '' ? '' : `: ${truncate(answer.text)}`}`);
+  if (answer.kind === 'http')
+    throw new ProbeCheckError(`${method}: HTTP ${answer.status}${answer.text === '' ? '' : `: ${truncate(answer.text)}`}`);
   if (answer.result['resultType'] === 'input_required') {
     throw new ProbeCheckError(`${method}: the server asked for user input (input_required), which a health check cannot give`);
   }
@@ -106,7 +108,13 @@ export async function rpc(context: RpcContext, method: string, params: Record<st
   if (name !== undefined && /^[\x20-\x7e]*$/.test(name)) headers['mcp-name'] = name;
   let response: Response;
   try {
-    response = await fetch(context.url, { method: 'POST', headers, body: JSON.stringify(body), redirect: 'manual', signal: context.signal });
+    response = await fetch(context.url, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify(body),
+      redirect: 'manual',
+      signal: context.signal,
+    });
   } catch (error) {
     throw networkError(error, 'POST', context.url);
   }
@@ -140,7 +148,11 @@ function toAnswer(status: number, message: unknown, text: string): RpcAnswer {
   if (typeof message === 'object' && message !== null && (message as { jsonrpc?: unknown }).jsonrpc === '2.0') {
     const reply = message as { result?: unknown; error?: { code?: unknown; message?: unknown; data?: unknown } };
     if (reply.error !== undefined && reply.error !== null) {
-      return { kind: 'error', status, error: { code: Number(reply.error.code), message: String(reply.error.message ?? ''), data: reply.error.data } };
+      return {
+        kind: 'error',
+        status,
+        error: { code: Number(reply.error.code), message: String(reply.error.message ?? ''), data: reply.error.data },
+      };
     }
     if (typeof reply.result === 'object' && reply.result !== null && status >= 200 && status < 300) {
       return { kind: 'result', status, result: reply.result as Record<string, unknown> };

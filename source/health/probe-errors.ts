@@ -61,7 +61,11 @@ export function configErrorForStatus(status: number, method: string, url: string
         'The endpoint requires credentials, and health checks send none: exempt the health path (or 127.0.0.1) from authentication.',
       );
     case 404:
-      return new ProbeConfigError(status, `${where} (Not Found).`, `Nothing is served at ${new URL(url).pathname}: check the path in "health" (the MCP default is /mcp).`);
+      return new ProbeConfigError(
+        status,
+        `${where} (Not Found).`,
+        `Nothing is served at ${new URL(url).pathname}: check the path in "health" (the MCP default is /mcp).`,
+      );
     case 405:
       return new ProbeConfigError(
         status,

@@ -8,7 +8,11 @@ import { probeHttp } from './http-probe.js';
  * colour that serves may be running while nginx itself is down, and "Serving now: …" must not
  * claim more than is true. Null when it answers (or there is nothing to check), otherwise why not.
  */
-export async function publicUrlProblem(publicUrl: string, checks: readonly HttpCheck[], options: { readonly timeoutMs?: number } = {}): Promise<string | null> {
+export async function publicUrlProblem(
+  publicUrl: string,
+  checks: readonly HttpCheck[],
+  options: { readonly timeoutMs?: number } = {},
+): Promise<string | null> {
   if (checks.length === 0) return null;
   let problem: string | null = null;
   // Twice: a kept-alive connection that nginx closed at its last reload fails once, harmlessly.

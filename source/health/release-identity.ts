@@ -38,27 +38,33 @@ export async function waitForRelease(
     }
     await sleep(100);
   }
-  throw new Error(`${baseUrl} still serves release ${lastSeen ?? '?'} instead of ${release} after ${Math.round(options.timeoutMs / 1000)} s: did nginx reload?`);
+  throw new Error(
+    `${baseUrl} still serves release ${lastSeen ?? '?'} instead of ${release} after ${Math.round(options.timeoutMs / 1000)} s: did nginx reload?`,
+  );
 }
 
 /** The `release` a route reports, or undefined when it reports none. A fresh connection each time. */
 function reportedRelease(url: string): Promise<string | undefined> {
   return new Promise((resolve, reject) => {
     const send = url.startsWith('https:') ? requestTls : request;
-    const req = send(url, { method: 'GET', agent: false, timeout: 5_000, headers: { connection: 'close', accept: 'application/json' } }, (response) => {
-      const chunks: Buffer[] = [];
-      response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.on('end', () => {
-        try {
-          const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
-          const value = typeof body === 'object' && body !== null ? (body as Record<string, unknown>)['release'] : undefined;
-          resolve(typeof value === 'string' ? value : undefined);
-        } catch {
-          resolve(undefined);
-        }
-      });
-      response.on('error', reject);
-    });
+    const req = send(
+      url,
+      { method: 'GET', agent: false, timeout: 5_000, headers: { connection: 'close', accept: 'application/json' } },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () => {
+          try {
+            const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+            const value = typeof body === 'object' && body !== null ? (body as Record<string, unknown>)['release'] : undefined;
+            resolve(typeof value === 'string' ? value : undefined);
+          } catch {
+            resolve(undefined);
+          }
+        });
+        response.on('error', reject);
+      },
+    );
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', reject);
     req.end();

@@ -65,7 +65,11 @@ export async function waitHealthy(baseUrl: string, health: Config['health'], opt
     attempt += 1;
     let passed = 0;
     try {
-      const probeOptions = { timeoutMs: Math.max(1, Math.round(remaining)), ...(options.signal ? { signal: options.signal } : {}), ...(options.headers ? { headers: options.headers } : {}) };
+      const probeOptions = {
+        timeoutMs: Math.max(1, Math.round(remaining)),
+        ...(options.signal ? { signal: options.signal } : {}),
+        ...(options.headers ? { headers: options.headers } : {}),
+      };
       for (const check of health.http) {
         await probeHttp(baseUrl, [check], probeOptions);
         passed += 1;

@@ -130,20 +130,24 @@ function fitMessage(record: AuditRecord): string | null {
  */
 export async function readAudit(transport: Transport, layout: HostLayout, options: { limit?: number } = {}): Promise<AuditEntry[]> {
   const limit = options.limit;
-  if (limit !== undefined && (!Number.isInteger(limit) || limit < 0)) throw new Error(`readAudit limit must be a whole number, got ${limit}`);
+  if (limit !== undefined && (!Number.isInteger(limit) || limit < 0))
+    throw new Error(`readAudit limit must be a whole number, got ${limit}`);
   if (limit === 0) return [];
   // awk numbers every line (one pass, so numbers and text agree even while someone appends) and
   // tail keeps the last ones; only those cross the wire.
   const text = script(
     op('[ -f'),
     arg(layout.auditLog),
-    op("] || exit 0; awk '{ print NR \":\" $0 }' <"),
+    op('] || exit 0; awk \'{ print NR ":" $0 }\' <'),
     arg(layout.auditLog),
     ...(limit === undefined ? [] : [op('| tail -n'), arg(String(limit))]),
   );
   const result = await transport.run({ script: text }, { timeoutMs: 60_000 });
   if (result.code !== 0) {
-    throw new DeployError('host-state', `Could not read ${layout.auditLog} on ${transport.label}: ${result.stderr.trim() || `exit ${result.code}`}.`);
+    throw new DeployError(
+      'host-state',
+      `Could not read ${layout.auditLog} on ${transport.label}: ${result.stderr.trim() || `exit ${result.code}`}.`,
+    );
   }
   const entries: AuditEntry[] = [];
   for (const numbered of result.stdout.split('\n')) {

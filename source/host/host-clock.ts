@@ -31,9 +31,13 @@ export function hostTimeFromEpoch(epochSeconds: number): HostTime {
 export function parseEpoch(text: string, hostLabel: string): number {
   const trimmed = text.trim();
   if (!/^\d{1,12}$/.test(trimmed)) {
-    throw new DeployError('host-state', `Could not read the clock of ${hostLabel}: "date -u +%s" printed ${JSON.stringify(trimmed.slice(0, 80))}.`, {
-      hint: 'mcp-deploy needs a POSIX shell with a date command that supports +%s (GNU, BusyBox and BSD all do).',
-    });
+    throw new DeployError(
+      'host-state',
+      `Could not read the clock of ${hostLabel}: "date -u +%s" printed ${JSON.stringify(trimmed.slice(0, 80))}.`,
+      {
+        hint: 'mcp-deploy needs a POSIX shell with a date command that supports +%s (GNU, BusyBox and BSD all do).',
+      },
+    );
   }
   return Number(trimmed);
 }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { DeployError } from '../errors.js';
 import { arg, op, script, type ScriptPart } from '../remote/quote.js';
-import { type Transport } from '../remote/transport.js';
+import type { Transport } from '../remote/transport.js';
 import { formatAge, mtimeShellFunction } from './host-clock.js';
 import type { HostLayout } from './layout.js';
 
@@ -98,8 +98,12 @@ export async function acquireLock(transport: Transport, layout: HostLayout, requ
   const text = script(
     op(mtimeShellFunction),
     op(';'),
-    ...(request.createRoot ? [op('mkdir -p --'), arg(layout.root), op('|| exit 1;')] : [op('[ -d'), arg(layout.root), op(`] || exit ${noRootExit};`)]),
-    op('if err=$(mkdir --'), arg(layout.lockDir), op('2>&1); then'),
+    ...(request.createRoot
+      ? [op('mkdir -p --'), arg(layout.root), op('|| exit 1;')]
+      : [op('[ -d'), arg(layout.root), op(`] || exit ${noRootExit};`)]),
+    op('if err=$(mkdir --'),
+    arg(layout.lockDir),
+    op('2>&1); then'),
     op(`set -- $(date -u '+%s %Y-%m-%dT%H:%M:%SZ');`),
     op('if [ -n "$2" ] && { printf \'{"startedAt":%s,"startedAtIso":"%s",\' "$1" "$2" && tail -c +2; } >'),
     arg(temporary),
@@ -134,9 +138,13 @@ export async function acquireLock(transport: Transport, layout: HostLayout, requ
     }
     if (attempt >= 2) {
       const detail = (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-3).join(' ');
-      throw new DeployError('host-state', `Could not create the lock ${layout.lockDir} on ${transport.label}: ${detail || `exit ${result.code}`}.`, {
-        hint: 'Check that the deploy user can write to the deploy root, and that deploy.lock is a directory if it exists.',
-      });
+      throw new DeployError(
+        'host-state',
+        `Could not create the lock ${layout.lockDir} on ${transport.label}: ${detail || `exit ${result.code}`}.`,
+        {
+          hint: 'Check that the deploy user can write to the deploy root, and that deploy.lock is a directory if it exists.',
+        },
+      );
     }
   }
 }
@@ -179,19 +187,32 @@ export async function releaseLock(transport: Transport, layout: HostLayout, expe
   const result = await transport.run({ script: text }, { timeoutMs: 30_000 });
   const outcome = result.stdout.trim();
   if (result.code !== 0 || (outcome !== 'released' && outcome !== 'not-held' && outcome !== 'not-ours')) {
-    throw new DeployError('host-state', `Could not release the lock on ${transport.label}: ${result.stderr.trim() || `exit ${result.code}`}.`, {
-      hint: `Remove ${layout.lockDir} by hand once no deploy is running, or run: mcp-deploy unlock --force`,
-    });
+    throw new DeployError(
+      'host-state',
+      `Could not release the lock on ${transport.label}: ${result.stderr.trim() || `exit ${result.code}`}.`,
+      {
+        hint: `Remove ${layout.lockDir} by hand once no deploy is running, or run: mcp-deploy unlock --force`,
+      },
+    );
   }
   return outcome;
 }
 
 /** `unlock --force`: removes the lock directory whoever holds it. Says whether there was one. */
 export async function breakLock(transport: Transport, layout: HostLayout): Promise<{ removed: boolean }> {
-  const text = script(op('[ -d'), arg(layout.lockDir), op("] || { printf 'absent\\n'; exit 0; }; rm -rf --"), arg(layout.lockDir), op("&& printf 'removed\\n'"));
+  const text = script(
+    op('[ -d'),
+    arg(layout.lockDir),
+    op("] || { printf 'absent\\n'; exit 0; }; rm -rf --"),
+    arg(layout.lockDir),
+    op("&& printf 'removed\\n'"),
+  );
   const result = await transport.run({ script: text }, { timeoutMs: 30_000 });
   if (result.code !== 0) {
-    throw new DeployError('host-state', `Could not remove ${layout.lockDir} on ${transport.label}: ${result.stderr.trim() || `exit ${result.code}`}.`);
+    throw new DeployError(
+      'host-state',
+      `Could not remove ${layout.lockDir} on ${transport.label}: ${result.stderr.trim() || `exit ${result.code}`}.`,
+    );
   }
   return { removed: result.stdout.trim() === 'removed' };
 }
@@ -251,8 +272,7 @@ function parseInfo(text: string): { info: LockInfo | null; unreadable?: string }
   if (text.trim() === '') {
     return {
       info: null,
-      unreadable:
-        'deploy.lock has no info.json: its holder is between taking the lock and recording itself, or died in between',
+      unreadable: 'deploy.lock has no info.json: its holder is between taking the lock and recording itself, or died in between',
     };
   }
   let raw: unknown;
@@ -264,7 +284,10 @@ function parseInfo(text: string): { info: LockInfo | null; unreadable?: string }
   const parsed = lockInfoSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    return { info: null, unreadable: `deploy.lock/info.json is not valid: ${issue ? `${issue.path.join('.') || '(top level)'}: ${issue.message}` : 'unknown'}` };
+    return {
+      info: null,
+      unreadable: `deploy.lock/info.json is not valid: ${issue ? `${issue.path.join('.') || '(top level)'}: ${issue.message}` : 'unknown'}`,
+    };
   }
   const { operator, localHost, pid, startedAt, startedAtIso, release, operation, token } = parsed.data;
   return { info: { operator, localHost, pid, startedAt, startedAtIso, release, operation, ...(token === undefined ? {} : { token }) } };

@@ -1,7 +1,7 @@
 import { posix } from 'node:path';
 import { DeployError } from '../errors.js';
 import { arg, op, script } from '../remote/quote.js';
-import { type Transport } from '../remote/transport.js';
+import type { Transport } from '../remote/transport.js';
 import { mtimeShellFunction, parseEpoch } from './host-clock.js';
 import { removeTreeFunction } from './remove-tree.js';
 import { idOfPartialDirName, isSafeReleaseId, type HostLayout } from './layout.js';
@@ -60,7 +60,8 @@ const removingSuffix = '.removing';
 const defaultMinAgeSeconds = 3600;
 
 export function planPrune(releases: readonly Release[], options: PruneOptions): PrunePlan {
-  if (!Number.isInteger(options.keep) || options.keep < 1) throw new Error(`keep must be a whole number of at least 1, got ${options.keep}`);
+  if (!Number.isInteger(options.keep) || options.keep < 1)
+    throw new Error(`keep must be a whole number of at least 1, got ${options.keep}`);
   const keepFailed = options.keepFailed ?? 2;
   const minAge = options.minAgeSeconds ?? defaultMinAgeSeconds;
   const notes: string[] = [];
@@ -75,8 +76,8 @@ export function planPrune(releases: readonly Release[], options: PruneOptions): 
   keepFor(options.lockedRelease, 'locked');
 
   const sorted = [...releases].sort(compareNewestFirst);
-  sorted.filter((release) => release.failed === null).slice(0, options.keep).forEach((release) => keepFor(release.id, 'newest'));
-  sorted.filter((release) => release.failed !== null).slice(0, keepFailed).forEach((release) => keepFor(release.id, 'recent-failure'));
+  for (const release of sorted.filter((candidate) => candidate.failed === null).slice(0, options.keep)) keepFor(release.id, 'newest');
+  for (const release of sorted.filter((candidate) => candidate.failed !== null).slice(0, keepFailed)) keepFor(release.id, 'recent-failure');
 
   const remove = sorted.filter((release) => !reasons.has(release.id)).map((release) => release.id);
   const remaining = sorted.filter((release) => reasons.has(release.id));
@@ -102,7 +103,9 @@ export function planPrune(releases: readonly Release[], options: PruneOptions): 
   const used = new Set(remaining.map((release) => release.requirementsHash).filter((hash): hash is string => hash !== null));
   const unknown = remaining.filter((release) => release.metadata === 'invalid').map((release) => release.id);
   if (unknown.length > 0) {
-    notes.push(`venvs left as they are: ${unknown.join(', ')} ${unknown.length === 1 ? 'has' : 'have'} an unreadable release.json, so the venvs in use are not known`);
+    notes.push(
+      `venvs left as they are: ${unknown.join(', ')} ${unknown.length === 1 ? 'has' : 'have'} an unreadable release.json, so the venvs in use are not known`,
+    );
   } else {
     for (const entry of options.venvs ?? []) {
       if (venvTemporaryName.test(entry.name)) {
@@ -136,7 +139,10 @@ export async function readPruneCandidates(transport: Transport, layout: HostLayo
   );
   const result = await transport.run({ script: text }, { timeoutMs: 60_000 });
   if (result.code !== 0) {
-    throw new DeployError('host-state', `Could not list prune candidates on ${transport.label}: ${result.stderr.trim() || `exit ${result.code}`}.`);
+    throw new DeployError(
+      'host-state',
+      `Could not list prune candidates on ${transport.label}: ${result.stderr.trim() || `exit ${result.code}`}.`,
+    );
   }
   const [first = '', ...lines] = result.stdout.split('\n');
   const now = parseEpoch(first, transport.label);
@@ -170,7 +176,9 @@ export type PruneResult = {
  * planned release removal succeeded. Run it while holding the deploy lock.
  */
 export async function prune(transport: Transport, layout: HostLayout, plan: PrunePlan): Promise<PruneResult> {
-  const releasePairs = plan.releases.map((id) => [layout.releaseDir(id), posix.join(layout.releasesDir, `.${id}${removingSuffix}`)] as const);
+  const releasePairs = plan.releases.map(
+    (id) => [layout.releaseDir(id), posix.join(layout.releasesDir, `.${id}${removingSuffix}`)] as const,
+  );
   const logPaths = plan.releases.map((id) => layout.logFile(id));
   const garbagePaths = plan.garbage.map((name) => {
     if (!name.startsWith('.') || !isSafeReleaseId(name.slice(1))) throw new Error(`not a garbage dir name: ${JSON.stringify(name)}`);
@@ -181,10 +189,16 @@ export async function prune(transport: Transport, layout: HostLayout, plan: Prun
     return [layout.venvDir(name), posix.join(layout.venvsDir, `.${name}.tmp-pruning`)] as const;
   });
 
-  const first = await removeAll(transport, [...releasePairs, ...logPaths.map((path) => [path, path] as const), ...garbagePaths.map((path) => [path, path] as const)]);
+  const first = await removeAll(transport, [
+    ...releasePairs,
+    ...logPaths.map((path) => [path, path] as const),
+    ...garbagePaths.map((path) => [path, path] as const),
+  ]);
   const releaseFailures = releasePairs.filter(([path]) => !first.removed.has(path));
   const second =
-    releaseFailures.length === 0 && venvPairs.length > 0 ? await removeAll(transport, venvPairs) : { removed: new Set<string>(), error: '' };
+    releaseFailures.length === 0 && venvPairs.length > 0
+      ? await removeAll(transport, venvPairs)
+      : { removed: new Set<string>(), error: '' };
   const removed = new Set([...first.removed, ...second.removed]);
   const failed = [
     ...releasePairs.map(([path]) => path),
@@ -211,7 +225,10 @@ export async function prune(transport: Transport, layout: HostLayout, plan: Prun
  * then remove it; a pair with both the same is removed in place. Prints each path it removed (or
  * found already gone). Every path was built by layout.ts from a checked name.
  */
-async function removeAll(transport: Transport, pairs: readonly (readonly [string, string])[]): Promise<{ removed: Set<string>; error: string }> {
+async function removeAll(
+  transport: Transport,
+  pairs: readonly (readonly [string, string])[],
+): Promise<{ removed: Set<string>; error: string }> {
   if (pairs.length === 0) return { removed: new Set(), error: '' };
   const text = script(
     op(removeTreeFunction),

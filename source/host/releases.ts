@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { DeployError } from '../errors.js';
 import { arg, op, script } from '../remote/quote.js';
-import { type Transport } from '../remote/transport.js';
+import type { Transport } from '../remote/transport.js';
 import { hostTimeFromEpoch, parseEpoch } from './host-clock.js';
 import { assertSafeReleaseId, isSafeReleaseId, metaDirName, type HostLayout } from './layout.js';
 
@@ -81,7 +81,10 @@ export async function listReleases(transport: Transport, layout: HostLayout): Pr
   );
   const result = await transport.run({ script: text }, { timeoutMs: 120_000 });
   if (result.code !== 0) {
-    throw new DeployError('host-state', `Could not list ${layout.releasesDir} on ${transport.label}: ${result.stderr.trim() || `exit ${result.code}`}.`);
+    throw new DeployError(
+      'host-state',
+      `Could not list ${layout.releasesDir} on ${transport.label}: ${result.stderr.trim() || `exit ${result.code}`}.`,
+    );
   }
   return parseListing(result.stdout, boundary).sort(compareNewestFirst);
 }
@@ -207,11 +210,21 @@ export async function recordTools(transport: Transport, layout: HostLayout, id: 
  */
 async function prepareMetaDir(transport: Transport, layout: HostLayout, id: string): Promise<number> {
   assertSafeReleaseId(id);
-  const text = script(op('[ -d'), arg(layout.releaseDir(id)), op('] || exit 3; mkdir -p --'), arg(layout.metaDir(id)), op('&& date -u +%s'));
+  const text = script(
+    op('[ -d'),
+    arg(layout.releaseDir(id)),
+    op('] || exit 3; mkdir -p --'),
+    arg(layout.metaDir(id)),
+    op('&& date -u +%s'),
+  );
   const result = await transport.run({ script: text }, { timeoutMs: 30_000 });
-  if (result.code === 3) throw new DeployError('host-state', `Release ${id} does not exist on ${transport.label} (${layout.releaseDir(id)}).`);
+  if (result.code === 3)
+    throw new DeployError('host-state', `Release ${id} does not exist on ${transport.label} (${layout.releaseDir(id)}).`);
   if (result.code !== 0) {
-    throw new DeployError('host-state', `Could not write to ${layout.metaDir(id)} on ${transport.label}: ${result.stderr.trim() || `exit ${result.code}`}.`);
+    throw new DeployError(
+      'host-state',
+      `Could not write to ${layout.metaDir(id)} on ${transport.label}: ${result.stderr.trim() || `exit ${result.code}`}.`,
+    );
   }
   return parseEpoch(result.stdout, transport.label);
 }

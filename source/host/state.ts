@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { DeployError } from '../errors.js';
 import { arg, op, script } from '../remote/quote.js';
-import { type Transport } from '../remote/transport.js';
+import type { Transport } from '../remote/transport.js';
 import { assertSafeReleaseId, colours, isSafeReleaseId, type HostLayout } from './layout.js';
 
 /**
@@ -83,9 +83,13 @@ export async function switchCurrent(transport: Transport, layout: HostLayout, id
     throw new DeployError('host-state', `Cannot point current at ${id}: ${layout.releaseDir(id)} does not exist on ${transport.label}.`);
   }
   if (result.code !== 0) {
-    throw new DeployError('host-state', `Could not switch ${layout.current} to ${id} on ${transport.label}: ${result.stderr.trim() || `exit ${result.code}`}.`, {
-      hint: 'The previous link was left in place (docs/host-layout.md explains how to check and fix it).',
-    });
+    throw new DeployError(
+      'host-state',
+      `Could not switch ${layout.current} to ${id} on ${transport.label}: ${result.stderr.trim() || `exit ${result.code}`}.`,
+      {
+        hint: 'The previous link was left in place (docs/host-layout.md explains how to check and fix it).',
+      },
+    );
   }
 }
 
@@ -97,7 +101,10 @@ export async function readCurrent(transport: Transport, layout: HostLayout): Pro
   const text = script(op('[ -L'), arg(layout.current), op('] || exit 0; readlink --'), arg(layout.current));
   const result = await transport.run({ script: text }, { timeoutMs: 30_000 });
   if (result.code !== 0) {
-    throw new DeployError('host-state', `Could not read ${layout.current} on ${transport.label}: ${result.stderr.trim() || `exit ${result.code}`}.`);
+    throw new DeployError(
+      'host-state',
+      `Could not read ${layout.current} on ${transport.label}: ${result.stderr.trim() || `exit ${result.code}`}.`,
+    );
   }
   const link = result.stdout.replace(/\n$/, '');
   if (link === '') return null;

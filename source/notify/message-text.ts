@@ -29,7 +29,9 @@ export function detailLines(n: Notification): string[] {
   const lines: string[] = [];
   if (n.error) lines.push(`${n.error.step}: ${n.error.message}`);
   if (n.rollback) {
-    lines.push(n.rollback.phase === 'done' ? `Automatic rollback done (${n.rollback.reason}).` : `Automatic rollback failed: ${n.rollback.reason}`);
+    lines.push(
+      n.rollback.phase === 'done' ? `Automatic rollback done (${n.rollback.reason}).` : `Automatic rollback failed: ${n.rollback.reason}`,
+    );
   }
   if (n.event !== 'start') lines.push(servingLine(n));
   lines.push(`Release: ${n.release ?? 'none'} (previous: ${n.previous ?? 'none'})`);

@@ -114,7 +114,18 @@ export function createRunTracker(options: RunTrackerOptions): RunTracker {
       if (event.kind === 'run:start') {
         run =
           event.operation === 'deploy' || event.operation === 'rollback'
-            ? { operation: event.operation, target: event.target, startedAt: event.at, release: null, previous: null, startSeen: false, lastStep: null, finalized: false, rollback: null, audit: null }
+            ? {
+                operation: event.operation,
+                target: event.target,
+                startedAt: event.at,
+                release: null,
+                previous: null,
+                startSeen: false,
+                lastStep: null,
+                finalized: false,
+                rollback: null,
+                audit: null,
+              }
             : null;
         return [];
       }

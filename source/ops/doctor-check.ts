@@ -39,7 +39,8 @@ export async function createHostProbe(transport: Transport, config: Config, targ
     layout: hostLayout(target.path),
     account: { name, uid },
     run,
-    sh: (text, env = {}, timeoutMs = 30_000) => transport.run({ script: typeof text === 'string' ? text : script(...text) }, { env, timeoutMs }),
+    sh: (text, env = {}, timeoutMs = 30_000) =>
+      transport.run({ script: typeof text === 'string' ? text : script(...text) }, { env, timeoutMs }),
   };
 }
 
@@ -51,4 +52,3 @@ export function lastLines(result: RunResult, count = 2): string {
     .slice(-count)
     .join(' | ');
 }
-

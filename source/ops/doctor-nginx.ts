@@ -17,13 +17,21 @@ export async function nginxChecks(probe: HostProbe): Promise<DoctorCheck[]> {
   const { nginx } = probe.target;
   const checks: DoctorCheck[] = [];
   const binary = (await resolvePrograms(probe.transport, ['nginx'])).get('nginx');
-  checks.push(binary ? pass('nginx', `installed at ${binary}`) : fail('nginx', 'nginx is not installed', 'On the host: sudo apt-get install nginx'));
+  checks.push(
+    binary ? pass('nginx', `installed at ${binary}`) : fail('nginx', 'nginx is not installed', 'On the host: sudo apt-get install nginx'),
+  );
 
   const test = await probe.run(hostCommand(nginx.test), 60_000);
   if (test.code === 0) {
     checks.push(pass('nginx.test', `${describeCommand(nginx.test)} passes`));
   } else {
-    checks.push(fail('nginx.test', `${describeCommand(nginx.test)} exited ${test.code}: ${lastLines(test)}`, nginxTestFix(test, nginx.test, binary, probe.target.name)));
+    checks.push(
+      fail(
+        'nginx.test',
+        `${describeCommand(nginx.test)} exited ${test.code}: ${lastLines(test)}`,
+        nginxTestFix(test, nginx.test, binary, probe.target.name),
+      ),
+    );
   }
 
   const file = nginx.upstreamFile;
@@ -35,9 +43,24 @@ export async function nginxChecks(probe: HostProbe): Promise<DoctorCheck[]> {
   const state = upstream.stdout.trim();
   const user = probe.account.name;
   if (state === 'writable') checks.push(pass('upstream include', `${file} exists and ${user} can rewrite it`));
-  else if (state === 'read-only') checks.push(fail('upstream include', `${file} is not writable by ${user}`, `On the host: sudo chown ${user}: ${file} (and its folder, for the atomic rename)`));
-  else if (state === 'absent') checks.push(fail('upstream include', `${file} does not exist yet`, 'Run `mcp-deploy setup`: it writes the include, pointing at blue'));
-  else checks.push(fail('upstream include', `${file} does not exist and ${user} cannot create it`, `On the host: sudo install -d -o ${user} ${posixDirname(file)}`));
+  else if (state === 'read-only')
+    checks.push(
+      fail(
+        'upstream include',
+        `${file} is not writable by ${user}`,
+        `On the host: sudo chown ${user}: ${file} (and its folder, for the atomic rename)`,
+      ),
+    );
+  else if (state === 'absent')
+    checks.push(fail('upstream include', `${file} does not exist yet`, 'Run `mcp-deploy setup`: it writes the include, pointing at blue'));
+  else
+    checks.push(
+      fail(
+        'upstream include',
+        `${file} does not exist and ${user} cannot create it`,
+        `On the host: sudo install -d -o ${user} ${posixDirname(file)}`,
+      ),
+    );
 
   // The upstream only matters if nginx reads it: `nginx -T` prints the whole configuration.
   const dump = await probe.run(dumpCommand(nginx.test), 60_000);
@@ -69,17 +92,30 @@ export async function nginxChecks(probe: HostProbe): Promise<DoctorCheck[]> {
 export async function sudoChecks(probe: HostProbe): Promise<DoctorCheck[]> {
   const checks: DoctorCheck[] = [];
   const { nginx } = probe.target;
-  for (const [key, command] of [['nginx.test', nginx.test], ['nginx.reload', nginx.reload]] as const) {
+  for (const [key, command] of [
+    ['nginx.test', nginx.test],
+    ['nginx.reload', nginx.reload],
+  ] as const) {
     const sudo = sudoCommand(command);
     if (sudo === null) continue;
     const name = `sudo for ${key}`;
     if (sudo === 'unreadable') {
       const result = await probe.run(['sudo', '-n', 'true'], 15_000);
-      checks.push(result.code === 0 ? pass(name, 'sudo -n works') : fail(name, `sudo -n true: ${lastLines(result)}`, 'Give the SSH user a NOPASSWD sudoers rule for the nginx commands'));
+      checks.push(
+        result.code === 0
+          ? pass(name, 'sudo -n works')
+          : fail(name, `sudo -n true: ${lastLines(result)}`, 'Give the SSH user a NOPASSWD sudoers rule for the nginx commands'),
+      );
       continue;
     }
     if (!sudo.nonInteractive) {
-      checks.push(fail(name, `"${sudo.text}" has no -n: a missing sudoers rule would wait for a password`, `Write it as "sudo -n ${sudo.argv.join(' ')}"`));
+      checks.push(
+        fail(
+          name,
+          `"${sudo.text}" has no -n: a missing sudoers rule would wait for a password`,
+          `Write it as "sudo -n ${sudo.argv.join(' ')}"`,
+        ),
+      );
       continue;
     }
     checks.push(await sudoRight(probe, name, [sudo.argv], identityOptions(sudo)));
@@ -91,8 +127,16 @@ export async function sudoChecks(probe: HostProbe): Promise<DoctorCheck[]> {
 }
 
 /** `sudo -n -l CMD` answers whether CMD may run without a password, without running it. */
-async function sudoRight(probe: HostProbe, name: string, commands: readonly (readonly string[])[], identity: readonly string[]): Promise<DoctorCheck> {
-  const paths = await resolvePrograms(probe.transport, commands.map((argv) => argv[0]!));
+async function sudoRight(
+  probe: HostProbe,
+  name: string,
+  commands: readonly (readonly string[])[],
+  identity: readonly string[],
+): Promise<DoctorCheck> {
+  const paths = await resolvePrograms(
+    probe.transport,
+    commands.map((argv) => argv[0]!),
+  );
   const parts: ScriptPart[] = [op('command -v sudo >/dev/null 2>&1 || { echo "sudo is not installed" >&2; exit 127; }\nfailed=0')];
   for (const argv of commands) {
     parts.push(op('\nsudo -n -l'), ...identity.map(arg), ...argv.map(arg), op('>/dev/null || failed=1'));
@@ -100,8 +144,19 @@ async function sudoRight(probe: HostProbe, name: string, commands: readonly (rea
   parts.push(op('\nexit $failed'));
   const result = await probe.sh(parts);
   const rule = sudoersLine(probe.account.name, commands, paths);
-  if (result.code === 0) return pass(name, `allowed without a password: ${commands.map((argv) => argv.join(' ')).slice(0, 2).join(', ')}${commands.length > 2 ? ', …' : ''}`);
-  return fail(name, `not allowed without a password${lastLines(result) ? `: ${lastLines(result)}` : ''}`, `Add with visudo -f /etc/sudoers.d/mcp-deploy: ${rule}`);
+  if (result.code === 0)
+    return pass(
+      name,
+      `allowed without a password: ${commands
+        .map((argv) => argv.join(' '))
+        .slice(0, 2)
+        .join(', ')}${commands.length > 2 ? ', …' : ''}`,
+    );
+  return fail(
+    name,
+    `not allowed without a password${lastLines(result) ? `: ${lastLines(result)}` : ''}`,
+    `Add with visudo -f /etc/sudoers.d/mcp-deploy: ${rule}`,
+  );
 }
 
 /** `nginx.test` with `-t` turned into `-T`, so it reads the same configuration with the same rights. */
@@ -116,7 +171,8 @@ export function dumpCommand(test: HostCommand): RemoteCommand {
 
 function nginxTestFix(result: RunResult, test: HostCommand, binary: string | undefined, targetName: string): string {
   const output = `${result.stderr}\n${result.stdout}`;
-  if (/a password is required|terminal is required/i.test(output)) return 'sudo wants a password: add a NOPASSWD sudoers rule for it (see the sudo check)';
+  if (/a password is required|terminal is required/i.test(output))
+    return 'sudo wants a password: add a NOPASSWD sudoers rule for it (see the sudo check)';
   if (result.code === 127 || /not found/i.test(output)) {
     return `nginx is not on the SSH user's PATH: set targets.${targetName}.nginx.test to "${binary ?? '/usr/sbin/nginx'} -t" (and nginx.reload likewise)`;
   }

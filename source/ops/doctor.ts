@@ -35,13 +35,17 @@ export async function runDoctor(input: DoctorInput): Promise<DoctorCheck[]> {
   try {
     transport = await input.connect();
   } catch (error) {
-    const fix = isDeployError(error) && error.hint ? error.hint : 'Check host, port, user and identityFile in the target, and that the host is up.';
+    const fix =
+      isDeployError(error) && error.hint ? error.hint : 'Check host, port, user and identityFile in the target, and that the host is up.';
     return [fail('ssh', describeError(error), fix)];
   }
   try {
     const probe = await createHostProbe(transport, input.config, target);
     return [
-      pass('ssh', target.transport === 'local' ? 'local target: commands run on this machine' : `${transport.label}: logged in, host key known`),
+      pass(
+        'ssh',
+        target.transport === 'local' ? 'local target: commands run on this machine' : `${transport.label}: logged in, host key known`,
+      ),
       await deployRoot(probe),
       await diskSpace(probe),
       ...(await python(probe)),
@@ -74,14 +78,23 @@ fi`,
   const where = rest.join(' ');
   const user = probe.account.name;
   if (verdict === 'exists') return pass('deploy root', `${root} exists and ${user} can write to it`);
-  if (verdict === 'creatable') return pass('deploy root', `${root} does not exist yet; ${user} can create it in ${where} (mcp-deploy setup does)`);
+  if (verdict === 'creatable')
+    return pass('deploy root', `${root} does not exist yet; ${user} can create it in ${where} (mcp-deploy setup does)`);
   if (verdict === 'not-writable') {
     return fail('deploy root', `${where} is not writable by ${user}`, `On the host: sudo chown -R ${user}: ${root}`);
   }
   if (verdict === 'parent-not-writable') {
-    return fail('deploy root', `${root} does not exist and ${user} cannot create it in ${where}`, `On the host: sudo mkdir -p ${root} && sudo chown ${user}: ${root}`);
+    return fail(
+      'deploy root',
+      `${root} does not exist and ${user} cannot create it in ${where}`,
+      `On the host: sudo mkdir -p ${root} && sudo chown ${user}: ${root}`,
+    );
   }
-  return fail('deploy root', `could not check ${root}: ${lastLines(result) || `exit ${result.code}`}`, 'Run `ls -ld` on the path on the host to see why.');
+  return fail(
+    'deploy root',
+    `could not check ${root}: ${lastLines(result) || `exit ${result.code}`}`,
+    'Run `ls -ld` on the path on the host to see why.',
+  );
 }
 
 async function diskSpace(probe: HostProbe): Promise<DoctorCheck> {
@@ -90,20 +103,40 @@ async function diskSpace(probe: HostProbe): Promise<DoctorCheck> {
   const fields = result.stdout.trim().split('\n').pop()?.trim().split(/\s+/) ?? [];
   const available = Number(fields[3]) * 1024;
   if (result.code !== 0 || !Number.isFinite(available)) {
-    return fail('disk space', `df -Pk failed: ${lastLines(result) || `exit ${result.code}`}`, 'Check that df (coreutils) is installed on the host.');
+    return fail(
+      'disk space',
+      `df -Pk failed: ${lastLines(result) || `exit ${result.code}`}`,
+      'Check that df (coreutils) is installed on the host.',
+    );
   }
   const detail = `${formatBytes(available)} free on ${fields.slice(5).join(' ') || '?'} (${fields[0] ?? '?'})`;
   if (available >= minimumFreeBytes) return pass('disk space', detail);
-  return fail('disk space', `${detail}; at least ${formatBytes(minimumFreeBytes)} is needed for releases and venvs`, 'Free space on that file system, or choose a deploy root on another one.');
+  return fail(
+    'disk space',
+    `${detail}; at least ${formatBytes(minimumFreeBytes)} is needed for releases and venvs`,
+    'Free space on that file system, or choose a deploy root on another one.',
+  );
 }
 
 async function python(probe: HostProbe): Promise<DoctorCheck[]> {
   const { runtime } = probe.config;
   if (runtime.type !== 'python') return [];
   const python = runtime.python;
-  const version = await probe.sh([op('command -v'), arg(python), op('>/dev/null 2>&1 || exit 127;'), arg(python), op(`-c 'import sys; print("%d.%d.%d" % sys.version_info[:3])'`)]);
+  const version = await probe.sh([
+    op('command -v'),
+    arg(python),
+    op('>/dev/null 2>&1 || exit 127;'),
+    arg(python),
+    op(`-c 'import sys; print("%d.%d.%d" % sys.version_info[:3])'`),
+  ]);
   if (version.code !== 0) {
-    return [fail('python', `${python} is not on the PATH of ${probe.account.name}`, `On the host: sudo apt-get install python3 (or set runtime.python to the interpreter's full path)`)];
+    return [
+      fail(
+        'python',
+        `${python} is not on the PATH of ${probe.account.name}`,
+        `On the host: sudo apt-get install python3 (or set runtime.python to the interpreter's full path)`,
+      ),
+    ];
   }
   const checks = [pass('python', `${python} ${version.stdout.trim()}`)];
   if (runtime.requirements === undefined) return checks;
@@ -112,7 +145,9 @@ async function python(probe: HostProbe): Promise<DoctorCheck[]> {
     [
       op('d=$(mktemp -d) || exit 1; trap \'rm -rf "$d"\' EXIT;'),
       arg(python),
-      op('-m venv "$d/venv" >"$d/log" 2>&1 && "$d/venv/bin/python" -m pip --version >>"$d/log" 2>&1; code=$?; tail -n 3 "$d/log"; exit $code'),
+      op(
+        '-m venv "$d/venv" >"$d/log" 2>&1 && "$d/venv/bin/python" -m pip --version >>"$d/log" 2>&1; code=$?; tail -n 3 "$d/log"; exit $code',
+      ),
     ],
     {},
     180_000,
@@ -120,7 +155,11 @@ async function python(probe: HostProbe): Promise<DoctorCheck[]> {
   checks.push(
     venv.code === 0
       ? pass('python venv', `${python} -m venv works, with pip`)
-      : fail('python venv', `${python} -m venv failed: ${lastLines(venv)}`, 'On the host: sudo apt-get install python3-venv (Debian and Ubuntu ship venv without ensurepip)'),
+      : fail(
+          'python venv',
+          `${python} -m venv failed: ${lastLines(venv)}`,
+          'On the host: sudo apt-get install python3-venv (Debian and Ubuntu ship venv without ensurepip)',
+        ),
   );
   return checks;
 }
@@ -168,7 +207,11 @@ async function systemd(probe: HostProbe): Promise<DoctorCheck[]> {
     checks.push(
       linger.stdout.trim() === 'yes'
         ? pass('systemd linger', `${probe.account.name}'s user units keep running after logout`)
-        : fail('systemd linger', `lingering is off for ${probe.account.name}: user units stop when the SSH session ends`, `On the host: sudo loginctl enable-linger ${probe.account.name}`),
+        : fail(
+            'systemd linger',
+            `lingering is off for ${probe.account.name}: user units stop when the SSH session ends`,
+            `On the host: sudo loginctl enable-linger ${probe.account.name}`,
+          ),
     );
   }
   const unit = instanceUnitName(probe.config.app, probe.target.ports.blue);
@@ -176,7 +219,11 @@ async function systemd(probe: HostProbe): Promise<DoctorCheck[]> {
   checks.push(
     load.stdout.trim() === 'loaded'
       ? pass('systemd unit', `${probe.config.app}@.service is installed`)
-      : fail('systemd unit', `${probe.config.app}@.service is not installed (${load.stdout.trim() || `exit ${load.code}`})`, 'Run `mcp-deploy setup`: it shows the unit and installs it'),
+      : fail(
+          'systemd unit',
+          `${probe.config.app}@.service is not installed (${load.stdout.trim() || `exit ${load.code}`})`,
+          'Run `mcp-deploy setup`: it shows the unit and installs it',
+        ),
   );
   return checks;
 }
@@ -185,10 +232,28 @@ async function tools(probe: HostProbe): Promise<DoctorCheck[]> {
   const checks: DoctorCheck[] = [];
   if (probe.target.supervisor === 'process') {
     const setsid = await probe.sh('command -v setsid');
-    checks.push(setsid.code === 0 ? pass('setsid', setsid.stdout.trim()) : fail('setsid', 'setsid is missing (the process supervisor starts each colour with it)', 'On the host: sudo apt-get install util-linux'));
+    checks.push(
+      setsid.code === 0
+        ? pass('setsid', setsid.stdout.trim())
+        : fail(
+            'setsid',
+            'setsid is missing (the process supervisor starts each colour with it)',
+            'On the host: sudo apt-get install util-linux',
+          ),
+    );
   }
   // `current` is switched with `mv -T` (one rename over the old link); BusyBox and BSD mv lack -T.
-  const mv = await probe.sh('d=$(mktemp -d) || exit 1; trap \'rm -rf "$d"\' EXIT; ln -s a "$d/x" && ln -s b "$d/y" && mv -T "$d/y" "$d/x" 2>&1 && [ "$(readlink "$d/x")" = b ]');
-  checks.push(mv.code === 0 ? pass('mv -T', 'supported') : fail('mv -T', `mv -T does not work: ${lastLines(mv) || `exit ${mv.code}`}`, 'Install GNU coreutils on the host (BusyBox and BSD mv lack -T)'));
+  const mv = await probe.sh(
+    'd=$(mktemp -d) || exit 1; trap \'rm -rf "$d"\' EXIT; ln -s a "$d/x" && ln -s b "$d/y" && mv -T "$d/y" "$d/x" 2>&1 && [ "$(readlink "$d/x")" = b ]',
+  );
+  checks.push(
+    mv.code === 0
+      ? pass('mv -T', 'supported')
+      : fail(
+          'mv -T',
+          `mv -T does not work: ${lastLines(mv) || `exit ${mv.code}`}`,
+          'Install GNU coreutils on the host (BusyBox and BSD mv lack -T)',
+        ),
+  );
   return checks;
 }

@@ -33,16 +33,26 @@ export type WorkflowInput = {
 };
 
 /** What the workflow needs, read from the config and the repository around it. */
-export function workflowInputFor(config: Config, target: Target, repoRoot: string, options: { version: string; branch?: string }): WorkflowInput {
+export function workflowInputFor(
+  config: Config,
+  target: Target,
+  repoRoot: string,
+  options: { version: string; branch?: string },
+): WorkflowInput {
   const inRepo = (path: string, what: string) => {
     const rel = relative(repoRoot, path);
     if (rel.startsWith('..') || isAbsolute(rel)) {
-      throw new DeployError('usage', `${what} ${path} is outside the repository ${repoRoot}.`, { hint: 'Run mcp-deploy ci github inside the repository that holds the server and its config.' });
+      throw new DeployError('usage', `${what} ${path} is outside the repository ${repoRoot}.`, {
+        hint: 'Run mcp-deploy ci github inside the repository that holds the server and its config.',
+      });
     }
     return rel.split(sep).join('/');
   };
   const source = inRepo(config.source, 'The source folder');
-  const requirements = config.runtime.type === 'python' && config.runtime.requirements !== undefined ? join(config.source, config.runtime.requirements) : undefined;
+  const requirements =
+    config.runtime.type === 'python' && config.runtime.requirements !== undefined
+      ? join(config.source, config.runtime.requirements)
+      : undefined;
   return {
     app: config.app,
     target: target.name,
@@ -59,9 +69,17 @@ export function workflowInputFor(config: Config, target: Target, repoRoot: strin
 }
 
 export function renderWorkflow(input: WorkflowInput): string {
-  for (const value of [input.configFile, input.source, input.envFile ?? '', input.requirements ?? '', input.identityFile, input.knownHosts]) {
+  for (const value of [
+    input.configFile,
+    input.source,
+    input.envFile ?? '',
+    input.requirements ?? '',
+    input.identityFile,
+    input.knownHosts,
+  ]) {
     // GitHub evaluates ${{ }} anywhere in a workflow, and a newline would end a YAML scalar or a shell word.
-    if (value.includes('${{') || /[\n\r]/.test(value)) throw new DeployError('usage', `${JSON.stringify(value)} cannot be written into a workflow.`);
+    if (value.includes('${{') || /[\n\r]/.test(value))
+      throw new DeployError('usage', `${JSON.stringify(value)} cannot be written into a workflow.`);
   }
   const y = (value: string) => JSON.stringify(value); // a JSON string is a valid YAML double-quoted scalar
   const tool = input.install.kind === 'npm-ci' ? ['npx', 'mcp-deploy'] : ['npx', '--yes', `mcp-deploy@${input.install.version}`];
@@ -78,7 +96,9 @@ export function renderWorkflow(input: WorkflowInput): string {
     `printf '%s\\n' "$MCP_DEPLOY_KNOWN_HOSTS" >> "$known"`,
     ...(input.envFile === undefined
       ? []
-      : [`if [ -n "$MCP_DEPLOY_ENV_FILE" ]; then mkdir -p ${quote(dirOf(input.envFile))} && printf '%s\\n' "$MCP_DEPLOY_ENV_FILE" > ${quote(input.envFile)}; fi`]),
+      : [
+          `if [ -n "$MCP_DEPLOY_ENV_FILE" ]; then mkdir -p ${quote(dirOf(input.envFile))} && printf '%s\\n' "$MCP_DEPLOY_ENV_FILE" > ${quote(input.envFile)}; fi`,
+        ]),
   ];
   const deploy = [
     // Inputs arrive as variables, never pasted into the script; the release id is also checked by mcp-deploy.
@@ -121,7 +141,14 @@ on:
       - ${y(input.branch)}
     tags:
       - "v*"
-${paths.length > 0 ? `    # Tags ignore path filters: a v* tag always deploys.\n    paths:\n${block(paths.map((path) => `- ${y(path)}`), '      ')}\n` : ''}  workflow_dispatch:
+${
+  paths.length > 0
+    ? `    # Tags ignore path filters: a v* tag always deploys.\n    paths:\n${block(
+        paths.map((path) => `- ${y(path)}`),
+        '      ',
+      )}\n`
+    : ''
+}  workflow_dispatch:
     inputs:
       rollback:
         description: "Roll back instead of deploying"
@@ -186,11 +213,17 @@ ${block(deploy, '          ')}
 }
 
 /** Writes the workflow under `repoRoot`; an existing one is replaced only with `force`. */
-export async function writeWorkflow(repoRoot: string, text: string, options: { force: boolean }): Promise<{ path: string; replaced: boolean }> {
+export async function writeWorkflow(
+  repoRoot: string,
+  text: string,
+  options: { force: boolean },
+): Promise<{ path: string; replaced: boolean }> {
   const path = join(repoRoot, workflowPath);
   const exists = existsSync(path);
   if (exists && !options.force) {
-    throw new DeployError('usage', `${workflowPath} already exists; left as it is.`, { hint: 'Compare it with `mcp-deploy ci github --print`, or replace it with --force.' });
+    throw new DeployError('usage', `${workflowPath} already exists; left as it is.`, {
+      hint: 'Compare it with `mcp-deploy ci github --print`, or replace it with --force.',
+    });
   }
   await mkdir(dirname(path), { recursive: true });
   await writeFile(path, text);

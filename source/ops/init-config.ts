@@ -9,16 +9,64 @@ import { appName, type RawConfig } from '../config/schema.js';
 /** The questions, in the order they are asked. `flag` is how `--yes` takes the answer, if at all. */
 export const initFields = [
   { key: 'app', label: 'App name', flag: '--app', required: true, hint: 'Names the nginx upstream, the systemd unit and notifications.' },
-  { key: 'source', label: 'Source folder', flag: '--source', required: true, hint: 'The folder that is shipped, relative to here. Only its files go to the host.' },
-  { key: 'entry', label: 'Server entry', flag: '--entry', required: true, hint: 'The Python script that starts the server, relative to the source folder.' },
-  { key: 'requirements', label: 'Requirements', flag: null, required: false, hint: "Relative to the source folder. Empty: none, the server runs on the host's python3." },
-  { key: 'ontologies', label: 'Ontologies', flag: null, required: false, hint: 'Globs of Turtle files that must parse before a deploy, comma-separated. Empty: none.' },
+  {
+    key: 'source',
+    label: 'Source folder',
+    flag: '--source',
+    required: true,
+    hint: 'The folder that is shipped, relative to here. Only its files go to the host.',
+  },
+  {
+    key: 'entry',
+    label: 'Server entry',
+    flag: '--entry',
+    required: true,
+    hint: 'The Python script that starts the server, relative to the source folder.',
+  },
+  {
+    key: 'requirements',
+    label: 'Requirements',
+    flag: null,
+    required: false,
+    hint: "Relative to the source folder. Empty: none, the server runs on the host's python3.",
+  },
+  {
+    key: 'ontologies',
+    label: 'Ontologies',
+    flag: null,
+    required: false,
+    hint: 'Globs of Turtle files that must parse before a deploy, comma-separated. Empty: none.',
+  },
   { key: 'host', label: 'SSH host', flag: '--host', required: true, hint: 'The machine to deploy to: a name or an address.' },
-  { key: 'user', label: 'SSH user', flag: '--user', required: true, hint: 'Who mcp-deploy logs in as; nothing runs as root except nginx test/reload via sudo -n.' },
+  {
+    key: 'user',
+    label: 'SSH user',
+    flag: '--user',
+    required: true,
+    hint: 'Who mcp-deploy logs in as; nothing runs as root except nginx test/reload via sudo -n.',
+  },
   { key: 'port', label: 'SSH port', flag: '--port', required: true, hint: 'The SSH port on the host.' },
-  { key: 'path', label: 'Deploy path', flag: '--path', required: true, hint: 'The absolute folder on the host where releases live, e.g. /srv/mcp/<app>.' },
-  { key: 'domain', label: 'Public domain', flag: '--domain', required: true, hint: 'Where clients reach the server through nginx: becomes https://<domain>.' },
-  { key: 'target', label: 'Target name', flag: '--target', required: true, hint: 'What this host is called in the config (--target NAME picks it).' },
+  {
+    key: 'path',
+    label: 'Deploy path',
+    flag: '--path',
+    required: true,
+    hint: 'The absolute folder on the host where releases live, e.g. /srv/mcp/<app>.',
+  },
+  {
+    key: 'domain',
+    label: 'Public domain',
+    flag: '--domain',
+    required: true,
+    hint: 'Where clients reach the server through nginx: becomes https://<domain>.',
+  },
+  {
+    key: 'target',
+    label: 'Target name',
+    flag: '--target',
+    required: true,
+    hint: 'What this host is called in the config (--target NAME picks it).',
+  },
 ] as const;
 
 export type InitField = (typeof initFields)[number];
@@ -54,7 +102,9 @@ export function answerProblem(key: FieldKey, raw: string): string | null {
   if (/[\u0000-\u001f\u007f]/.test(value)) return 'must be one line of text';
   switch (key) {
     case 'app':
-      return appName.safeParse(value).success ? null : 'expected letters, digits, "-", "_" or "." (at most 63, starting with a letter or digit)';
+      return appName.safeParse(value).success
+        ? null
+        : 'expected letters, digits, "-", "_" or "." (at most 63, starting with a letter or digit)';
     case 'source':
     case 'entry':
     case 'requirements':
@@ -147,26 +197,43 @@ export function buildConfig(answers: InitAnswers): RawConfig {
 }
 
 /** One key of a rendered object: comments above it, and a value that is JSON text or a nested object. */
-type Entry = { readonly comment?: readonly string[]; readonly key: string; readonly value: string | readonly Entry[]; readonly gap?: boolean } | { readonly comment: readonly string[] };
+type Entry =
+  | { readonly comment?: readonly string[]; readonly key: string; readonly value: string | readonly Entry[]; readonly gap?: boolean }
+  | { readonly comment: readonly string[] };
 
 /** The config as commented JSON: each key says in a line what it is for, like .mcpdeployrc.example. */
 export function renderConfig(answers: InitAnswers): string {
   const config = buildConfig(answers);
   const target = config.targets[answers.targetName]!;
   const runtime: Entry[] = [
-    { comment: ['"python": run <venv>/bin/python <entry> (or "command" with a start command of your own).'], key: 'type', value: inline('python') },
+    {
+      comment: ['"python": run <venv>/bin/python <entry> (or "command" with a start command of your own).'],
+      key: 'type',
+      value: inline('python'),
+    },
     { comment: ['The script to run, relative to "source".'], key: 'entry', value: inline(answers.entry) },
     answers.requirements === null
       ? { comment: ['No requirements file: the server runs on the host\'s python3. Add "requirements" to get a cached venv.'] }
-      : { comment: ['Its sha256 keys the venv on the host: releases with the same requirements share one.'], key: 'requirements', value: inline(answers.requirements) },
+      : {
+          comment: ['Its sha256 keys the venv on the host: releases with the same requirements share one.'],
+          key: 'requirements',
+          value: inline(answers.requirements),
+        },
   ];
   const health: Entry[] = [
     {
-      comment: answers.healthPath === null ? ['Routes that must answer on a new release, e.g. { "path": "/health", "status": 200 }.'] : [`Routes that must answer on a new release (the source mentions ${answers.healthPath}).`],
+      comment:
+        answers.healthPath === null
+          ? ['Routes that must answer on a new release, e.g. { "path": "/health", "status": 200 }.']
+          : [`Routes that must answer on a new release (the source mentions ${answers.healthPath}).`],
       key: 'http',
       value: inline(config.health?.http ?? []),
     },
-    { comment: ['A real MCP handshake (initialize, tools/list); list tools here that must be present.'], key: 'mcp', value: inline(config.health?.mcp ?? {}) },
+    {
+      comment: ['A real MCP handshake (initialize, tools/list); list tools here that must be present.'],
+      key: 'mcp',
+      value: inline(config.health?.mcp ?? {}),
+    },
     { comment: ['How long a new release may take to pass every check.'], key: 'timeoutSeconds', value: '30' },
   ];
   const targetEntries: Entry[] = [
@@ -174,23 +241,49 @@ export function renderConfig(answers: InitAnswers): string {
     { key: 'host', value: inline(answers.host) },
     { key: 'port', value: String(answers.port) },
     { key: 'user', value: inline(answers.user) },
-    { comment: ['Private key (default ~/.ssh/id_ed25519, id_ecdsa, id_rsa); the SSH agent is tried too.', '"identityFile": "~/.ssh/id_ed25519",'] },
+    {
+      comment: [
+        'Private key (default ~/.ssh/id_ed25519, id_ecdsa, id_rsa); the SSH agent is tried too.',
+        '"identityFile": "~/.ssh/id_ed25519",',
+      ],
+    },
     { comment: ['Deploy root on the host; `mcp-deploy setup` lays it out.'], key: 'path', value: inline(answers.path) },
-    { comment: ['Where clients reach the server through nginx; checked after every switch.'], key: 'publicUrl', value: inline(target.publicUrl) },
+    {
+      comment: ['Where clients reach the server through nginx; checked after every switch.'],
+      key: 'publicUrl',
+      value: inline(target.publicUrl),
+    },
     {
       key: 'nginx',
       value: [
-        { comment: ['Run on the host after each switch, through sudo -n; `mcp-deploy setup` prints the sudoers rule for them.'], key: 'test', value: inline(sudoNginx.test) },
+        {
+          comment: ['Run on the host after each switch, through sudo -n; `mcp-deploy setup` prints the sudoers rule for them.'],
+          key: 'test',
+          value: inline(sudoNginx.test),
+        },
         { key: 'reload', value: inline(sudoNginx.reload) },
       ],
     },
   ];
   const top: Entry[] = [
     { comment: ['Names the nginx upstream (mcp_<app>), the systemd unit and notifications.'], key: 'app', value: inline(answers.app) },
-    { comment: ['The folder that is shipped, relative to this file. Only its files go to the host.'], key: 'source', value: inline(answers.source) },
-    { comment: ['gitignore-style patterns, relative to "source", never shipped (.git/, .venv/, __pycache__/ never are).'], key: 'exclude', value: '[]' },
+    {
+      comment: ['The folder that is shipped, relative to this file. Only its files go to the host.'],
+      key: 'source',
+      value: inline(answers.source),
+    },
+    {
+      comment: ['gitignore-style patterns, relative to "source", never shipped (.git/, .venv/, __pycache__/ never are).'],
+      key: 'exclude',
+      value: '[]',
+    },
     { key: 'runtime', value: runtime, gap: true },
-    { comment: ['Globs, relative to "source", of Turtle files that must parse before a deploy.'], key: 'ontologies', value: inline(answers.ontologies), gap: true },
+    {
+      comment: ['Globs, relative to "source", of Turtle files that must parse before a deploy.'],
+      key: 'ontologies',
+      value: inline(answers.ontologies),
+      gap: true,
+    },
     { key: 'health', value: health, gap: true },
     { key: 'targets', value: [{ key: answers.targetName, value: targetEntries }], gap: true },
   ];
@@ -235,6 +328,9 @@ function jsonString(value: string): string {
 }
 
 function normaliseRelative(path: string): string {
-  const cleaned = path.replace(/\\/g, '/').replace(/^(\.\/)+/, '').replace(/\/+$/, '');
+  const cleaned = path
+    .replace(/\\/g, '/')
+    .replace(/^(\.\/)+/, '')
+    .replace(/\/+$/, '');
   return cleaned === '' ? '.' : cleaned;
 }

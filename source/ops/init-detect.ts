@@ -50,7 +50,13 @@ const maxEntriesVisited = 20_000;
 /** A source file larger than this is data, not a server script. */
 const maxScriptBytes = 512 * 1024;
 
-type FileSignals = { readonly name: string; readonly score: number; readonly reasons: readonly string[]; readonly mentionsHealth: boolean; readonly looksLikeServer: boolean };
+type FileSignals = {
+  readonly name: string;
+  readonly score: number;
+  readonly reasons: readonly string[];
+  readonly mentionsHealth: boolean;
+  readonly looksLikeServer: boolean;
+};
 
 /** Scans `root` (bounded depth, skipping hidden, vendored and cache folders) and makes its guesses. */
 export async function detectProject(root: string): Promise<Detection> {
@@ -88,7 +94,9 @@ function scanForServers(root: string): ServerCandidate[] {
       return; // unreadable: not ours to report
     }
     visited += entries.length;
-    const signals = entries.filter((entry) => entry.isFile() && isServerScriptName(entry.name)).map((entry) => readSignals(folder, entry.name));
+    const signals = entries
+      .filter((entry) => entry.isFile() && isServerScriptName(entry.name))
+      .map((entry) => readSignals(folder, entry.name));
     if (signals.some((file) => file.looksLikeServer)) found.push(candidateFor(root, folder, signals));
     if (depth >= maxDepth) return;
     for (const entry of entries) {
@@ -102,7 +110,9 @@ function scanForServers(root: string): ServerCandidate[] {
 }
 
 function candidateFor(root: string, folder: string, files: readonly FileSignals[]): ServerCandidate {
-  const ranked = files.filter((file) => file.looksLikeServer).sort((a, b) => b.score - a.score || entryRank(a.name) - entryRank(b.name) || a.name.localeCompare(b.name));
+  const ranked = files
+    .filter((file) => file.looksLikeServer)
+    .sort((a, b) => b.score - a.score || entryRank(a.name) - entryRank(b.name) || a.name.localeCompare(b.name));
   const entry = ranked[0] ?? null;
   const reasons: string[] = [];
   let score = entry?.score ?? 0;
@@ -113,7 +123,7 @@ function candidateFor(root: string, folder: string, files: readonly FileSignals[
     if (mentionsMcp) score += 1;
     reasons.push(mentionsMcp ? 'requirements.txt lists mcp' : 'requirements.txt found');
   } else if (existsSync(join(folder, 'pyproject.toml'))) {
-    reasons.push('pyproject.toml but no requirements.txt: the server will run on the host\'s python3 unless you add one');
+    reasons.push("pyproject.toml but no requirements.txt: the server will run on the host's python3 unless you add one");
   }
   const { globs, count } = turtleGlobs(folder);
   if (count > 0) reasons.push(`${count} Turtle file${count === 1 ? '' : 's'} (${globs.join(', ')})`);
@@ -153,7 +163,13 @@ function readSignals(folder: string, name: string): FileSignals {
 
 /** Turtle files under `folder`, as one glob per folder that holds some (all of them past ten folders). */
 function turtleGlobs(folder: string): { globs: string[]; count: number } {
-  const files = globSync('**/*.ttl', { cwd: folder, onlyFiles: true, followSymbolicLinks: false, deep: maxDepth + 1, ignore: ['**/node_modules/**', '**/.*/**', '**/__pycache__/**'] });
+  const files = globSync('**/*.ttl', {
+    cwd: folder,
+    onlyFiles: true,
+    followSymbolicLinks: false,
+    deep: maxDepth + 1,
+    ignore: ['**/node_modules/**', '**/.*/**', '**/__pycache__/**'],
+  });
   const dirs = [...new Set(files.map((file) => posix.dirname(toPosix(file))))].sort();
   if (dirs.length > 10) return { globs: ['**/*.ttl'], count: files.length };
   return { globs: dirs.map((dir) => (dir === '.' ? '*.ttl' : `${dir}/*.ttl`)), count: files.length };
@@ -232,7 +248,11 @@ export function appNameForFolder(folder: string): string | null {
  * Whether a local answer points at something real: the source folder, the entry and requirements
  * inside it, and ontology globs that each match a file. Null when it does.
  */
-export function localAnswerProblem(root: string, field: 'source' | 'entry' | 'requirements' | 'ontologies', answers: { readonly source: string; readonly value: string }): string | null {
+export function localAnswerProblem(
+  root: string,
+  field: 'source' | 'entry' | 'requirements' | 'ontologies',
+  answers: { readonly source: string; readonly value: string },
+): string | null {
   const source = resolve(root, answers.source);
   if (field === 'source') return isDirectory(source) ? null : `no folder ${answers.source} here`;
   if (!isDirectory(source)) return null; // the source answer carries the problem

@@ -46,7 +46,11 @@ export type Consent = {
   replace(path: string): Promise<boolean>;
 };
 
-export type SetupOutcome = { readonly path: string; readonly result: 'created' | 'replaced' | 'kept' | 'unchanged' | 'by hand'; readonly note?: string };
+export type SetupOutcome = {
+  readonly path: string;
+  readonly result: 'created' | 'replaced' | 'kept' | 'unchanged' | 'by hand';
+  readonly note?: string;
+};
 
 type Account = { readonly user: string; readonly group: string; readonly uid: string; readonly home: string };
 
@@ -85,7 +89,14 @@ export async function planSetup(transport: Transport, config: Config, target: Ta
   const files: SetupFile[] = [];
   for (const file of wanted) {
     const current = await transport.readFile(file.path).catch(() => null);
-    const state = current === null ? 'absent' : file.path === target.nginx.upstreamFile ? 'live' : current.toString('utf8') === file.content ? 'same' : 'differs';
+    const state =
+      current === null
+        ? 'absent'
+        : file.path === target.nginx.upstreamFile
+          ? 'live'
+          : current.toString('utf8') === file.content
+            ? 'same'
+            : 'differs';
     files.push({ ...file, state, writable: await canWrite(transport, file.path) });
   }
   return { user: account.user, dirs, files, review: await reviewTexts(transport, config, target, account) };
@@ -125,7 +136,10 @@ export async function applySetup(transport: Transport, plan: SetupPlan, consent:
     let note: string | undefined;
     if (file.after) {
       const result = await transport.run({ script: file.after.script }, { timeoutMs: 60_000 });
-      note = result.code === 0 ? `${file.after.what} done` : `${file.after.what} failed: ${(result.stderr || result.stdout).trim().split('\n').pop() ?? ''}`;
+      note =
+        result.code === 0
+          ? `${file.after.what} done`
+          : `${file.after.what} failed: ${(result.stderr || result.stdout).trim().split('\n').pop() ?? ''}`;
     }
     outcomes.push({ path: file.path, result: file.state === 'absent' ? 'created' : 'replaced', ...(note ? { note } : {}) });
   }
@@ -180,7 +194,12 @@ export function renderLogrotate(logsDir: string, account: Pick<Account, 'user' |
   ].join('\n');
 }
 
-async function reviewTexts(transport: Transport, config: Config, target: Target, account: Account): Promise<{ title: string; text: string }[]> {
+async function reviewTexts(
+  transport: Transport,
+  config: Config,
+  target: Target,
+  account: Account,
+): Promise<{ title: string; text: string }[]> {
   const review = [{ title: 'nginx site (not written: your nginx configuration is yours)', text: renderSiteSnippet(config, target) }];
   const commands: (readonly string[])[] = [];
   for (const command of [target.nginx.test, target.nginx.reload]) {
@@ -190,7 +209,10 @@ async function reviewTexts(transport: Transport, config: Config, target: Target,
   const mode = target.supervisor === 'systemd' ? systemdMode(target) : null;
   if (mode === 'system' && account.uid !== '0') commands.push(...privilegedSystemctlCommands(config.app, target.ports));
   if (commands.length > 0) {
-    const paths = await resolvePrograms(transport, commands.map((argv) => argv[0]!));
+    const paths = await resolvePrograms(
+      transport,
+      commands.map((argv) => argv[0]!),
+    );
     review.push({
       title: 'sudoers rule (save as root with: visudo -f /etc/sudoers.d/mcp-deploy)',
       text: `# What mcp-deploy runs through sudo -n on this host, and nothing more.\n${sudoersLine(account.user, commands, paths)}\n`,
@@ -213,7 +235,9 @@ async function whoAmI(transport: Transport): Promise<Account> {
 }
 
 function cannot(what: string, why: string): DeployError {
-  return new DeployError('deploy', `Setup could not ${what}: ${why.trim() || 'no reason given'}`, { hint: 'mcp-deploy doctor checks the deploy root and the rights setup needs.' });
+  return new DeployError('deploy', `Setup could not ${what}: ${why.trim() || 'no reason given'}`, {
+    hint: 'mcp-deploy doctor checks the deploy root and the rights setup needs.',
+  });
 }
 
 async function existingPaths(transport: Transport, paths: readonly string[]): Promise<Set<string>> {
@@ -225,7 +249,10 @@ async function existingPaths(transport: Transport, paths: readonly string[]): Pr
 /** Whether the SSH user can create or replace the file (an atomic write needs its folder writable). */
 async function canWrite(transport: Transport, path: string): Promise<boolean> {
   const result = await transport.run(
-    { script: 'd=$(dirname "$f"); while [ ! -e "$d" ]; do d=$(dirname "$d"); done; [ -d "$d" ] && [ -w "$d" ] && [ -x "$d" ] && { [ ! -e "$f" ] || [ -w "$f" ]; }' },
+    {
+      script:
+        'd=$(dirname "$f"); while [ ! -e "$d" ]; do d=$(dirname "$d"); done; [ -d "$d" ] && [ -w "$d" ] && [ -x "$d" ] && { [ ! -e "$f" ] || [ -w "$f" ]; }',
+    },
     { env: { f: path }, timeoutMs: 15_000 },
   );
   return result.code === 0;

@@ -54,7 +54,9 @@ export function sudoCommand(command: HostCommand): SudoCommand | null | 'unreada
   }
   const argv = words.slice(index);
   if (argv.length === 0) return 'unreadable';
-  const nonInteractive = options.some((option) => option === '-n' || option === '--non-interactive' || /^-[A-Za-z]*n[A-Za-z]*$/.test(option));
+  const nonInteractive = options.some(
+    (option) => option === '-n' || option === '--non-interactive' || /^-[A-Za-z]*n[A-Za-z]*$/.test(option),
+  );
   return { text, argv, options, nonInteractive };
 }
 
@@ -84,7 +86,7 @@ export async function resolvePrograms(transport: Transport, programs: readonly s
   const result = await transport.run({ script: text }, { timeoutMs: 15_000 });
   for (const line of result.stdout.split('\n')) {
     const [name, path] = line.split('\t');
-    if (name && path && path.startsWith('/')) found.set(name, path);
+    if (name && path?.startsWith('/')) found.set(name, path);
   }
   return found;
 }

@@ -100,9 +100,13 @@ function isExcluded(state: WalkState, relativePath: string, isDirectory: boolean
  */
 async function assertInside(realRoot: string, linkPath: string, relativePath: string, target: string): Promise<void> {
   const refuse = () =>
-    new DeployError('validate', `${printableName(relativePath)} -> ${printableName(target)} points outside the source folder; ship the file itself or exclude the link`, {
-      hint: 'Add the link to "exclude", or replace it with a copy of its target.',
-    });
+    new DeployError(
+      'validate',
+      `${printableName(relativePath)} -> ${printableName(target)} points outside the source folder; ship the file itself or exclude the link`,
+      {
+        hint: 'Add the link to "exclude", or replace it with a copy of its target.',
+      },
+    );
   if (isAbsolute(target) || !within(realRoot, resolve(dirname(linkPath), target))) throw refuse();
   let resolved: string;
   try {

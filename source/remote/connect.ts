@@ -3,7 +3,15 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import ssh2, { type AgentAuthMethod, type ConnectConfig, type PublicKeyAuthMethod, type ServerHostKeyAlgorithm } from 'ssh2';
 import { DeployError } from '../errors.js';
-import { checkHostKey, fingerprint, keyTypeOf, knownKeyTypes, loadKnownHosts, type HostKeyVerdict, type KnownHostEntry } from './known-hosts.js';
+import {
+  checkHostKey,
+  fingerprint,
+  keyTypeOf,
+  knownKeyTypes,
+  loadKnownHosts,
+  type HostKeyVerdict,
+  type KnownHostEntry,
+} from './known-hosts.js';
 import { classifyConnectError, hostKeyError, noKeyError, type AuthContext } from './ssh-errors.js';
 import { SshTransport } from './ssh-transport.js';
 
@@ -62,18 +70,29 @@ export async function connectSsh(options: SshConnectOptions): Promise<SshTranspo
   const knownHostsFile = options.knownHostsFile ?? join(homedir(), '.ssh', 'known_hosts');
   const readyTimeoutMs = options.readyTimeoutMs ?? 20_000;
   const entries = await loadKnownHosts(knownHostsFile).catch((error: unknown) => {
-    throw new DeployError('host-key', `Cannot read ${knownHostsFile} to check the host key of ${options.host}:${port}: ${(error as Error).message}`, { cause: error });
+    throw new DeployError(
+      'host-key',
+      `Cannot read ${knownHostsFile} to check the host key of ${options.host}:${port}: ${(error as Error).message}`,
+      { cause: error },
+    );
   });
   const auth = await authMethods(options);
   const context: AuthContext = { ...endpoint, triedKeys: auth.triedKeys, agent: auth.agent, skipped: auth.skipped };
-  if (auth.methods.length === 0) throw noKeyError(endpoint, defaultKeyFiles.map((name) => join(homedir(), '.ssh', name)), auth.skipped);
+  if (auth.methods.length === 0)
+    throw noKeyError(
+      endpoint,
+      defaultKeyFiles.map((name) => join(homedir(), '.ssh', name)),
+      auth.skipped,
+    );
 
   let refusal: DeployError | undefined;
-  const hostVerifier = (key: Buffer, verify: (accepted: boolean) => void): void => {
+  // The verifier's result is ignored by ssh2: returning verify()'s is only a short way to stop.
+  const hostVerifier = (key: Buffer, verify: (accepted: boolean) => void) => {
     const verdict: HostKeyVerdict = checkHostKey(entries, options.host, port, key);
     if (verdict.status === 'known') return verify(true);
     const presented = fingerprint(key);
-    if (verdict.status === 'unknown' && options.acceptHostKey !== undefined && sameFingerprint(options.acceptHostKey, presented)) return verify(true);
+    if (verdict.status === 'unknown' && options.acceptHostKey !== undefined && sameFingerprint(options.acceptHostKey, presented))
+      return verify(true);
     refusal = hostKeyError(endpoint, verdict, presented, knownHostsFile);
     if (verdict.status !== 'unknown' || options.confirmUnknownHostKey === undefined) return verify(false);
     const keyType = keyTypeOf(key) ?? 'unknown';
@@ -130,7 +149,8 @@ export async function connectSsh(options: SshConnectOptions): Promise<SshTranspo
       if (error.level === 'client-authentication' && !/All configured authentication methods failed/.test(error.message)) return;
       settle(refusal ?? classifyConnectError(error, { ...context, readyTimeoutMs }));
     };
-    const onClose = () => settle(refusal ?? new DeployError('unreachable', `The SSH server at ${options.host}:${port} closed the connection during login.`));
+    const onClose = () =>
+      settle(refusal ?? new DeployError('unreachable', `The SSH server at ${options.host}:${port} closed the connection during login.`));
     client.on('ready', onReady);
     client.on('error', onError);
     client.on('close', onClose);
@@ -140,7 +160,11 @@ export async function connectSsh(options: SshConnectOptions): Promise<SshTranspo
       // Nagle and delayed ACKs add ~40 ms to every round trip.
       client.setNoDelay(true);
     } catch (error) {
-      settle(new DeployError('unreachable', `Cannot start an SSH connection to ${options.host}:${port}: ${(error as Error).message}`, { cause: error }));
+      settle(
+        new DeployError('unreachable', `Cannot start an SSH connection to ${options.host}:${port}: ${(error as Error).message}`, {
+          cause: error,
+        }),
+      );
     }
   });
 
@@ -155,7 +179,11 @@ async function appendKnownHost(file: string, host: string, port: number, keyType
 }
 
 function sameFingerprint(given: string, presented: string): boolean {
-  const normal = (value: string) => value.trim().replace(/^SHA256:/i, '').replace(/=+$/, '');
+  const normal = (value: string) =>
+    value
+      .trim()
+      .replace(/^SHA256:/i, '')
+      .replace(/=+$/, '');
   return normal(given) === normal(presented);
 }
 
@@ -180,7 +208,12 @@ async function authMethods(options: SshConnectOptions): Promise<AuthMethods> {
   const result: AuthMethods = { methods: [], triedKeys: [], skipped: [], agent: undefined };
   const username = options.user;
   const addKey = (path: string, key: Buffer) => {
-    result.methods.push({ type: 'publickey', username, key, ...(options.passphrase === undefined ? {} : { passphrase: options.passphrase }) });
+    result.methods.push({
+      type: 'publickey',
+      username,
+      key,
+      ...(options.passphrase === undefined ? {} : { passphrase: options.passphrase }),
+    });
     result.triedKeys.push(path);
   };
 

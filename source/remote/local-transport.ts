@@ -4,7 +4,17 @@ import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fsPath } from '../project/file-names.js';
 import { composeCommand } from './compose.js';
-import { commandTimedOut, type RemoteCommand, type RunOptions, type RunResult, type StreamOptions, type Transport, type Tunnel, type UploadEntry, type UploadOptions } from './transport.js';
+import {
+  commandTimedOut,
+  type RemoteCommand,
+  type RunOptions,
+  type RunResult,
+  type StreamOptions,
+  type Transport,
+  type Tunnel,
+  type UploadEntry,
+  type UploadOptions,
+} from './transport.js';
 import { splitLines } from './lines.js';
 
 /**
@@ -17,7 +27,12 @@ export class LocalTransport implements Transport {
   async run(remote: RemoteCommand, options: RunOptions = {}): Promise<RunResult> {
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
-    const code = await this.#spawn(remote, options, (chunk) => stdout.push(chunk), (chunk) => stderr.push(chunk));
+    const code = await this.#spawn(
+      remote,
+      options,
+      (chunk) => stdout.push(chunk),
+      (chunk) => stderr.push(chunk),
+    );
     // As over SSH: a command that did not exit on its own reports 255.
     return { code: code ?? 255, stdout: Buffer.concat(stdout).toString('utf8'), stderr: Buffer.concat(stderr).toString('utf8') };
   }

@@ -15,7 +15,8 @@ export function sftpCall(what: string, call: (done: (error?: SftpError | null) =
     try {
       call((error) => (error === undefined || error === null ? resolve() : reject(sftpFailure(what, error))));
     } catch (error) {
-      if (error instanceof Error && /does not support this extended request/.test(error.message)) reject(new UnsupportedExtension(error.message));
+      if (error instanceof Error && /does not support this extended request/.test(error.message))
+        reject(new UnsupportedExtension(error.message));
       else reject(error);
     }
   });
@@ -45,7 +46,12 @@ export async function ensureDir(sftp: SFTPWrapper, dir: string, mode: number | u
 }
 
 /** Runs `work` over `items`, at most `limit` at a time; stops taking new items on abort or the first error. */
-export async function inParallel<T>(items: readonly T[], limit: number, signal: AbortSignal | undefined, work: (item: T) => Promise<void>): Promise<void> {
+export async function inParallel<T>(
+  items: readonly T[],
+  limit: number,
+  signal: AbortSignal | undefined,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
   let next = 0;
   let failure: { error: unknown } | undefined;
   const worker = async () => {

@@ -60,7 +60,12 @@ export async function uploadTreeOverSftp(
       case 'file':
         await sftpCall(`upload ${entry.path}`, (done) =>
           // A local name that is not UTF-8 is opened by its bytes; node:fs takes either.
-          sftp.fastPut(fsPath(entry.localPath) as string, path, { mode: entry.mode, concurrency: 8, step: (sent) => progress.partial(path, sent) }, done),
+          sftp.fastPut(
+            fsPath(entry.localPath) as string,
+            path,
+            { mode: entry.mode, concurrency: 8, step: (sent) => progress.partial(path, sent) },
+            done,
+          ),
         );
         // fastPut sets the mode on the open handle (no umask) before writing, except for an empty
         // file, which it only creates: then the umask applied, so set it here.

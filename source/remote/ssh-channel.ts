@@ -12,10 +12,18 @@ export function signalChannel(channel: ClientChannel, name: 'TERM'): void {
       channel.signal(name);
       return;
     }
-    const internal = channel as unknown as { _client?: { _protocol?: { signal?: (id: number, signal: string) => void } }; outgoing?: { id?: number; state?: string } };
+    const internal = channel as unknown as {
+      _client?: { _protocol?: { signal?: (id: number, signal: string) => void } };
+      outgoing?: { id?: number; state?: string };
+    };
     const protocol = internal._client?._protocol;
     const id = internal.outgoing?.id;
-    if (typeof protocol?.signal === 'function' && typeof id === 'number' && (internal.outgoing?.state === 'open' || internal.outgoing?.state === 'eof')) protocol.signal(id, name);
+    if (
+      typeof protocol?.signal === 'function' &&
+      typeof id === 'number' &&
+      (internal.outgoing?.state === 'open' || internal.outgoing?.state === 'eof')
+    )
+      protocol.signal(id, name);
   } catch {
     // the channel is closing anyway
   }
@@ -40,6 +48,8 @@ export function withStdinWatchdog(composed: string): string {
     op('mcp_deploy_watchdog=$!\nexec 3<&- </dev/null\n(\n'),
     op(composed),
     // Reap the dismissed watchdog: an orphan would be left to an init that may never reap it.
-    op('\n)\nmcp_deploy_status=$?\nkill -KILL "$mcp_deploy_watchdog" 2>/dev/null\nwait "$mcp_deploy_watchdog" 2>/dev/null\nexit "$mcp_deploy_status"'),
+    op(
+      '\n)\nmcp_deploy_status=$?\nkill -KILL "$mcp_deploy_watchdog" 2>/dev/null\nwait "$mcp_deploy_watchdog" 2>/dev/null\nexit "$mcp_deploy_status"',
+    ),
   );
 }

@@ -76,7 +76,10 @@ export function hostKeyError(
   const where = address(endpoint);
   switch (verdict.status) {
     case 'unknown': {
-      const others = verdict.otherKeyTypes.length === 0 ? '' : ` (${knownHostsFile} lists it only with other key types: ${verdict.otherKeyTypes.join(', ')})`;
+      const others =
+        verdict.otherKeyTypes.length === 0
+          ? ''
+          : ` (${knownHostsFile} lists it only with other key types: ${verdict.otherKeyTypes.join(', ')})`;
       const keyscan = endpoint.port === 22 ? `ssh-keyscan ${endpoint.host}` : `ssh-keyscan -p ${endpoint.port} ${endpoint.host}`;
       return new DeployError(
         'host-key',

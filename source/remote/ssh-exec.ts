@@ -181,4 +181,3 @@ const channelOpenAttempts = 8;
 function isSessionRefusal(error: unknown): boolean {
   return error instanceof Error && /Channel open failure/i.test(error.message) && !/connection/i.test(error.message);
 }
-

@@ -7,7 +7,7 @@ import { composeCommand } from './compose.js';
 import { splitLines } from './lines.js';
 import { connectionLost } from './ssh-errors.js';
 import { ExecChannels, exitCode } from './ssh-exec.js';
-import { isUnsupported, sftpCall, sftpFailure, UnsupportedExtension, type SftpError } from './sftp-calls.js';
+import { isUnsupported, sftpCall, sftpFailure, type SftpError } from './sftp-calls.js';
 import { uploadTreeOverSftp } from './sftp-upload.js';
 import { planWireNames } from './wire-names.js';
 import {
@@ -60,7 +60,12 @@ export class SshTransport implements Transport {
     return this.#guard(`the command ${summary(text)}`, async () => {
       const stdout: Buffer[] = [];
       const stderr: Buffer[] = [];
-      const outcome = await this.#exec.execute(text, options, (chunk) => stdout.push(chunk), (chunk) => stderr.push(chunk));
+      const outcome = await this.#exec.execute(
+        text,
+        options,
+        (chunk) => stdout.push(chunk),
+        (chunk) => stderr.push(chunk),
+      );
       if (outcome.kind === 'timeout') throw commandTimedOut(options.timeoutMs ?? 0);
       return { code: exitCode(outcome), stdout: Buffer.concat(stdout).toString('utf8'), stderr: Buffer.concat(stderr).toString('utf8') };
     });
@@ -225,7 +230,11 @@ export class SshTransport implements Transport {
         this.#client.sftp((error, sftp) => {
           if (error !== undefined && error !== null) {
             this.#sftp = undefined;
-            reject(new Error(`Cannot open an SFTP session on ${this.label}: ${error.message}. Is the sftp subsystem enabled in sshd_config?`, { cause: error }));
+            reject(
+              new Error(`Cannot open an SFTP session on ${this.label}: ${error.message}. Is the sftp subsystem enabled in sshd_config?`, {
+                cause: error,
+              }),
+            );
             return;
           }
           // A session that ends (the server's sftp process died) is reopened on next use.
@@ -268,7 +277,12 @@ export class SshTransport implements Transport {
 
   async #runChecked(argv: readonly string[], what: string, options: { readonly input?: Buffer } = {}): Promise<void> {
     const stderr: Buffer[] = [];
-    const outcome = await this.#exec.execute(composeCommand(argv), options, () => {}, (chunk) => stderr.push(chunk));
+    const outcome = await this.#exec.execute(
+      composeCommand(argv),
+      options,
+      () => {},
+      (chunk) => stderr.push(chunk),
+    );
     const code = exitCode(outcome);
     if (code !== 0) throw new Error(`Could not ${what} on ${this.label} (exit ${code}): ${Buffer.concat(stderr).toString('utf8').trim()}`);
   }

@@ -105,12 +105,7 @@ export interface Transport {
 export type Tunnel = { readonly localPort: number; close(): Promise<void> };
 
 /** Runs a command and throws when it exits non-zero; most steps want exactly this. */
-export async function runChecked(
-  transport: Transport,
-  command: RemoteCommand,
-  what: string,
-  options?: RunOptions,
-): Promise<RunResult> {
+export async function runChecked(transport: Transport, command: RemoteCommand, what: string, options?: RunOptions): Promise<RunResult> {
   const result = await transport.run(command, options);
   if (result.code !== 0) {
     const detail = (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-5).join('\n');

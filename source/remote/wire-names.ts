@@ -32,10 +32,18 @@ function standIn(segment: string): string {
 
 export function planWireNames(remoteRoot: string, entries: readonly UploadEntry[]): WirePlan {
   const odd = (path: string) => hasEscapedBytes(path);
-  if (!entries.some((entry) => odd(entry.path) || (entry.kind === 'link' && odd(entry.from)) || (entry.kind === 'symlink' && odd(entry.target)))) {
+  if (
+    !entries.some(
+      (entry) => odd(entry.path) || (entry.kind === 'link' && odd(entry.from)) || (entry.kind === 'symlink' && odd(entry.target)),
+    )
+  ) {
     return { entries, modesSetLater: new Set(), finish: [] };
   }
-  const wire = (path: string) => path.split('/').map((segment) => (odd(segment) ? standIn(segment) : segment)).join('/');
+  const wire = (path: string) =>
+    path
+      .split('/')
+      .map((segment) => (odd(segment) ? standIn(segment) : segment))
+      .join('/');
   const absolute = (path: string) => encodeFileName(posix.join(remoteRoot, path));
 
   const sent: UploadEntry[] = [];
@@ -79,13 +87,22 @@ export function planWireNames(remoteRoot: string, entries: readonly UploadEntry[
   // perCall: how many fields one command takes (pairs), or as many as fit.
   const step = (what: string, argv: readonly string[], perCall: number | 'many', fields: readonly Buffer[]) => {
     if (fields.length === 0) return;
-    finish.push({ what, argv: ['xargs', '-0', ...(perCall === 'many' ? [] : ['-n', String(perCall)]), ...argv], input: nulSeparated(fields) });
+    finish.push({
+      what,
+      argv: ['xargs', '-0', ...(perCall === 'many' ? [] : ['-n', String(perCall)]), ...argv],
+      input: nulSeparated(fields),
+    });
   };
   step('create the folders of links whose names are not UTF-8', ['mkdir', '-p', '--'], 'many', parents);
   step('hard-link unchanged files whose names are not UTF-8', ['ln', '--'], 2, links);
   step('create symlinks whose targets are not UTF-8', ['ln', '-s', '--'], 2, symlinks);
   step('give names that are not UTF-8 their real bytes', ['mv', '-T', '--'], 2, renames);
-  step('set the modes of folders whose names are not UTF-8', ['chmod', '--'], 2, modes.sort((a, b) => b.depth - a.depth).flatMap((mode) => mode.pair));
+  step(
+    'set the modes of folders whose names are not UTF-8',
+    ['chmod', '--'],
+    2,
+    modes.sort((a, b) => b.depth - a.depth).flatMap((mode) => mode.pair),
+  );
   return { entries: sent, modesSetLater, finish };
 }
 

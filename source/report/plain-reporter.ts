@@ -40,12 +40,17 @@ export function createPlainReporter(options: PlainReporterOptions): Listener {
         if (bucket === (lastProgressBucket.get(event.step) ?? -1) || bucket >= 4) break;
         lastProgressBucket.set(event.step, bucket);
         if (bucket === 0) break;
-        const amount = event.unit === 'bytes' ? `${formatBytes(event.done)} / ${formatBytes(event.total)}` : `${event.done} / ${event.total} ${event.unit}`;
+        const amount =
+          event.unit === 'bytes'
+            ? `${formatBytes(event.done)} / ${formatBytes(event.total)}`
+            : `${event.done} / ${event.total} ${event.unit}`;
         line(paint.dim(`  … ${titles.get(event.step) ?? event.step}: ${amount}`));
         break;
       }
       case 'step:done':
-        line(`${paint.green('✔')} ${titles.get(event.step) ?? event.step}${event.detail ? paint.dim(` — ${event.detail}`) : ''} ${paint.dim(`(${formatDuration(event.ms)})`)}`);
+        line(
+          `${paint.green('✔')} ${titles.get(event.step) ?? event.step}${event.detail ? paint.dim(` — ${event.detail}`) : ''} ${paint.dim(`(${formatDuration(event.ms)})`)}`,
+        );
         break;
       case 'step:skipped':
         line(`${paint.yellow('-')} ${event.title} ${paint.dim(`(skipped: ${event.reason})`)}`);
@@ -65,8 +70,14 @@ export function createPlainReporter(options: PlainReporterOptions): Listener {
         break;
       case 'rollback':
         if (event.phase === 'start') line(paint.yellow(`↺ Rolling back: ${event.reason}`));
-        else if (event.phase === 'done') line(paint.yellow(`↺ Rolled back. ${event.serving ? `Serving: ${event.serving}` : 'Nothing is serving.'}`));
-        else line(paint.red(`↺ Rollback failed: ${event.reason}. ${event.serving ? `Serving: ${event.serving}` : 'Check the host: mcp-deploy status'}`));
+        else if (event.phase === 'done')
+          line(paint.yellow(`↺ Rolled back. ${event.serving ? `Serving: ${event.serving}` : 'Nothing is serving.'}`));
+        else
+          line(
+            paint.red(
+              `↺ Rollback failed: ${event.reason}. ${event.serving ? `Serving: ${event.serving}` : 'Check the host: mcp-deploy status'}`,
+            ),
+          );
         break;
       case 'audit':
         break;

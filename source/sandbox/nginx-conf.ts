@@ -24,7 +24,13 @@ export function mcpLocationBlock(upstream: string, indent = '        '): string 
 }
 
 /** A complete nginx.conf for a private instance under `prefix` (the sandbox). */
-export function sandboxNginxConf(options: { prefix: string; listenPort: number; upstreamFile: string; upstream: string; runAsRoot: boolean }): string {
+export function sandboxNginxConf(options: {
+  prefix: string;
+  listenPort: number;
+  upstreamFile: string;
+  upstream: string;
+  runAsRoot: boolean;
+}): string {
   const { prefix } = options;
   return `# Written by mcp-deploy sandbox. A private nginx: everything it writes stays under ${prefix}.
 ${options.runAsRoot ? 'user root;\n' : ''}worker_processes 1;

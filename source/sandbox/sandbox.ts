@@ -37,9 +37,13 @@ export function checkPrerequisites(python: string): void {
   if (findNginx() === null) missing.push('nginx');
   if (spawnSync(python, ['--version']).status !== 0) missing.push('python3');
   if (missing.length > 0) {
-    throw new DeployError('usage', `The sandbox needs ${missing.join(' and ')}, which ${missing.length > 1 ? 'are' : 'is'} not installed.`, {
-      hint: `Install with: sudo apt-get install ${missing.map((name) => (name === 'nginx' ? 'nginx-light' : 'python3 python3-venv')).join(' ')}`,
-    });
+    throw new DeployError(
+      'usage',
+      `The sandbox needs ${missing.join(' and ')}, which ${missing.length > 1 ? 'are' : 'is'} not installed.`,
+      {
+        hint: `Install with: sudo apt-get install ${missing.map((name) => (name === 'nginx' ? 'nginx-light' : 'python3 python3-venv')).join(' ')}`,
+      },
+    );
   }
 }
 
@@ -152,4 +156,3 @@ function freePort(): Promise<number> {
     });
   });
 }
-

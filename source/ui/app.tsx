@@ -199,7 +199,9 @@ export function App(props: AppProps): ReactElement {
       if (scroll === null) return;
       if (screen === 'run' && (focus === 'checklist' || !showLog)) {
         const page = 5;
-        const change = { up: 1, down: -1, pageUp: page, pageDown: -page, home: Number.MAX_SAFE_INTEGER, end: -Number.MAX_SAFE_INTEGER }[scroll];
+        const change = { up: 1, down: -1, pageUp: page, pageDown: -page, home: Number.MAX_SAFE_INTEGER, end: -Number.MAX_SAFE_INTEGER }[
+          scroll
+        ];
         setChecklistOffset((offset) => Math.min(measured.current.checklistMaxOffset, Math.max(0, offset + change)));
       } else {
         setLogView((current) => scrollLog(current, scroll, feed.logs.entries(current.filter), measured.current.logRows));
@@ -208,7 +210,9 @@ export function App(props: AppProps): ReactElement {
     { isActive: isRawModeSupported },
   );
 
-  const spinning = (screen === 'run' && (phase.kind === 'planning' || phase.kind === 'running' || isRunning(feed.run))) || (screen === 'releases' && !listingLoaded);
+  const spinning =
+    (screen === 'run' && (phase.kind === 'planning' || phase.kind === 'running' || isRunning(feed.run))) ||
+    (screen === 'releases' && !listingLoaded);
   const tick = useTicker(spinning && closing === null, props.spinnerMs ?? 100);
   const operation = phase.kind === 'running' ? phase.operation : view === 'deploy' && !runFromBrowser ? 'deploy' : 'rollback';
   const release = feed.run.release;
@@ -217,7 +221,14 @@ export function App(props: AppProps): ReactElement {
   // One row stays free: a frame as tall as the terminal makes Ink clear and redraw the screen every time.
   const height = Math.max(1, rows - 1 - header.length);
   const pane = (paneHeight: number, title: string) => (
-    <LogPane store={feed.logs} version={version} view={logView} height={paneHeight} title={title} focused={screen === 'logs' || focus === 'log'} />
+    <LogPane
+      store={feed.logs}
+      version={version}
+      view={logView}
+      height={paneHeight}
+      title={title}
+      focused={screen === 'logs' || focus === 'log'}
+    />
   );
 
   let body: ReactElement;
@@ -253,7 +264,9 @@ export function App(props: AppProps): ReactElement {
       <>
         {paneHeight > 0 ? pane(paneHeight, props.logs?.nginx ? 'nginx error log' : 'active server log') : null}
         <Line>
-          <Paint tone="muted">{closing === null ? 'q quit · ↑↓ PgUp PgDn scroll · end follow · / filter' : 'Stopped following the log.'}</Paint>
+          <Paint tone="muted">
+            {closing === null ? 'q quit · ↑↓ PgUp PgDn scroll · end follow · / filter' : 'Stopped following the log.'}
+          </Paint>
         </Line>
       </>
     );

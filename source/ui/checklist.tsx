@@ -100,15 +100,15 @@ function stepLines(row: StepRow, key: string, indent: string, options: Checklist
           <Paint tone="muted">{duration}</Paint>
         </Line>,
       ];
-      wrapRows(`${indent}    ${row.message ?? ''}`, options.width, `${indent}    `).forEach((text, index) =>
-        lines.push(
+      lines.push(
+        ...wrapRows(`${indent}    ${row.message ?? ''}`, options.width, `${indent}    `).map((text, index) => (
           <Line key={`${key}.m${index}`}>
             <Paint tone="fail">{text}</Paint>
-          </Line>,
-        ),
+          </Line>
+        )),
       );
       const details = row.details ?? [];
-      details.slice(0, maxDetailLines).forEach((text, index) => lines.push(<Line key={`${key}.d${index}`}>{`${indent}    ${text}`}</Line>));
+      lines.push(...details.slice(0, maxDetailLines).map((text, index) => <Line key={`${key}.d${index}`}>{`${indent}    ${text}`}</Line>));
       if (details.length > maxDetailLines) {
         lines.push(
           <Line key={`${key}.more`}>
@@ -117,12 +117,12 @@ function stepLines(row: StepRow, key: string, indent: string, options: Checklist
         );
       }
       if (row.hint) {
-        wrapRows(`${indent}    → ${row.hint}`, options.width, `${indent}      `).forEach((text, index) =>
-          lines.push(
+        lines.push(
+          ...wrapRows(`${indent}    → ${row.hint}`, options.width, `${indent}      `).map((text, index) => (
             <Line key={`${key}.hint${index}`}>
               <Paint tone="info">{text}</Paint>
-            </Line>,
-          ),
+            </Line>
+          )),
         );
       }
       return lines;
@@ -135,7 +135,9 @@ function progressLine(progress: NonNullable<StepRow['progress']>, key: string, i
   const barWidth = Math.max(8, Math.min(30, width - 44));
   const filled = Math.round(ratio * barWidth);
   const amount =
-    progress.unit === 'bytes' ? `${formatBytes(progress.done)} / ${formatBytes(progress.total)}` : `${progress.done}/${progress.total} ${progress.unit}`;
+    progress.unit === 'bytes'
+      ? `${formatBytes(progress.done)} / ${formatBytes(progress.total)}`
+      : `${progress.done}/${progress.total} ${progress.unit}`;
   return (
     <Line key={key}>
       {indent}

@@ -110,15 +110,24 @@ export function InitWizard({ port, color }: { port: InitWizardPort; color: boole
     if (!port.workflow.available) return;
     setStage('busy');
     port.workflow.write(replace).then(
-      ([first, ...rest]) => finish(0, [{ tone: 'ok', text: `✔ ${first ?? ''}` }, ...rest.map((text): Outcome => ({ tone: 'plain', text: `  ${text}` })), nextSteps]),
-      (error: unknown) => finish(exitCodeOf(error), [{ tone: 'fail', text: `✖ ${error instanceof Error ? error.message : String(error)}` }]),
+      ([first, ...rest]) =>
+        finish(0, [
+          { tone: 'ok', text: `✔ ${first ?? ''}` },
+          ...rest.map((text): Outcome => ({ tone: 'plain', text: `  ${text}` })),
+          nextSteps,
+        ]),
+      (error: unknown) =>
+        finish(exitCodeOf(error), [{ tone: 'fail', text: `✖ ${error instanceof Error ? error.message : String(error)}` }]),
     );
   };
 
   useInput(
     (input, key) => {
       if (closing !== null || stage === 'busy' || stage === 'done') return;
-      if (isCtrlC(input, key)) return finish(130, [{ tone: 'warn', text: stage === 'workflow' ? '■ Stopped: no workflow written.' : '■ Stopped: nothing was written.' }]);
+      if (isCtrlC(input, key))
+        return finish(130, [
+          { tone: 'warn', text: stage === 'workflow' ? '■ Stopped: no workflow written.' : '■ Stopped: nothing was written.' },
+        ]);
       if (stage === 'form') {
         if (key.escape) return finish(0, [{ tone: 'muted', text: 'Nothing was written.' }]);
         if (key.return || key.tab || key.downArrow) return key.tab && key.shift ? index > 0 && goTo(index - 1) : accept();
@@ -154,7 +163,14 @@ export function InitWizard({ port, color }: { port: InitWizardPort; color: boole
       if (stage === 'workflow' && offer.available) {
         const exists = offer.exists();
         const defaultYes = offer.preselected && !exists;
-        const skip = () => finish(0, [{ tone: 'muted', text: exists ? `Left ${offer.path} as it was.` : 'No CI workflow written (mcp-deploy ci github writes one later).' }, nextSteps]);
+        const skip = () =>
+          finish(0, [
+            {
+              tone: 'muted',
+              text: exists ? `Left ${offer.path} as it was.` : 'No CI workflow written (mcp-deploy ci github writes one later).',
+            },
+            nextSteps,
+          ]);
         if (yes || (key.return && defaultYes)) return writeWorkflow(exists);
         if (no || key.return) return skip();
       }
@@ -192,7 +208,11 @@ export function InitWizard({ port, color }: { port: InitWizardPort; color: boole
           return (
             <Box key={candidate.key} flexDirection="column">
               <Line>
-                {active ? <Paint tone="info">{`› ${label}`}</Paint> : <Paint tone={position < index ? 'plain' : 'muted'}>{`  ${label}`}</Paint>}
+                {active ? (
+                  <Paint tone="info">{`› ${label}`}</Paint>
+                ) : (
+                  <Paint tone={position < index ? 'plain' : 'muted'}>{`  ${label}`}</Paint>
+                )}
                 {active ? (
                   <>
                     {value.slice(0, cursor)}
@@ -208,7 +228,11 @@ export function InitWizard({ port, color }: { port: InitWizardPort; color: boole
               {active ? (
                 <Line>
                   {'                 '}
-                  {problem === null ? <Paint tone="muted">{candidate.hint}</Paint> : <Paint tone="fail">{`✖ ${candidate.label}: ${problem}`}</Paint>}
+                  {problem === null ? (
+                    <Paint tone="muted">{candidate.hint}</Paint>
+                  ) : (
+                    <Paint tone="fail">{`✖ ${candidate.label}: ${problem}`}</Paint>
+                  )}
                 </Line>
               ) : null}
             </Box>
@@ -226,7 +250,9 @@ export function InitWizard({ port, color }: { port: InitWizardPort; color: boole
       <>
         <Line>
           <Paint tone="info">{`${port.configName} as it will be written`}</Paint>
-          <Paint tone="muted">{review.length > paneHeight ? ` · lines ${offset + 1}-${offset + shown.length} of ${review.length}` : ''}</Paint>
+          <Paint tone="muted">
+            {review.length > paneHeight ? ` · lines ${offset + 1}-${offset + shown.length} of ${review.length}` : ''}
+          </Paint>
         </Line>
         {shown.map((line, position) => (
           <Line key={`${offset + position}`}>{line === '' ? ' ' : line}</Line>
@@ -270,8 +296,10 @@ export function InitWizard({ port, color }: { port: InitWizardPort; color: boole
   );
 }
 
-const nextSteps: Outcome = { tone: 'info', text: 'Next: mcp-deploy validate (local checks), mcp-deploy setup (lays out the host), mcp-deploy doctor, then mcp-deploy.' };
-
+const nextSteps: Outcome = {
+  tone: 'info',
+  text: 'Next: mcp-deploy validate (local checks), mcp-deploy setup (lays out the host), mcp-deploy doctor, then mcp-deploy.',
+};
 
 function exitCodeOf(error: unknown): number {
   const code = (error as { exitCode?: unknown } | null)?.exitCode;

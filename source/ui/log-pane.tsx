@@ -33,9 +33,7 @@ export const LogPane = memo(function LogPane({ store, version, view, height, tit
         <Paint tone="muted">{window.above > 0 ? ` ↑${window.above}` : ''}</Paint>
       </Line>
       {window.lines.map((entry) => (
-        <Line key={entry.seq}>
-          {entry.source === 'server' ? entry.text : <Paint tone="muted">{entry.text}</Paint>}
-        </Line>
+        <Line key={entry.seq}>{entry.source === 'server' ? entry.text : <Paint tone="muted">{entry.text}</Paint>}</Line>
       ))}
       {window.lines.length === 0 && height > 1 ? (
         <Line>

@@ -60,14 +60,26 @@ export function scrollLog(view: LogView, key: ScrollKey, entries: readonly LogEn
   const current = bottomIndex(entries, view, rows);
   const top = Math.min(last, rows - 1);
   const target =
-    key === 'up' ? current - 1 : key === 'down' ? current + 1 : key === 'pageUp' ? current - page : key === 'pageDown' ? current + page : top;
+    key === 'up'
+      ? current - 1
+      : key === 'down'
+        ? current + 1
+        : key === 'pageUp'
+          ? current - page
+          : key === 'pageDown'
+            ? current + page
+            : top;
   if (target >= last) return { ...view, follow: true };
   const bottom = Math.max(top, target);
   return { ...view, follow: false, anchor: entries[bottom]!.seq };
 }
 
 /** A key typed while editing the filter; the filter applies as it is typed. */
-export function editFilter(view: LogView, input: string, key: { return: boolean; escape: boolean; backspace: boolean; delete: boolean }): LogView {
+export function editFilter(
+  view: LogView,
+  input: string,
+  key: { return: boolean; escape: boolean; backspace: boolean; delete: boolean },
+): LogView {
   if (key.return) return { ...view, editing: false };
   if (key.escape) return { ...view, editing: false, filter: '' };
   if (key.backspace || key.delete) return { ...view, filter: view.filter.slice(0, -1) };

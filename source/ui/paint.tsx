@@ -9,11 +9,26 @@ const colourOf: Record<Exclude<Tone, 'plain' | 'muted'>, string> = { ok: 'green'
 /** Whether colours are wanted: decided once by the CLI (flags, NO_COLOR, FORCE_COLOR), not by Ink's own guess. */
 export const ColorContext = createContext(true);
 
-export function Paint({ tone = 'plain', bold, inverse, children }: { tone?: Tone; bold?: boolean; inverse?: boolean; children: ReactNode }): ReactElement {
+export function Paint({
+  tone = 'plain',
+  bold,
+  inverse,
+  children,
+}: {
+  tone?: Tone;
+  bold?: boolean;
+  inverse?: boolean;
+  children: ReactNode;
+}): ReactElement {
   const color = useContext(ColorContext);
   const style = { ...(bold ? { bold } : {}), ...(inverse ? { inverse } : {}) };
   if (!color || tone === 'plain') return <Text {...style}>{children}</Text>;
-  if (tone === 'muted') return <Text {...style} dimColor>{children}</Text>;
+  if (tone === 'muted')
+    return (
+      <Text {...style} dimColor>
+        {children}
+      </Text>
+    );
   return (
     <Text {...style} color={colourOf[tone]}>
       {children}

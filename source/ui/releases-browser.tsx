@@ -28,7 +28,13 @@ export type ReleasesBrowserProps = {
 type BrowserState =
   | { readonly kind: 'loading' }
   | { readonly kind: 'failed'; readonly failure: Failure }
-  | { readonly kind: 'ready'; readonly listing: ReleasesListing; readonly cursor: number; readonly asking: string | null; readonly message: string | null };
+  | {
+      readonly kind: 'ready';
+      readonly listing: ReleasesListing;
+      readonly cursor: number;
+      readonly asking: string | null;
+      readonly message: string | null;
+    };
 
 /**
  * `mcp-deploy releases` in a terminal: newest first, marks and audit results, the selected
@@ -104,11 +110,13 @@ function listHeight(height: number): number {
 
 function browserLines(state: BrowserState, props: ReleasesBrowserProps): ReactElement[] {
   const hint = (text: string) =>
-    props.closing ? [] : [
-      <Line key="hint">
-        <Paint tone="muted">{text}</Paint>
-      </Line>,
-    ];
+    props.closing
+      ? []
+      : [
+          <Line key="hint">
+            <Paint tone="muted">{text}</Paint>
+          </Line>,
+        ];
   if (state.kind === 'loading') {
     return [
       <Line key="loading">
@@ -122,7 +130,13 @@ function browserLines(state: BrowserState, props: ReleasesBrowserProps): ReactEl
       <Line key="failed">
         <Paint tone="fail">{`✖ ${state.failure.message}`}</Paint>
       </Line>,
-      ...(state.failure.hint ? [<Line key="failed.hint"><Paint tone="info">{`  → ${state.failure.hint}`}</Paint></Line>] : []),
+      ...(state.failure.hint
+        ? [
+            <Line key="failed.hint">
+              <Paint tone="info">{`  → ${state.failure.hint}`}</Paint>
+            </Line>,
+          ]
+        : []),
     ];
   }
   const { rows, malformedAuditLines } = state.listing;

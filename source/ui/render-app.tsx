@@ -23,7 +23,13 @@ export async function renderApp(engine: AppEngine, options: RenderAppOptions): P
   const stdout = options.stdout ?? process.stdout;
   const stdin = options.stdin ?? process.stdin;
   const instance = render(
-    <App engine={engine} view={options.view} color={options.color} {...(options.release ? { release: options.release } : {})} {...(options.logs ? { logs: options.logs } : {})} />,
+    <App
+      engine={engine}
+      view={options.view}
+      color={options.color}
+      {...(options.release ? { release: options.release } : {})}
+      {...(options.logs ? { logs: options.logs } : {})}
+    />,
     {
       stdout,
       stdin,

@@ -7,10 +7,19 @@ import { restoreTerminal } from './render-app.js';
  * filled in, the config to review, then the writes, each asked for. Returns the exit code:
  * 0 written or quit (nothing written), 130 for Ctrl-C, the error's code when a write failed.
  */
-export async function renderInitWizard(port: InitWizardPort, options: { readonly color: boolean; readonly stdout?: NodeJS.WriteStream; readonly stdin?: NodeJS.ReadStream }): Promise<number> {
+export async function renderInitWizard(
+  port: InitWizardPort,
+  options: { readonly color: boolean; readonly stdout?: NodeJS.WriteStream; readonly stdin?: NodeJS.ReadStream },
+): Promise<number> {
   const stdout = options.stdout ?? process.stdout;
   const stdin = options.stdin ?? process.stdin;
-  const instance = render(<InitWizard port={port} color={options.color} />, { stdout, stdin, stderr: process.stderr, exitOnCtrlC: false, patchConsole: true });
+  const instance = render(<InitWizard port={port} color={options.color} />, {
+    stdout,
+    stdin,
+    stderr: process.stderr,
+    exitOnCtrlC: false,
+    patchConsole: true,
+  });
   // Nothing is half-written at any moment a signal can land (each write is one call): leave at once.
   let signalled: number | null = null;
   const onSignal = () => {

@@ -81,7 +81,13 @@ export function reduceRun(model: RunModel, event: EngineEvent): RunModel {
       const pending = (expectedSteps[event.operation] ?? []).map(
         ([id, title]): StepRow => ({ kind: 'step', id, title, status: 'pending', startedAt: null }),
       );
-      return { ...model, operation: event.operation, release: null, ended: null, rows: [...model.rows.filter((row) => !isPending(row)), ...pending] };
+      return {
+        ...model,
+        operation: event.operation,
+        release: null,
+        ended: null,
+        rows: [...model.rows.filter((row) => !isPending(row)), ...pending],
+      };
     }
     case 'release': {
       return { ...model, release: event.release };
@@ -89,11 +95,19 @@ export function reduceRun(model: RunModel, event: EngineEvent): RunModel {
     case 'audit':
       return model;
     case 'step:start':
-      return { ...model, rows: placeRow(model.rows, { kind: 'step', id: event.step, title: event.title, status: 'running', startedAt: event.at }) };
+      return {
+        ...model,
+        rows: placeRow(model.rows, { kind: 'step', id: event.step, title: event.title, status: 'running', startedAt: event.at }),
+      };
     case 'step:progress':
       return updateStep(model, event.step, (row) => ({
         ...row,
-        progress: { done: event.done, total: event.total, unit: event.unit, ...(event.detail === undefined ? {} : { detail: event.detail }) },
+        progress: {
+          done: event.done,
+          total: event.total,
+          unit: event.unit,
+          ...(event.detail === undefined ? {} : { detail: event.detail }),
+        },
       }));
     case 'step:done':
       return updateStep(model, event.step, (row) => {
@@ -101,7 +115,14 @@ export function reduceRun(model: RunModel, event: EngineEvent): RunModel {
         return { ...rest, status: 'done', ms: event.ms, ...(event.detail === undefined ? {} : { detail: event.detail }) };
       });
     case 'step:skipped': {
-      const skipped: StepRow = { kind: 'step', id: event.step, title: event.title, status: 'skipped', startedAt: null, reason: event.reason };
+      const skipped: StepRow = {
+        kind: 'step',
+        id: event.step,
+        title: event.title,
+        status: 'skipped',
+        startedAt: null,
+        reason: event.reason,
+      };
       return lastStepIndex(model.rows, event.step, false) === -1
         ? { ...model, rows: placeRow(model.rows, skipped) }
         : updateStep(model, event.step, (row) => ({ ...row, status: 'skipped', reason: event.reason }));
@@ -124,7 +145,13 @@ export function reduceRun(model: RunModel, event: EngineEvent): RunModel {
     case 'rollback': {
       if (event.phase === 'start') {
         const row: RollbackRow = { kind: 'rollback', phase: 'start', reason: event.reason, serving: event.serving };
-        return { ...model, rows: placeRow(model.rows.filter((existing) => !isPending(existing) || existing.id === 'audit'), row) };
+        return {
+          ...model,
+          rows: placeRow(
+            model.rows.filter((existing) => !isPending(existing) || existing.id === 'audit'),
+            row,
+          ),
+        };
       }
       const index = findLastIndex(model.rows, (row) => row.kind === 'rollback');
       const row: RollbackRow = { kind: 'rollback', phase: event.phase, reason: event.reason, serving: event.serving };
@@ -204,5 +231,9 @@ export function describeOutcome(summary: RunSummary): Outcome {
   if (!reachedHost) return { tone: 'fail', text: `✖ ${verb} stopped at ${step}: nothing was changed on ${summary.target}.` };
   const interrupted = summary.exitCode === 130;
   const what = interrupted ? `${verb} interrupted during ${step}` : `${verb} failed at ${step}`;
-  return { tone: summary.rolledBack || interrupted ? 'warn' : 'fail', text: `✖ ${what}${summary.rolledBack ? '; rolled back' : ''}.`, serving };
+  return {
+    tone: summary.rolledBack || interrupted ? 'warn' : 'fail',
+    text: `✖ ${what}${summary.rolledBack ? '; rolled back' : ''}.`,
+    serving,
+  };
 }

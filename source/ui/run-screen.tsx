@@ -113,7 +113,12 @@ function outcomeOf(phase: RunPhase): Outcome | null {
 }
 
 /** The newest `height` lines, or older ones when scrolled, with a row saying what is hidden. */
-export function windowLines(lines: readonly ReactElement[], height: number, offset: number, focused: boolean): { lines: ReactElement[]; maxOffset: number } {
+export function windowLines(
+  lines: readonly ReactElement[],
+  height: number,
+  offset: number,
+  focused: boolean,
+): { lines: ReactElement[]; maxOffset: number } {
   if (height <= 0) return { lines: [], maxOffset: 0 };
   if (lines.length <= height) return { lines: [...lines], maxOffset: 0 };
   if (height === 1) return { lines: [hiddenLine('more', lines.length, focused)], maxOffset: 0 };
@@ -134,7 +139,12 @@ export function windowLines(lines: readonly ReactElement[], height: number, offs
 
 function hiddenLine(where: 'above' | 'below' | 'more', count: number, focused: boolean): ReactElement {
   const how = focused ? '↑/↓ scroll' : 'tab, then ↑/↓ to scroll';
-  const text = where === 'above' ? `  ↑ ${count} earlier line(s) · ${how}` : where === 'below' ? `  ↓ ${count} later line(s) · end jumps back` : `  ${count} checklist line(s) hidden`;
+  const text =
+    where === 'above'
+      ? `  ↑ ${count} earlier line(s) · ${how}`
+      : where === 'below'
+        ? `  ↓ ${count} later line(s) · end jumps back`
+        : `  ${count} checklist line(s) hidden`;
   return (
     <Line key={`hidden.${where}`}>
       <Paint tone="muted">{text}</Paint>

@@ -11,9 +11,11 @@ export function editLine(value: string, cursor: number, input: string, key: Key)
     const start = value.slice(0, cursor).replace(/\S+\s*$/, '').length;
     return { value: value.slice(0, start) + value.slice(cursor), cursor: start };
   }
-  if (key.backspace) return cursor === 0 ? { value, cursor } : { value: value.slice(0, cursor - 1) + value.slice(cursor), cursor: cursor - 1 };
+  if (key.backspace)
+    return cursor === 0 ? { value, cursor } : { value: value.slice(0, cursor - 1) + value.slice(cursor), cursor: cursor - 1 };
   if (key.delete) return { value: value.slice(0, cursor) + value.slice(cursor + 1), cursor };
-  if (key.ctrl || key.meta || key.escape || key.tab || key.return || key.upArrow || key.downArrow || key.pageUp || key.pageDown) return null;
+  if (key.ctrl || key.meta || key.escape || key.tab || key.return || key.upArrow || key.downArrow || key.pageUp || key.pageDown)
+    return null;
   // A paste arrives as one input; line breaks and control characters have no place in a one-line answer.
   const typed = input.replace(/[\u0000-\u001f\u007f]/g, '');
   if (typed === '') return null;

@@ -36,7 +36,8 @@ export async function checkEnv(
     throw new StepSkipped(config.env.file === undefined ? 'no "env.required" configured' : `env.file read; no "env.required" configured`);
   }
   // hasOwn: a variable named like an Object.prototype member ("constructor") must not look set.
-  const valueIn = (values: Readonly<Record<string, string | undefined>>, name: string) => (Object.hasOwn(values, name) ? (values[name] ?? '') : '');
+  const valueIn = (values: Readonly<Record<string, string | undefined>>, name: string) =>
+    Object.hasOwn(values, name) ? (values[name] ?? '') : '';
   const isSet = (name: string) => valueIn(fileValues, name) !== '' || valueIn(environment, name) !== '';
   const missing = config.env.required.filter((name) => !isSet(name));
   if (missing.length > 0) {
@@ -44,7 +45,10 @@ export async function checkEnv(
     throw new StepFailure(
       `${missing.length === 1 ? 'A required variable is' : `${missing.length} required variables are`} not set: ${missing.join(', ')}.`,
       missing.map((name) => `${name} is not set (or empty) in ${where}`),
-      { hint: config.env.file === undefined ? 'Export them, or list them in an env.file.' : `Export them, or add them to ${config.env.file}.` },
+      {
+        hint:
+          config.env.file === undefined ? 'Export them, or list them in an env.file.' : `Export them, or add them to ${config.env.file}.`,
+      },
     );
   }
   return { required: config.env.required.length, fromFile: config.env.required.filter((name) => Object.hasOwn(fileValues, name)).length };

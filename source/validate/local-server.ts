@@ -42,10 +42,18 @@ const killGraceMs = 2_000;
  * Environment: ours, then env.file values, then the command's (PORT, HOST, RELEASE_ID, runtime.env)
  * last, so a PORT=8000 in a .env file cannot make the server listen where we do not look.
  */
-export async function startLocalServer(config: Pick<Config, 'source' | 'runtime' | 'env'>, options: StartOptions = {}): Promise<LocalServer> {
+export async function startLocalServer(
+  config: Pick<Config, 'source' | 'runtime' | 'env'>,
+  options: StartOptions = {},
+): Promise<LocalServer> {
   const port = await freePort();
   const fileValues = config.env.file === undefined ? {} : await readEnvFile(config.env.file);
-  const { script, env } = serverCommand(config.runtime, { port, release: options.release ?? 'local-validate', host, python: config.runtime.python });
+  const { script, env } = serverCommand(config.runtime, {
+    port,
+    release: options.release ?? 'local-validate',
+    host,
+    python: config.runtime.python,
+  });
   const child = spawn('sh', ['-c', script], {
     cwd: config.source,
     env: { ...process.env, ...fileValues, ...env },

@@ -11,7 +11,7 @@ export type PythonFinding = { readonly file: string; readonly line: number; read
  * bytecode in memory: nothing is imported or executed, and no __pycache__ is written.
  * Reads a JSON list of paths on stdin and prints one JSON list of findings.
  */
-const checker = String.raw`
+const checker = `
 import json, sys, warnings
 warnings.simplefilter("ignore")
 findings = []
@@ -37,7 +37,9 @@ export async function checkPythonSyntax(
   files: readonly SourceEntry[],
   options: { readonly signal?: AbortSignal } = {},
 ): Promise<{ checked: number }> {
-  const python = files.filter((entry): entry is Extract<SourceEntry, { kind: 'file' }> => entry.kind === 'file' && entry.path.endsWith('.py'));
+  const python = files.filter(
+    (entry): entry is Extract<SourceEntry, { kind: 'file' }> => entry.kind === 'file' && entry.path.endsWith('.py'),
+  );
   if (python.length === 0) throw new StepSkipped('no .py files in the source folder');
   const interpreter = config.runtime.python;
   const result = await execa(interpreter, ['-I', '-c', checker], {
@@ -77,5 +79,8 @@ export async function checkPythonSyntax(
 }
 
 function tail(text: string): string[] {
-  return text.split('\n').filter((line) => line.trim() !== '').slice(-20);
+  return text
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .slice(-20);
 }

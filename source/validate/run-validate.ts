@@ -34,10 +34,14 @@ const titles = {
 export async function runValidate(config: Config, bus: EventBus, options: ValidateOptions = {}): Promise<ValidateResult> {
   const { signal } = options;
   let ok = true;
-  const step = async <T>(id: string, title: string, body: (context: StepContext) => Promise<T>): Promise<{ value: T | undefined; failed: boolean }> => {
+  const step = async <T>(
+    id: string,
+    title: string,
+    body: (context: StepContext) => Promise<T>,
+  ): Promise<{ value: T | undefined; failed: boolean }> => {
     try {
       return { value: await runStep(bus, id, title, body), failed: false };
-    } catch (error) {
+    } catch (_error) {
       if (signal?.aborted) throw signal.reason;
       ok = false;
       return { value: undefined, failed: true };
@@ -132,7 +136,10 @@ async function serverAnswers(config: Config, bus: EventBus, context: StepContext
 
 function explain(error: unknown, server: LocalServer): StepFailure {
   if (error instanceof ProbeConfigError) {
-    return new StepFailure(`Health check misconfigured: ${error.message}`, tailOf(server), { hint: error.hint ?? 'Check "health" in the config file.', cause: error });
+    return new StepFailure(`Health check misconfigured: ${error.message}`, tailOf(server), {
+      hint: error.hint ?? 'Check "health" in the config file.',
+      cause: error,
+    });
   }
   if (error instanceof HealthTimeoutError) {
     return new StepFailure(error.message, tailOf(server), { ...(error.hint ? { hint: error.hint } : {}), cause: error });

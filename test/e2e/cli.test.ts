@@ -50,7 +50,11 @@ describe('mcp-deploy validate (the binary)', () => {
   });
 
   it('fails on a broken .ttl with file:line, exit 1', async () => {
-    const config = brokenCopy('bad-ttl', 'ontologies/broken.ttl', '@prefix ex: <http://example.org/> .\n\nex:a ex:b ex:c .\nex:d ex:e "unterminated .\n');
+    const config = brokenCopy(
+      'bad-ttl',
+      'ontologies/broken.ttl',
+      '@prefix ex: <http://example.org/> .\n\nex:a ex:b ex:c .\nex:d ex:e "unterminated .\n',
+    );
     const result = await cli(['validate', '--config', config]);
     expect(result.exitCode).toBe(1);
     expect(result.stdout).toMatch(/✖ Ontologies parse as Turtle/);
@@ -88,7 +92,12 @@ describe('mcp-deploy --yes --json (the binary, a local target behind real nginx)
         path: world.hostRoot,
         ports: world.ports,
         publicUrl: world.publicUrl,
-        nginx: { upstreamFile: world.nginx.upstreamFile, upstream: world.nginx.upstreamName, test: world.nginx.testCommand, reload: world.nginx.reloadCommand },
+        nginx: {
+          upstreamFile: world.nginx.upstreamFile,
+          upstream: world.nginx.upstreamName,
+          test: world.nginx.testCommand,
+          reload: world.nginx.reloadCommand,
+        },
       },
     };
     configFile = join(world.project, 'ci.mcpdeployrc.json');
@@ -100,9 +109,17 @@ describe('mcp-deploy --yes --json (the binary, a local target behind real nginx)
     const result = await cli(['--yes', '--json', '--config', configFile]);
     expect(result.exitCode, result.stderr).toBe(0);
     const summary = JSON.parse(result.stdout);
-    expect(summary).toMatchObject({ ok: true, target: 'world', previous: null, uploadedFiles: expect.any(Number), uploadedBytes: expect.any(Number) });
+    expect(summary).toMatchObject({
+      ok: true,
+      target: 'world',
+      previous: null,
+      uploadedFiles: expect.any(Number),
+      uploadedBytes: expect.any(Number),
+    });
     expect(summary.release).toMatch(/^\d{8}T\d{6}Z/);
-    expect(summary.steps.map((step: { name: string }) => step.name)).toEqual(expect.arrayContaining(['upload', 'install', 'start', 'health', 'switch', 'verify', 'drain']));
+    expect(summary.steps.map((step: { name: string }) => step.name)).toEqual(
+      expect.arrayContaining(['upload', 'install', 'start', 'health', 'switch', 'verify', 'drain']),
+    );
     expect(result.stderr).toContain('✔ Switch nginx to blue');
     expect(result.stderr).not.toMatch(/\u001b\[/);
   });
@@ -131,7 +148,18 @@ describe('mcp-deploy --yes --json (the binary, a local target behind real nginx)
     const lockDir = join(world.hostRoot, 'deploy.lock');
     const { mkdirSync } = await import('node:fs');
     mkdirSync(lockDir);
-    writeFileSync(join(lockDir, 'info.json'), JSON.stringify({ operator: 'bob', localHost: 'ci-runner-3', pid: 999999, startedAt: Math.floor(Date.now() / 1000), startedAtIso: new Date().toISOString(), release: null, operation: 'deploy' }));
+    writeFileSync(
+      join(lockDir, 'info.json'),
+      JSON.stringify({
+        operator: 'bob',
+        localHost: 'ci-runner-3',
+        pid: 999999,
+        startedAt: Math.floor(Date.now() / 1000),
+        startedAtIso: new Date().toISOString(),
+        release: null,
+        operation: 'deploy',
+      }),
+    );
     const blocked = await cli(['--yes', '--config', configFile, '--skip-validate']);
     expect(blocked.exitCode).toBe(4);
     expect(blocked.stdout).toContain('bob@ci-runner-3 (pid 999999)');
@@ -150,7 +178,15 @@ describe('connection errors have their own exit code', () => {
     const file = join(dir, '.mcpdeployrc.json');
     const key = join(dir, 'id_ed25519');
     await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
-    writeFileSync(file, JSON.stringify({ app: 'x', source: exampleServer, runtime: { entry: 'server.py' }, targets: { p: { host: '127.0.0.1', port, user: 'nobody', identityFile: key, path: '/srv/x', publicUrl: 'http://127.0.0.1:9' } } }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        app: 'x',
+        source: exampleServer,
+        runtime: { entry: 'server.py' },
+        targets: { p: { host: '127.0.0.1', port, user: 'nobody', identityFile: key, path: '/srv/x', publicUrl: 'http://127.0.0.1:9' } },
+      }),
+    );
     const result = await cli(['status', '--config', file]);
     rmSync(dir, { recursive: true, force: true });
     expect(result.exitCode).toBe(3);

@@ -85,7 +85,9 @@ export function deploySuite(transport: 'local' | 'ssh', skipReason?: string) {
         restore();
       }
       const report = await traffic.stop();
-      console.log(`traffic: ${report.sent} requests, ${report.failed} failed, ${report.retried} retried after a keep-alive reset, p50 ${percentile(report.latenciesMs, 50).toFixed(1)} ms, p99 ${percentile(report.latenciesMs, 99).toFixed(1)} ms`);
+      console.log(
+        `traffic: ${report.sent} requests, ${report.failed} failed, ${report.retried} retried after a keep-alive reset, p50 ${percentile(report.latenciesMs, 50).toFixed(1)} ms, p99 ${percentile(report.latenciesMs, 99).toFixed(1)} ms`,
+      );
       expect(report.failures).toEqual([]);
       expect(report.sent).toBeGreaterThan(50);
     }, 180_000);
@@ -129,7 +131,9 @@ export function deploySuite(transport: 'local' | 'ssh', skipReason?: string) {
     };
 
     it('a release that crashes at start leaves the old release serving', async () => {
-      const result = await failingDeploy((text) => text.replace('def main(argv=None) -> int:\n', 'def main(argv=None) -> int:\n    raise SystemExit("boom: missing configuration")\n'));
+      const result = await failingDeploy((text) =>
+        text.replace('def main(argv=None) -> int:\n', 'def main(argv=None) -> int:\n    raise SystemExit("boom: missing configuration")\n'),
+      );
       await expectOldServing(result, 'health');
       const failed = result.events.find((event) => event.kind === 'step:failed' && event.step === 'health');
       expect(failed).toMatchObject({ message: expect.stringContaining('exited') });
@@ -153,7 +157,18 @@ export function deploySuite(transport: 'local' | 'ssh', skipReason?: string) {
 
     it('an upstream that nginx -t refuses is restored and nginx keeps the old config', async () => {
       // A second include defining the same upstream: a real misconfiguration nginx -t catches.
-      const result = await failingDeploy((text) => text, {}, { nginx: { upstreamFile: join(world.nginx.upstreamsDir, 'duplicate.conf'), upstream: world.nginx.upstreamName, test: [...world.nginx.testCommand], reload: [...world.nginx.reloadCommand] } });
+      const result = await failingDeploy(
+        (text) => text,
+        {},
+        {
+          nginx: {
+            upstreamFile: join(world.nginx.upstreamsDir, 'duplicate.conf'),
+            upstream: world.nginx.upstreamName,
+            test: [...world.nginx.testCommand],
+            reload: [...world.nginx.reloadCommand],
+          },
+        },
+      );
       await expectOldServing(result, 'switch');
       expect(result.summary.error?.message).toMatch(/nginx refused the new upstream.*duplicate upstream/);
       expect(existsSync(join(world.nginx.upstreamsDir, 'duplicate.conf'))).toBe(false);
@@ -162,7 +177,14 @@ export function deploySuite(transport: 'local' | 'ssh', skipReason?: string) {
     it('a second deploy while another holds the lock fails with code 4 naming the holder', async () => {
       const connection = await world.connect();
       const layout = hostLayout(world.hostRoot);
-      const held = await acquireLock(connection, layout, { target: 'world', operator: 'alice', localHost: 'laptop-7', pid: 4242, release: null, operation: 'deploy' });
+      const held = await acquireLock(connection, layout, {
+        target: 'world',
+        operator: 'alice',
+        localHost: 'laptop-7',
+        pid: 4242,
+        release: null,
+        operation: 'deploy',
+      });
       try {
         const { context } = world.context();
         const summary = await deploy(context, { skipValidate: true });
@@ -183,13 +205,18 @@ export function deploySuite(transport: 'local' | 'ssh', skipReason?: string) {
         const summary = await deploy(context, { skipValidate: true });
         expect(summary.error).toBeUndefined();
         releases.push(summary.release!);
-        expect(events.find((event) => event.kind === 'step:done' && event.step === 'install')).toMatchObject({ detail: expect.stringContaining('reused') });
+        expect(events.find((event) => event.kind === 'step:done' && event.step === 'install')).toMatchObject({
+          detail: expect.stringContaining('reused'),
+        });
       }
       restore();
       const connection = await world.connect();
       const listing = await connection.run(['ls', '-1', join(world.hostRoot, 'releases')]);
       await connection.close();
-      const kept = listing.stdout.trim().split('\n').filter((name) => !name.startsWith('.'));
+      const kept = listing.stdout
+        .trim()
+        .split('\n')
+        .filter((name) => !name.startsWith('.'));
       // keepReleases 2 good ones (the newest, which are also active and previous) plus failed
       // releases kept for debugging; the older good ones are gone.
       expect(kept).toContain(releases[3]);

@@ -20,11 +20,15 @@ afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 /** A repository with the example server in ontology-server/ (its own config left out) and a remote. */
 function exampleRepo(): string {
-  const root = join(scratch, `repo-${(repos += 1)}`);
+  repos += 1;
+  const root = join(scratch, `repo-${repos}`);
   mkdirSync(root);
   execFileSync('git', ['init', '-q'], { cwd: root });
   execFileSync('git', ['remote', 'add', 'origin', 'git@github.com:acme/knowledge.git'], { cwd: root });
-  cpSync(exampleServer, join(root, 'ontology-server'), { recursive: true, filter: (path) => !path.includes('__pycache__') && !path.endsWith('.mcpdeployrc.json') });
+  cpSync(exampleServer, join(root, 'ontology-server'), {
+    recursive: true,
+    filter: (path) => !path.includes('__pycache__') && !path.endsWith('.mcpdeployrc.json'),
+  });
   return root;
 }
 
@@ -57,7 +61,14 @@ describe('mcp-deploy init --yes (the binary, as CI runs it)', () => {
     expect(config.runtime).toMatchObject({ entry: 'server.py', requirements: 'requirements.txt' });
     expect(config.ontologies).toEqual(['ontologies/*.ttl']);
     expect(config.health.http).toEqual([{ path: '/health', status: 200 }]);
-    expect(target).toMatchObject({ name: 'production', host: 'mcp.example.org', user: 'deploy', port: 22, path: '/srv/mcp/ontology', publicUrl: 'https://mcp.example.org' });
+    expect(target).toMatchObject({
+      name: 'production',
+      host: 'mcp.example.org',
+      user: 'deploy',
+      port: 22,
+      path: '/srv/mcp/ontology',
+      publicUrl: 'https://mcp.example.org',
+    });
     expect(existsSync(join(root, '.github'))).toBe(false);
     // And mcp-deploy validate passes on it: syntax, ontologies, and a real MCP handshake
     const validate = await cli(['validate', '--config', join(root, '.mcpdeployrc')], root);
@@ -181,7 +192,12 @@ describe.skipIf(skip !== undefined)(`mcp-deploy init, the wizard in a real pty${
     expect(term.screen()).toMatch(/✔ Wrote \.mcpdeployrc: ontology-server/);
     const { config, target } = load(root);
     expect(config.runtime.entry).toBe('server.py');
-    expect(target).toMatchObject({ host: 'mcp.example.org', path: '/srv/mcp/ontology', publicUrl: 'https://mcp.example.org', user: 'deploy' });
+    expect(target).toMatchObject({
+      host: 'mcp.example.org',
+      path: '/srv/mcp/ontology',
+      publicUrl: 'https://mcp.example.org',
+      user: 'deploy',
+    });
     expect(existsSync(join(root, '.github'))).toBe(false);
   }, 90_000);
 

@@ -36,7 +36,11 @@ describe('a deploy killed right after the switch', () => {
   afterAll(async () => world?.stop());
 
   const run = (args: string[], env: Record<string, string> = {}) =>
-    execa(process.execPath, [bin, ...args, '--config', config], { reject: false, env: { CI: 'true', NO_COLOR: '1', ...env }, timeout: 120_000 });
+    execa(process.execPath, [bin, ...args, '--config', config], {
+      reject: false,
+      env: { CI: 'true', NO_COLOR: '1', ...env },
+      timeout: 120_000,
+    });
 
   it('leaves the new colour serving, status explains it, and the next deploy repairs it with no failed request', async () => {
     world.editServer((text) => `${text}\n# v2\n`);
@@ -99,7 +103,10 @@ describe('a plain run whose output pipe closes', () => {
     expect(existsSync(join(world.hostRoot, 'deploy.lock'))).toBe(false);
     expect(JSON.parse(readFileSync(join(world.hostRoot, 'state.json'), 'utf8'))).toEqual(before);
     expect((await getJson(`${world.publicUrl}/health`)).body['release']).toBe(before.active.release);
-    const audit = readFileSync(join(world.hostRoot, 'audit.log'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { result: string; error?: { message: string } });
+    const audit = readFileSync(join(world.hostRoot, 'audit.log'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { result: string; error?: { message: string } });
     expect(audit.at(-1)).toMatchObject({ result: 'interrupted', error: { message: 'interrupted by a closed terminal or output pipe' } });
   }, 120_000);
 });

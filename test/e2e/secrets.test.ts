@@ -49,7 +49,10 @@ describe('secrets never leak', () => {
     const config = writeCliConfig(world, {
       env: { required: ['DB_PASSWORD', 'API_TOKEN'], file: '.env.production' },
       exclude: ['.env.production', '*.mcpdeployrc.json'],
-      notify: { webhook: { url: `http://127.0.0.1:${port}/hook/${canary}-url?token=${canary}-query`, secret: `${canary}-hmac` }, timeoutSeconds: 2 },
+      notify: {
+        webhook: { url: `http://127.0.0.1:${port}/hook/${canary}-url?token=${canary}-query`, secret: `${canary}-hmac` },
+        timeoutSeconds: 2,
+      },
     });
     const result = await execa(process.execPath, [bin, '--yes', '--json', '--verbose', '--config', config], {
       reject: false,

@@ -12,19 +12,29 @@ describe('a streaming (SSE) MCP response across a cutover', () => {
   const slowMs = 3_000;
   beforeAll(async () => {
     world = await createWorld({ transport: 'local' });
-    const config = world.config({ runtime: { type: 'python', entry: 'server.py', requirements: 'requirements.txt', env: { EXAMPLE_SLOW_MS: String(slowMs) } } });
+    const config = world.config({
+      runtime: { type: 'python', entry: 'server.py', requirements: 'requirements.txt', env: { EXAMPLE_SLOW_MS: String(slowMs) } },
+    });
     const first = await deploy(world.context({ config }).context, { skipValidate: true });
     expect(first.error).toBeUndefined();
   }, 60_000);
   afterAll(async () => world?.stop());
 
   it('streams through nginx and completes while the old colour drains', async () => {
-    const config = world.config({ drainSeconds: 0.2, runtime: { type: 'python', entry: 'server.py', requirements: 'requirements.txt', env: { EXAMPLE_SLOW_MS: String(slowMs) } } });
+    const config = world.config({
+      drainSeconds: 0.2,
+      runtime: { type: 'python', entry: 'server.py', requirements: 'requirements.txt', env: { EXAMPLE_SLOW_MS: String(slowMs) } },
+    });
     const before = (await getJson(`${world.publicUrl}/health`)).body['release'];
     const response = await fetch(`${world.publicUrl}/mcp`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-06-18' },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'list_concepts', arguments: {}, _meta: { progressToken: 'p1' } } }),
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 7,
+        method: 'tools/call',
+        params: { name: 'list_concepts', arguments: {}, _meta: { progressToken: 'p1' } },
+      }),
       signal: AbortSignal.timeout(60_000),
     });
     expect(response.status).toBe(200);

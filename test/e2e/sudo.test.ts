@@ -24,9 +24,17 @@ describe.skipIf(skip !== undefined)(`sudo without a rule${skip ? ` (skipped: ${s
   // Without `-n` sudo would wait for a password; the test's own timeout would then fail it.
   it('fails the switch with a sudoers hint and rolls back, without waiting for a password', async () => {
     world.editServer((text) => `${text}\n# sudo\n`);
-    const config = world.config({}, {
-      nginx: { upstreamFile: world.nginx.upstreamFile, upstream: world.nginx.upstreamName, test: [...world.nginx.testCommand], reload: ['sudo', '-n', ...world.nginx.reloadCommand] },
-    });
+    const config = world.config(
+      {},
+      {
+        nginx: {
+          upstreamFile: world.nginx.upstreamFile,
+          upstream: world.nginx.upstreamName,
+          test: [...world.nginx.testCommand],
+          reload: ['sudo', '-n', ...world.nginx.reloadCommand],
+        },
+      },
+    );
     const summary = await deploy(world.context({ config }).context, { skipValidate: true });
     expect(summary.ok).toBe(false);
     expect(summary.error?.step).toBe('switch');

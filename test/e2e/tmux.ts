@@ -22,7 +22,10 @@ export function tmuxAvailable(): boolean {
   return spawnSync('tmux', ['-V']).status === 0;
 }
 
-export function openTerminal(command: readonly string[], options: { cwd: string; env?: Record<string, string>; columns?: number; rows?: number }): Terminal {
+export function openTerminal(
+  command: readonly string[],
+  options: { cwd: string; env?: Record<string, string>; columns?: number; rows?: number },
+): Terminal {
   const dir = mkdtempSync(join(tmpdir(), 'mcpd-tmux-'));
   const socket = join(dir, 'socket');
   const statusFile = join(dir, 'status');
@@ -33,7 +36,19 @@ export function openTerminal(command: readonly string[], options: { cwd: string;
     .join(' ');
   // The shell records the command's status, then keeps the pane open so the last screen can be read.
   const inner = `${exports} unset CI_NAME; ${command.map(shellQuote).join(' ')}; echo $? > ${shellQuote(statusFile)}; sleep 600`;
-  tmux('new-session', '-d', '-s', 'test', '-x', String(options.columns ?? 120), '-y', String(options.rows ?? 40), '-c', options.cwd, `sh -c ${shellQuote(inner)}`);
+  tmux(
+    'new-session',
+    '-d',
+    '-s',
+    'test',
+    '-x',
+    String(options.columns ?? 120),
+    '-y',
+    String(options.rows ?? 40),
+    '-c',
+    options.cwd,
+    `sh -c ${shellQuote(inner)}`,
+  );
   tmux('set-option', '-t', 'test', 'remain-on-exit', 'on');
   const screen = () => {
     try {

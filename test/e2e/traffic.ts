@@ -34,7 +34,11 @@ export function startTraffic(baseUrl: string, options: { clients?: number; maxRe
         index % 2 === 0
           ? await fetch(`${baseUrl}/mcp`, {
               method: 'POST',
-              headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-06-18' },
+              headers: {
+                'content-type': 'application/json',
+                accept: 'application/json, text/event-stream',
+                'mcp-protocol-version': '2025-06-18',
+              },
               body: JSON.stringify({ jsonrpc: '2.0', id: index, method: 'tools/list' }),
               signal: AbortSignal.timeout(10_000),
             })
@@ -50,7 +54,9 @@ export function startTraffic(baseUrl: string, options: { clients?: number; maxRe
         return one(index, 2);
       }
       report.failed += 1;
-      report.failures.push(error instanceof Error ? `${error.name}: ${error.message} ${String((error as { cause?: unknown }).cause ?? '')}` : String(error));
+      report.failures.push(
+        error instanceof Error ? `${error.name}: ${error.message} ${String((error as { cause?: unknown }).cause ?? '')}` : String(error),
+      );
     }
     report.sent += 1;
     report.latenciesMs.push(performance.now() - started);

@@ -46,7 +46,11 @@ describe.skipIf(skip !== undefined)(`the terminal app in a real pty${skip ? ` (s
   /** A deploy from the plan, held (test-only pause) at its health check once the new colour has started. */
   const deployHeldAtHealth = async (note: string): Promise<Terminal> => {
     world.editServer((text) => `${text}\n# ${note}\n`);
-    const term = open(['--skip-validate'], { MCP_DEPLOY_TESTING: '1', MCP_DEPLOY_FAULT: 'health:start:pause', MCP_DEPLOY_FAULT_PAUSE_MS: '5000' });
+    const term = open(['--skip-validate'], {
+      MCP_DEPLOY_TESTING: '1',
+      MCP_DEPLOY_FAULT: 'health:start:pause',
+      MCP_DEPLOY_FAULT_PAUSE_MS: '5000',
+    });
     await term.waitFor('Deploy this?', 60_000);
     term.send('y');
     await term.waitFor(/✔ Start (blue|green)/, 60_000);
@@ -64,11 +68,17 @@ describe.skipIf(skip !== undefined)(`the terminal app in a real pty${skip ? ` (s
       return (await getJson(`${world.publicUrl}/health`)).body['release'];
     } catch (error) {
       // nginx's own account (which upstream port failed, and how) is what explains a 502.
-      const log = existsSync(world.nginx.errorLog) ? readFileSync(world.nginx.errorLog, 'utf8').trim().split('\n').slice(-8).join('\n') : '(no error log)';
+      const log = existsSync(world.nginx.errorLog)
+        ? readFileSync(world.nginx.errorLog, 'utf8').trim().split('\n').slice(-8).join('\n')
+        : '(no error log)';
       throw new Error(`${(error as Error).message}\nnginx error log:\n${log}`, { cause: error });
     }
   };
-  const state = () => JSON.parse(readFileSync(join(world.hostRoot, 'state.json'), 'utf8')) as { active: { release: string; colour: string }; previous: string | null };
+  const state = () =>
+    JSON.parse(readFileSync(join(world.hostRoot, 'state.json'), 'utf8')) as {
+      active: { release: string; colour: string };
+      previous: string | null;
+    };
 
   it('deploys from the plan to ✔ and says what serves', async () => {
     world.editServer((text) => `${text}\n# tui v2\n`);
@@ -90,7 +100,12 @@ describe.skipIf(skip !== undefined)(`the terminal app in a real pty${skip ? ` (s
 
   it('shows a failing release roll back, and the old release keeps serving', async () => {
     const before = state().active.release;
-    world.editServer((text) => text.replace('def main(argv=None) -> int:\n', 'def main(argv=None) -> int:\n    if __import__("os").environ.get("RELEASE_ID"):\n        raise SystemExit("boom on the host")\n'));
+    world.editServer((text) =>
+      text.replace(
+        'def main(argv=None) -> int:\n',
+        'def main(argv=None) -> int:\n    if __import__("os").environ.get("RELEASE_ID"):\n        raise SystemExit("boom on the host")\n',
+      ),
+    );
     const term = open(['--skip-validate']);
     await term.waitFor('Deploy this?', 60_000);
     term.send('y');
@@ -140,7 +155,10 @@ describe.skipIf(skip !== undefined)(`the terminal app in a real pty${skip ? ` (s
     expect(status).toBe(130);
     expect(term.screen()).toMatch(/✖ Health-check/);
     // Interrupted, not failed: the release is undone but not marked as a bad one.
-    const interrupted = readdirSync(join(world.hostRoot, 'releases')).filter((name) => !name.startsWith('.')).sort().at(-1)!;
+    const interrupted = readdirSync(join(world.hostRoot, 'releases'))
+      .filter((name) => !name.startsWith('.'))
+      .sort()
+      .at(-1)!;
     expect(interrupted > before.active.release).toBe(true);
     expect(existsSync(join(world.hostRoot, 'releases', interrupted, '.mcp-deploy', 'failed.json'))).toBe(false);
     expect(existsSync(join(world.hostRoot, 'deploy.lock'))).toBe(false);
@@ -179,9 +197,15 @@ describe.skipIf(skip !== undefined)(`the terminal app in a real pty${skip ? ` (s
     expect(existsSync(join(world.hostRoot, 'deploy.lock'))).toBe(false);
     expect(state()).toEqual(before);
     expect(await served()).toBe(before.active.release);
-    const audit = readFileSync(join(world.hostRoot, 'audit.log'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { result: string; error?: { message: string } });
+    const audit = readFileSync(join(world.hostRoot, 'audit.log'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { result: string; error?: { message: string } });
     // Interrupted by the hangup, or by the failed read or write that may reach us just before it.
-    expect(audit.at(-1)).toMatchObject({ result: 'interrupted', error: { message: expect.stringMatching(/^interrupted by (SIGHUP|a closed terminal or output pipe)$/) } });
+    expect(audit.at(-1)).toMatchObject({
+      result: 'interrupted',
+      error: { message: expect.stringMatching(/^interrupted by (SIGHUP|a closed terminal or output pipe)$/) },
+    });
   }, 180_000);
 
   it('doctor runs in a terminal: one line per check, and a ready verdict', async () => {

@@ -19,14 +19,21 @@ describe('post-cutover watch window (real nginx access log)', () => {
   it('switches back to the old release when the new one answers 5xx under traffic', async () => {
     const original = readFileSync(join(world.project, 'server.py'), 'utf8');
     // v2: /ontology/status breaks; /health and MCP (what the checks look at) still pass.
-    world.editServer((text) => text.replace('            else:\n                onto = self.server.app.onto\n', '            else:\n                self.send_json(500, {"error": "index corrupted"})\n                return\n'));
+    world.editServer((text) =>
+      text.replace(
+        '            else:\n                onto = self.server.app.onto\n',
+        '            else:\n                self.send_json(500, {"error": "index corrupted"})\n                return\n',
+      ),
+    );
     const config = world.config({ watch: { seconds: 2, maxErrorRate: 0.05, accessLog: world.nginx.accessLog } });
     let stop = false;
     let sent = 0;
     const traffic = (async () => {
       const deadline = Date.now() + 60_000;
       while (!stop && Date.now() < deadline && sent < 5_000) {
-        await fetch(`${world.publicUrl}/ontology/status`).then((response) => response.arrayBuffer()).catch(() => undefined);
+        await fetch(`${world.publicUrl}/ontology/status`)
+          .then((response) => response.arrayBuffer())
+          .catch(() => undefined);
         sent += 1;
         await new Promise((resolve) => setTimeout(resolve, 20));
       }

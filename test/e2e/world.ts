@@ -27,7 +27,10 @@ export type World = {
   config(overrides?: Record<string, unknown>, targetOverrides?: Record<string, unknown>): Config;
   /** The same config as plain JSON, for the real binary or for a test to change before parsing. */
   rawConfig(overrides?: Record<string, unknown>, targetOverrides?: Record<string, unknown>): Record<string, unknown>;
-  context(options?: { config?: Config; signal?: AbortSignal; checkpoint?: EngineContext['checkpoint'] }): { context: EngineContext; events: EngineEvent[] };
+  context(options?: { config?: Config; signal?: AbortSignal; checkpoint?: EngineContext['checkpoint'] }): {
+    context: EngineContext;
+    events: EngineEvent[];
+  };
   connect(): Promise<Transport>;
   /** Edits server.py in the project (a new release's change). */
   editServer(change: (text: string) => string): void;
@@ -61,11 +64,19 @@ export async function createWorld(options: { transport: 'local' | 'ssh' }): Prom
     targets: {
       world: {
         transport: options.transport,
-        ...(sshd ? { host: sshd.host, port: sshd.port, user: sshd.user, identityFile: sshd.identityFile, knownHosts: sshd.knownHostsFile } : {}),
+        ...(sshd
+          ? { host: sshd.host, port: sshd.port, user: sshd.user, identityFile: sshd.identityFile, knownHosts: sshd.knownHostsFile }
+          : {}),
         path: hostRoot,
         ports,
         publicUrl,
-        nginx: { upstreamFile: nginx.upstreamFile, upstream: nginx.upstreamName, test: [...nginx.testCommand], reload: [...nginx.reloadCommand], errorLog: nginx.errorLog },
+        nginx: {
+          upstreamFile: nginx.upstreamFile,
+          upstream: nginx.upstreamName,
+          test: [...nginx.testCommand],
+          reload: [...nginx.reloadCommand],
+          errorLog: nginx.errorLog,
+        },
         supervisor: 'process',
         ...targetOverrides,
       },
@@ -76,7 +87,13 @@ export async function createWorld(options: { transport: 'local' | 'ssh' }): Prom
 
   const connect = async (): Promise<Transport> =>
     sshd
-      ? connectSsh({ host: sshd.host, port: sshd.port, user: sshd.user, identityFile: sshd.identityFile, knownHostsFile: sshd.knownHostsFile })
+      ? connectSsh({
+          host: sshd.host,
+          port: sshd.port,
+          user: sshd.user,
+          identityFile: sshd.identityFile,
+          knownHostsFile: sshd.knownHostsFile,
+        })
       : new LocalTransport();
 
   return {
@@ -170,12 +187,18 @@ export async function getJson(url: string): Promise<{ status: number; body: Reco
     return { status: response.status, body: JSON.parse(text) as Record<string, unknown> };
   } catch {
     // An nginx error page instead of the server's JSON: say which, and what the server said.
-    throw new Error(`GET ${url}: HTTP ${response.status}, not JSON (server: ${response.headers.get('server') ?? '?'}): ${text.slice(0, 200)}`);
+    throw new Error(
+      `GET ${url}: HTTP ${response.status}, not JSON (server: ${response.headers.get('server') ?? '?'}): ${text.slice(0, 200)}`,
+    );
   }
 }
 
 /** A config file for the real binary that deploys the world's project to its host and nginx. */
-export function writeCliConfig(world: World, overrides: Record<string, unknown> = {}, targetOverrides: Record<string, unknown> = {}): string {
+export function writeCliConfig(
+  world: World,
+  overrides: Record<string, unknown> = {},
+  targetOverrides: Record<string, unknown> = {},
+): string {
   const file = join(world.project, `cli-${Math.random().toString(36).slice(2)}.mcpdeployrc.json`);
   writeFileSync(file, JSON.stringify(world.rawConfig({ drainSeconds: 0.2, ...overrides }, targetOverrides), null, 2));
   return file;

@@ -17,8 +17,14 @@ export type ZeroDowntimeReport = {
   readonly phases: Record<'before' | 'during' | 'after', { count: number; p50: number; p99: number }>;
 };
 
-export async function measureZeroDowntime(world: World, options: { cycles: number; slowMs: number; warmupMs?: number }): Promise<ZeroDowntimeReport> {
-  const config = world.config({ runtime: { type: 'python', entry: 'server.py', requirements: 'requirements.txt', env: { EXAMPLE_SLOW_MS: String(options.slowMs) } }, drainSeconds: 0.2 });
+export async function measureZeroDowntime(
+  world: World,
+  options: { cycles: number; slowMs: number; warmupMs?: number },
+): Promise<ZeroDowntimeReport> {
+  const config = world.config({
+    runtime: { type: 'python', entry: 'server.py', requirements: 'requirements.txt', env: { EXAMPLE_SLOW_MS: String(options.slowMs) } },
+    drainSeconds: 0.2,
+  });
   const first = await deploy(world.context({ config }).context, { skipValidate: true });
   if (!first.ok) throw new Error(`setting up: ${first.error?.message}`);
   const traffic = startTraffic(world.publicUrl, { clients: 3, maxRequests: 200_000, maxMs: 30 * 60_000 });
@@ -30,7 +36,11 @@ export async function measureZeroDowntime(world: World, options: { cycles: numbe
       while (!stopSlow && slow.sent < 10_000) {
         const response = await fetch(`${world.publicUrl}/mcp`, {
           method: 'POST',
-          headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-06-18' },
+          headers: {
+            'content-type': 'application/json',
+            accept: 'application/json, text/event-stream',
+            'mcp-protocol-version': '2025-06-18',
+          },
           body: JSON.stringify({ jsonrpc: '2.0', id: slow.sent, method: 'tools/call', params: { name: 'list_concepts', arguments: {} } }),
           signal: AbortSignal.timeout(30_000),
         }).catch((error: unknown) => error as Error);

@@ -87,7 +87,10 @@ export async function startNginx(options: NginxOptions = {}): Promise<NginxHandl
     const port = await freePort();
     const upstreamPort = options.upstreamPort ?? (await freePort());
     await writeFile(upstreamFile, upstreamConf(upstreamName, upstreamPort));
-    await writeFile(confPath, nginxConf({ prefix, port, upstreamName, upstreamsDir, accessLog, errorLog, pidFile, asRoot: isRoot() && owner === undefined }));
+    await writeFile(
+      confPath,
+      nginxConf({ prefix, port, upstreamName, upstreamsDir, accessLog, errorLog, pidFile, asRoot: isRoot() && owner === undefined }),
+    );
 
     // -e: the compiled-in error log (/var/log/nginx) may not be writable; start with ours.
     const base = ['-p', prefix, '-c', confPath, '-e', errorLog];

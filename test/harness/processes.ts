@@ -24,7 +24,7 @@ export function pidsWithCommandLine(marker: string): number[] {
   for (const pid of allPids()) {
     if (pid === process.pid) continue;
     const cmdline = readProc(pid, 'cmdline');
-    if (cmdline !== undefined && cmdline.replaceAll('\0', ' ').includes(marker)) found.push(pid);
+    if (cmdline?.replaceAll('\0', ' ').includes(marker)) found.push(pid);
   }
   return found;
 }

@@ -5,7 +5,7 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './free-port.js';
 import { childPids, commandName } from './processes.js';
-import { exec, execChecked, isExecutable, isRoot, lookupAccount, type Account } from './system.js';
+import { execChecked, isExecutable, isRoot, lookupAccount, type Account } from './system.js';
 import { portAccepts, stopPid, waitFor } from './wait.js';
 
 /**
@@ -200,14 +200,22 @@ async function startIn(dir: string, account: Account): Promise<SshdHandle> {
     pid,
     killSessions,
     sshArgs: () => [
-      '-i', identityFile,
-      '-o', 'IdentitiesOnly=yes',
-      '-o', `UserKnownHostsFile=${knownHostsFile}`,
-      '-o', 'GlobalKnownHostsFile=/dev/null',
-      '-o', 'StrictHostKeyChecking=yes',
-      '-o', 'BatchMode=yes',
-      '-F', '/dev/null',
-      '-p', String(port),
+      '-i',
+      identityFile,
+      '-o',
+      'IdentitiesOnly=yes',
+      '-o',
+      `UserKnownHostsFile=${knownHostsFile}`,
+      '-o',
+      'GlobalKnownHostsFile=/dev/null',
+      '-o',
+      'StrictHostKeyChecking=yes',
+      '-o',
+      'BatchMode=yes',
+      '-F',
+      '/dev/null',
+      '-p',
+      String(port),
       `${account.name}@127.0.0.1`,
     ],
     stop: () => {
@@ -248,8 +256,14 @@ export async function ensureUser(name: string): Promise<Account> {
   // Test files run in parallel, and concurrent useradds can overwrite each other's passwd entry
   // (each with its own UID): check and create under one machine-wide lock.
   await execChecked('flock', [
-    '--timeout', '30', '/run/mcp-deploy-test-useradd.lock',
-    'sh', '-c', 'getent passwd "$1" >/dev/null || useradd --create-home --shell /bin/sh --password "*" "$1"', 'sh', name,
+    '--timeout',
+    '30',
+    '/run/mcp-deploy-test-useradd.lock',
+    'sh',
+    '-c',
+    'getent passwd "$1" >/dev/null || useradd --create-home --shell /bin/sh --password "*" "$1"',
+    'sh',
+    name,
   ]);
   const account = await lookupAccount(name);
   if (account === undefined) throw new Error(`user ${name} missing after useradd`);

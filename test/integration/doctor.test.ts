@@ -70,11 +70,21 @@ describe.skipIf(skip !== undefined)(`mcp-deploy doctor on a real host${skip ? ` 
     };
   }
 
-  async function doctor(targetOverrides: Record<string, unknown> = {}, nginxOverrides: Record<string, unknown> = {}): Promise<DoctorCheck[]> {
+  async function doctor(
+    targetOverrides: Record<string, unknown> = {},
+    nginxOverrides: Record<string, unknown> = {},
+  ): Promise<DoctorCheck[]> {
     const config = parseConfig(JSON.stringify(rawConfig(targetOverrides, nginxOverrides)), join(scratch, '.mcpdeployrc.json'), {});
     const target = selectTarget(config, undefined);
     const connect = () =>
-      connectSsh({ host: sshd.host, port: sshd.port, user: sshd.user, identityFile: sshd.identityFile, knownHostsFile: target.knownHosts!, agent: false });
+      connectSsh({
+        host: sshd.host,
+        port: sshd.port,
+        user: sshd.user,
+        identityFile: sshd.identityFile,
+        knownHostsFile: target.knownHosts!,
+        agent: false,
+      });
     return runDoctor({ config, target, connect });
   }
 
@@ -122,7 +132,15 @@ describe.skipIf(skip !== undefined)(`mcp-deploy doctor on a real host${skip ? ` 
     const checks = await runDoctor({
       config,
       target,
-      connect: () => connectSsh({ host: sshd.host, port: sshd.port, user: sshd.user, identityFile: sshd.identityFile, knownHostsFile: empty, agent: false }),
+      connect: () =>
+        connectSsh({
+          host: sshd.host,
+          port: sshd.port,
+          user: sshd.user,
+          identityFile: sshd.identityFile,
+          knownHostsFile: empty,
+          agent: false,
+        }),
     });
 
     // Then only the ssh check is reported, failed, with the host key fingerprint and how to trust it
@@ -171,7 +189,9 @@ describe.skipIf(skip !== undefined)(`mcp-deploy doctor on a real host${skip ? ` 
   it('shows nginx -t failing with its own error and the fix', async () => {
     // Given an nginx.test that reads a configuration with an error in it
     const broken = join(nginx.prefix, 'broken.conf');
-    await writeFile(broken, (await readFile(nginx.confPath, 'utf8')).replace('events {', 'no_such_directive on;\nevents {'), { mode: 0o644 });
+    await writeFile(broken, (await readFile(nginx.confPath, 'utf8')).replace('events {', 'no_such_directive on;\nevents {'), {
+      mode: 0o644,
+    });
     const test = [...nginx.testCommand];
     test[test.indexOf(nginx.confPath)] = broken;
 
@@ -193,7 +213,10 @@ describe.skipIf(skip !== undefined)(`mcp-deploy doctor on a real host${skip ? ` 
     const checks = await doctor({}, { upstreamFile: elsewhere });
 
     // Then both upstream checks fail: it is missing, and nginx's configuration does not name it
-    expect(named(checks, 'upstream include')).toMatchObject({ ok: false, fix: 'Run `mcp-deploy setup`: it writes the include, pointing at blue' });
+    expect(named(checks, 'upstream include')).toMatchObject({
+      ok: false,
+      fix: 'Run `mcp-deploy setup`: it writes the include, pointing at blue',
+    });
     const include = named(checks, 'nginx includes upstream');
     expect(include.ok).toBe(false);
     expect(include.fix).toContain(`include ${elsewhere};`);
@@ -234,7 +257,9 @@ describe.skipIf(skip !== undefined)(`mcp-deploy doctor on a real host${skip ? ` 
     const output = written.join('');
     expect(code).toBe(1);
     expect(output).toMatch(/✔ ssh\s+/);
-    expect(output).toMatch(new RegExp(`✖ port blue\\s+${ports.blue} is taken by another process.*\\n\\s+→ Find it on the host with: ss -ltnp`));
+    expect(output).toMatch(
+      new RegExp(`✖ port blue\\s+${ports.blue} is taken by another process.*\\n\\s+→ Find it on the host with: ss -ltnp`),
+    );
     expect(output).toContain('1 check(s) failed');
   });
 });

@@ -20,14 +20,16 @@ describe('drain waits for connections to the old colour to close', () => {
       }
       await new Promise((resolve) => setTimeout(resolve, 100));
       expect(await establishedConnections(transport, port)).toBe(2);
-      setTimeout(() => clients.forEach((client) => client.destroy()), reloadSettleMs + 600);
+      setTimeout(() => {
+        for (const client of clients) client.destroy();
+      }, reloadSettleMs + 600);
       const waited: string[] = [];
       const open = await drainPort(transport, port, { minimumMs: 100, maximumMs: 5_000, log: (line) => waited.push(line) });
       expect(open).toBe(0);
       // It saw the two connections and waited for them rather than returning after the minimum.
       expect(waited[0]).toBe(`2 connection(s) still open to port ${port}`);
     } finally {
-      clients.forEach((client) => client.destroy());
+      for (const client of clients) client.destroy();
       await new Promise((resolve) => server.close(resolve));
     }
   });

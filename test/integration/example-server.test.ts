@@ -131,6 +131,7 @@ async function postMcp(base: string, body: unknown, headers: Record<string, stri
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
   const text = await res.text();
+  // biome-ignore lint/suspicious/noExplicitAny: the tests read arbitrary JSON-RPC answers, field by field
   return { res, text, json: text ? (JSON.parse(text) as any) : undefined };
 }
 

@@ -168,7 +168,15 @@ describe('lock', () => {
     const startedAt = now.epochSeconds - 2 * 3600;
     await writeFile(
       layout.lockInfo,
-      JSON.stringify({ operator: 'ben', localHost: 'ben-laptop', pid: 1, startedAt, startedAtIso: new Date(startedAt * 1000).toISOString(), release: null, operation: 'rollback' }),
+      JSON.stringify({
+        operator: 'ben',
+        localHost: 'ben-laptop',
+        pid: 1,
+        startedAt,
+        startedAtIso: new Date(startedAt * 1000).toISOString(),
+        release: null,
+        operation: 'rollback',
+      }),
     );
     const status = await readLock(transport, layout, { staleMinutes: 60, localHostName: hostname() });
     expect(status).toMatchObject({ held: true, stale: true, staleReason: 'older than 60 minutes' });
@@ -289,7 +297,13 @@ describe('current', () => {
     // Our own reader process, stopped by a file and bounded by a deadline of its own.
     const reader = spawn(
       'sh',
-      ['-c', 'n=0; end=$(( $(date +%s) + 30 )); while [ ! -e "$2" ] && [ "$(date +%s)" -lt "$end" ]; do [ -e "$1" ] || echo missing; n=$((n+1)); done; echo "n=$n"', 'sh', layout.current, stopFile],
+      [
+        '-c',
+        'n=0; end=$(( $(date +%s) + 30 )); while [ ! -e "$2" ] && [ "$(date +%s)" -lt "$end" ]; do [ -e "$1" ] || echo missing; n=$((n+1)); done; echo "n=$n"',
+        'sh',
+        layout.current,
+        stopFile,
+      ],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
     let output = '';
@@ -324,11 +338,30 @@ describe('audit', () => {
 
   it('appends records as JSON lines and reads them back in order', async () => {
     await appendAudit(transport, layout, record());
-    await appendAudit(transport, layout, record({ operation: 'rollback', from: 'r2', to: 'r1', result: 'failed', error: { step: 'health', message: 'it said "no"\nand quit' } }));
+    await appendAudit(
+      transport,
+      layout,
+      record({
+        operation: 'rollback',
+        from: 'r2',
+        to: 'r1',
+        result: 'failed',
+        error: { step: 'health', message: 'it said "no"\nand quit' },
+      }),
+    );
     const text = await readFile(layout.auditLog, 'utf8');
     expect(text.split('\n')).toHaveLength(3);
     const entries = await readAudit(transport, layout);
-    expect(entries).toEqual([record(), record({ operation: 'rollback', from: 'r2', to: 'r1', result: 'failed', error: { step: 'health', message: 'it said "no"\nand quit' } })]);
+    expect(entries).toEqual([
+      record(),
+      record({
+        operation: 'rollback',
+        from: 'r2',
+        to: 'r1',
+        result: 'failed',
+        error: { step: 'health', message: 'it said "no"\nand quit' },
+      }),
+    ]);
   });
 
   it('reports a malformed line by number without hiding the others', async () => {
@@ -351,7 +384,11 @@ describe('audit', () => {
   });
 
   it('keeps a huge record under one atomic write, still readable', async () => {
-    const huge = record({ result: 'failed', error: { step: 'health', message: `${'x\n"'.repeat(5000)}🚀` }, steps: Array.from({ length: 200 }, (_, index) => ({ name: `step-${index}`, status: 'done', ms: index })) });
+    const huge = record({
+      result: 'failed',
+      error: { step: 'health', message: `${'x\n"'.repeat(5000)}🚀` },
+      steps: Array.from({ length: 200 }, (_, index) => ({ name: `step-${index}`, status: 'done', ms: index })),
+    });
     const line = auditLine(huge);
     expect(Buffer.byteLength(line)).toBeLessThanOrEqual(maxAuditLineBytes);
     await appendAudit(transport, layout, huge);
@@ -362,7 +399,9 @@ describe('audit', () => {
 
   it('does not interleave simultaneous appends', async () => {
     const message = 'y'.repeat(3000);
-    await Promise.all(Array.from({ length: 16 }, (_, index) => appendAudit(transport, layout, record({ to: `r${index}`, error: { step: 's', message } }))));
+    await Promise.all(
+      Array.from({ length: 16 }, (_, index) => appendAudit(transport, layout, record({ to: `r${index}`, error: { step: 's', message } }))),
+    );
     const entries = await readAudit(transport, layout);
     expect(entries).toHaveLength(16);
     expect(entries.filter(isMalformedAuditLine)).toEqual([]);
@@ -372,12 +411,17 @@ describe('audit', () => {
 describe('releases', () => {
   it('lists releases newest first, with failures, tools, sizes, and hand-made or odd dirs', async () => {
     const hash = 'e'.repeat(64);
-    await makeRelease('20261120T000000Z-aaaaaaa', { release: { ...meta('20261120T000000Z-aaaaaaa', '2026-11-20T00:00:00Z'), operator: 'o\'dd "ana"\n\t✓' } });
+    await makeRelease('20261120T000000Z-aaaaaaa', {
+      release: { ...meta('20261120T000000Z-aaaaaaa', '2026-11-20T00:00:00Z'), operator: 'o\'dd "ana"\n\t✓' },
+    });
     await makeRelease('20261122T000000Z-bbbbbbb', {
       release: meta('20261122T000000Z-bbbbbbb', '2026-11-22T00:00:00Z', hash),
       failed: { at: '2026-11-22T00:01:00Z', step: 'health', message: 'boom\n--mcp-deploy-0000 id\nfake' },
     });
-    await makeRelease('20261121T000000Z-ccccccc', { release: meta('20261121T000000Z-ccccccc', '2026-11-21T00:00:00Z'), tools: ['search', 'describe'] });
+    await makeRelease('20261121T000000Z-ccccccc', {
+      release: meta('20261121T000000Z-ccccccc', '2026-11-21T00:00:00Z'),
+      tools: ['search', 'describe'],
+    });
     await mkdir(join(root, 'releases', 'hand-made'), { recursive: true }); // no .mcp-deploy at all
     await makeRelease('20261123T000000Z-ddddddd', { raw: { 'release.json': '{oops', 'failed.json': 'also broken' } });
     await mkdir(join(root, 'releases', '.20261124T000000Z.partial'));
@@ -397,7 +441,11 @@ describe('releases', () => {
     const [broken, failed, withTools, odd, handMade] = releases;
     expect(broken).toMatchObject({ metadata: 'invalid', createdAt: null, failed: { step: 'unknown' } });
     expect(broken?.problems).toEqual(['release.json is not valid JSON', 'failed.json is not valid JSON']);
-    expect(failed).toMatchObject({ requirementsHash: hash, failed: { step: 'health', message: 'boom\n--mcp-deploy-0000 id\nfake' }, tools: null });
+    expect(failed).toMatchObject({
+      requirementsHash: hash,
+      failed: { step: 'health', message: 'boom\n--mcp-deploy-0000 id\nfake' },
+      tools: null,
+    });
     expect(withTools).toMatchObject({ tools: ['search', 'describe'], failed: null, gitSha: 'abc1234' });
     expect(odd).toMatchObject({ operator: 'o\'dd "ana"\n\t✓', metadata: 'ok', files: 1, bytes: 20 });
     expect(odd?.sizeBytes).toBeGreaterThan(0);
@@ -475,14 +523,22 @@ describe('prune', () => {
     expect(await left('shared/venvs')).toEqual([`.${hash('f')}.tmp-young`, hash('9'), hash('b'), hash('c'), hash('d')].sort());
 
     // Nothing left to do the second time round.
-    const again = planPrune(await listReleases(transport, layout), { keep: 2, active: day(5), previous: day(2), lockedRelease: 'r-locked', ...(await readPruneCandidates(transport, layout)) });
+    const again = planPrune(await listReleases(transport, layout), {
+      keep: 2,
+      active: day(5),
+      previous: day(2),
+      lockedRelease: 'r-locked',
+      ...(await readPruneCandidates(transport, layout)),
+    });
     expect(again.releases).toEqual([]);
     expect(again.garbage).toEqual([]);
     expect(again.venvs).toEqual([]);
   });
 
   it('refuses a plan naming an unsafe path', async () => {
-    await expect(prune(transport, layout, { releases: ['../../etc'], garbage: [], venvs: [], kept: [], notes: [] })).rejects.toMatchObject({ kind: 'usage' });
+    await expect(prune(transport, layout, { releases: ['../../etc'], garbage: [], venvs: [], kept: [], notes: [] })).rejects.toMatchObject({
+      kind: 'usage',
+    });
     await expect(prune(transport, layout, { releases: [], garbage: ['..'], venvs: [], kept: [], notes: [] })).rejects.toThrow(/garbage/);
   });
 });

@@ -7,7 +7,14 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { parseConfig } from '../../source/config/load.js';
 import { EventBus, type EngineEvent } from '../../source/engine/events.js';
 import { createNotifier, notifyReportLines, type NotifyReport } from '../../source/notify/notifier.js';
-import { at, deployRolledBack as failedDeployRolledBack, newRelease, oldRelease, operatorRollback, servingOld, step, successfulDeploy } from '../fixtures/recorded-runs.js';
+import {
+  deployRolledBack as failedDeployRolledBack,
+  newRelease,
+  oldRelease,
+  operatorRollback,
+  servingOld,
+  successfulDeploy,
+} from '../fixtures/recorded-runs.js';
 
 /**
  * The notifier against real receivers on 127.0.0.1: an HTTP server standing in for Slack,
@@ -18,7 +25,6 @@ import { at, deployRolledBack as failedDeployRolledBack, newRelease, oldRelease,
 const smtpUser = 'deploy-bot';
 const smtpPass = 'smtp-pass-1234';
 const hookSecret = 'whsec-test-secret';
-
 
 // --- receivers ---
 
@@ -69,7 +75,8 @@ async function startHttpReceiver(
     base: `http://127.0.0.1:${port}`,
     requests,
     hung,
-    bodies: (path) => requests.filter((request) => request.path.startsWith(path)).map((request) => JSON.parse(request.body) as Record<string, unknown>),
+    bodies: (path) =>
+      requests.filter((request) => request.path.startsWith(path)).map((request) => JSON.parse(request.body) as Record<string, unknown>),
   };
 }
 
@@ -155,7 +162,15 @@ function allChannels(base: string, smtpPort: number, extra: Record<string, unkno
     slack: { webhookUrl: `${base}/slack/T000/B000/slacktoken123` },
     discord: { webhookUrl: `${base}/discord/123456789/discordtoken` },
     webhook: { url: `${base}/hook`, secret: hookSecret },
-    email: { host: '127.0.0.1', port: smtpPort, secure: false, user: smtpUser, pass: smtpPass, from: 'mcp-deploy@example.org', to: ['ops@example.org', 'lead@example.org'] },
+    email: {
+      host: '127.0.0.1',
+      port: smtpPort,
+      secure: false,
+      user: smtpUser,
+      pass: smtpPass,
+      from: 'mcp-deploy@example.org',
+      to: ['ops@example.org', 'lead@example.org'],
+    },
     ...extra,
   };
 }
@@ -184,7 +199,12 @@ describe('notify: delivering to real receivers', () => {
     const { report } = await run(allChannels(http.base, smtp.port), successfulDeploy());
 
     expect(report.ok).toBe(true);
-    expect(delivered(report)).toEqual({ slack: ['start', 'success'], discord: ['start', 'success'], webhook: ['start', 'success'], email: ['start', 'success'] });
+    expect(delivered(report)).toEqual({
+      slack: ['start', 'success'],
+      discord: ['start', 'success'],
+      webhook: ['start', 'success'],
+      email: ['start', 'success'],
+    });
 
     const slack = http.bodies('/slack');
     expect(slack.map((body) => body['text'])).toEqual([
@@ -234,7 +254,12 @@ describe('notify: delivering to real receivers', () => {
     const smtp = await startSmtpReceiver();
     const { report } = await run(allChannels(http.base, smtp.port), failedDeployRolledBack());
 
-    expect(delivered(report)).toEqual({ slack: ['start', 'failure'], discord: ['start', 'failure'], webhook: ['start', 'failure'], email: ['start', 'failure'] });
+    expect(delivered(report)).toEqual({
+      slack: ['start', 'failure'],
+      discord: ['start', 'failure'],
+      webhook: ['start', 'failure'],
+      email: ['start', 'failure'],
+    });
     const hooks = http.requests.filter((request) => request.path === '/hook');
     expect(hooks.every(verifySignature)).toBe(true);
     expect(JSON.parse(hooks[1]!.body)).toMatchObject({
@@ -279,7 +304,12 @@ describe('notify: delivering to real receivers', () => {
   it('Given on lists only failure, three runs send exactly one message per channel', async () => {
     const http = await startHttpReceiver();
     const smtp = await startSmtpReceiver();
-    const { report } = await run(allChannels(http.base, smtp.port, { on: ['failure'] }), successfulDeploy(), failedDeployRolledBack(), operatorRollback());
+    const { report } = await run(
+      allChannels(http.base, smtp.port, { on: ['failure'] }),
+      successfulDeploy(),
+      failedDeployRolledBack(),
+      operatorRollback(),
+    );
 
     expect(delivered(report)).toEqual({ slack: ['failure'], discord: ['failure'], webhook: ['failure'], email: ['failure'] });
     expect(http.requests).toHaveLength(3);
@@ -329,7 +359,12 @@ describe('notify: a broken channel costs a report line, never the deploy', () =>
   it('Given a wrong SMTP password, the email is reported failed and the webhooks still go out', async () => {
     const http = await startHttpReceiver();
     const smtp = await startSmtpReceiver();
-    const { report } = await run(allChannels(http.base, smtp.port, { email: { host: '127.0.0.1', port: smtp.port, user: smtpUser, pass: 'wrong-password', from: 'a@example.org', to: 'b@example.org' } }), successfulDeploy());
+    const { report } = await run(
+      allChannels(http.base, smtp.port, {
+        email: { host: '127.0.0.1', port: smtp.port, user: smtpUser, pass: 'wrong-password', from: 'a@example.org', to: 'b@example.org' },
+      }),
+      successfulDeploy(),
+    );
 
     const email = report.channels.find((channel) => channel.channel === 'email');
     expect(email?.ok).toBe(false);

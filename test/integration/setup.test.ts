@@ -50,7 +50,14 @@ describe.skipIf(sshdSkip !== undefined)(`mcp-deploy setup on a real host${sshdSk
   });
 
   function connect(): Promise<Transport> {
-    return connectSsh({ host: sshd.host, port: sshd.port, user: sshd.user, identityFile: sshd.identityFile, knownHostsFile: sshd.knownHostsFile, agent: false });
+    return connectSsh({
+      host: sshd.host,
+      port: sshd.port,
+      user: sshd.user,
+      identityFile: sshd.identityFile,
+      knownHostsFile: sshd.knownHostsFile,
+      agent: false,
+    });
   }
 
   function rawConfig(app: string, targetOverrides: Record<string, unknown> = {}) {
@@ -172,7 +179,13 @@ describe.skipIf(sshdSkip !== undefined)(`mcp-deploy setup on a real host${sshdSk
       // When setup runs again and the operator answers no to replacing it
       const asked: string[] = [];
       const second = await planSetup(transport, loaded.config, target);
-      const outcomes = await applySetup(transport, second, { apply: async () => true, replace: async (path) => (asked.push(path), false) });
+      const outcomes = await applySetup(transport, second, {
+        apply: async () => true,
+        replace: async (path) => {
+          asked.push(path);
+          return false;
+        },
+      });
 
       // Then it was asked about exactly that file, and the file is unchanged
       expect(asked).toEqual([unit!.path]);
@@ -197,7 +210,9 @@ describe.skipIf(sshdSkip !== undefined)(`mcp-deploy setup on a real host${sshdSk
     expect(output).toContain(`include ${join(root, 'nginx-upstream.conf')};`);
     expect(output).toContain('proxy_pass http://mcp_setuptest;');
     expect(output).toContain('listen 443 ssl;');
-    expect(output).toMatch(new RegExp(`${sshd.user} ALL=\\(root\\) NOPASSWD: /\\S*systemctl reload nginx, /\\S*systemctl reset-failed setuptest@6102\\.service`));
+    expect(output).toMatch(
+      new RegExp(`${sshd.user} ALL=\\(root\\) NOPASSWD: /\\S*systemctl reload nginx, /\\S*systemctl reset-failed setuptest@6102\\.service`),
+    );
     expect(output).toContain("sudo tee /etc/systemd/system/setuptest@.service >/dev/null <<'MCP_DEPLOY_EOF'");
     expect(output).toContain(`ExecStart=/bin/sh ${root}/run/%i.sh`);
     expect(output).toContain('copytruncate');

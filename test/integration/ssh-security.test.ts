@@ -35,8 +35,11 @@ describe.skipIf(sshdSkip !== undefined)(`SSH connection security${sshdSkip ? ` (
   function makeKey(name: string, passphrase = ''): { privateFile: string; publicKey: string; fingerprint: string } {
     const privateFile = join(dir, name);
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', passphrase, '-C', name, '-f', privateFile]);
-    const [type, base64] = execFileSync('cat', [`${privateFile}.pub`], { encoding: 'utf8' }).trim().split(' ');
-    const fingerprint = /SHA256:\S+/.exec(execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', `${privateFile}.pub`], { encoding: 'utf8' }))?.[0] ?? '';
+    const [type, base64] = execFileSync('cat', [`${privateFile}.pub`], { encoding: 'utf8' })
+      .trim()
+      .split(' ');
+    const fingerprint =
+      /SHA256:\S+/.exec(execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', `${privateFile}.pub`], { encoding: 'utf8' }))?.[0] ?? '';
     return { privateFile, publicKey: `${type} ${base64}`, fingerprint };
   }
 
@@ -219,7 +222,12 @@ describe.skipIf(sshdSkip !== undefined)(`SSH connection security${sshdSkip ? ` (
     expect(asked).toEqual([sshd.hostKeyFingerprint]);
     expect(await readFile(file, 'utf8')).toContain(`[127.0.0.1]:${sshd.port} ${sshd.hostPublicKey}`);
     // Known now: the next connection does not ask again.
-    await connects({ knownHostsFile: file, confirmUnknownHostKey: async () => { throw new Error('must not ask'); } });
+    await connects({
+      knownHostsFile: file,
+      confirmUnknownHostKey: async () => {
+        throw new Error('must not ask');
+      },
+    });
   });
 
   it('refuses an unknown key when the person says no, and never asks about a changed key', async () => {

@@ -74,10 +74,13 @@ describe.skipIf(analyzeSkip !== undefined)(`the generated unit${analyzeSkip ? ` 
 });
 
 describe('the unit refuses what it cannot carry', () => {
-  it.each([['/srv/my app'], ['/srv/$HOME'], ['/srv/"x"'], ['relative/path']])('a deploy root of %s is a config error naming the fix', (root) => {
-    expect(() => renderUnit({ app: 'ontology', root, mode: 'system' })).toThrow(DeployError);
-    expect(() => renderUnit({ app: 'ontology', root, mode: 'system' })).toThrow(/cannot be used in a systemd unit/);
-  });
+  it.each([['/srv/my app'], ['/srv/$HOME'], ['/srv/"x"'], ['relative/path']])(
+    'a deploy root of %s is a config error naming the fix',
+    (root) => {
+      expect(() => renderUnit({ app: 'ontology', root, mode: 'system' })).toThrow(DeployError);
+      expect(() => renderUnit({ app: 'ontology', root, mode: 'system' })).toThrow(/cannot be used in a systemd unit/);
+    },
+  );
 });
 
 const nginxSkip = await nginxSkipReason();
@@ -252,7 +255,10 @@ describe.each(modes)('SystemdSupervisor (%s units) driving the generated unit', 
     expect(pid).toBeGreaterThan(1);
     expect(await supervisor.isRunning('blue')).toBe(true);
     expect(await supervisor.isRunning('green')).toBe(false);
-    const log = await waitFor('the server to write its log', async () => (await readFile(layout.logFile(release), 'utf8').catch(() => '')) || false);
+    const log = await waitFor(
+      'the server to write its log',
+      async () => (await readFile(layout.logFile(release), 'utf8').catch(() => '')) || false,
+    );
     expect(log.trim()).toBe(`cwd=${layout.releaseDir(release)} release=${release} port=${ports.blue} secret=it's a $secret "really"`);
     expect(await readFile(runScriptPath(layout.runDir, ports.blue), 'utf8')).toContain(`what ${app}@${ports.blue}.service (blue) runs`);
     expect(await readFile(join(fake, 'calls'), 'utf8')).toContain(`enable ${app}@${ports.blue}.service`);
@@ -290,7 +296,17 @@ describe.each(modes)('SystemdSupervisor (%s units) driving the generated unit', 
  */
 async function settledRelease(world: World, expected: string | null): Promise<unknown> {
   let last: unknown;
-  await waitFor(`nginx to serve ${expected}`, async () => (last = await servedRelease(world)) === expected, { timeoutMs: 10_000, intervalMs: 200 }).catch(() => {});
+  await waitFor(
+    `nginx to serve ${expected}`,
+    async () => {
+      last = await servedRelease(world);
+      return last === expected;
+    },
+    {
+      timeoutMs: 10_000,
+      intervalMs: 200,
+    },
+  ).catch(() => {});
   return last;
 }
 

@@ -175,7 +175,7 @@ for (const flavour of flavours) {
       });
 
       it('exports the given environment, values taken literally', async () => {
-        const value = "it's $HOME and `id` and $(id) and \"quotes\"\nline 2";
+        const value = 'it\'s $HOME and `id` and $(id) and "quotes"\nline 2';
         const result = await transport.run(['sh', '-c', 'printf %s "$GREETING"'], { env: { GREETING: value } });
         expect(result.stdout).toBe(value);
       });
@@ -220,7 +220,10 @@ for (const flavour of flavours) {
       it('ends a command with input when aborted, with a failing code', async () => {
         const seconds = `28.${randomBytes(3).readUIntBE(0, 3)}`;
         const controller = new AbortController();
-        const running = transport.run({ script: script(cmd(['cat']), op('>/dev/null;'), cmd(['sleep', seconds])) }, { input: 'x', signal: controller.signal });
+        const running = transport.run(
+          { script: script(cmd(['cat']), op('>/dev/null;'), cmd(['sleep', seconds])) },
+          { input: 'x', signal: controller.signal },
+        );
         await waitFor('the sleep to start', () => pidsWithCommandLine(`sleep ${seconds}`).length > 0, { timeoutMs: 5_000 });
         controller.abort();
         expect((await running).code).not.toBe(0);
@@ -336,7 +339,7 @@ for (const flavour of flavours) {
         'glob*?[x].txt',
       ];
 
-      async function localFile(name: string, content: string | Buffer): Promise<string> {
+      async function localFile(_name: string, content: string | Buffer): Promise<string> {
         const path = join(localDir, randomBytes(6).toString('hex'));
         await writeFile(path, content);
         await chmod(path, 0o644);
@@ -353,7 +356,13 @@ for (const flavour of flavours) {
           { kind: 'dir', path: 'sub dir', mode: 0o750 },
           { kind: 'dir', path: 'sub dir/nested', mode: 0o755 },
           ...(await Promise.all(
-            oddNames.map(async (name) => ({ kind: 'file' as const, path: name, mode: 0o644, size: Buffer.byteLength(`content of ${name}`), localPath: await localFile(name, `content of ${name}`) })),
+            oddNames.map(async (name) => ({
+              kind: 'file' as const,
+              path: name,
+              mode: 0o644,
+              size: Buffer.byteLength(`content of ${name}`),
+              localPath: await localFile(name, `content of ${name}`),
+            })),
           )),
           { kind: 'file', path: 'run.sh', mode: 0o755, size: 10, localPath: await localFile('run.sh', '#!/bin/sh\n') },
           { kind: 'file', path: 'secret.env', mode: 0o600, size: 7, localPath: await localFile('secret.env', 'KEY=1\n\n') },
@@ -388,15 +397,30 @@ for (const flavour of flavours) {
           expect((await transport.readFile(join(release1, name)))?.toString(), name).toBe(`content of ${name}`);
         }
         expect((await transport.readFile(join(release1, 'sub dir/nested/big.bin')))?.equals(big)).toBe(true);
-        const modes = async (...paths: string[]) => (await transport.run(['stat', '-c', '%a', '--', ...paths], { cwd: release1 })).stdout.trim().split('\n');
-        expect(await modes('run.sh', 'secret.env', 'empty', 'sub dir', 'sub dir/nested', 'plain.txt')).toEqual(['755', '600', '640', '750', '755', '644']);
-        expect((await transport.run(['readlink', '--', 'link to plain', 'sub dir/up'], { cwd: release1 })).stdout).toBe('plain.txt\n../with space.txt\n');
+        const modes = async (...paths: string[]) =>
+          (await transport.run(['stat', '-c', '%a', '--', ...paths], { cwd: release1 })).stdout.trim().split('\n');
+        expect(await modes('run.sh', 'secret.env', 'empty', 'sub dir', 'sub dir/nested', 'plain.txt')).toEqual([
+          '755',
+          '600',
+          '640',
+          '750',
+          '755',
+          '644',
+        ]);
+        expect((await transport.run(['readlink', '--', 'link to plain', 'sub dir/up'], { cwd: release1 })).stdout).toBe(
+          'plain.txt\n../with space.txt\n',
+        );
         expect((await transport.run(['cat', 'sub dir/up'], { cwd: release1 })).stdout).toBe('content of with space.txt');
         expect((await transport.run(['test', '-e', join(release1, 'CANARY')])).code).toBe(1);
 
         const last = progress.at(-1);
         const fileCount = entries.filter((entry) => entry.kind === 'file').length;
-        expect(last).toEqual({ filesDone: fileCount, filesTotal: fileCount, bytesDone: last?.bytesTotal, bytesTotal: entries.reduce((sum, entry) => sum + (entry.kind === 'file' ? entry.size : 0), 0) });
+        expect(last).toEqual({
+          filesDone: fileCount,
+          filesTotal: fileCount,
+          bytesDone: last?.bytesTotal,
+          bytesTotal: entries.reduce((sum, entry) => sum + (entry.kind === 'file' ? entry.size : 0), 0),
+        });
         expect(progress.every((update, index) => index === 0 || update.bytesDone >= (progress[index - 1]?.bytesDone ?? 0))).toBe(true);
 
         // The next release hard-links unchanged files from the previous one.
@@ -420,8 +444,12 @@ for (const flavour of flavours) {
       });
 
       /** What is under `root` on the host, read as bytes (find | base64) so names that are not UTF-8 come back exactly. */
-      async function treeOnHost(root: string): Promise<Map<string, { type: string; mode: string; size: number; inode: string; target: string }>> {
-        const listing = await transport.run({ script: script(cmd(['find', root, '-mindepth', '1', '-printf', '%y %m %s %i %P\\0%l\\0']), op('| base64 -w0')) });
+      async function treeOnHost(
+        root: string,
+      ): Promise<Map<string, { type: string; mode: string; size: number; inode: string; target: string }>> {
+        const listing = await transport.run({
+          script: script(cmd(['find', root, '-mindepth', '1', '-printf', '%y %m %s %i %P\\0%l\\0']), op('| base64 -w0')),
+        });
         expect(listing.code, listing.stderr).toBe(0);
         const fields = Buffer.from(listing.stdout, 'base64').toString('latin1').split('\0').slice(0, -1);
         const tree = new Map<string, { type: string; mode: string; size: number; inode: string; target: string }>();
@@ -454,21 +482,26 @@ for (const flavour of flavours) {
           { kind: 'symlink', path: `li${e9}n`, target: 'ro' },
         ]);
         const one = await treeOnHost(root1);
-        const summary = (tree: typeof one) => [...tree].map(([path, entry]) => `${entry.type} ${entry.mode} ${path}${entry.target === '' ? '' : ` -> ${entry.target}`}`).sort();
-        expect(summary(one)).toEqual([
-          `d 555 r${e9}p/sub`,
-          'd 555 ro',
-          `d 755 r${e9}p`,
-          `f 600 ro/inner${e9}`,
-          `f 640 caf${e9}.txt`,
-          `f 644 r${e9}p/sub/${ff}.bin`,
-          `l 777 li${e9}n -> ro`,
-          `l 777 to-latin1 -> caf${e9}.txt`,
-        ].sort());
+        const summary = (tree: typeof one) =>
+          [...tree].map(([path, entry]) => `${entry.type} ${entry.mode} ${path}${entry.target === '' ? '' : ` -> ${entry.target}`}`).sort();
+        expect(summary(one)).toEqual(
+          [
+            `d 555 r${e9}p/sub`,
+            'd 555 ro',
+            `d 755 r${e9}p`,
+            `f 600 ro/inner${e9}`,
+            `f 640 caf${e9}.txt`,
+            `f 644 r${e9}p/sub/${ff}.bin`,
+            `l 777 li${e9}n -> ro`,
+            `l 777 to-latin1 -> caf${e9}.txt`,
+          ].sort(),
+        );
         expect([...one.values()].filter((entry) => entry.type === 'f').map((entry) => entry.size)).toEqual([7, 7, 7]);
 
         // A hard link from a release whose file name is not UTF-8, into a folder whose name is not either.
-        await transport.uploadTree(root2, [{ kind: 'link', path: `n${e9}w/caf${e9}.txt`, mode: 0o640, size: 7, from: join(root1, `caf${e9}.txt`) }]);
+        await transport.uploadTree(root2, [
+          { kind: 'link', path: `n${e9}w/caf${e9}.txt`, mode: 0o640, size: 7, from: join(root1, `caf${e9}.txt`) },
+        ]);
         const two = await treeOnHost(root2);
         expect(two.get(`n${e9}w/caf${e9}.txt`)?.inode).toBe(one.get(`caf${e9}.txt`)?.inode);
 
@@ -484,7 +517,9 @@ for (const flavour of flavours) {
         controller.abort();
         const root = join(workDir, 'aborted-upload');
         await expect(
-          transport.uploadTree(root, [{ kind: 'file', path: 'a', mode: 0o644, size: 1, localPath: await localFile('a', 'a') }], { signal: controller.signal }),
+          transport.uploadTree(root, [{ kind: 'file', path: 'a', mode: 0o644, size: 1, localPath: await localFile('a', 'a') }], {
+            signal: controller.signal,
+          }),
         ).rejects.toThrow();
         expect((await transport.run(['test', '-e', join(root, 'a')])).code).toBe(1);
       });
@@ -524,7 +559,9 @@ describe.skipIf(sshdSkip !== undefined)(`SshTransport only${sshdSkip ? ` (skippe
       const error = await (pending as Promise<unknown>).catch((caught: unknown) => caught);
       expect(isDeployError(error)).toBe(true);
       expect(error).toMatchObject({ kind: 'unreachable' });
-      expect((error as Error).message).toContain(`Connection to ${sshd.user}@127.0.0.1:${sshd.port} was lost during the command sleep ${seconds}`);
+      expect((error as Error).message).toContain(
+        `Connection to ${sshd.user}@127.0.0.1:${sshd.port} was lost during the command sleep ${seconds}`,
+      );
     }
     await expect(transport.readFile('/etc/hostname')).rejects.toMatchObject({ kind: 'unreachable' });
     await transport.close();
@@ -576,7 +613,9 @@ describe('stdin watchdog', () => {
     const child = spawn('sh', ['-c', withStdinWatchdog(composed)], { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     let stdout = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    const ended = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+    const ended = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.on('close', (code, signal) => resolve({ code, signal })),
+    );
     return { child, ended, stdout: () => stdout };
   }
 

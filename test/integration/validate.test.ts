@@ -43,7 +43,10 @@ function configFor(configFile: string, overrides: Record<string, unknown> = {}, 
     ontologies: ['ontologies/*.ttl'],
     health: {
       timeoutSeconds: 20,
-      http: [{ path: '/health', status: 200, json: { status: 'ok' } }, { path: '/ontology/status', json: { loaded: true } }],
+      http: [
+        { path: '/health', status: 200, json: { status: 'ok' } },
+        { path: '/ontology/status', json: { loaded: true } },
+      ],
       mcp: { path: '/mcp', expectTools: exampleTools, calls: [{ tool: 'list_concepts', arguments: {}, expectText: 'Honesty' }] },
     },
     targets: { local: { transport: 'local', path: join(configFile, '..', 'deploy'), publicUrl: 'http://127.0.0.1:8080' } },
@@ -61,7 +64,9 @@ async function validate(config: ReturnType<typeof configFor>, options: { startSe
 }
 
 const finalOf = (events: readonly EngineEvent[], step: string) =>
-  events.find((event) => (event.kind === 'step:done' || event.kind === 'step:failed' || event.kind === 'step:skipped') && event.step === step);
+  events.find(
+    (event) => (event.kind === 'step:done' || event.kind === 'step:failed' || event.kind === 'step:skipped') && event.step === step,
+  );
 
 function failedOf(events: readonly EngineEvent[], step: string): Extract<EngineEvent, { kind: 'step:failed' }> {
   const event = finalOf(events, step);
@@ -71,7 +76,9 @@ function failedOf(events: readonly EngineEvent[], step: string): Extract<EngineE
 
 /** The pid the server step logged; then proves neither it nor anything of its group is left. */
 function expectServerGone(events: readonly EngineEvent[]): number {
-  const line = events.find((event) => event.kind === 'log' && event.source === 'engine' && event.line.startsWith('Started the server locally'));
+  const line = events.find(
+    (event) => event.kind === 'log' && event.source === 'engine' && event.line.startsWith('Started the server locally'),
+  );
   const pid = Number(/pid (\d+)/.exec(line?.kind === 'log' ? line.line : '')?.[1]);
   expect(pid).toBeGreaterThan(1);
   expect(groupAlive(pid)).toBe(false);
@@ -96,7 +103,12 @@ describe('runValidate', () => {
     expect(server?.kind === 'step:done' ? server.detail : '').toBe(`tools: ${exampleTools.join(', ')}`);
     expect(finalOf(events, 'validate.files')).toMatchObject({ detail: expect.stringMatching(/^\d+ files, \d+\.\d kB$/) });
     expect(events.some((event) => event.kind === 'log' && event.source === 'server' && event.line.includes('listening on'))).toBe(true);
-    expect(events.some((event) => event.kind === 'step:progress' && event.step === 'validate.server' && event.unit === 'checks' && event.done === event.total)).toBe(true);
+    expect(
+      events.some(
+        (event) =>
+          event.kind === 'step:progress' && event.step === 'validate.server' && event.unit === 'checks' && event.done === event.total,
+      ),
+    ).toBe(true);
     expectServerGone(events);
   });
 
@@ -123,7 +135,10 @@ describe('runValidate', () => {
 
   it('reports a Turtle error as file:line, and a glob that matches nothing', async () => {
     const { source, configFile } = await copyExample('bad-turtle');
-    await writeFile(join(source, 'ontologies', 'broken.ttl'), '@prefix ex: <http://example.org/> .\n\nex:a ex:b ex:c .\nex:d ex:e "unterminated .\n');
+    await writeFile(
+      join(source, 'ontologies', 'broken.ttl'),
+      '@prefix ex: <http://example.org/> .\n\nex:a ex:b ex:c .\nex:d ex:e "unterminated .\n',
+    );
     const config = configFor(configFile, { ontologies: ['ontologies/*.ttl', 'missing/*.ttl'] });
     const { result, events } = await validate(config);
 
@@ -142,8 +157,14 @@ describe('runValidate', () => {
     const { source, configFile } = await copyExample('turtle-names');
     const dir = join(source, 'ontologies');
     // "café.ttl" and "brisé.ttl" in Latin-1; the second is broken.
-    await writeFile(Buffer.concat([Buffer.from(`${dir}/caf`), Buffer.from([0xe9]), Buffer.from('.ttl')]), '@prefix ex: <http://example.org/> .\nex:a ex:b ex:c .\n');
-    await writeFile(Buffer.concat([Buffer.from(`${dir}/bris`), Buffer.from([0xe9]), Buffer.from('.ttl')]), '@prefix ex: <http://example.org/> .\nex:a ex:b .\n');
+    await writeFile(
+      Buffer.concat([Buffer.from(`${dir}/caf`), Buffer.from([0xe9]), Buffer.from('.ttl')]),
+      '@prefix ex: <http://example.org/> .\nex:a ex:b ex:c .\n',
+    );
+    await writeFile(
+      Buffer.concat([Buffer.from(`${dir}/bris`), Buffer.from([0xe9]), Buffer.from('.ttl')]),
+      '@prefix ex: <http://example.org/> .\nex:a ex:b .\n',
+    );
     await mkdir(join(source, 'drafts'));
     await writeFile(join(source, 'drafts', 'wip.ttl'), 'not turtle at all');
     const config = configFor(configFile, { ontologies: ['./ontologies/*.ttl', 'drafts/*.ttl'], exclude: ['drafts/'] });
@@ -162,7 +183,11 @@ describe('runValidate', () => {
     const canary = 'canary-7f3e9b21-do-not-print';
     await writeFile(join(source, '..', 'app.env'), `FROM_FILE_SECRET=${canary}-file\n`);
     const environment = { ...process.env, MCP_DEPLOY_TEST_SECRET: canary };
-    const config = configFor(configFile, { env: { required: ['MCP_DEPLOY_TEST_SECRET', 'FROM_FILE_SECRET', 'MCP_DEPLOY_TEST_ABSENT'], file: 'app.env' } }, environment);
+    const config = configFor(
+      configFile,
+      { env: { required: ['MCP_DEPLOY_TEST_SECRET', 'FROM_FILE_SECRET', 'MCP_DEPLOY_TEST_ABSENT'], file: 'app.env' } },
+      environment,
+    );
     process.env['MCP_DEPLOY_TEST_SECRET'] = canary;
     let outcome: Awaited<ReturnType<typeof validate>>;
     try {
@@ -185,7 +210,9 @@ describe('runValidate', () => {
 
   it('reports a missing env.file by its path', async () => {
     const { configFile } = await copyExample('missing-env-file');
-    const { result, events } = await validate(configFor(configFile, { env: { required: ['X'], file: 'nope.env' } }), { startServer: false });
+    const { result, events } = await validate(configFor(configFile, { env: { required: ['X'], file: 'nope.env' } }), {
+      startServer: false,
+    });
     expect(result.ok).toBe(false);
     expect(failedOf(events, 'validate.env').message).toBe(`env.file ${join(configFile, '..', 'nope.env')} does not exist.`);
   });
@@ -193,7 +220,10 @@ describe('runValidate', () => {
   it('reports a server that exits at start with its exit code and last output lines', async () => {
     const { source, configFile } = await copyExample('exits');
     const lines = Array.from({ length: 30 }, (_, index) => `print("boot line ${index + 1}")`).join('\n');
-    await writeFile(join(source, 'server.py'), `import sys\n${lines}\nprint("fatal: cannot open database", file=sys.stderr)\nsys.exit(3)\n`);
+    await writeFile(
+      join(source, 'server.py'),
+      `import sys\n${lines}\nprint("fatal: cannot open database", file=sys.stderr)\nsys.exit(3)\n`,
+    );
     const { result, events } = await validate(configFor(configFile));
 
     expect(result.ok).toBe(false);
@@ -251,11 +281,14 @@ describe('startLocalServer', () => {
   it('escalates to SIGKILL for a process of the group that ignores SIGTERM, and leaves nothing behind', async () => {
     const { configFile } = await copyExample('stubborn');
     // `trap "" TERM` makes the background sleep ignore SIGTERM (inherited), as a stuck worker would.
-    const config = configFor(configFile, { runtime: { type: 'command', command: `sh -c 'trap "" TERM; sleep 300 & exec python3 -u server.py --port {port}'` } });
+    const config = configFor(configFile, {
+      runtime: { type: 'command', command: `sh -c 'trap "" TERM; sleep 300 & exec python3 -u server.py --port {port}'` },
+    });
     const lines: string[] = [];
     const server = await startLocalServer(config, { onLine: (line) => lines.push(line) });
     const deadline = performance.now() + 10_000;
-    while (!lines.some((line) => line.includes('listening on')) && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    while (!lines.some((line) => line.includes('listening on')) && performance.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 50));
     expect(lines.some((line) => line.includes(`listening on ${server.baseUrl}`))).toBe(true);
     expect(groupAlive(server.pid)).toBe(true);
 

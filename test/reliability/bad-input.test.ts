@@ -1,5 +1,19 @@
 import { createHash } from 'node:crypto';
-import { chmodSync, cpSync, createReadStream, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  cpSync,
+  createReadStream,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -161,7 +175,8 @@ describe.skipIf(sshSkip !== undefined)(`bad input over SSH${sshSkip ? ` (skipped
   it('names that are not UTF-8 arrive byte-identical, are hard-linked on the next deploy, and read-only folders are pruned', async () => {
     const project = join(scratch, 'latin1');
     copyExample(project);
-    const latin1 = (...parts: (string | number[])[]) => Buffer.concat(parts.map((part) => (typeof part === 'string' ? Buffer.from(part) : Buffer.from(part))));
+    const latin1 = (...parts: (string | number[])[]) =>
+      Buffer.concat(parts.map((part) => (typeof part === 'string' ? Buffer.from(part) : Buffer.from(part))));
     const at = (...parts: (string | number[])[]) => latin1(project, '/', ...parts);
     mkdirSync(at('data'));
     // "café.txt" in Latin-1, bytes that are UTF-8 nowhere, a folder and a subfolder with such names.
@@ -258,9 +273,19 @@ describe.skipIf(sshSkip !== undefined)(`bad input over SSH${sshSkip ? ` (skipped
     for (const extra of [[], ['--skip-validate']]) {
       const run = await deployWith(configFile, extra);
       expect(run.code, out(run)).not.toBe(0);
-      console.log(`empty tree ${extra.join(' ') || '(with validation)'}: exit ${run.code}: ${out(run).split('\n').filter((line) => /✖|→/.test(line) || /^\s{4}\S/.test(line)).slice(0, 4).join(' | ')}`);
+      console.log(
+        `empty tree ${extra.join(' ') || '(with validation)'}: exit ${run.code}: ${out(run)
+          .split('\n')
+          .filter((line) => /✖|→/.test(line) || /^\s{4}\S/.test(line))
+          .slice(0, 4)
+          .join(' | ')}`,
+      );
       // With validation the local checks catch it first; without, the upload step refuses it.
-      expect(out(run)).toMatch(extra.length === 0 ? /✖ Ontologies parse as Turtle[\s\S]*matched no file/ : /✖ Hash the release files[\s\S]*Nothing to deploy: the source folder .*empty has no files/);
+      expect(out(run)).toMatch(
+        extra.length === 0
+          ? /✖ Ontologies parse as Turtle[\s\S]*matched no file/
+          : /✖ Hash the release files[\s\S]*Nothing to deploy: the source folder .*empty has no files/,
+      );
       expect(treeSnapshot(world.hostRoot)).toEqual(before);
     }
     expect(await hostFacts(world)).toEqual(facts);
@@ -282,14 +307,21 @@ describe.skipIf(sshSkip !== undefined)(`bad input over SSH${sshSkip ? ` (skipped
     const made = await exec('truncate', ['-s', '1G', huge]);
     expect(made.code, made.stderr).toBe(0);
     // A few real bytes in the middle, so "arrived intact" is more than "arrived as zeros".
-    const patch = await exec('sh', ['-c', 'printf "middle of a huge file" | dd of="$1" bs=1 seek=536870912 conv=notrunc status=none', 'sh', huge]);
+    const patch = await exec('sh', [
+      '-c',
+      'printf "middle of a huge file" | dd of="$1" bs=1 seek=536870912 conv=notrunc status=none',
+      'sh',
+      huge,
+    ]);
     expect(patch.code, patch.stderr).toBe(0);
     const configFile = cliConfigFile(world, 'bad-input-huge', { source: project });
     const timed = await deployWith(configFile, ['--skip-validate'], { wrapper: ['/usr/bin/time', '-v'] });
     expect(timed.code, out(timed)).toBe(0);
     const peakKiB = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(timed.stderr)?.[1]);
     const seconds = timed.ms / 1000;
-    console.log(`huge file: 1 GiB deployed over SSH in ${seconds.toFixed(1)} s (${(1024 / seconds).toFixed(0)} MiB/s); CLI peak RSS ${(peakKiB / 1024).toFixed(0)} MiB`);
+    console.log(
+      `huge file: 1 GiB deployed over SSH in ${seconds.toFixed(1)} s (${(1024 / seconds).toFixed(0)} MiB/s); CLI peak RSS ${(peakKiB / 1024).toFixed(0)} MiB`,
+    );
     expect(peakKiB).toBeGreaterThan(0);
     // Node itself is ~60-100 MiB; a CLI that read the file into memory would be over 1 GiB.
     expect(peakKiB).toBeLessThan(400 * 1024);
@@ -326,7 +358,10 @@ describe.skipIf(sshSkip !== undefined)(`bad input over SSH${sshSkip ? ` (skipped
     for (const attempt of attempts) {
       // Options go before a `--`, after which everything is an argument.
       const split = attempt.args.indexOf('--');
-      const args = split === -1 ? [...attempt.args, '--yes', '--config', config] : [...attempt.args.slice(0, split), '--yes', '--config', config, ...attempt.args.slice(split)];
+      const args =
+        split === -1
+          ? [...attempt.args, '--yes', '--config', config]
+          : [...attempt.args.slice(0, split), '--yes', '--config', config, ...attempt.args.slice(split)];
       const run = await runCli(args, { timeoutMs: 60_000 });
       expect(run.code, `${attempt.args.join(' ')}\n${out(run)}`).toBe(2);
       expect(out(run), attempt.args.join(' ')).toMatch(attempt.expect);

@@ -114,7 +114,10 @@ export function startCli(args: readonly string[], options: CliOptions = {}): Cli
           if (pattern.test(all)) finish();
           else if (exited) finish(new Error(`the CLI ended before printing ${pattern}; its output:\n${all}`));
         };
-        const timer = setTimeout(() => finish(new Error(`no ${pattern} from the CLI after ${timeoutMs} ms; its output:\n${all}`)), timeoutMs);
+        const timer = setTimeout(
+          () => finish(new Error(`no ${pattern} from the CLI after ${timeoutMs} ms; its output:\n${all}`)),
+          timeoutMs,
+        );
         const finish = (error?: Error) => {
           clearTimeout(timer);
           listeners.delete(check);

@@ -63,13 +63,19 @@ export async function runCell(world: World, configFile: string, cell: Cell, labe
     if (cell.fault === 'sigint') {
       // The fault sends the first SIGINT itself; the second comes from outside, as an impatient
       // operator's would, 100 ms later.
-      reached = await cli.waitForOutput(/SIGINT: stopping safely/, 90_000).then(() => true, () => false);
+      reached = await cli.waitForOutput(/SIGINT: stopping safely/, 90_000).then(
+        () => true,
+        () => false,
+      );
       if (reached) {
         await settle(100);
         secondSigint = cli.signal('SIGINT') ? 'sent' : 'process already ended';
       }
     } else if (cell.fault === 'cut') {
-      reached = await cli.waitForOutput(/FAULT-PAUSE /, 90_000).then(() => true, () => false);
+      reached = await cli.waitForOutput(/FAULT-PAUSE /, 90_000).then(
+        () => true,
+        () => false,
+      );
       if (reached) {
         if (world.sshd === null) throw new Error('a connection cut needs the SSH world');
         cutSessions = world.sshd.killSessions().length;
@@ -88,7 +94,8 @@ export async function runCell(world: World, configFile: string, cell: Cell, labe
   const after = await hostFacts(world);
   const verdict = judge(after);
   const status = await runCli(['status', '--config', configFile], { timeoutMs: 60_000 });
-  const releasesJson = after.partials.length > 0 ? await runCli(['releases', '--json', '--config', configFile], { timeoutMs: 60_000 }) : null;
+  const releasesJson =
+    after.partials.length > 0 ? await runCli(['releases', '--json', '--config', configFile], { timeoutMs: 60_000 }) : null;
 
   const followUpForced = after.lock;
   world.editServer((text) => `${text}\n# ${label} follow-up\n`);
@@ -96,7 +103,9 @@ export async function runCell(world: World, configFile: string, cell: Cell, labe
   let followUp: CliEnd;
   let followUpTraffic: TrafficReport;
   try {
-    followUp = await runCli(['--yes', '--skip-validate', ...(followUpForced ? ['--force'] : []), '--config', configFile], { timeoutMs: 150_000 });
+    followUp = await runCli(['--yes', '--skip-validate', ...(followUpForced ? ['--force'] : []), '--config', configFile], {
+      timeoutMs: 150_000,
+    });
   } finally {
     followUpTraffic = await followTraffic.stop();
   }
@@ -142,7 +151,7 @@ function ended(run: CliEnd): string {
 function secondInterrupt(result: CellResult): string {
   if (result.secondSigint === null) return '';
   if (result.secondSigint === 'process already ended') return ' (ended before the 2nd SIGINT)';
-  return result.run.signal === 'SIGINT' ? ' (2nd SIGINT hit Node\'s exit teardown)' : ' (2nd SIGINT: outcome unchanged)';
+  return result.run.signal === 'SIGINT' ? " (2nd SIGINT hit Node's exit teardown)" : ' (2nd SIGINT: outcome unchanged)';
 }
 
 function requests(report: TrafficReport): string {
@@ -158,11 +167,18 @@ export function tableRow(result: CellResult): string {
       : result.verdict.verdict === 'nginx-ahead'
         ? 'nginx ahead of state.json (status says so)'
         : `**${result.verdict.detail}**`;
-  const lock = result.after.lock ? (/stale \(holder process is gone\)/.test(result.status.stdout) ? 'left, stale (status says so)' : '**left, not explained**') : 'released';
+  const lock = result.after.lock
+    ? /stale \(holder process is gone\)/.test(result.status.stdout)
+      ? 'left, stale (status says so)'
+      : '**left, not explained**'
+    : 'released';
   const partial = result.after.partials.length > 0 ? `; ${result.after.partials.length} .partial (not listed)` : '';
   const state = result.after.state;
   const idle = typeof state === 'object' && state !== null ? (state.colour === 'blue' ? 'green' : 'blue') : null;
-  const leftover = result.verdict.verdict === 'consistent' && idle !== null && result.after.running[idle] ? `; ${idle} left running (the next run stops it)` : '';
+  const leftover =
+    result.verdict.verdict === 'consistent' && idle !== null && result.after.running[idle]
+      ? `; ${idle} left running (the next run stops it)`
+      : '';
   const follow =
     result.followUp.code === 0 && result.finalVerdict.verdict === 'consistent'
       ? `ok${result.followUpForced ? ' (--force)' : ''}, ${requests(result.followUpTraffic)}`

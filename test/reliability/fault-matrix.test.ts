@@ -26,7 +26,17 @@ import { hostFacts, judge, killStrays, cliConfigFile } from './host-facts.js';
  * FAULT_MATRIX_ONLY=<regex> runs only the cells whose label matches (for debugging).
  */
 
-const deployPoints = ['connect:end', 'upload:start', 'install:start', 'start:end', 'health:end', 'switch:end', 'verify:end', 'finalize:end', 'drain:end'];
+const deployPoints = [
+  'connect:end',
+  'upload:start',
+  'install:start',
+  'start:end',
+  'health:end',
+  'switch:end',
+  'verify:end',
+  'finalize:end',
+  'drain:end',
+];
 const rollbackPoints = ['connect:end', 'start:end', 'health:end', 'switch:end', 'verify:end', 'finalize:end', 'drain:end'];
 const sshCuts = ['upload:start', 'health:start', 'switch:end', 'drain:start'];
 /**
@@ -73,7 +83,8 @@ function assertCell(result: CellResult): void {
   if (beforeSwitch.has(cell.point)) expect(served, context).toBe(old);
 
   // A lock left behind is explained as stale; otherwise status says it is free.
-  if (result.after.lock) expect(result.status.stdout).toMatch(/lock: held by .* stale \(holder process is gone\); break it with: mcp-deploy unlock --force/);
+  if (result.after.lock)
+    expect(result.status.stdout).toMatch(/lock: held by .* stale \(holder process is gone\); break it with: mcp-deploy unlock --force/);
   else expect(result.status.stdout).toContain('lock: free');
   // A .partial upload is never a release.
   if (result.releasesJson !== null) {
@@ -150,14 +161,20 @@ function matrixSuite(kind: 'local' | 'ssh', skipReason: string | undefined) {
 
     for (const cell of cells(kind)) {
       const label = labelOf(cell);
-      it.skipIf(only !== null && !only.test(label))(label, async () => {
-        const result = await runCell(world, configFile, cell, label);
-        results.push(result);
-        if (process.env['FAULT_MATRIX_DEBUG']) {
-          console.log(`=== ${label}\n--- run ---\n${result.run.stdout}${result.run.stderr}\n--- status ---\n${result.status.stdout}\n--- follow-up ---\n${result.followUp.stdout}${result.followUp.stderr}`);
-        }
-        assertCell(result);
-      }, 300_000);
+      it.skipIf(only !== null && !only.test(label))(
+        label,
+        async () => {
+          const result = await runCell(world, configFile, cell, label);
+          results.push(result);
+          if (process.env['FAULT_MATRIX_DEBUG']) {
+            console.log(
+              `=== ${label}\n--- run ---\n${result.run.stdout}${result.run.stderr}\n--- status ---\n${result.status.stdout}\n--- follow-up ---\n${result.followUp.stdout}${result.followUp.stderr}`,
+            );
+          }
+          assertCell(result);
+        },
+        300_000,
+      );
     }
   });
 }
@@ -179,7 +196,16 @@ afterAll(() => {
   writeFileSync(
     'test-results/fault-matrix.json',
     `${JSON.stringify(
-      results.map((result) => ({ ...result.cell, ms: result.ms, exit: result.run.code, signal: result.run.signal, verdict: result.verdict, finalVerdict: result.finalVerdict, faultTraffic: { ...result.faultTraffic, latenciesMs: undefined }, followUpTraffic: { ...result.followUpTraffic, latenciesMs: undefined } })),
+      results.map((result) => ({
+        ...result.cell,
+        ms: result.ms,
+        exit: result.run.code,
+        signal: result.run.signal,
+        verdict: result.verdict,
+        finalVerdict: result.finalVerdict,
+        faultTraffic: { ...result.faultTraffic, latenciesMs: undefined },
+        followUpTraffic: { ...result.followUpTraffic, latenciesMs: undefined },
+      })),
       null,
       2,
     )}\n`,

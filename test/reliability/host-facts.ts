@@ -32,7 +32,10 @@ export async function hostFacts(world: World): Promise<HostFacts> {
   const stateFile = join(root, 'state.json');
   if (existsSync(stateFile)) {
     try {
-      const parsed = JSON.parse(readFileSync(stateFile, 'utf8')) as { active: { colour: Colour; release: string } | null; previous: string | null };
+      const parsed = JSON.parse(readFileSync(stateFile, 'utf8')) as {
+        active: { colour: Colour; release: string } | null;
+        previous: string | null;
+      };
       state = parsed.active === null ? null : { colour: parsed.active.colour, release: parsed.active.release, previous: parsed.previous };
     } catch {
       state = 'invalid';
@@ -53,7 +56,8 @@ export async function hostFacts(world: World): Promise<HostFacts> {
   try {
     const response = await fetch(`${world.publicUrl}/health`, { signal: AbortSignal.timeout(5_000), headers: { connection: 'close' } });
     const body = (await response.json().catch(() => ({}))) as { release?: string };
-    serving = response.status === 200 && typeof body.release === 'string' ? { release: body.release } : { error: `HTTP ${response.status}` };
+    serving =
+      response.status === 200 && typeof body.release === 'string' ? { release: body.release } : { error: `HTTP ${response.status}` };
   } catch (error) {
     serving = { error: (error as Error).message };
   }
@@ -94,18 +98,25 @@ function colourRunning(root: string, colour: Colour): boolean {
  */
 export function judge(facts: HostFacts): { verdict: 'consistent' | 'nginx-ahead' | 'broken'; detail: string } {
   const { state } = facts;
-  if (state === 'missing' || state === 'invalid' || state === null) return { verdict: 'broken', detail: `state.json ${state ?? 'has no active release'}` };
+  if (state === 'missing' || state === 'invalid' || state === null)
+    return { verdict: 'broken', detail: `state.json ${state ?? 'has no active release'}` };
   const served = 'release' in facts.serving ? facts.serving.release : null;
-  if (served === null) return { verdict: 'broken', detail: `nothing serves through nginx (${'error' in facts.serving ? facts.serving.error : ''})` };
+  if (served === null)
+    return { verdict: 'broken', detail: `nothing serves through nginx (${'error' in facts.serving ? facts.serving.error : ''})` };
   if (facts.nginxColour === null) return { verdict: 'broken', detail: `nginx points at port ${facts.nginxPort}, no colour` };
   if (!facts.running[facts.nginxColour]) return { verdict: 'broken', detail: `nginx points at ${facts.nginxColour}, which is not running` };
   if (facts.nginxColour === state.colour) {
     if (served !== state.release) return { verdict: 'broken', detail: `state.json says ${state.release} but nginx serves ${served}` };
-    if (facts.current !== state.release) return { verdict: 'broken', detail: `current -> ${facts.current} but state.json says ${state.release}` };
+    if (facts.current !== state.release)
+      return { verdict: 'broken', detail: `current -> ${facts.current} but state.json says ${state.release}` };
     return { verdict: 'consistent', detail: `${state.colour} serves ${state.release}` };
   }
-  if (!facts.running[state.colour]) return { verdict: 'broken', detail: `state.json's ${state.colour} is not running and nginx serves ${facts.nginxColour}` };
-  return { verdict: 'nginx-ahead', detail: `nginx serves ${served} on ${facts.nginxColour}; state.json still records ${state.release} on ${state.colour}` };
+  if (!facts.running[state.colour])
+    return { verdict: 'broken', detail: `state.json's ${state.colour} is not running and nginx serves ${facts.nginxColour}` };
+  return {
+    verdict: 'nginx-ahead',
+    detail: `nginx serves ${served} on ${facts.nginxColour}; state.json still records ${state.release} on ${state.colour}`,
+  };
 }
 
 /**
@@ -140,7 +151,9 @@ export function treeSnapshot(root: string): string[] {
  * which only processes this test file started can have. Colour servers are left to world.stop().
  */
 export function killStrays(world: World, keep: readonly number[] = []): number[] {
-  const colourGroups = new Set((['blue', 'green'] as const).map((colour) => colourPid(world.hostRoot, colour)).filter((pid): pid is number => pid !== null));
+  const colourGroups = new Set(
+    (['blue', 'green'] as const).map((colour) => colourPid(world.hostRoot, colour)).filter((pid): pid is number => pid !== null),
+  );
   const killed: number[] = [];
   for (const pid of pidsWithCommandLine(world.hostRoot)) {
     if (keep.includes(pid) || colourGroups.has(pid) || pid === process.pid) continue;

@@ -73,18 +73,24 @@ describe('host faults over the local transport', () => {
   }, 120_000);
 
   it('an old server that ignores SIGTERM is SIGKILLed after the 10 s grace and the deploy still succeeds, with no failed request', async () => {
-    world.editServer((text) => text.replace('    signal.signal(signal.SIGTERM, on_signal)\n', '    signal.signal(signal.SIGTERM, signal.SIG_IGN)\n'));
+    world.editServer((text) =>
+      text.replace('    signal.signal(signal.SIGTERM, on_signal)\n', '    signal.signal(signal.SIGTERM, signal.SIG_IGN)\n'),
+    );
     const stubbornRun = await deploy();
     expect(stubbornRun.code, out(stubbornRun)).toBe(0);
     const stubborn = await activeState(world);
     const stubbornPid = colourPid(world.hostRoot, stubborn.colour)!;
-    world.editServer((text) => text.replace('    signal.signal(signal.SIGTERM, signal.SIG_IGN)\n', '    signal.signal(signal.SIGTERM, on_signal)\n'));
+    world.editServer((text) =>
+      text.replace('    signal.signal(signal.SIGTERM, signal.SIG_IGN)\n', '    signal.signal(signal.SIGTERM, on_signal)\n'),
+    );
 
     const traffic = startTraffic(world.publicUrl, { clients: 2, maxRequests: 50_000, maxMs: 90_000 });
     const run = await deploy();
     const report = await traffic.stop();
     expect(run.code, out(run)).toBe(0);
-    expect(run.stdout).toMatch(new RegExp(`Drain and stop ${stubborn.colour} .*${stubborn.colour} ignored SIGTERM and was killed after 10 s`));
+    expect(run.stdout).toMatch(
+      new RegExp(`Drain and stop ${stubborn.colour} .*${stubborn.colour} ignored SIGTERM and was killed after 10 s`),
+    );
     expect(run.ms).toBeGreaterThan(10_000);
     expect(processRunning(stubbornPid)).toBe(false);
     expect(report.failures).toEqual([]);
@@ -170,7 +176,10 @@ describe('host faults over the local transport', () => {
       // state.json and the audit log take the host's time too.
       const state = JSON.parse(readFileSync(join(world.hostRoot, 'state.json'), 'utf8'));
       expect(state.updatedAt).toBe('2031-02-03T04:05:06Z');
-      const audit = readFileSync(join(world.hostRoot, 'audit.log'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { at: string });
+      const audit = readFileSync(join(world.hostRoot, 'audit.log'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as { at: string });
       expect(audit.at(-1)?.at).toBe('2031-02-03T04:05:06Z');
     } finally {
       rmSync(fake, { recursive: true, force: true });
@@ -216,7 +225,14 @@ describe.skipIf(sshSkip !== undefined)(`host faults over SSH as an unprivileged 
     config = cliConfigFile(world, 'host-faults-ssh');
     // The deploy root on a small tmpfs of its own, owned by the deploy user, so the disk can fill up.
     mkdirSync(world.hostRoot, { recursive: true });
-    const mount = await exec('mount', ['-t', 'tmpfs', '-o', `size=6m,mode=755,uid=${world.sshd!.uid},gid=${world.sshd!.gid}`, 'tmpfs', world.hostRoot]);
+    const mount = await exec('mount', [
+      '-t',
+      'tmpfs',
+      '-o',
+      `size=6m,mode=755,uid=${world.sshd!.uid},gid=${world.sshd!.gid}`,
+      'tmpfs',
+      world.hostRoot,
+    ]);
     if (mount.code === 0) tmpfs = world.hostRoot;
     else tmpfsSkip = `cannot mount a tmpfs here (${mount.stderr.trim() || `exit ${mount.code}`}); needs root with CAP_SYS_ADMIN`;
     const first = await deploy();
@@ -238,7 +254,9 @@ describe.skipIf(sshSkip !== undefined)(`host faults over SSH as an unprivileged 
           }
         }
       }
-      await waitFor('the tmpfs to unmount', async () => (await exec('umount', [tmpfs!])).code === 0, { timeoutMs: 10_000 }).catch(() => exec('umount', ['-l', tmpfs!]));
+      await waitFor('the tmpfs to unmount', async () => (await exec('umount', [tmpfs!])).code === 0, { timeoutMs: 10_000 }).catch(() =>
+        exec('umount', ['-l', tmpfs!]),
+      );
     }
     await world.stop();
   });
@@ -270,14 +288,24 @@ describe.skipIf(sshSkip !== undefined)(`host faults over SSH as an unprivileged 
     const before = await activeState(world);
     const big = join(world.project, 'data.bin');
     // Random bytes, larger than the whole tmpfs.
-    writeFileSync(big, Buffer.alloc(8 * 1024 * 1024, 0).map(() => Math.floor(Math.random() * 256)));
+    writeFileSync(
+      big,
+      Buffer.alloc(8 * 1024 * 1024, 0).map(() => Math.floor(Math.random() * 256)),
+    );
     try {
       const run = await deploy();
       expect(run.code, out(run)).toBe(1);
       expect(run.stdout).toMatch(/✖ Upload release/);
-      expect(run.stdout).toMatch(/The host ran out of disk space while uploading \(\d+ KiB free under .*releases; this release sends \d+ KiB\)/);
+      expect(run.stdout).toMatch(
+        /The host ran out of disk space while uploading \(\d+ KiB free under .*releases; this release sends \d+ KiB\)/,
+      );
       expect(run.stdout).toContain('Free space on the host');
-      console.log(`disk full: ${run.stdout.split('\n').find((line) => line.includes('ran out of disk space'))?.trim()}`);
+      console.log(
+        `disk full: ${run.stdout
+          .split('\n')
+          .find((line) => line.includes('ran out of disk space'))
+          ?.trim()}`,
+      );
       expect(await activeState(world)).toEqual(before);
       // Our own partial upload is gone, so the space is free again.
       expect(readdirSync(join(world.hostRoot, 'releases')).filter((name) => name.endsWith('.partial'))).toEqual([]);

@@ -30,7 +30,15 @@ describe('the plan screen', () => {
     const plan = samplePlan({
       lock: {
         held: true,
-        info: { operator: 'alice', localHost: 'laptop', pid: 7, startedAt: 0, startedAtIso: '2026-11-25T08:59:00Z', release: null, operation: 'deploy' },
+        info: {
+          operator: 'alice',
+          localHost: 'laptop',
+          pid: 7,
+          startedAt: 0,
+          startedAtIso: '2026-11-25T08:59:00Z',
+          release: null,
+          operation: 'deploy',
+        },
         ageSeconds: 60,
         stale: false,
       },
@@ -61,7 +69,9 @@ describe('the plan screen', () => {
   });
 
   it('stops with the checks’ verdict and its exit code when validation fails, never asking', async () => {
-    const failure = new DeployError('validate', 'Validation failed; nothing was changed on the host.', { hint: 'Fix what the checks above report.' });
+    const failure = new DeployError('validate', 'Validation failed; nothing was changed on the host.', {
+      hint: 'Fix what the checks above report.',
+    });
     const { engine, screen } = open({ plan: failure });
     expect(await screen.exitCode()).toBe(1);
     const rows = rowsOf(screen.lastFrame());
@@ -76,14 +86,19 @@ describe('Ctrl-C', () => {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
     const { engine, screen } = open({
-      deploy: { events: successEvents().slice(0, 7), summary: { ...healthFailureSummary(), exitCode: 130, error: { step: 'upload', message: 'interrupted' } } },
+      deploy: {
+        events: successEvents().slice(0, 7),
+        summary: { ...healthFailureSummary(), exitCode: 130, error: { step: 'upload', message: 'interrupted' } },
+      },
       deployGate: gate,
     });
     await screen.waitFor((text) => text.includes('Deploy this?'));
     await screen.press('y');
     await screen.waitFor((text) => text.includes('Upload release'));
     await screen.press(keys.ctrlC);
-    expect(screen.lastFrame()).toContain('■ Stopping safely: rolling back what must be and releasing the lock… Ctrl-C again does not quit.');
+    expect(screen.lastFrame()).toContain(
+      '■ Stopping safely: rolling back what must be and releasing the lock… Ctrl-C again does not quit.',
+    );
     expect(engine.signal.aborted).toBe(true);
     await screen.press(keys.ctrlC);
     await settle();
@@ -150,10 +165,14 @@ describe('the layout', () => {
   it('keeps the frame shorter than the terminal and no wider than it, even under a flood of log lines', async () => {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
-    const { engine, screen } = open({ deploy: { events: successEvents().slice(0, 7), summary: successSummary() }, deployGate: gate }, { columns: 60, rows: 20 });
+    const { engine, screen } = open(
+      { deploy: { events: successEvents().slice(0, 7), summary: successSummary() }, deployGate: gate },
+      { columns: 60, rows: 20 },
+    );
     await screen.waitFor((text) => text.includes('Deploy this?'));
     await screen.press('y');
-    for (let index = 0; index < 5_000; index += 1) engine.bus.emit({ kind: 'log', source: 'server', line: `request ${index} ${'x'.repeat(100)}`, at: 0 });
+    for (let index = 0; index < 5_000; index += 1)
+      engine.bus.emit({ kind: 'log', source: 'server', line: `request ${index} ${'x'.repeat(100)}`, at: 0 });
     const frame = await screen.waitFor((text) => text.includes('request 4999'));
     const rows = rowsOf(frame);
     expect(rows.length).toBeLessThan(20);

@@ -71,14 +71,20 @@ describe('the checklist model', () => {
   it('replaces a pending row by the engine’s own title and keeps progress while the step runs', () => {
     const model = replay(successEvents().slice(0, 7));
     const upload = model.rows.find((row) => row.kind === 'step' && row.id === 'upload');
-    expect(upload).toMatchObject({ status: 'running', title: `Upload release ${newRelease}`, progress: { done: 6_300, total: 12_600, unit: 'bytes' } });
+    expect(upload).toMatchObject({
+      status: 'running',
+      title: `Upload release ${newRelease}`,
+      progress: { done: 6_300, total: 12_600, unit: 'bytes' },
+    });
   });
 
   it('drops the planned steps after a failure, except the audit-and-unlock that still runs', () => {
     const events = healthFailureEvents();
     const failedAt = events.findIndex((event) => event.kind === 'step:failed');
     const model = replay(events.slice(0, failedAt + 1));
-    const pending = model.rows.filter((row) => row.kind === 'step' && row.status === 'pending').map((row) => (row.kind === 'step' ? row.id : ''));
+    const pending = model.rows
+      .filter((row) => row.kind === 'step' && row.status === 'pending')
+      .map((row) => (row.kind === 'step' ? row.id : ''));
     expect(pending).toEqual(['audit']);
   });
 });
@@ -88,7 +94,7 @@ describe('the checklist as drawn', () => {
     const model = replay(successEvents().slice(0, 7));
     const frame = drawChecklist(model, { tick: 1, now: 1_760_000_000_000 + 2_500 });
     expect(frame).toContain(`⠙ Upload release ${newRelease}  2.5 s`);
-    expect(frame).toMatch(/█+░+ +50%  6\.2 kB \/ 12 kB · 2\/5 files/);
+    expect(frame).toMatch(/█+░+ +50% {2}6\.2 kB \/ 12 kB · 2\/5 files/);
     expect(frame).toContain('· Start the idle colour');
   });
 

@@ -89,7 +89,13 @@ export const newRelease = '20261125T090000Z-def5678';
 export function sampleOverview(): HostOverview {
   return {
     host: 'deploy@example.org:22',
-    state: { version: 1, app: 'demo-mcp', active: { colour: 'blue', port: 5001, release: activeRelease }, previous: '20261120T080000Z-0a0a0a0', updatedAt: '2026-11-24T10:15:00Z' },
+    state: {
+      version: 1,
+      app: 'demo-mcp',
+      active: { colour: 'blue', port: 5001, release: activeRelease },
+      previous: '20261120T080000Z-0a0a0a0',
+      updatedAt: '2026-11-24T10:15:00Z',
+    },
     lock: { held: false },
   };
 }
@@ -258,7 +264,10 @@ export function sampleListing(): ReleasesListing {
   return {
     ...sampleOverview(),
     rows: [
-      row('20261126T120000Z-bad0bad', { failed: { at: '2026-11-26T12:01:00Z', step: 'health', message: 'exited (exit 1)' }, lastResult: 'rolled-back' }),
+      row('20261126T120000Z-bad0bad', {
+        failed: { at: '2026-11-26T12:01:00Z', step: 'health', message: 'exited (exit 1)' },
+        lastResult: 'rolled-back',
+      }),
       row(activeRelease, { active: true }),
       row('20261120T080000Z-0a0a0a0', { previous: true, deployedBy: 'bob' }),
       row('20261101T080000Z-0b0b0b0'),

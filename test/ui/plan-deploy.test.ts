@@ -44,7 +44,12 @@ async function setUp(options: { withActive: boolean; requirements?: string }) {
     JSON.stringify({
       app: 'demo',
       source: 'app',
-      runtime: { type: 'python', entry: 'server.py', python: 'python3', ...(options.requirements !== undefined ? { requirements: 'requirements.txt' } : {}) },
+      runtime: {
+        type: 'python',
+        entry: 'server.py',
+        python: 'python3',
+        ...(options.requirements !== undefined ? { requirements: 'requirements.txt' } : {}),
+      },
       targets: { local: { transport: 'local', path: root, publicUrl: 'http://127.0.0.1:8080' } },
     }),
     configFile,
@@ -58,12 +63,26 @@ async function setUp(options: { withActive: boolean; requirements?: string }) {
     const oldHash = options.requirements === undefined ? null : 'b'.repeat(64);
     await writeFile(
       layout.releaseJson(active),
-      JSON.stringify({ id: active, createdAt: '2026-11-24T10:15:00Z', gitSha: 'abc1234', operator: 'alice', requirementsHash: oldHash, files: 3, bytes: 30 }),
+      JSON.stringify({
+        id: active,
+        createdAt: '2026-11-24T10:15:00Z',
+        gitSha: 'abc1234',
+        operator: 'alice',
+        requirementsHash: oldHash,
+        files: 3,
+        bytes: 30,
+      }),
     );
     await writeFile(layout.toolsJson(active), JSON.stringify(['search', 'fetch_doc']));
     await writeFile(
       layout.stateFile,
-      JSON.stringify({ version: 1, app: 'demo', active: { colour: 'blue', port: 5002, release: active }, previous: null, updatedAt: '2026-11-24T10:15:00Z' }),
+      JSON.stringify({
+        version: 1,
+        app: 'demo',
+        active: { colour: 'blue', port: 5002, release: active },
+        previous: null,
+        updatedAt: '2026-11-24T10:15:00Z',
+      }),
     );
   }
   const context: EngineContext = {
@@ -86,7 +105,12 @@ describe('planDeploy', () => {
     expect(plan.baseHasManifest).toBe(true);
     expect(plan.files).toEqual({ total: 3, added: 1, changed: 1, removed: 1, unchanged: 1 });
     expect(plan.bytes.upload).toBe(Buffer.byteLength('print("v2")\n') + Buffer.byteLength('new file\n'));
-    expect(plan.tools).toEqual({ active: ['search', 'fetch_doc'], next: ['search', 'summarize'], appearing: ['summarize'], disappearing: ['fetch_doc'] });
+    expect(plan.tools).toEqual({
+      active: ['search', 'fetch_doc'],
+      next: ['search', 'summarize'],
+      appearing: ['summarize'],
+      disappearing: ['fetch_doc'],
+    });
     expect(plan.state?.active?.release).toBe(active);
     expect(plan.lock).toEqual({ held: false });
     expect(plan.requirements).toEqual({ kind: 'none', reason: 'no runtime.requirements; the server runs on python3' });
@@ -96,7 +120,12 @@ describe('planDeploy', () => {
     const { context, config } = await setUp({ withActive: true, requirements: 'rdflib==7.1.1\n' });
     const plan = await planDeploy(context, transport);
     const install = await planInstall(config);
-    expect(plan.requirements).toEqual({ kind: 'venv', hash: install.kind === 'venv' ? install.hash : '', activeHash: 'b'.repeat(64), changed: true });
+    expect(plan.requirements).toEqual({
+      kind: 'venv',
+      hash: install.kind === 'venv' ? install.hash : '',
+      activeHash: 'b'.repeat(64),
+      changed: true,
+    });
     expect(plan.tools.next).toBeNull();
   });
 

@@ -8,10 +8,10 @@ const previous = '20261120T080000Z-0a0a0a0';
 
 function browse(view: 'releases' | 'rollback' = 'releases', release?: string) {
   const engine = fakeEngine({});
-  const screen = renderTerminal(
-    <App engine={engine} view={view} color={false} flushMs={20} {...(release ? { release } : {})} />,
-    { columns: 80, rows: 24 },
-  );
+  const screen = renderTerminal(<App engine={engine} view={view} color={false} flushMs={20} {...(release ? { release } : {})} />, {
+    columns: 80,
+    rows: 24,
+  });
   return { engine, screen };
 }
 

@@ -142,7 +142,9 @@ describe('config: every kind of bad', () => {
 
   it('refuses an unknown --target with a did-you-mean', () => {
     const config = parseConfig(JSON.stringify(minimal()), file, {});
-    expect(() => selectTarget(config, 'prodution')).toThrow('No target "prodution" in /projects/demo/.mcpdeployrc. Did you mean "production"?');
+    expect(() => selectTarget(config, 'prodution')).toThrow(
+      'No target "prodution" in /projects/demo/.mcpdeployrc. Did you mean "production"?',
+    );
   });
 
   it('asks for --target when several targets and none is default', () => {

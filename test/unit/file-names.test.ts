@@ -3,7 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { decodeFileName, encodeFileName, fsPath, hasEscapedBytes, printableName } from '../../source/project/file-names.js';
 
 /** Names as Linux allows them: any bytes but NUL and '/'. */
-const rawName = fc.uint8Array({ minLength: 1, maxLength: 40 }).map((bytes) => Buffer.from(bytes.map((byte) => (byte === 0 || byte === 0x2f ? 0x41 : byte))));
+const rawName = fc
+  .uint8Array({ minLength: 1, maxLength: 40 })
+  .map((bytes) => Buffer.from(bytes.map((byte) => (byte === 0 || byte === 0x2f ? 0x41 : byte))));
 
 describe('file names that are not UTF-8', () => {
   it('round-trip byte for byte through decode and encode, for any bytes', () => {

@@ -35,7 +35,14 @@ beforeEach(() => {
       source: '.',
       runtime: { type: 'python', entry: 'server.py', requirements: 'requirements.txt' },
       env: { required: ['API_TOKEN'], file: '.env.production' },
-      targets: { production: { host: 'mcp.example.org', path: '/srv/mcp/ontology', publicUrl: 'https://mcp.example.org', identityFile: '~/.ssh/deploy_ed25519' } },
+      targets: {
+        production: {
+          host: 'mcp.example.org',
+          path: '/srv/mcp/ontology',
+          publicUrl: 'https://mcp.example.org',
+          identityFile: '~/.ssh/deploy_ed25519',
+        },
+      },
     }),
   );
 });
@@ -78,7 +85,9 @@ describe('the generated GitHub workflow', () => {
     expect(step(parsed, (s) => s.uses?.startsWith('actions/setup-node@') === true).with).toEqual({ 'node-version': '24' });
     expect(parsed.jobs.deploy.steps.some((s) => s.run === 'python -m pip install -r services/ontology/requirements.txt')).toBe(true);
     const deploy = step(parsed, (s) => s.run?.includes('GITHUB_STEP_SUMMARY') === true);
-    expect(deploy.run).toContain('npx --yes mcp-deploy@0.1.0 "$@" --config services/ontology/.mcpdeployrc.json --target production --yes --json');
+    expect(deploy.run).toContain(
+      'npx --yes mcp-deploy@0.1.0 "$@" --config services/ontology/.mcpdeployrc.json --target production --yes --json',
+    );
   });
 
   it('uses the secrets only through env, never in a script, and never prints them', () => {
@@ -110,13 +119,23 @@ describe('the generated GitHub workflow', () => {
     const result = spawnSync('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', write.run!], {
       cwd: repo,
       encoding: 'utf8',
-      env: { PATH: process.env['PATH'], HOME: home, MCP_DEPLOY_SSH_KEY: 'PRIVATE KEY', MCP_DEPLOY_KNOWN_HOSTS: 'mcp.example.org ssh-ed25519 AAAA', MCP_DEPLOY_ENV_FILE: 'API_TOKEN=s3cr3t' },
+      env: {
+        PATH: process.env['PATH'],
+        HOME: home,
+        MCP_DEPLOY_SSH_KEY: 'PRIVATE KEY',
+        MCP_DEPLOY_KNOWN_HOSTS: 'mcp.example.org ssh-ed25519 AAAA',
+        MCP_DEPLOY_ENV_FILE: 'API_TOKEN=s3cr3t',
+      },
     });
 
     // Then the files exist, private, with the exact contents, and nothing was printed
     expect(result.status, result.stderr).toBe(0);
     expect(`${result.stdout}${result.stderr}`).toBe('');
-    const files = { [join(home, '.ssh', 'deploy_ed25519')]: 'PRIVATE KEY\n', [join(home, '.ssh', 'known_hosts')]: 'mcp.example.org ssh-ed25519 AAAA\n', [join(repo, 'services', 'ontology', '.env.production')]: 'API_TOKEN=s3cr3t\n' };
+    const files = {
+      [join(home, '.ssh', 'deploy_ed25519')]: 'PRIVATE KEY\n',
+      [join(home, '.ssh', 'known_hosts')]: 'mcp.example.org ssh-ed25519 AAAA\n',
+      [join(repo, 'services', 'ontology', '.env.production')]: 'API_TOKEN=s3cr3t\n',
+    };
     for (const [file, content] of Object.entries(files)) {
       expect(readFileSync(file, 'utf8')).toBe(content);
       expect(statSync(file).mode & 0o777, file).toBe(0o600);
@@ -129,7 +148,11 @@ describe('the generated GitHub workflow', () => {
     const deploy = step(parsed, (s) => s.run?.includes('GITHUB_STEP_SUMMARY') === true);
     const bin = join(repo, 'bin');
     mkdirSync(bin);
-    writeFileSync(join(bin, 'npx'), '#!/bin/sh\nfor a in "$@"; do printf "<%s>" "$a"; done > "$RUNNER_TEMP/args"\necho \'{"ok":false}\'\nexit 1\n', { mode: 0o755 });
+    writeFileSync(
+      join(bin, 'npx'),
+      '#!/bin/sh\nfor a in "$@"; do printf "<%s>" "$a"; done > "$RUNNER_TEMP/args"\necho \'{"ok":false}\'\nexit 1\n',
+      { mode: 0o755 },
+    );
     const summary = join(repo, 'summary.md');
     const run = (env: Record<string, string>) =>
       spawnSync('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', deploy.run!], {
@@ -147,7 +170,9 @@ describe('the generated GitHub workflow', () => {
       '<--yes><mcp-deploy@0.1.0><rollback><x"; touch pwned; "><--config><services/ontology/.mcpdeployrc.json><--target><production><--yes><--json>',
     );
     expect(() => statSync(join(repo, 'pwned'))).toThrow();
-    expect(readFileSync(summary, 'utf8')).toContain('### mcp-deploy rollback: ontology → production (exit 1)\n\n```json\n{"ok":false}\n```');
+    expect(readFileSync(summary, 'utf8')).toContain(
+      '### mcp-deploy rollback: ontology → production (exit 1)\n\n```json\n{"ok":false}\n```',
+    );
 
     // And on a push (no inputs) it deploys
     run({ ROLLBACK: '', RELEASE: '' });
@@ -191,7 +216,10 @@ describe('mcp-deploy ci github', () => {
     // Given a repository with a config in a subfolder
     const config = join(repo, 'services', 'ontology', '.mcpdeployrc.json');
     const written: string[] = [];
-    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => (written.push(String(chunk)), true));
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+      written.push(String(chunk));
+      return true;
+    });
     try {
       // When the command runs
       expect(await ciCommand('github', { config })).toBe(0);

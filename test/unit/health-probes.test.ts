@@ -39,7 +39,10 @@ function sse(response: ServerResponse, messages: unknown[], headers: Record<stri
   response.end();
 }
 
-const tools = [{ name: 'echo', inputSchema: { type: 'object' } }, { name: 'count', inputSchema: { type: 'object' } }];
+const tools = [
+  { name: 'echo', inputSchema: { type: 'object' } },
+  { name: 'count', inputSchema: { type: 'object' } },
+];
 const check = { path: '/mcp', expectTools: ['echo'], calls: [{ tool: 'echo', arguments: { text: 'hi' }, expectText: 'echo: hi' }] };
 
 /** A 2026-07-28 stateless server: server/discover, per-request _meta, no session. */
@@ -51,13 +54,24 @@ function statelessServer(seen: { method: string; headers: IncomingMessage['heade
     const reply = (result: unknown) => ({ jsonrpc: '2.0', id: message.id, result: { resultType: 'complete', ...(result as object) } });
     switch (message.method) {
       case 'server/discover':
-        return json(response, 200, reply({ supportedVersions: ['2026-07-28', '2025-11-25'], capabilities: { tools: {} }, serverInfo: { name: 'modern', version: '2.0.0' } }));
+        return json(
+          response,
+          200,
+          reply({
+            supportedVersions: ['2026-07-28', '2025-11-25'],
+            capabilities: { tools: {} },
+            serverInfo: { name: 'modern', version: '2.0.0' },
+          }),
+        );
       case 'tools/list':
         return json(response, 200, reply({ tools }));
       case 'tools/call': {
         const text = String((message.params['arguments'] as { text?: unknown }).text);
         // An SSE answer with a notification first, as a streaming server may send.
-        return sse(response, [{ jsonrpc: '2.0', method: 'notifications/progress', params: { progress: 1 } }, reply({ content: [{ type: 'text', text: `echo: ${text}` }] })]);
+        return sse(response, [
+          { jsonrpc: '2.0', method: 'notifications/progress', params: { progress: 1 } },
+          reply({ content: [{ type: 'text', text: `echo: ${text}` }] }),
+        ]);
       }
       default:
         return json(response, 404, { jsonrpc: '2.0', id: message.id, error: { code: -32601, message: 'Method not found' } });
@@ -79,15 +93,26 @@ function legacyServer(log: string[]): Handler {
     if (message.method === 'initialize') {
       return sse(
         response,
-        [{ jsonrpc: '2.0', id: message.id, result: { protocolVersion: '2025-06-18', capabilities: { tools: {} }, serverInfo: { name: 'legacy', version: '1.2.3' } } }],
+        [
+          {
+            jsonrpc: '2.0',
+            id: message.id,
+            result: { protocolVersion: '2025-06-18', capabilities: { tools: {} }, serverInfo: { name: 'legacy', version: '1.2.3' } },
+          },
+        ],
         { 'mcp-session-id': 'session-1' },
       );
     }
     if (request.headers['mcp-session-id'] !== 'session-1') {
-      return json(response, 400, { jsonrpc: '2.0', id: null, error: { code: -32000, message: 'Bad Request: No valid session ID provided' } });
+      return json(response, 400, {
+        jsonrpc: '2.0',
+        id: null,
+        error: { code: -32000, message: 'Bad Request: No valid session ID provided' },
+      });
     }
     if (message.method === 'tools/list') return sse(response, [{ jsonrpc: '2.0', id: message.id, result: { tools } }]);
-    if (message.method === 'tools/call') return json(response, 200, { jsonrpc: '2.0', id: message.id, result: { content: [{ type: 'text', text: 'echo: hi' }] } });
+    if (message.method === 'tools/call')
+      return json(response, 200, { jsonrpc: '2.0', id: message.id, result: { content: [{ type: 'text', text: 'echo: hi' }] } });
     return json(response, 200, { jsonrpc: '2.0', id: message.id, error: { code: -32601, message: 'Method not found' } });
   };
 }
@@ -98,13 +123,22 @@ describe('probeMcp', () => {
     const base = await serve(statelessServer(seen));
     const result = await probeMcp(base, check, { timeoutMs: 5_000 });
 
-    expect(result).toMatchObject({ mode: 'stateless', protocolVersion: '2026-07-28', serverName: 'modern', serverVersion: '2.0.0', tools: ['echo', 'count'] });
+    expect(result).toMatchObject({
+      mode: 'stateless',
+      protocolVersion: '2026-07-28',
+      serverName: 'modern',
+      serverVersion: '2.0.0',
+      tools: ['echo', 'count'],
+    });
     expect(seen.map((request) => request.method)).toEqual(['server/discover', 'tools/list', 'tools/call']);
     for (const request of seen) {
       expect(request.headers['mcp-protocol-version']).toBe('2026-07-28');
       expect(request.headers['mcp-method']).toBe(request.method);
       expect(request.headers['mcp-session-id']).toBeUndefined();
-      expect(request.meta).toMatchObject({ 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} });
+      expect(request.meta).toMatchObject({
+        'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+        'io.modelcontextprotocol/clientCapabilities': {},
+      });
     }
     expect(seen[2]?.headers['mcp-name']).toBe('echo');
   });
@@ -114,21 +148,33 @@ describe('probeMcp', () => {
     const base = await serve(legacyServer(log));
     const result = await probeMcp(base, check, { timeoutMs: 5_000 });
 
-    expect(result).toMatchObject({ mode: 'initialize', protocolVersion: '2025-06-18', serverName: 'legacy', serverVersion: '1.2.3', tools: ['echo', 'count'] });
+    expect(result).toMatchObject({
+      mode: 'initialize',
+      protocolVersion: '2025-06-18',
+      serverName: 'legacy',
+      serverVersion: '1.2.3',
+      tools: ['echo', 'count'],
+    });
     expect(log[0]).toBe('POST -'); // server/discover, refused for lack of a session
     expect(log).toContain('DELETE session-1');
   });
 
   it('names missing tools and the ones found', async () => {
     const base = await serve(statelessServer([]));
-    const error = await probeMcp(base, { ...check, expectTools: ['echo', 'translate', 'sum'] }, { timeoutMs: 5_000 }).catch((caught: unknown) => caught);
+    const error = await probeMcp(base, { ...check, expectTools: ['echo', 'translate', 'sum'] }, { timeoutMs: 5_000 }).catch(
+      (caught: unknown) => caught,
+    );
     expect(error).toBeInstanceOf(ProbeCheckError);
     expect((error as Error).message).toBe('tools/list lacks "translate", "sum"; the server lists echo, count');
   });
 
   it('fails a call whose text lacks expectText, quoting what came back', async () => {
     const base = await serve(legacyServer([]));
-    const error = await probeMcp(base, { ...check, calls: [{ tool: 'echo', arguments: {}, expectText: 'bonjour' }] }, { timeoutMs: 5_000 }).catch((caught: unknown) => caught);
+    const error = await probeMcp(
+      base,
+      { ...check, calls: [{ tool: 'echo', arguments: {}, expectText: 'bonjour' }] },
+      { timeoutMs: 5_000 },
+    ).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(ProbeCheckError);
     expect((error as Error).message).toBe('tools/call echo: expected text containing "bonjour", got "echo: hi"');
   });
@@ -154,9 +200,10 @@ describe('probeMcp', () => {
   });
 
   it('classifies a 404 that is not JSON-RPC during the SDK handshake as a configuration error too', async () => {
-    const base = await serve((request, body, response) => {
+    const base = await serve((_request, body, response) => {
       const message = JSON.parse(body) as { method: string };
-      if (message.method === 'server/discover') return json(response, 200, { jsonrpc: '2.0', id: 1, error: { code: -32601, message: 'Method not found' } });
+      if (message.method === 'server/discover')
+        return json(response, 200, { jsonrpc: '2.0', id: 1, error: { code: -32601, message: 'Method not found' } });
       response.writeHead(404).end('no');
     });
     const error = await probeMcp(base, check, { timeoutMs: 5_000 }).catch((caught: unknown) => caught);
@@ -201,14 +248,20 @@ describe('probeHttp', () => {
       if (request.url === '/starting') return json(response, 503, { status: 'starting', padding: 'x'.repeat(500) });
       return json(response, 200, { status: 'degraded' });
     });
-    await expect(probeHttp(base, [{ path: '/health', status: 200, json: { status: 'ok', build: { n: 1, tags: ['a'] } } }])).resolves.toMatchObject({ ms: expect.any(Number) });
+    await expect(
+      probeHttp(base, [{ path: '/health', status: 200, json: { status: 'ok', build: { n: 1, tags: ['a'] } } }]),
+    ).resolves.toMatchObject({ ms: expect.any(Number) });
 
     const wrongStatus = await probeHttp(base, [{ path: '/starting', status: 200 }]).catch((caught: unknown) => caught);
     expect(wrongStatus).toBeInstanceOf(ProbeCheckError);
-    expect((wrongStatus as Error).message).toMatch(/^GET \/starting: expected status 200, got 503: \{"status":"starting".*… \(\d+ chars\)$/);
+    expect((wrongStatus as Error).message).toMatch(
+      /^GET \/starting: expected status 200, got 503: \{"status":"starting".*… \(\d+ chars\)$/,
+    );
     expect((wrongStatus as Error).message.length).toBeLessThan(300);
 
-    const wrongJson = await probeHttp(base, [{ path: '/other', status: 200, json: { status: 'ok', version: '1' } }]).catch((caught: unknown) => caught);
+    const wrongJson = await probeHttp(base, [{ path: '/other', status: 200, json: { status: 'ok', version: '1' } }]).catch(
+      (caught: unknown) => caught,
+    );
     expect((wrongJson as Error).message).toBe('GET /other: "status": expected "ok", got "degraded"; "version": expected "1", got nothing');
   });
 
@@ -229,7 +282,11 @@ describe('waitHealthy', () => {
       ready(request, body, response);
     });
     const attempts: number[] = [];
-    const result = await waitHealthy(base, { http: [{ path: '/health', status: 200 }], mcp: check, timeoutSeconds: 10 }, { timeoutMs: 5_000, onAttempt: (attempt) => attempts.push(attempt.passed) });
+    const result = await waitHealthy(
+      base,
+      { http: [{ path: '/health', status: 200 }], mcp: check, timeoutSeconds: 10 },
+      { timeoutMs: 5_000, onAttempt: (attempt) => attempts.push(attempt.passed) },
+    );
     expect(result.tools).toEqual(['echo', 'count']);
     expect(attempts).toEqual([0, 0, 0, 2]);
   });
@@ -241,7 +298,13 @@ describe('waitHealthy', () => {
       response.writeHead(404).end('not here');
     });
     const attempts: number[] = [];
-    await expect(waitHealthy(base, { http: [], mcp: check, timeoutSeconds: 30 }, { timeoutMs: 30_000, onAttempt: (attempt) => attempts.push(attempt.passed) })).rejects.toBeInstanceOf(ProbeConfigError);
+    await expect(
+      waitHealthy(
+        base,
+        { http: [], mcp: check, timeoutSeconds: 30 },
+        { timeoutMs: 30_000, onAttempt: (attempt) => attempts.push(attempt.passed) },
+      ),
+    ).rejects.toBeInstanceOf(ProbeConfigError);
     // One answer was enough: no second attempt, no retry.
     expect(attempts.length).toBeLessThanOrEqual(1);
     expect(requests).toBe(1);
@@ -249,7 +312,9 @@ describe('waitHealthy', () => {
 
   it('gives up at the deadline with the last failure reason', async () => {
     const base = await serve((_request, _body, response) => json(response, 503, { status: 'starting' }));
-    const error = await waitHealthy(base, { http: [{ path: '/health', status: 200 }], timeoutSeconds: 1 }, { timeoutMs: 800 }).catch((caught: unknown) => caught);
+    const error = await waitHealthy(base, { http: [{ path: '/health', status: 200 }], timeoutSeconds: 1 }, { timeoutMs: 800 }).catch(
+      (caught: unknown) => caught,
+    );
     expect(error).toBeInstanceOf(HealthTimeoutError);
     expect((error as HealthTimeoutError).lastFailure).toBe('GET /health: expected status 200, got 503: {"status":"starting"}');
     expect((error as Error).message).toMatch(/^Not healthy after 0\.8 s \(\d+ attempts\); last failure: GET \/health/);

@@ -1,7 +1,15 @@
 import { parse as parseJsonc } from 'jsonc-parser';
 import { describe, expect, it } from 'vitest';
 import { parseConfig, selectTarget } from '../../source/config/load.js';
-import { answerProblem, answersFrom, buildConfig, publicUrlOf, renderConfig, type AnswerTexts, type InitAnswers } from '../../source/ops/init-config.js';
+import {
+  answerProblem,
+  answersFrom,
+  buildConfig,
+  publicUrlOf,
+  renderConfig,
+  type AnswerTexts,
+  type InitAnswers,
+} from '../../source/ops/init-config.js';
 
 /** The `.mcpdeployrc` that `mcp-deploy init` writes from its answers. */
 
@@ -44,7 +52,11 @@ describe('init-config: the rendered file', () => {
       path: '/srv/mcp/ontology-server',
       publicUrl: 'https://mcp.example.org',
     });
-    expect(target.nginx).toMatchObject({ test: 'sudo -n nginx -t', reload: 'sudo -n systemctl reload nginx', upstream: 'mcp_ontology_server' });
+    expect(target.nginx).toMatchObject({
+      test: 'sudo -n nginx -t',
+      reload: 'sudo -n systemctl reload nginx',
+      upstream: 'mcp_ontology_server',
+    });
   });
 
   it('is the object buildConfig makes, with a comment for the reader', () => {

@@ -103,7 +103,10 @@ describe('init-detect: the bundled example server', () => {
   it('finds server.py (not its ontology module), requirements.txt, ontologies/*.ttl and /health', async () => {
     // Given a repository with a copy of examples/ontology-server (its own config left out)
     const root = repo({ 'package.json': '{}' }, { name: 'knowledge' });
-    cpSync(exampleServer, join(root, 'servers', 'ontology-server'), { recursive: true, filter: (path) => !path.includes('__pycache__') && !path.endsWith('.mcpdeployrc.json') });
+    cpSync(exampleServer, join(root, 'servers', 'ontology-server'), {
+      recursive: true,
+      filter: (path) => !path.includes('__pycache__') && !path.endsWith('.mcpdeployrc.json'),
+    });
     // When it is scanned
     const detection = await detectProject(root);
     // Then
@@ -122,13 +125,21 @@ describe('init-detect: the bundled example server', () => {
 
   it('inspects a folder named by hand the same way', () => {
     const facts = inspectFolder(join(exampleServer, '..'), 'ontology-server');
-    expect(facts).toMatchObject({ folder: 'ontology-server', entry: 'server.py', requirements: 'requirements.txt', ontologies: ['ontologies/*.ttl'] });
+    expect(facts).toMatchObject({
+      folder: 'ontology-server',
+      entry: 'server.py',
+      requirements: 'requirements.txt',
+      ontologies: ['ontologies/*.ttl'],
+    });
   });
 });
 
 describe('init-detect: no server at all', () => {
   it('finds nothing, and still suggests a valid app name from the folder', async () => {
-    const root = repo({ 'README.md': '# notes\n', 'index.js': 'console.log(1)\n', 'scripts/util.py': 'def add(a, b):\n    return a + b\n' }, { name: 'My Notes!' });
+    const root = repo(
+      { 'README.md': '# notes\n', 'index.js': 'console.log(1)\n', 'scripts/util.py': 'def add(a, b):\n    return a + b\n' },
+      { name: 'My Notes!' },
+    );
     const detection = await detectProject(root);
     expect(detection.server).toBeNull();
     expect(detection.others).toEqual([]);
@@ -164,6 +175,8 @@ describe('init-detect: helpers', () => {
     expect(localAnswerProblem(root, 'entry', { source: 'ontology-server', value: 'server.py' })).toBeNull();
     expect(localAnswerProblem(root, 'entry', { source: 'ontology-server', value: 'serve.py' })).toMatch(/no file serve\.py/);
     expect(localAnswerProblem(root, 'requirements', { source: 'ontology-server', value: '' })).toBeNull();
-    expect(localAnswerProblem(root, 'ontologies', { source: 'ontology-server', value: 'ontologies/*.ttl, *.ttl' })).toMatch(/\*\.ttl matches no file/);
+    expect(localAnswerProblem(root, 'ontologies', { source: 'ontology-server', value: 'ontologies/*.ttl, *.ttl' })).toMatch(
+      /\*\.ttl matches no file/,
+    );
   });
 });

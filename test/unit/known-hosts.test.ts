@@ -1,6 +1,14 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { checkHostKey, entryMatches, fingerprint, keyTypeOf, knownHostsName, knownKeyTypes, parseKnownHosts } from '../../source/remote/known-hosts.js';
+import {
+  checkHostKey,
+  entryMatches,
+  fingerprint,
+  keyTypeOf,
+  knownHostsName,
+  knownKeyTypes,
+  parseKnownHosts,
+} from '../../source/remote/known-hosts.js';
 
 /** A syntactically valid public key blob of the given type with random key bytes. */
 function blob(type: string, bytes = randomBytes(32)): Buffer {
@@ -15,7 +23,8 @@ function blob(type: string, bytes = randomBytes(32)): Buffer {
 const ed = blob('ssh-ed25519');
 const edOther = blob('ssh-ed25519');
 const rsa = blob('ssh-rsa', randomBytes(64));
-const line = (hosts: string, key: Buffer, marker = '') => `${marker ? `${marker} ` : ''}${hosts} ${keyTypeOf(key)} ${key.toString('base64')} comment here`;
+const line = (hosts: string, key: Buffer, marker = '') =>
+  `${marker ? `${marker} ` : ''}${hosts} ${keyTypeOf(key)} ${key.toString('base64')} comment here`;
 
 function hashed(name: string, salt = randomBytes(20)): string {
   return `|1|${salt.toString('base64')}|${createHmac('sha1', salt).update(name).digest('base64')}`;
@@ -41,7 +50,17 @@ describe('fingerprint', () => {
 describe('parseKnownHosts', () => {
   it('skips comments, blank lines and broken lines, keeping line numbers', () => {
     const entries = parseKnownHosts(
-      ['# a comment', '', '   ', line('good.example', ed), 'only-two fields', 'host ssh-ed25519 !!!notbase64', `host ssh-rsa ${ed.toString('base64')}`, `@unknown-marker ${line('x', ed)}`, line('second.example', rsa)].join('\n'),
+      [
+        '# a comment',
+        '',
+        '   ',
+        line('good.example', ed),
+        'only-two fields',
+        'host ssh-ed25519 !!!notbase64',
+        `host ssh-rsa ${ed.toString('base64')}`,
+        `@unknown-marker ${line('x', ed)}`,
+        line('second.example', rsa),
+      ].join('\n'),
     );
     expect(entries.map((entry) => [entry.line, entry.keyType])).toEqual([
       [4, 'ssh-ed25519'],
@@ -107,7 +126,8 @@ describe('entryMatches', () => {
 });
 
 describe('checkHostKey', () => {
-  const check = (lines: string[], host: string, port: number, key: Buffer) => checkHostKey(parseKnownHosts(lines.join('\n')), host, port, key);
+  const check = (lines: string[], host: string, port: number, key: Buffer) =>
+    checkHostKey(parseKnownHosts(lines.join('\n')), host, port, key);
 
   it('knows a host listed with the presented key', () => {
     expect(check([line('[h]:2222', ed)], 'h', 2222, ed)).toEqual({ status: 'known' });
@@ -124,7 +144,11 @@ describe('checkHostKey', () => {
   });
 
   it('reports a different key of the same type as changed, with the known fingerprints and lines', () => {
-    expect(check(['# header', line('h', edOther)], 'h', 22, ed)).toEqual({ status: 'changed', knownFingerprints: [fingerprint(edOther)], lines: [2] });
+    expect(check(['# header', line('h', edOther)], 'h', 22, ed)).toEqual({
+      status: 'changed',
+      knownFingerprints: [fingerprint(edOther)],
+      lines: [2],
+    });
   });
 
   it('accepts when any of several listed keys matches', () => {
@@ -144,7 +168,9 @@ describe('checkHostKey', () => {
 
 describe('knownKeyTypes', () => {
   it('lists the unmarked key types of a host, in file order, once each', () => {
-    const entries = parseKnownHosts([line('h', rsa), line('*', edOther, '@revoked'), line('h,other', ed), line('h', blob('ssh-rsa'))].join('\n'));
+    const entries = parseKnownHosts(
+      [line('h', rsa), line('*', edOther, '@revoked'), line('h,other', ed), line('h', blob('ssh-rsa'))].join('\n'),
+    );
     expect(knownKeyTypes(entries, 'h', 22)).toEqual(['ssh-rsa', 'ssh-ed25519']);
     expect(knownKeyTypes(entries, 'nobody', 22)).toEqual([]);
   });

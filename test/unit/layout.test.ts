@@ -45,7 +45,23 @@ describe('hostLayout', () => {
 });
 
 describe('assertSafeReleaseId', () => {
-  const refused = ['../x', 'a/b', '.hidden', '..', '.', '', 'ré1ease', 'a\u0000b', 'a b', 'a\nb', '-rf', 'a..b', '/abs', 'x'.repeat(129), '🚀'];
+  const refused = [
+    '../x',
+    'a/b',
+    '.hidden',
+    '..',
+    '.',
+    '',
+    'ré1ease',
+    'a\u0000b',
+    'a b',
+    'a\nb',
+    '-rf',
+    'a..b',
+    '/abs',
+    'x'.repeat(129),
+    '🚀',
+  ];
 
   it.each(refused.map((id) => [JSON.stringify(id), id]))('refuses %s as a usage error', (_label, id) => {
     let caught: unknown;

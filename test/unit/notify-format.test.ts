@@ -44,9 +44,9 @@ describe('notify: the words', () => {
     expect(headline(notification({ event: 'success', ok: true, error: null, rollback: null, rolledBack: false }))).toBe(
       '✔ ontology → production: deployed 20261124T101500Z-abc1234',
     );
-    expect(headline(notification({ event: 'rollback', operation: 'rollback', ok: true, error: null, rollback: null, rolledBack: false }))).toBe(
-      '↩ ontology → production: rolled back to 20261124T101500Z-abc1234',
-    );
+    expect(
+      headline(notification({ event: 'rollback', operation: 'rollback', ok: true, error: null, rollback: null, rolledBack: false })),
+    ).toBe('↩ ontology → production: rolled back to 20261124T101500Z-abc1234');
     expect(headline(notification({ event: 'rollback' }))).toBe('↩ ontology → production: deploy failed at health, rolled back');
     expect(headline(notification({ rollback: { phase: 'failed', reason: 'x' } }))).toBe(
       '✖ ontology → production: deploy failed at health, and the automatic rollback failed too',
@@ -66,7 +66,16 @@ describe('notify: the words', () => {
   });
 
   it('Given a run refused before it chose a release, the details say nothing was changed', () => {
-    const lines = detailLines(notification({ release: null, previous: null, serving: null, rollback: null, rolledBack: false, error: { step: 'connect', message: 'locked by bob' } }));
+    const lines = detailLines(
+      notification({
+        release: null,
+        previous: null,
+        serving: null,
+        rollback: null,
+        rolledBack: false,
+        error: { step: 'connect', message: 'locked by bob' },
+      }),
+    );
     expect(lines).toContain('Nothing was changed on production.');
   });
 
@@ -102,7 +111,14 @@ describe('notify: each channel shapes it', () => {
   it('Given a secret, the webhook body carries the contract fields and a verifiable signature', () => {
     const { body, headers } = webhookRequest(notification(), 's3cret');
     const parsed = JSON.parse(body) as Record<string, unknown>;
-    expect(parsed).toMatchObject({ event: 'failure', app: 'ontology', target: 'production', release: '20261124T101500Z-abc1234', previous: '20261120T090000Z-1111111', ok: false });
+    expect(parsed).toMatchObject({
+      event: 'failure',
+      app: 'ontology',
+      target: 'production',
+      release: '20261124T101500Z-abc1234',
+      previous: '20261120T090000Z-1111111',
+      ok: false,
+    });
     expect(headers['x-mcp-deploy-signature']).toBe(`sha256=${createHmac('sha256', 's3cret').update(body).digest('hex')}`);
     expect(headers['x-mcp-deploy-timestamp']).toBe(String(Date.parse('2026-11-24T10:15:31.000Z') / 1000));
     expect(headers['x-mcp-deploy-event']).toBe('failure');
@@ -115,7 +131,10 @@ describe('notify: each channel shapes it', () => {
   });
 
   it('Given an email, the subject is the headline on one line and the body plain text', () => {
-    const mail = emailMessage(notification({ error: { step: 'health\nx', message: 'm' } }), { from: 'deploy@example.org', to: ['ops@example.org'] });
+    const mail = emailMessage(notification({ error: { step: 'health\nx', message: 'm' } }), {
+      from: 'deploy@example.org',
+      to: ['ops@example.org'],
+    });
     expect(mail.subject).toBe('✖ ontology → production: deploy failed at health x');
     expect(mail.text).toContain('Serving now: release 20261120T090000Z-1111111 on blue (port 5002).');
     expect(mail.to).toEqual(['ops@example.org']);
@@ -124,11 +143,21 @@ describe('notify: each channel shapes it', () => {
 
 describe('notify: report lines', () => {
   it('Given failures, prints one line per channel and distinct error; nothing when all arrived', () => {
-    expect(notifyReportLines({ ok: true, channels: [{ channel: 'slack', ok: true, delivered: ['start', 'success'], failed: [] }] })).toEqual([]);
+    expect(
+      notifyReportLines({ ok: true, channels: [{ channel: 'slack', ok: true, delivered: ['start', 'success'], failed: [] }] }),
+    ).toEqual([]);
     const lines = notifyReportLines({
       ok: false,
       channels: [
-        { channel: 'slack', ok: false, delivered: [], failed: [{ event: 'start', error: 'HTTP 500' }, { event: 'failure', error: 'HTTP 500' }] },
+        {
+          channel: 'slack',
+          ok: false,
+          delivered: [],
+          failed: [
+            { event: 'start', error: 'HTTP 500' },
+            { event: 'failure', error: 'HTTP 500' },
+          ],
+        },
         { channel: 'email', ok: false, delivered: ['start'], failed: [{ event: 'failure', error: 'no answer within 5s' }] },
       ],
     });

@@ -18,7 +18,15 @@ describe('notify: which events become messages', () => {
   it('Given a successful deploy, sends one start and one success, with the facts of the run', () => {
     const sent = feed(successfulDeploy());
     expect(sent.map((n) => n.event)).toEqual(['start', 'success']);
-    expect(sent[0]).toMatchObject({ operation: 'deploy', app: 'ontology', target: 'production', release: newRelease, previous: oldRelease, ok: null, durationMs: null });
+    expect(sent[0]).toMatchObject({
+      operation: 'deploy',
+      app: 'ontology',
+      target: 'production',
+      release: newRelease,
+      previous: oldRelease,
+      ok: null,
+      durationMs: null,
+    });
     expect(sent[1]).toMatchObject({
       ok: true,
       rolledBack: false,
@@ -58,7 +66,14 @@ describe('notify: which events become messages', () => {
   it('Given an operator rollback, sends a start and one rollback message, not also a success', () => {
     const sent = feed(operatorRollback());
     expect(sent.map((n) => n.event)).toEqual(['start', 'rollback']);
-    expect(sent[1]).toMatchObject({ operation: 'rollback', ok: true, release: oldRelease, previous: newRelease, rolledBack: false, serving: `release ${oldRelease}` });
+    expect(sent[1]).toMatchObject({
+      operation: 'rollback',
+      ok: true,
+      release: oldRelease,
+      previous: newRelease,
+      rolledBack: false,
+      serving: `release ${oldRelease}`,
+    });
   });
 
   it('Given on lists success but not rollback, an operator rollback is still told, as a success', () => {
@@ -73,7 +88,15 @@ describe('notify: which events become messages', () => {
     const sent = feed([
       { kind: 'run:start', operation: 'deploy', target: 'production', at },
       ...step('connect', 'the host is locked by bob'),
-      { kind: 'run:end', ok: false, ms: 800, release: null, previous: null, rolledBack: false, error: { step: 'connect', message: 'the host is locked by bob' } },
+      {
+        kind: 'run:end',
+        ok: false,
+        ms: 800,
+        release: null,
+        previous: null,
+        rolledBack: false,
+        error: { step: 'connect', message: 'the host is locked by bob' },
+      },
     ]);
     expect(sent.map((n) => n.event)).toEqual(['failure']);
     expect(sent[0]).toMatchObject({ release: null, rolledBack: false, rollback: null, error: { step: 'connect' } });
@@ -84,7 +107,15 @@ describe('notify: which events become messages', () => {
     const sent = feed([
       ...events,
       ...step('prune', 'rm: permission denied'),
-      { kind: 'run:end', ok: false, ms: 40_000, release: newRelease, previous: oldRelease, rolledBack: false, error: { step: 'prune', message: 'rm: permission denied' } },
+      {
+        kind: 'run:end',
+        ok: false,
+        ms: 40_000,
+        release: newRelease,
+        previous: oldRelease,
+        rolledBack: false,
+        error: { step: 'prune', message: 'rm: permission denied' },
+      },
     ]);
     expect(sent[1]).toMatchObject({ event: 'failure', serving: `release ${newRelease}` });
   });
@@ -94,7 +125,15 @@ describe('notify: which events become messages', () => {
       { kind: 'run:start', operation: 'deploy', target: 'production', at },
       { kind: 'release', release: newRelease, previous: oldRelease },
       ...step('upload', 'disk full'),
-      { kind: 'run:end', ok: false, ms: 4_000, release: newRelease, previous: oldRelease, rolledBack: false, error: { step: 'upload', message: 'disk full' } },
+      {
+        kind: 'run:end',
+        ok: false,
+        ms: 4_000,
+        release: newRelease,
+        previous: oldRelease,
+        rolledBack: false,
+        error: { step: 'upload', message: 'disk full' },
+      },
     ]);
     expect(sent[1]).toMatchObject({ event: 'failure', serving: `release ${oldRelease}` });
   });
@@ -118,12 +157,24 @@ describe('notify: which events become messages', () => {
 
   it('Given a run that never reported its end, closing it sends a failure at the last step, not knowing what serves', () => {
     const events = deployRolledBack().slice(0, 9);
-    const tracker = createRunTracker({ app: 'ontology', operator: 'alice', localHost: 'laptop', on: allKinds, now: () => new Date(at + 5_000) });
+    const tracker = createRunTracker({
+      app: 'ontology',
+      operator: 'alice',
+      localHost: 'laptop',
+      on: allKinds,
+      now: () => new Date(at + 5_000),
+    });
     const sent = events.flatMap((event) => tracker.observe(event));
     const closed = tracker.close();
     expect(sent.map((n) => n.event)).toEqual(['start']);
     expect(closed).toHaveLength(1);
-    expect(closed[0]).toMatchObject({ event: 'failure', ok: false, durationMs: 5_000, error: { step: 'health', message: 'the run stopped without reporting its outcome' }, serving: null });
+    expect(closed[0]).toMatchObject({
+      event: 'failure',
+      ok: false,
+      durationMs: 5_000,
+      error: { step: 'health', message: 'the run stopped without reporting its outcome' },
+      serving: null,
+    });
     expect(tracker.close()).toEqual([]);
   });
 

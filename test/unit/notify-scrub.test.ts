@@ -7,7 +7,10 @@ const token = 'XoXbTokenCanary42';
 const slackUrl = `https://hooks.slack.com/services/T0000/B0000/${token}`;
 
 describe('notify: scrubbing secrets', () => {
-  const scrub = createScrubber({ urls: [slackUrl, `https://hooks.example.org/in?key=${token}&v=1`], values: ['hmac-secret-value', 'p@ss w0rd'] });
+  const scrub = createScrubber({
+    urls: [slackUrl, `https://hooks.example.org/in?key=${token}&v=1`],
+    values: ['hmac-secret-value', 'p@ss w0rd'],
+  });
 
   it('Given a whole webhook URL in an error, keeps only its host', () => {
     expect(scrub(`request to ${slackUrl} failed`)).toBe('request to https://hooks.slack.com/… failed');
@@ -37,7 +40,15 @@ describe('notify: scrubbing secrets', () => {
     const scrubConfig = scrubberFor({
       slack: { webhookUrl: slackUrl },
       webhook: { url: 'https://receiver.example.org/hook/abcdefgh', secret: 'sign-me' },
-      email: { host: 'smtp.example.org', port: 587, secure: false, user: 'bot', pass: 'mail-pass', from: 'a@example.org', to: 'b@example.org' },
+      email: {
+        host: 'smtp.example.org',
+        port: 587,
+        secure: false,
+        user: 'bot',
+        pass: 'mail-pass',
+        from: 'a@example.org',
+        to: 'b@example.org',
+      },
       on: ['failure'],
       timeoutSeconds: 5,
     });
@@ -47,8 +58,13 @@ describe('notify: scrubbing secrets', () => {
   });
 
   it('Given ordinary words and short ids in a URL, leaves them alone in other text', () => {
-    const words = createScrubber({ urls: ['https://discord.com/api/webhooks/123456789012345678/AbCdEf0123456789token?wait=true'], values: [] });
-    expect(words('systemd services failed; wait=true; webhooks 123456789 ok')).toBe('systemd services failed; wait=true; webhooks 123456789 ok');
+    const words = createScrubber({
+      urls: ['https://discord.com/api/webhooks/123456789012345678/AbCdEf0123456789token?wait=true'],
+      values: [],
+    });
+    expect(words('systemd services failed; wait=true; webhooks 123456789 ok')).toBe(
+      'systemd services failed; wait=true; webhooks 123456789 ok',
+    );
     expect(words('token AbCdEf0123456789token leaked')).toBe('token *** leaked');
   });
 
@@ -65,6 +81,11 @@ describe('notify: scrubbing secrets', () => {
   });
 
   it('Given a nested value, scrubs every string in it', () => {
-    expect(scrubDeep({ a: [`x ${token}`], b: { c: 'hmac-secret-value' }, n: 1, z: null }, scrub)).toEqual({ a: ['x ***'], b: { c: '***' }, n: 1, z: null });
+    expect(scrubDeep({ a: [`x ${token}`], b: { c: 'hmac-secret-value' }, n: 1, z: null }, scrub)).toEqual({
+      a: ['x ***'],
+      b: { c: '***' },
+      n: 1,
+      z: null,
+    });
   });
 });

@@ -7,14 +7,25 @@ const failedRun: EngineEvent[] = [
   { kind: 'step:start', step: 'upload', title: 'Upload release r1', at: 0 },
   { kind: 'step:done', step: 'upload', ms: 1200, detail: '1 file(s) sent' },
   { kind: 'step:start', step: 'health', title: 'Health-check green', at: 0 },
-  { kind: 'step:failed', step: 'health', ms: 3000, message: 'Not healthy after 3 s\n100% sure', hint: 'Raise health.timeoutSeconds', details: ['  last log line'] },
+  {
+    kind: 'step:failed',
+    step: 'health',
+    ms: 3000,
+    message: 'Not healthy after 3 s\n100% sure',
+    hint: 'Raise health.timeoutSeconds',
+    details: ['  last log line'],
+  },
   { kind: 'rollback', phase: 'done', reason: 'health failed', serving: 'release r0 on blue (port 5002)' },
   { kind: 'run:end', ok: false, ms: 5000 },
 ];
 
 function render(events: readonly EngineEvent[], options: { github?: boolean; color?: boolean } = {}): string {
   let text = '';
-  const reporter = createPlainReporter({ write: (chunk) => (text += chunk), color: options.color ?? false, github: options.github ?? false });
+  const reporter = createPlainReporter({
+    write: (chunk) => (text += chunk),
+    color: options.color ?? false,
+    github: options.github ?? false,
+  });
   for (const event of events) reporter(event);
   return text;
 }

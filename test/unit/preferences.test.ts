@@ -26,6 +26,6 @@ describe('the terminal app remembers per-user preferences', () => {
     chmodSync(dir, 0o500);
     const preferences = openPreferences();
     expect(() => preferences.save({ showLogPane: false })).not.toThrow();
-    expect(preferences.read().showLogPane).toBe(process.getuid?.() === 0 ? false : true);
+    expect(preferences.read().showLogPane).toBe(process.getuid?.() !== 0);
   });
 });

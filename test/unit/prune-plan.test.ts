@@ -104,7 +104,11 @@ describe('planPrune', () => {
   });
 
   it('removes venvs no remaining release uses, keeping young ones and ones in use', () => {
-    const releases = [release(3, { requirementsHash: hashA }), release(2, { requirementsHash: hashB }), release(1, { requirementsHash: hashC })];
+    const releases = [
+      release(3, { requirementsHash: hashA }),
+      release(2, { requirementsHash: hashB }),
+      release(1, { requirementsHash: hashC }),
+    ];
     const plan = planPrune(releases, {
       keep: 1,
       active: release(3).id,

@@ -5,7 +5,11 @@ import { serverCommand } from '../../source/runtime/server-command.js';
 
 function runtimeOf(runtime: Record<string, unknown>) {
   const config = parseConfig(
-    JSON.stringify({ app: 'demo', runtime, targets: { local: { transport: 'local', path: '/tmp/demo', publicUrl: 'http://127.0.0.1:8080' } } }),
+    JSON.stringify({
+      app: 'demo',
+      runtime,
+      targets: { local: { transport: 'local', path: '/tmp/demo', publicUrl: 'http://127.0.0.1:8080' } },
+    }),
     '/tmp/server-command-test/.mcpdeployrc',
     {},
   );
@@ -33,7 +37,10 @@ describe('serverCommand', () => {
   });
 
   it('fills a command template with shell-quoted values and prepends exec', () => {
-    const result = serverCommand(runtimeOf({ type: 'command', command: 'node dist/server.js --port {port} --host {host} --release {release}' }), values);
+    const result = serverCommand(
+      runtimeOf({ type: 'command', command: 'node dist/server.js --port {port} --host {host} --release {release}' }),
+      values,
+    );
     expect(result.script).toBe(`exec node dist/server.js --port 5002 --host 127.0.0.1 --release ${values.release}`);
     expect(result.env['PYTHONUNBUFFERED']).toBeUndefined();
     expect(result.env['PORT']).toBe('5002');
@@ -47,7 +54,11 @@ describe('serverCommand', () => {
 
   it('substitutes runtime.env templates verbatim (they are values, not shell) and lets them add variables', () => {
     const result = serverCommand(
-      runtimeOf({ type: 'python', entry: 'server.py', env: { PUBLIC_URL: 'http://{host}:{port}/', RELEASE_TAG: 'rel {release}', PLAIN: 'a b' } }),
+      runtimeOf({
+        type: 'python',
+        entry: 'server.py',
+        env: { PUBLIC_URL: 'http://{host}:{port}/', RELEASE_TAG: 'rel {release}', PLAIN: 'a b' },
+      }),
       { ...values, release: "r'1" },
     );
     expect(result.env['PUBLIC_URL']).toBe('http://127.0.0.1:5002/');
@@ -56,7 +67,10 @@ describe('serverCommand', () => {
   });
 
   it('leaves unknown braces alone and does not re-expand placeholders inside values', () => {
-    const result = serverCommand(runtimeOf({ type: 'command', command: "awk '{print}' {name} {release}" }), { ...values, release: '{port}' });
+    const result = serverCommand(runtimeOf({ type: 'command', command: "awk '{print}' {name} {release}" }), {
+      ...values,
+      release: '{port}',
+    });
     expect(result.script).toBe(`exec awk '{print}' {name} '{port}'`);
   });
 

@@ -39,7 +39,14 @@ describe('listSourceFiles', () => {
   });
 
   it('always leaves out .git, __pycache__, *.pyc, .venv and node_modules, even against a negation', async () => {
-    for (const path of ['.git/HEAD', '__pycache__/m.cpython-311.pyc', 'pkg/__pycache__/x.pyc', 'stray.pyc', '.venv/bin/python', 'node_modules/a/index.js']) {
+    for (const path of [
+      '.git/HEAD',
+      '__pycache__/m.cpython-311.pyc',
+      'pkg/__pycache__/x.pyc',
+      'stray.pyc',
+      '.venv/bin/python',
+      'node_modules/a/index.js',
+    ]) {
       await put(path);
     }
     await put('keep.py');
@@ -50,13 +57,14 @@ describe('listSourceFiles', () => {
   });
 
   it('honours exclude with gitignore semantics: globs, anchored paths, directories, negation', async () => {
-    for (const path of ['app.log', 'logs/today.log', 'build/out.js', 'src/build/keep.js', 'docs/a.md', 'docs/keep.md', 'tests/t.py']) await put(path);
+    for (const path of ['app.log', 'logs/today.log', 'build/out.js', 'src/build/keep.js', 'docs/a.md', 'docs/keep.md', 'tests/t.py'])
+      await put(path);
     const entries = await listSourceFiles({ source: root, exclude: ['*.log', '/build/', 'docs/*.md', '!docs/keep.md', 'tests'] });
     expect(pathsOf(entries)).toEqual(['docs', 'docs/keep.md', 'logs', 'src', 'src/build', 'src/build/keep.js']);
   });
 
   it('keeps odd file names intact: spaces, quotes, newlines, unicode', async () => {
-    const odd = ['with space.py', "it's \"quoted\".txt", 'new\nline.txt', 'ünïcødé ✓.ttl', '-dash', '...'];
+    const odd = ['with space.py', 'it\'s "quoted".txt', 'new\nline.txt', 'ünïcødé ✓.ttl', '-dash', '...'];
     for (const name of odd) await put(name, name);
     const entries = await listSourceFiles({ source: root, exclude: ['*.txt', '!new*'] });
     expect(pathsOf(entries).sort()).toEqual(['-dash', '...', 'new\nline.txt', 'with space.py', 'ünïcødé ✓.ttl'].sort());
@@ -69,7 +77,11 @@ describe('listSourceFiles', () => {
     await symlink('real.ttl', join(root, 'data/alias.ttl'));
     await symlink('data', join(root, 'data-link'));
     const entries = await listSourceFiles({ source: root, exclude: [] });
-    expect(entries.find((entry) => entry.path === 'data/alias.ttl')).toEqual({ kind: 'symlink', path: 'data/alias.ttl', target: 'real.ttl' });
+    expect(entries.find((entry) => entry.path === 'data/alias.ttl')).toEqual({
+      kind: 'symlink',
+      path: 'data/alias.ttl',
+      target: 'real.ttl',
+    });
     // Not followed: nothing is listed "through" the directory link.
     expect(entries.find((entry) => entry.path === 'data-link')).toEqual({ kind: 'symlink', path: 'data-link', target: 'data' });
     expect(pathsOf(entries).some((path) => path.startsWith('data-link/'))).toBe(false);
@@ -81,12 +93,16 @@ describe('listSourceFiles', () => {
     const absolute = await listSourceFiles({ source: root, exclude: [] }).catch((error: unknown) => error);
     expect(absolute).toBeInstanceOf(DeployError);
     expect((absolute as DeployError).kind).toBe('validate');
-    expect((absolute as DeployError).message).toBe('link -> /etc/passwd points outside the source folder; ship the file itself or exclude the link');
+    expect((absolute as DeployError).message).toBe(
+      'link -> /etc/passwd points outside the source folder; ship the file itself or exclude the link',
+    );
 
     await rm(join(root, 'link'));
     await put('sub/x');
     await symlink('../../outside', join(root, 'sub/up'));
-    await expect(listSourceFiles({ source: root, exclude: [] })).rejects.toThrow('sub/up -> ../../outside points outside the source folder');
+    await expect(listSourceFiles({ source: root, exclude: [] })).rejects.toThrow(
+      'sub/up -> ../../outside points outside the source folder',
+    );
   });
 
   it('refuses a link that escapes through another link (d -> ., x -> d/..)', async () => {
@@ -136,6 +152,8 @@ describe('listSourceFiles', () => {
   });
 
   it('says which folder is missing', async () => {
-    await expect(listSourceFiles({ source: join(root, 'nope'), exclude: [] })).rejects.toThrow(/Source folder .*nope cannot be read: ENOENT/);
+    await expect(listSourceFiles({ source: join(root, 'nope'), exclude: [] })).rejects.toThrow(
+      /Source folder .*nope cannot be read: ENOENT/,
+    );
   });
 });

@@ -4,7 +4,12 @@ import type { UploadEntry } from '../../source/remote/transport.js';
 import { planWireNames } from '../../source/remote/wire-names.js';
 
 const e9 = '\udce9';
-const fields = (input: Buffer) => input.toString('latin1').split('\0').slice(0, -1).map((field) => decodeFileName(Buffer.from(field, 'latin1')));
+const fields = (input: Buffer) =>
+  input
+    .toString('latin1')
+    .split('\0')
+    .slice(0, -1)
+    .map((field) => decodeFileName(Buffer.from(field, 'latin1')));
 
 describe('planWireNames', () => {
   it('leaves a tree of UTF-8 names exactly as it is, with nothing to finish', () => {

@@ -1,4 +1,3 @@
-
 import { dirname } from 'node:path';
 import { loadConfig, selectTarget } from '../../config/load.js';
 import { DeployError } from '../../errors.js';
@@ -11,15 +10,22 @@ export type CiOptions = GlobalOptions & { readonly print?: boolean; readonly bra
 /** `mcp-deploy ci github [--force] [--print] [--branch NAME]`: writes .github/workflows/mcp-deploy.yml. */
 export async function ciCommand(provider: string, options: CiOptions): Promise<number> {
   if (provider !== 'github') {
-    throw new DeployError('usage', `Unknown CI provider "${provider}".`, { hint: 'Only GitHub Actions is supported: mcp-deploy ci github' });
+    throw new DeployError('usage', `Unknown CI provider "${provider}".`, {
+      hint: 'Only GitHub Actions is supported: mcp-deploy ci github',
+    });
   }
   const config = loadConfig(options.config ? { file: options.config } : {});
   const target = selectTarget(config, options.target);
   const repoRoot = findRepoRoot(dirname(config.file));
   if (repoRoot === null) {
-    throw new DeployError('usage', `${config.file} is not inside a git repository.`, { hint: 'Run mcp-deploy ci github in the repository GitHub builds.' });
+    throw new DeployError('usage', `${config.file} is not inside a git repository.`, {
+      hint: 'Run mcp-deploy ci github in the repository GitHub builds.',
+    });
   }
-  const input = workflowInputFor(config, target, repoRoot, { version: packageVersion(), ...(options.branch ? { branch: options.branch } : {}) });
+  const input = workflowInputFor(config, target, repoRoot, {
+    version: packageVersion(),
+    ...(options.branch ? { branch: options.branch } : {}),
+  });
   const text = renderWorkflow(input);
   if (options.print) {
     process.stdout.write(text);
@@ -27,10 +33,14 @@ export async function ciCommand(provider: string, options: CiOptions): Promise<n
   }
   const { replaced } = await writeWorkflow(repoRoot, text, { force: options.force ?? false });
   const out = process.stdout;
-  out.write(`${replaced ? 'Replaced' : 'Wrote'} ${workflowPath} in ${repoRoot}: deploys ${config.app} to ${target.name} on pushes to ${input.branch} and v* tags.\n`);
+  out.write(
+    `${replaced ? 'Replaced' : 'Wrote'} ${workflowPath} in ${repoRoot}: deploys ${config.app} to ${target.name} on pushes to ${input.branch} and v* tags.\n`,
+  );
   out.write('Add these repository secrets (Settings → Secrets and variables → Actions):\n');
   out.write(`  MCP_DEPLOY_SSH_KEY       the deploy user's private key (the job writes it to ${input.identityFile})\n`);
-  out.write(`  MCP_DEPLOY_KNOWN_HOSTS   the host's key line; get it with ssh-keyscan -p ${target.port} ${target.host ?? '<host>'} and check its fingerprint\n`);
+  out.write(
+    `  MCP_DEPLOY_KNOWN_HOSTS   the host's key line; get it with ssh-keyscan -p ${target.port} ${target.host ?? '<host>'} and check its fingerprint\n`,
+  );
   if (input.envFile !== undefined) out.write(`  MCP_DEPLOY_ENV_FILE      the contents of ${input.envFile}\n`);
   if (!input.identityFile.startsWith('~/')) {
     out.write(`Note: identityFile ${input.identityFile} is outside your home folder; the runner must be able to create it there too.\n`);

@@ -12,7 +12,9 @@ export async function deployCommand(options: GlobalOptions & { skipValidate?: bo
   if (face === 'app') return runApp('deploy', options);
   const context = createRunContext(options, { plain: true });
   try {
-    const summary = await deploy(context, { force: options.force ?? false, skipValidate: options.skipValidate ?? false }).finally(() => reportNotifications(context));
+    const summary = await deploy(context, { force: options.force ?? false, skipValidate: options.skipValidate ?? false }).finally(() =>
+      reportNotifications(context),
+    );
     return finish(summary, options, context.out);
   } finally {
     context.dispose();
@@ -24,7 +26,9 @@ export async function rollbackCommand(release: string | undefined, options: Glob
   if (face === 'app') return runApp('rollback', options, release);
   const context = createRunContext(options, { plain: true });
   try {
-    const summary = await rollback(context, { ...(release ? { release } : {}), force: options.force ?? false }).finally(() => reportNotifications(context));
+    const summary = await rollback(context, { ...(release ? { release } : {}), force: options.force ?? false }).finally(() =>
+      reportNotifications(context),
+    );
     return finish(summary, options, context.out);
   } finally {
     context.dispose();

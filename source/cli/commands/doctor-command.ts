@@ -31,6 +31,10 @@ export function formatDoctor(target: string, checks: readonly DoctorCheck[], col
     if (check.fix !== null) lines.push(`  ${' '.repeat(width)}  ${paint.cyan(`→ ${check.fix}`)}`);
   }
   const failed = checks.filter((check) => !check.ok).length;
-  lines.push(failed === 0 ? paint.green('Ready for a first deploy.') : paint.red(`${failed} check(s) failed; fix them and run mcp-deploy doctor again.`));
+  lines.push(
+    failed === 0
+      ? paint.green('Ready for a first deploy.')
+      : paint.red(`${failed} check(s) failed; fix them and run mcp-deploy doctor again.`),
+  );
   return lines.join('\n');
 }

@@ -4,10 +4,19 @@ import { Chalk } from 'chalk';
 import { loadConfig, parseConfig, selectTarget } from '../../config/load.js';
 import { DeployError, describeError } from '../../errors.js';
 import { findRepoRoot, renderWorkflow, workflowInputFor, workflowPath, writeWorkflow } from '../../ops/github-workflow.js';
-import { answerProblem, answersFrom, defaultTexts, initFields, publicUrlOf, renderConfig, type AnswerTexts, type FieldKey } from '../../ops/init-config.js';
+import {
+  answerProblem,
+  answersFrom,
+  defaultTexts,
+  initFields,
+  publicUrlOf,
+  renderConfig,
+  type AnswerTexts,
+  type FieldKey,
+} from '../../ops/init-config.js';
 import { appNameForFolder, detectProject, inspectFolder, localAnswerProblem, type Detection } from '../../ops/init-detect.js';
 import type { InitWizardPort, WorkflowOffer } from '../../ui/init-wizard.js';
-import { chooseFace, useColor } from '../terminal.js';
+import { chooseFace, wantsColor } from '../terminal.js';
 import { packageVersion } from '../version.js';
 
 export type InitOptions = {
@@ -39,7 +48,9 @@ export async function initCommand(options: InitOptions, cwd = process.cwd()): Pr
   const configFile = join(detection.root, configName);
   if (chooseFace({ yes: options.yes ?? false, json: false }) === 'app') {
     const { renderInitWizard } = await import('../../ui/render-init-wizard.js');
-    return renderInitWizard(wizardPort(detection, initial, configFile, options), { color: options.color !== false && useColor(process.stdout) });
+    return renderInitWizard(wizardPort(detection, initial, configFile, options), {
+      color: options.color !== false && wantsColor(process.stdout),
+    });
   }
   return initWithFlags(detection, initial, configFile, options);
 }
@@ -57,15 +68,22 @@ async function initWithFlags(detection: Detection, texts: AnswerTexts, configFil
   if (problems.length > 0) {
     const flags = missing.map((problem) => flagOf(problem.key));
     const lines = [
-      ...(missing.length > 0 ? [`mcp-deploy init --yes needs ${flags.join(', ')}: nothing in the repository can stand in for ${missing.length === 1 ? 'it' : 'them'}.`] : []),
+      ...(missing.length > 0
+        ? [
+            `mcp-deploy init --yes needs ${flags.join(', ')}: nothing in the repository can stand in for ${missing.length === 1 ? 'it' : 'them'}.`,
+          ]
+        : []),
       ...problems.filter((problem) => problem.message !== 'is required').map((problem) => `${flagOf(problem.key)}: ${problem.message}`),
     ];
     const example = `--host mcp.example.org --path /srv/mcp/${texts.app || 'app'} --domain mcp.example.org`;
     throw new DeployError('usage', lines.join('\n'), {
-      hint: missing.length > 0 ? `Nothing was written. Pass them (e.g. ${example}), or run mcp-deploy init in a terminal to be asked.` : 'Nothing was written. Fix the values above and run it again.',
+      hint:
+        missing.length > 0
+          ? `Nothing was written. Pass them (e.g. ${example}), or run mcp-deploy init in a terminal to be asked.`
+          : 'Nothing was written. Fix the values above and run it again.',
     });
   }
-  const color = options.color !== false && useColor(process.stdout);
+  const color = options.color !== false && wantsColor(process.stdout);
   const paint = new Chalk({ level: color ? 1 : 0 });
   const out = (line: string) => process.stdout.write(`${line}\n`);
   out(paint.bold(`mcp-deploy init: ${detection.root}`));
@@ -163,7 +181,8 @@ function writeConfig(root: string, file: string, texts: AnswerTexts, replace: bo
     try {
       writeFileSync(file, text, { flag: 'wx' });
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw new DeployError('usage', `${configName} appeared while init ran; left as it is.`);
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST')
+        throw new DeployError('usage', `${configName} appeared while init ran; left as it is.`);
       throw error;
     }
   }
@@ -175,10 +194,14 @@ function writeConfig(root: string, file: string, texts: AnswerTexts, replace: bo
 function workflowRepoRoot(root: string, force: boolean): string {
   const repoRoot = findRepoRoot(root);
   if (repoRoot === null) {
-    throw new DeployError('usage', `--ci-github: ${root} is not inside a git repository; nothing was written.`, { hint: 'Run mcp-deploy init in the repository GitHub builds, or leave out --ci-github.' });
+    throw new DeployError('usage', `--ci-github: ${root} is not inside a git repository; nothing was written.`, {
+      hint: 'Run mcp-deploy init in the repository GitHub builds, or leave out --ci-github.',
+    });
   }
   if (existsSync(join(repoRoot, workflowPath)) && !force) {
-    throw new DeployError('usage', `--ci-github: ${workflowPath} already exists; nothing was written.`, { hint: 'Compare it with mcp-deploy ci github --print, or replace both files with --force.' });
+    throw new DeployError('usage', `--ci-github: ${workflowPath} already exists; nothing was written.`, {
+      hint: 'Compare it with mcp-deploy ci github --print, or replace both files with --force.',
+    });
   }
   return repoRoot;
 }
@@ -220,7 +243,12 @@ function wizardPort(detection: Detection, initial: AnswerTexts, configFile: stri
     suggestFor: (source) => {
       const facts = inspectFolder(root, source);
       const app = appNameForFolder(source);
-      return { entry: facts.entry ?? '', requirements: facts.requirements ?? '', ontologies: facts.ontologies.join(', '), ...(app === null ? {} : { app }) };
+      return {
+        entry: facts.entry ?? '',
+        requirements: facts.requirements ?? '',
+        ontologies: facts.ontologies.join(', '),
+        ...(app === null ? {} : { app }),
+      };
     },
     render: (texts) => configText(root, configFile, texts),
     write: (texts, replace) => writeConfig(root, configFile, texts, replace),
@@ -231,8 +259,12 @@ function wizardPort(detection: Detection, initial: AnswerTexts, configFile: stri
 /** What was found, one line each, for the plain output. */
 function describeDetection(detection: Detection): string[] {
   const { server } = detection;
-  const lines = server === null ? ['server: none found; the entry came from --entry'] : [`server: ${server.folder === '.' ? './' : `${server.folder}/`} (${server.reasons.join('; ')})`];
-  if (detection.others.length > 0) lines.push(`also:   ${detection.others.map((other) => `${other.folder}/`).join(', ')} (choose with --source)`);
+  const lines =
+    server === null
+      ? ['server: none found; the entry came from --entry']
+      : [`server: ${server.folder === '.' ? './' : `${server.folder}/`} (${server.reasons.join('; ')})`];
+  if (detection.others.length > 0)
+    lines.push(`also:   ${detection.others.map((other) => `${other.folder}/`).join(', ')} (choose with --source)`);
   lines.push(`remote: ${detection.gitRemote ?? 'none'}`);
   lines.push(`name:   ${detection.app}, ${detection.appReason}`);
   const shadowed = detection.existingConfigs.filter((name) => name !== configName);

@@ -14,7 +14,10 @@ import { createRunContext, type RunContext } from '../run-context.js';
 import { chooseFace } from '../terminal.js';
 import { runApp } from '../app-bridge.js';
 
-async function withHost<T>(options: GlobalOptions, body: (context: RunContext, transport: Awaited<ReturnType<RunContext['connect']>>) => Promise<T>): Promise<T> {
+async function withHost<T>(
+  options: GlobalOptions,
+  body: (context: RunContext, transport: Awaited<ReturnType<RunContext['connect']>>) => Promise<T>,
+): Promise<T> {
   const context = createRunContext({ ...options, yes: true }, { plain: true });
   const transport = await context.connect();
   try {
@@ -38,7 +41,13 @@ export async function releasesCommand(options: GlobalOptions): Promise<number> {
     if (rows.length === 0) context.out.write(`No releases on ${transport.label} yet.\n`);
     const now = Date.now() / 1000;
     for (const row of rows) {
-      const marks = [row.active ? paint.green('active') : '', row.previous ? paint.cyan('previous') : '', row.failed ? paint.red('failed') : ''].filter(Boolean).join(',');
+      const marks = [
+        row.active ? paint.green('active') : '',
+        row.previous ? paint.cyan('previous') : '',
+        row.failed ? paint.red('failed') : '',
+      ]
+        .filter(Boolean)
+        .join(',');
       const age = row.createdAt ? formatAge(now - Date.parse(row.createdAt) / 1000) : '?';
       const size = row.sizeBytes === null ? '?' : formatBytes(row.sizeBytes);
       context.out.write(
@@ -46,7 +55,10 @@ export async function releasesCommand(options: GlobalOptions): Promise<number> {
       );
       if (row.failed) context.out.write(paint.dim(`      failed at ${row.failed.step}: ${row.failed.message}\n`));
     }
-    if (malformedAuditLines > 0) context.out.write(paint.yellow(`! audit.log has ${malformedAuditLines} line(s) that could not be read; they were left as they are.\n`));
+    if (malformedAuditLines > 0)
+      context.out.write(
+        paint.yellow(`! audit.log has ${malformedAuditLines} line(s) that could not be read; they were left as they are.\n`),
+      );
     return 0;
   });
 }
@@ -78,11 +90,19 @@ function statusLines(context: RunContext, status: HostStatus, extra: ReadonlyMap
     write(paint.yellow(`! nginx and state.json disagree: a run was cut off after the switch. The next deploy or rollback repairs it.`));
   }
   for (const colour of status.colours) {
-    const health = !colour.running ? paint.dim('stopped') : colour.healthy ? paint.green('healthy') : paint.red(`unhealthy: ${colour.problem ?? ''}`);
+    const health = !colour.running
+      ? paint.dim('stopped')
+      : colour.healthy
+        ? paint.green('healthy')
+        : paint.red(`unhealthy: ${colour.problem ?? ''}`);
     write(`${colour.colour.padEnd(5)} :${colour.port}  ${health}${extra.get(colour.colour) ?? ''}`);
   }
   if (status.lock.held) {
-    write(paint.yellow(`lock: held by ${describeHolder(status.lock)}${status.lock.stale ? ` — stale (${status.lock.staleReason}); break it with: mcp-deploy unlock --force` : ''}`));
+    write(
+      paint.yellow(
+        `lock: held by ${describeHolder(status.lock)}${status.lock.stale ? ` — stale (${status.lock.staleReason}); break it with: mcp-deploy unlock --force` : ''}`,
+      ),
+    );
   } else write('lock: free');
   return lines;
 }

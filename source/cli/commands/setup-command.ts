@@ -21,9 +21,15 @@ export async function setupCommand(options: GlobalOptions): Promise<number> {
       write(paint.green('Nothing to write: the host is laid out already.\n'));
       return 0;
     }
-    const consent = options.yes ? alwaysYes : process.stdin.isTTY && process.stdout.isTTY ? promptConsent(process.stdin, process.stdout) : null;
+    const consent = options.yes
+      ? alwaysYes
+      : process.stdin.isTTY && process.stdout.isTTY
+        ? promptConsent(process.stdin, process.stdout)
+        : null;
     if (consent === null) {
-      throw new DeployError('usage', 'Nothing was written: there is no terminal to ask in.', { hint: 'Review the plan above, then run mcp-deploy setup --yes to apply it.' });
+      throw new DeployError('usage', 'Nothing was written: there is no terminal to ask in.', {
+        hint: 'Review the plan above, then run mcp-deploy setup --yes to apply it.',
+      });
     }
     try {
       const outcomes = await applySetup(transport, plan, consent);
@@ -32,7 +38,12 @@ export async function setupCommand(options: GlobalOptions): Promise<number> {
         return 0;
       }
       for (const outcome of outcomes) {
-        const mark = outcome.result === 'created' || outcome.result === 'replaced' ? paint.green('✔') : outcome.result === 'by hand' ? paint.yellow('!') : paint.dim('=');
+        const mark =
+          outcome.result === 'created' || outcome.result === 'replaced'
+            ? paint.green('✔')
+            : outcome.result === 'by hand'
+              ? paint.yellow('!')
+              : paint.dim('=');
         write(`${mark} ${outcome.result.padEnd(9)} ${outcome.path}${outcome.note ? paint.dim(` — ${outcome.note}`) : ''}\n`);
       }
       write(`\nNext: mcp-deploy doctor --target ${context.target.name}, then mcp-deploy --target ${context.target.name}.\n`);
@@ -50,7 +61,8 @@ type Paint = InstanceType<typeof Chalk>;
 
 export function renderPlan(plan: SetupPlan, paint: Paint): string {
   const lines: string[] = ['Folders:'];
-  for (const dir of plan.dirs) lines.push(dir.exists ? `  ${paint.dim('=')} ${dir.path} ${paint.dim('(exists)')}` : `  ${paint.green('+')} ${dir.path}`);
+  for (const dir of plan.dirs)
+    lines.push(dir.exists ? `  ${paint.dim('=')} ${dir.path} ${paint.dim('(exists)')}` : `  ${paint.green('+')} ${dir.path}`);
   lines.push('', 'Files:');
   for (const file of plan.files) {
     if (file.state === 'same') {
@@ -76,11 +88,17 @@ export function renderPlan(plan: SetupPlan, paint: Paint): string {
 }
 
 function boxed(text: string, paint: Paint): string[] {
-  return text.replace(/\n$/, '').split('\n').map((line) => `    ${paint.dim('│')} ${line}`);
+  return text
+    .replace(/\n$/, '')
+    .split('\n')
+    .map((line) => `    ${paint.dim('│')} ${line}`);
 }
 
 function hasWork(plan: SetupPlan): boolean {
-  return plan.dirs.some((dir) => !dir.exists) || plan.files.some((file) => file.writable && (file.state === 'absent' || file.state === 'differs'));
+  return (
+    plan.dirs.some((dir) => !dir.exists) ||
+    plan.files.some((file) => file.writable && (file.state === 'absent' || file.state === 'differs'))
+  );
 }
 
 export type ClosableConsent = Consent & { close?: () => void };

@@ -30,7 +30,13 @@ export async function planInstall(config: Config): Promise<InstallPlan> {
   } catch {
     throw new DeployError('config', `runtime.requirements: ${runtime.requirements} was not found in ${config.source}`);
   }
-  const hash = createHash('sha256').update(bytes).update('\0').update(JSON.stringify(runtime.pip_args)).update('\0').update(runtime.python).digest('hex');
+  const hash = createHash('sha256')
+    .update(bytes)
+    .update('\0')
+    .update(JSON.stringify(runtime.pip_args))
+    .update('\0')
+    .update(runtime.python)
+    .digest('hex');
   const needsPip = bytes
     .toString('utf8')
     .split('\n')

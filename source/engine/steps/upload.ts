@@ -19,14 +19,20 @@ export type UploadResult = {
 /** The local side of a release: its files and their manifest. Computed before anything changes on the host. */
 export async function prepareRelease(config: Config): Promise<{ entries: SourceEntry[]; manifest: Manifest }> {
   // Our own metadata folder name is reserved inside a release.
-  const entries = (await listSourceFiles(config)).filter((entry) => entry.path !== metaDirName && !entry.path.startsWith(`${metaDirName}/`));
+  const entries = (await listSourceFiles(config)).filter(
+    (entry) => entry.path !== metaDirName && !entry.path.startsWith(`${metaDirName}/`),
+  );
   const files = entries.filter((entry): entry is Extract<SourceEntry, { kind: 'file' }> => entry.kind === 'file');
   // An empty tree (a wrong "source", an "exclude" that takes everything) would become a release
   // that cannot start: refuse it here, before the host is touched (found by the bad-input tests).
   if (files.length === 0) {
-    throw new DeployError('validate', `Nothing to deploy: the source folder ${config.source} has no files${config.exclude.length > 0 ? ' left after "exclude"' : ''}.`, {
-      hint: 'Check "source" and "exclude" in the config file.',
-    });
+    throw new DeployError(
+      'validate',
+      `Nothing to deploy: the source folder ${config.source} has no files${config.exclude.length > 0 ? ' left after "exclude"' : ''}.`,
+      {
+        hint: 'Check "source" and "exclude" in the config file.',
+      },
+    );
   }
   const manifest = await buildManifest(files);
   return { entries, manifest };
@@ -76,13 +82,15 @@ export async function uploadRelease(options: {
   const partial = layout.partialDir(release);
   const final = layout.releaseDir(release);
   const exists = await transport.run(['test', '-e', final]);
-  if (exists.code === 0) throw new DeployError('host-state', `Release ${release} already exists on ${transport.label}; refusing to overwrite it.`);
+  if (exists.code === 0)
+    throw new DeployError('host-state', `Release ${release} already exists on ${transport.label}; refusing to overwrite it.`);
   await runChecked(transport, removeTree(partial), 'clearing an old partial upload');
   await runChecked(transport, ['mkdir', '-p', layout.releasesDir], 'creating the releases folder');
   try {
     await transport.uploadTree(partial, [...plan, { kind: 'dir', path: metaDirName, mode: 0o755 }], {
       signal: options.signal,
-      onProgress: (progress) => step.progress(progress.bytesDone, totals.bytes, 'bytes', `${progress.filesDone}/${progress.filesTotal} files`),
+      onProgress: (progress) =>
+        step.progress(progress.bytesDone, totals.bytes, 'bytes', `${progress.filesDone}/${progress.filesTotal} files`),
     });
     const meta = `${partial}/${metaDirName}`;
     await transport.writeFileAtomic(`${meta}/manifest.json`, `${JSON.stringify(local.manifest)}\n`);
@@ -121,10 +129,16 @@ async function uploadFailure(transport: Transport, layout: HostLayout, bytes: nu
   const df = await transport.run(['df', '-Pk', layout.releasesDir], { timeoutMs: 15_000 }).catch(() => null);
   const availableKiB = Number(df?.code === 0 ? df.stdout.trim().split('\n').pop()?.trim().split(/\s+/)[3] : Number.NaN);
   const message = error instanceof Error ? error.message : String(error);
-  const full = /no space left|ENOSPC|quota exceeded|EDQUOT/i.test(message) || (Number.isFinite(availableKiB) && availableKiB * 1024 < Math.max(bytes, 64 * 1024) && availableKiB < 1024);
+  const full =
+    /no space left|ENOSPC|quota exceeded|EDQUOT/i.test(message) ||
+    (Number.isFinite(availableKiB) && availableKiB * 1024 < Math.max(bytes, 64 * 1024) && availableKiB < 1024);
   if (!full) return error;
-  return new DeployError('deploy', `The host ran out of disk space while uploading (${Number.isFinite(availableKiB) ? `${availableKiB} KiB free under ${layout.releasesDir}` : 'disk full'}; this release sends ${Math.ceil(bytes / 1024)} KiB): ${message}`, {
-    hint: 'Free space on the host (old releases: mcp-deploy releases; logs in shared/logs; keepReleases), then deploy again.',
-    cause: error,
-  });
+  return new DeployError(
+    'deploy',
+    `The host ran out of disk space while uploading (${Number.isFinite(availableKiB) ? `${availableKiB} KiB free under ${layout.releasesDir}` : 'disk full'}; this release sends ${Math.ceil(bytes / 1024)} KiB): ${message}`,
+    {
+      hint: 'Free space on the host (old releases: mcp-deploy releases; logs in shared/logs; keepReleases), then deploy again.',
+      cause: error,
+    },
+  );
 }

@@ -4,7 +4,14 @@ import { arg, op, script } from '../../remote/quote.js';
 import { runChecked, type RunResult, type Transport } from '../../remote/transport.js';
 import type { Colour } from '../colours.js';
 import type { ServerSpec, StopResult, Supervisor } from './supervisor.js';
-import { defaultStopTimeoutSeconds, instanceUnitName, renderRunScript, runScriptPath, templateUnitName, type SystemdMode } from './systemd-unit.js';
+import {
+  defaultStopTimeoutSeconds,
+  instanceUnitName,
+  renderRunScript,
+  runScriptPath,
+  templateUnitName,
+  type SystemdMode,
+} from './systemd-unit.js';
 
 export type SystemdSupervisorOptions = {
   readonly app: string;
@@ -88,9 +95,13 @@ if [ "$was" = 0 ]; then echo none; elif [ "$result" = timeout ]; then echo kille
     const detail = (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-5).join('\n');
     const where = this.transport.label;
     if (result.code === notInstalled) {
-      return new DeployError('deploy', `${what} failed on ${where}: the unit ${templateUnitName(this.options.app)} is not installed (${detail}).`, {
-        hint: 'Run `mcp-deploy setup`: it shows the unit and installs it with your consent.',
-      });
+      return new DeployError(
+        'deploy',
+        `${what} failed on ${where}: the unit ${templateUnitName(this.options.app)} is not installed (${detail}).`,
+        {
+          hint: 'Run `mcp-deploy setup`: it shows the unit and installs it with your consent.',
+        },
+      );
     }
     if (/sudo:/.test(detail)) {
       return new DeployError('deploy', `${what} failed on ${where}: sudo refused (${detail}).`, {
@@ -99,7 +110,10 @@ if [ "$was" = 0 ]; then echo none; elif [ "$result" = timeout ]; then echo kille
     }
     if (/Failed to connect to bus|XDG_RUNTIME_DIR/i.test(detail)) {
       return new DeployError('deploy', `${what} failed on ${where}: no systemd manager to talk to (${detail}).`, {
-        hint: this.options.mode === 'user' ? 'Enable lingering for the SSH user: sudo loginctl enable-linger <user>. `mcp-deploy doctor` checks it.' : 'Is systemd the init system on this host? Otherwise use "supervisor": "process".',
+        hint:
+          this.options.mode === 'user'
+            ? 'Enable lingering for the SSH user: sudo loginctl enable-linger <user>. `mcp-deploy doctor` checks it.'
+            : 'Is systemd the init system on this host? Otherwise use "supervisor": "process".',
       });
     }
     return new DeployError('deploy', `${what} failed on ${where} (exit ${result.code})${detail ? `: ${detail}` : ''}`, {

@@ -41,7 +41,10 @@ export function emailChannel(settings: EmailSettings, timeoutMs: number): Channe
   };
 }
 
-export function emailMessage(notification: Notification, settings: Pick<EmailSettings, 'from' | 'to'>): { from: string; to: string | string[]; subject: string; text: string } {
+export function emailMessage(
+  notification: Notification,
+  settings: Pick<EmailSettings, 'from' | 'to'>,
+): { from: string; to: string | string[]; subject: string; text: string } {
   return {
     from: settings.from,
     to: typeof settings.to === 'string' ? settings.to : [...settings.to],
