@@ -16,7 +16,7 @@ import { createElement } from 'react';
 import type { AppEngine } from '../source/ui/engine-port.js';
 
 type AppModule = typeof import('../source/ui/app.js');
-type EventsModule = typeof import('../source/engine/events.js');
+type EventsModule = typeof import('../source/run/events.js');
 
 const root = join(fileURLToPath(import.meta.url), '..', '..');
 // From dist/ at run time (Node cannot load the .tsx sources); typed from source/ for tsc.

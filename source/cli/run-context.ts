@@ -1,7 +1,7 @@
 import { hostname, userInfo } from 'node:os';
 import { loadConfig, selectTarget, type Config, type Target } from '../config/load.js';
 import type { EngineContext } from '../engine/context.js';
-import { EventBus } from '../engine/events.js';
+import { EventBus } from '../run/events.js';
 import { createPlainReporter } from '../report/plain-reporter.js';
 import { openTransport } from './open-transport.js';
 import { wantsColor } from './terminal.js';

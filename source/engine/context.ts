@@ -1,8 +1,13 @@
 import type { Config, Target } from '../config/load.js';
 import type { Transport } from '../remote/transport.js';
-import type { EventBus } from './events.js';
+import type { EventBus } from '../run/events.js';
+import type { Checkpoint } from '../run/step.js';
+import type { StepId } from '../run/step-ids.js';
 
-/** Everything an engine operation needs, handed in by the CLI (or a test). */
+/**
+ * Everything an engine operation needs, handed in by the CLI (or a test). It is also what runs
+ * the steps (a StepRunner): the bus they report to, the signal that stops them, the test hook.
+ */
 export type EngineContext = {
   readonly config: Config;
   readonly target: Target;
@@ -15,14 +20,11 @@ export type EngineContext = {
   readonly connect: () => Promise<Transport>;
   /** Aborted on Ctrl-C / SIGTERM: the engine stops at the next safe point and rolls back. */
   readonly signal: AbortSignal;
-  /**
-   * Test-only fault hook: called when each step starts and ends, so a test can kill or break the
-   * run at a named point. Never set outside tests.
-   */
-  readonly checkpoint?: (step: string, phase: 'start' | 'end') => Promise<void>;
+  /** Test-only fault hook at every step's start and end (see run/step.ts); never set outside tests. */
+  readonly checkpoint?: Checkpoint;
 };
 
-export type StepRecord = { readonly name: string; readonly status: 'done' | 'failed' | 'skipped'; readonly ms: number };
+export type StepRecord = { readonly name: StepId; readonly status: 'done' | 'failed' | 'skipped'; readonly ms: number };
 
 /** Collects each step's outcome from the bus, for the JSON summary and the audit log. */
 export function recordSteps(bus: EventBus): { readonly steps: StepRecord[]; stop: () => void } {

@@ -3,16 +3,18 @@ import { hostNow } from '../host/host-clock.js';
 import { makeReleaseId } from '../host/layout.js';
 import { markFailed } from '../host/releases.js';
 import { removeTree } from '../host/remove-tree.js';
-import { formatBytes } from '../report/format.js';
+import { formatBytes } from '../run/format.js';
 import { validateOnly } from './validate-gate.js';
 import type { EngineContext } from './context.js';
-import { cutover, newProgress, recoverCutover } from './cutover.js';
+import { cutover, newProgress } from './cutover.js';
+import { deploySteps } from './declared-steps.js';
+import { recoverCutover } from './recover-cutover.js';
 import { renderServerEnv } from './env-file.js';
 import { gitRevision } from './git-revision.js';
 import { describeServing, runOperation, type Failure, type RunSummary } from './operation.js';
-import { interpreterFor, ensureVenv, planInstall, runInstallCommand } from './steps/install.js';
+import { installStep, interpreterFor, planInstall } from './steps/install.js';
 import { prepareRelease, uploadRelease } from './steps/upload.js';
-import { runStep, StepSkipped } from './step.js';
+import { runStep } from '../run/step.js';
 import { openSession, type Session } from './session.js';
 import { pruneStep } from './steps/prune.js';
 
@@ -34,19 +36,20 @@ export async function deploy(context: EngineContext, options: DeployOptions = {}
   return runOperation(
     context,
     'deploy',
+    deploySteps(config, { validate: !options.skipValidate }),
     async (state) => {
       if (!options.skipValidate) await validateOnly(context);
-      const local = await runStep(bus, 'prepare', 'Hash the release files', async (step) => {
+      const local = (await runStep(context, 'prepare', 'Hash the release files', async (step) => {
         const prepared = await prepareRelease(config);
         step.detail(`${prepared.manifest.length} files`);
         return prepared;
-      });
+      }))!;
       const install = await planInstall(config);
       const gitSha = await gitRevision(config.source);
 
       const session = await openSession(context, { operation: 'deploy', force: options.force ?? false });
       state.session = session;
-      const { transport, layout, supervisor, active } = session;
+      const { transport, layout, active } = session;
       state.previous = active?.release ?? null;
       state.serving = session.servingDescription;
       const now = await hostNow(transport);
@@ -54,8 +57,7 @@ export async function deploy(context: EngineContext, options: DeployOptions = {}
       state.release = release;
       bus.emit({ kind: 'release', release, previous: state.previous });
 
-      state.upload = (await runStep(bus, 'upload', `Upload release ${release}`, async (step) => {
-        await context.checkpoint?.('upload', 'start');
+      state.upload = (await runStep(context, 'upload', `Upload release ${release}`, async (step) => {
         const env = await renderServerEnv(config);
         if (env !== null) {
           await transport.run(['mkdir', '-p', layout.sharedDir]);
@@ -68,7 +70,7 @@ export async function deploy(context: EngineContext, options: DeployOptions = {}
           config,
           release,
           base: active?.release ?? null,
-          local: local!,
+          local,
           meta: { createdAt: now.iso, gitSha, operator: context.operator, requirementsHash: install.kind === 'venv' ? install.hash : null },
           step,
           signal,
@@ -76,32 +78,16 @@ export async function deploy(context: EngineContext, options: DeployOptions = {}
         step.detail(
           `${result.files} file(s) sent, ${formatBytes(result.bytes)}; ${result.linked} unchanged linked; +${result.diff.added.length} ~${result.diff.changed.length} -${result.diff.removed.length}`,
         );
-        await context.checkpoint?.('upload', 'end');
         return result;
       }))!;
 
-      await runStep(bus, 'install', 'Install dependencies', async (step) => {
-        await context.checkpoint?.('install', 'start');
-        signal.throwIfAborted();
-        if (install.kind === 'none') throw new StepSkipped(install.reason);
-        if (install.kind === 'command') {
-          await runInstallCommand(transport, install.command, layout.releaseDir(release), step.log);
-          step.detail('runtime.install ran');
-        } else {
-          const outcome = await ensureVenv(transport, layout, config, install, layout.releaseDir(release), step.log);
-          step.detail(outcome === 'cached' ? `venv ${install.hash.slice(0, 12)} reused` : `venv ${install.hash.slice(0, 12)} built`);
-        }
-        await context.checkpoint?.('install', 'end');
-      });
+      await installStep(session, install, release);
 
       const progress = newProgress(target, active);
       state.progress = progress;
-      await cutover(
-        { context, transport, layout, supervisor, release, interpreter: interpreterFor(config, layout, install), active },
-        progress,
-      );
+      await cutover(session, { release, interpreter: interpreterFor(config, session.layout, install) }, progress);
       state.serving = describeServing(release, progress);
-      await pruneStep(session, bus);
+      await pruneStep(session);
     },
     async (state, failure) => {
       const { session, release, progress } = state;
@@ -109,20 +95,7 @@ export async function deploy(context: EngineContext, options: DeployOptions = {}
       if (progress !== null && !progress.finalized) {
         state.rolledBack = true;
         // An operator's Ctrl-C says nothing about the release: it is undone, not marked failed.
-        state.serving = await recoverCutover(
-          {
-            context,
-            transport: session.transport,
-            layout: session.layout,
-            supervisor: session.supervisor,
-            release,
-            interpreter: '',
-            active: session.active,
-          },
-          progress,
-          failure,
-          { markFailed: !signal.aborted },
-        );
+        state.serving = await recoverCutover(session, release, progress, failure, { markFailed: !signal.aborted });
       } else if (progress === null) {
         await cleanUpBeforeCutover(session, release, { uploaded: state.upload !== null, markFailed: !signal.aborted }, failure);
       }

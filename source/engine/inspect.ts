@@ -1,4 +1,5 @@
-import { readAudit, isMalformedAuditLine, type AuditRecord } from '../host/audit.js';
+import { readAudit, isMalformedAuditLine } from '../host/audit.js';
+import type { AuditRecord } from '../run/audit-record.js';
 import { hostLayout } from '../host/layout.js';
 import { readLock, type LockStatus } from '../host/lock.js';
 import { listReleases, type Release } from '../host/releases.js';

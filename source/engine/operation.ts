@@ -2,6 +2,7 @@ import { describeError, isDeployError } from '../errors.js';
 import { recordSteps, type EngineContext, type StepRecord } from './context.js';
 import type { CutoverProgress } from './cutover.js';
 import type { Session } from './session.js';
+import type { DeclaredStep, StepId } from '../run/step-ids.js';
 
 export type RunSummary = {
   readonly ok: boolean;
@@ -16,7 +17,7 @@ export type RunSummary = {
   readonly rolledBack: boolean;
   /** What serves traffic at the end, in words; null when nothing does. */
   readonly serving: string | null;
-  readonly error?: { readonly step: string; readonly message: string; readonly hint?: string };
+  readonly error?: { readonly step: StepId; readonly message: string; readonly hint?: string };
   /** The exit code the CLI should use. */
   readonly exitCode: number;
 };
@@ -33,7 +34,7 @@ export type OperationState = {
   rolledBack: boolean;
 };
 
-export type Failure = { readonly step: string; readonly message: string };
+export type Failure = { readonly step: StepId; readonly message: string };
 
 /**
  * The frame deploy and rollback share: announce the run, remember which step failed first,
@@ -44,13 +45,14 @@ export type Failure = { readonly step: string; readonly message: string };
 export async function runOperation(
   context: EngineContext,
   operation: 'deploy' | 'rollback',
+  steps: readonly DeclaredStep[],
   body: (state: OperationState) => Promise<void>,
   recover: (state: OperationState, failure: Failure, error: unknown) => Promise<void>,
 ): Promise<RunSummary> {
   const { bus, target, signal } = context;
   const recorder = recordSteps(bus);
   const started = performance.now();
-  bus.emit({ kind: 'run:start', operation, target: target.name, at: Date.now() });
+  bus.emit({ kind: 'run:start', operation, target: target.name, at: Date.now(), steps });
   const state: OperationState = {
     session: null,
     release: null,
@@ -62,7 +64,7 @@ export async function runOperation(
   };
 
   // The step that failed first; rollback steps that run afterwards must not take its place.
-  let failedStep = operation === 'deploy' ? 'validate' : 'connect';
+  let failedStep: StepId = steps[0]?.id ?? 'connect';
   let failureSeen = false;
   const stopTracking = bus.on((event) => {
     if (failureSeen) return;
@@ -127,7 +129,7 @@ export function describeServing(release: string, progress: Pick<CutoverProgress,
   return `release ${release} on ${progress.colour} (port ${progress.port})`;
 }
 
-function errorSummary(step: string, error: unknown, signal: AbortSignal): { step: string; message: string; hint?: string } {
+function errorSummary(step: StepId, error: unknown, signal: AbortSignal): { step: StepId; message: string; hint?: string } {
   // The abort's reason says by what ("interrupted by SIGHUP"): worth keeping in the audit log.
   if (signal.aborted && !isDeployError(error))
     return { step, message: signal.reason instanceof Error ? signal.reason.message : 'interrupted' };

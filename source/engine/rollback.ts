@@ -2,12 +2,14 @@ import { DeployError } from '../errors.js';
 import { assertSafeReleaseId } from '../host/layout.js';
 import { listReleases, type Release as ReleaseInfo } from '../host/releases.js';
 import type { EngineContext } from './context.js';
-import { cutover, newProgress, recoverCutover } from './cutover.js';
+import { cutover, newProgress } from './cutover.js';
+import { rollbackSteps } from './declared-steps.js';
+import { recoverCutover } from './recover-cutover.js';
 import { describeServing, runOperation, type RunSummary } from './operation.js';
 import { ensureVenv, interpreterFor, planInstall, type InstallPlan } from './steps/install.js';
 import { pruneStep } from './steps/prune.js';
 import { openSession } from './session.js';
-import { runStep } from './step.js';
+import { runStep } from '../run/step.js';
 
 export type RollbackOptions = {
   /** The release to go back to; default: the newest good release older than the active one. */
@@ -25,6 +27,7 @@ export async function rollback(context: EngineContext, options: RollbackOptions 
   return runOperation(
     context,
     'rollback',
+    rollbackSteps(config),
     async (state) => {
       const session = await openSession(context, {
         operation: 'rollback',
@@ -32,10 +35,10 @@ export async function rollback(context: EngineContext, options: RollbackOptions 
         ...(options.release ? { release: options.release } : {}),
       });
       state.session = session;
-      const { transport, layout, supervisor, active } = session;
+      const { transport, layout, active } = session;
       state.previous = active?.release ?? null;
       state.serving = session.servingDescription;
-      const chosen = (await runStep(bus, 'choose', 'Choose the release to roll back to', async (step) => {
+      const chosen = (await runStep(context, 'choose', 'Choose the release to roll back to', async (step) => {
         const releases = await listReleases(transport, layout);
         const release = chooseRelease(releases, active?.release ?? null, options.release);
         step.detail(`${release.id}${release.failed ? ' (marked failed earlier)' : ''}`);
@@ -49,39 +52,23 @@ export async function rollback(context: EngineContext, options: RollbackOptions 
             plan.kind === 'venv' ? { kind: 'none' as const, reason: 'release records no venv' } : plan,
           );
       if (install.kind === 'venv') {
-        await runStep(bus, 'install', 'Check the release venv', async (step) => {
+        await runStep(context, 'install', 'Check the release venv', async (step) => {
           const outcome = await ensureVenv(transport, layout, config, install, layout.releaseDir(chosen.id), step.log);
           step.detail(outcome === 'cached' ? 'venv still there: nothing installed' : 'venv was pruned: rebuilt');
         });
       }
       const progress = newProgress(target, active);
       state.progress = progress;
-      await cutover(
-        { context, transport, layout, supervisor, release: chosen.id, interpreter: interpreterFor(config, layout, install), active },
-        progress,
-      );
+      await cutover(session, { release: chosen.id, interpreter: interpreterFor(config, layout, install) }, progress);
       state.serving = describeServing(chosen.id, progress);
-      await pruneStep(session, bus);
+      await pruneStep(session);
     },
     async (state, failure) => {
       const { session, release, progress } = state;
       if (session === null || release === null || progress === null || progress.finalized) return;
       state.rolledBack = true;
       // A rollback target that fails again keeps its good name: it served before, the fault may be elsewhere.
-      state.serving = await recoverCutover(
-        {
-          context,
-          transport: session.transport,
-          layout: session.layout,
-          supervisor: session.supervisor,
-          release,
-          interpreter: '',
-          active: session.active,
-        },
-        progress,
-        failure,
-        { markFailed: false },
-      );
+      state.serving = await recoverCutover(session, release, progress, failure, { markFailed: false });
     },
   );
 }

@@ -1,5 +1,5 @@
 import type { Transport } from '../remote/transport.js';
-import type { EventBus } from './events.js';
+import type { EventBus } from '../run/events.js';
 
 /**
  * Follows a release's log on the host while it starts and is checked: every line becomes a `log`

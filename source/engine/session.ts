@@ -1,5 +1,6 @@
 import { DeployError, describeError, isDeployError } from '../errors.js';
-import { appendAudit, type AuditRecord } from '../host/audit.js';
+import { appendAudit } from '../host/audit.js';
+import type { AuditRecord } from '../run/audit-record.js';
 import { hostNow } from '../host/host-clock.js';
 import { hostLayout, type HostLayout } from '../host/layout.js';
 import { acquireLock, breakLock, readLock, releaseLock, type HeldLock, type LockOperation } from '../host/lock.js';
@@ -7,13 +8,18 @@ import { readState, type HostState } from '../host/state.js';
 import type { Transport } from '../remote/transport.js';
 import { colourOfPort, portOf, type Colour } from './colours.js';
 import type { EngineContext } from './context.js';
-import type { ActiveSide } from './cutover.js';
 import { readUpstream } from './nginx.js';
-import { runStep } from './step.js';
+import { runStep } from '../run/step.js';
 import { createSupervisor } from './supervisor/create-supervisor.js';
 import type { Supervisor } from './supervisor/supervisor.js';
 
-/** One locked conversation with a host: what deploy and rollback share around their own steps. */
+/** What serves traffic before a cutover; null on a first deploy. */
+export type ActiveSide = { readonly colour: Colour; readonly port: number; readonly release: string } | null;
+
+/**
+ * One locked conversation with a host: what deploy and rollback share around their own steps,
+ * and everything a cutover and its recovery work with, built once here.
+ */
 export type Session = {
   readonly transport: Transport;
   readonly layout: HostLayout;
@@ -39,8 +45,7 @@ export async function openSession(
   const layout = hostLayout(target.path);
   let transport: Transport | null = null;
   let lock: HeldLock | null = null;
-  const opened = await runStep(bus, 'connect', `Connect to ${target.name} and take the lock`, async (step) => {
-    await context.checkpoint?.('connect', 'start');
+  const opened = await runStep(context, 'connect', `Connect to ${target.name} and take the lock`, async (step) => {
     transport = await context.connect();
     const request = {
       target: target.name,
@@ -76,7 +81,6 @@ export async function openSession(
       (message) => bus.emit({ kind: 'notice', level: 'warn', message }),
     );
     step.detail(`${transport.label}; ${active ? `${active.release} serves on ${active.colour} (${active.port})` : 'nothing deployed yet'}`);
-    await context.checkpoint?.('connect', 'end');
     return { state, active };
   }).catch(async (error: unknown) => {
     if (transport !== null) {
@@ -101,28 +105,34 @@ export async function openSession(
     servingDescription: active ? `release ${active.release} on ${active.colour} (port ${active.port})` : null,
     context,
     finish: async (record) => {
-      await runStep(bus, 'audit', 'Write the audit log and unlock', async (step) => {
-        const problems: string[] = [];
-        const audited: AuditRecord = {
-          at: await hostIso(connection),
-          operator: context.operator,
-          localHost: context.localHost,
-          target: target.name,
-          operation: options.operation === 'prune' ? 'deploy' : options.operation,
-          ...record,
-          // A copy: the caller's list grows with this very step after the record is written.
-          steps: [...record.steps],
-        };
-        await appendAudit(connection, layout, audited).catch((error: unknown) => problems.push(`audit log: ${describeError(error)}`));
-        bus.emit({ kind: 'audit', record: audited });
-        const outcome = await releaseLock(connection, layout, held.token).catch((error: unknown) => {
-          problems.push(`unlock: ${describeError(error)}`);
-          return 'failed';
-        });
-        if (outcome === 'not-ours') problems.push('the lock was taken over by someone else (it was broken with --force); left it alone');
-        step.detail(outcome === 'released' ? 'lock released' : `lock: ${outcome}`);
-        if (problems.length > 0) throw new DeployError('host-state', problems.join('; '));
-      }).catch(() => {
+      await runStep(
+        context,
+        'audit',
+        'Write the audit log and unlock',
+        async (step) => {
+          const problems: string[] = [];
+          const audited: AuditRecord = {
+            at: await hostIso(connection),
+            operator: context.operator,
+            localHost: context.localHost,
+            target: target.name,
+            operation: options.operation === 'prune' ? 'deploy' : options.operation,
+            ...record,
+            // A copy: the caller's list grows with this very step after the record is written.
+            steps: [...record.steps],
+          };
+          await appendAudit(connection, layout, audited).catch((error: unknown) => problems.push(`audit log: ${describeError(error)}`));
+          bus.emit({ kind: 'audit', record: audited });
+          const outcome = await releaseLock(connection, layout, held.token).catch((error: unknown) => {
+            problems.push(`unlock: ${describeError(error)}`);
+            return 'failed';
+          });
+          if (outcome === 'not-ours') problems.push('the lock was taken over by someone else (it was broken with --force); left it alone');
+          step.detail(outcome === 'released' ? 'lock released' : `lock: ${outcome}`);
+          if (problems.length > 0) throw new DeployError('host-state', problems.join('; '));
+        },
+        { uninterruptible: true },
+      ).catch(() => {
         // Reported as a failed step; the deploy's own outcome stands.
       });
       await connection.close().catch(() => {});

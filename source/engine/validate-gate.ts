@@ -1,5 +1,5 @@
 import { DeployError } from '../errors.js';
-import { runValidate } from '../validate/run-validate.js';
+import { runValidate, type ValidateResult, validateSteps } from '../validate/run-validate.js';
 import type { EngineContext } from './context.js';
 
 /** Step 1: the local checks; a deploy never touches the host when they fail. */
@@ -11,4 +11,14 @@ export async function validateOnly(context: EngineContext): Promise<{ tools: str
     });
   }
   return { tools: result.tools };
+}
+
+/** `mcp-deploy validate`: the local checks as a run of their own, announced like any other. */
+export async function validateRun(context: EngineContext, options: { readonly startServer: boolean }): Promise<ValidateResult> {
+  const { bus } = context;
+  const started = performance.now();
+  bus.emit({ kind: 'run:start', operation: 'validate', target: null, at: Date.now(), steps: validateSteps });
+  const result = await runValidate(context.config, bus, { signal: context.signal, startServer: options.startServer });
+  bus.emit({ kind: 'run:end', ok: result.ok, ms: Math.round(performance.now() - started) });
+  return result;
 }

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { DeployError } from '../errors.js';
 import { arg, op, script } from '../remote/quote.js';
 import { runChecked, type Transport } from '../remote/transport.js';
+import type { AuditRecord } from '../run/audit-record.js';
 import type { HostLayout } from './layout.js';
 
 /**
@@ -9,26 +10,6 @@ import type { HostLayout } from './layout.js';
  * operator reads the same history. Callers must keep secrets out of records; nothing here adds
  * environment values.
  */
-
-export type AuditOperation = 'deploy' | 'rollback' | 'unlock';
-export type AuditResult = 'ok' | 'failed' | 'rolled-back' | 'interrupted';
-export type AuditStep = { readonly name: string; readonly status: string; readonly ms: number };
-
-export type AuditRecord = {
-  /** Host time (ISO) when known, else the operator's. */
-  readonly at: string;
-  readonly operator: string;
-  readonly localHost: string;
-  readonly target: string;
-  readonly operation: AuditOperation;
-  readonly from: string | null;
-  readonly to: string | null;
-  readonly result: AuditResult;
-  readonly steps: readonly AuditStep[];
-  readonly error?: { readonly step: string; readonly message: string };
-  /** Set when the record was shortened to fit one atomic append. */
-  readonly truncated?: true;
-};
 
 /** A line that could not be read as a record: its 1-based line number in audit.log and its start. */
 export type MalformedAuditLine = { readonly malformed: number; readonly text: string };

@@ -48,15 +48,3 @@ export function parseEpoch(text: string, hostLabel: string): number {
  * from the same script, so both numbers come from the host's clock.
  */
 export const mtimeShellFunction = `mtime() { stat -c %Y -- "$1" 2>/dev/null || stat -f %m -- "$1" 2>/dev/null || echo -; }`;
-
-/** "45s", "12m", "3h 5m", "2d 4h": how long ago, for messages. */
-export function formatAge(seconds: number): string {
-  const s = Math.max(0, Math.floor(seconds));
-  if (s < 60) return `${s}s`;
-  const minutes = Math.floor(s / 60);
-  if (minutes < 60) return `${minutes}m`;
-  const hours = Math.floor(minutes / 60);
-  if (hours < 48) return minutes % 60 === 0 ? `${hours}h` : `${hours}h ${minutes % 60}m`;
-  const days = Math.floor(hours / 24);
-  return hours % 24 === 0 ? `${days}d` : `${days}d ${hours % 24}h`;
-}

@@ -3,7 +3,8 @@ import { z } from 'zod';
 import { DeployError } from '../errors.js';
 import { arg, op, script, type ScriptPart } from '../remote/quote.js';
 import type { Transport } from '../remote/transport.js';
-import { formatAge, mtimeShellFunction } from './host-clock.js';
+import { formatAge } from '../run/format.js';
+import { mtimeShellFunction } from './host-clock.js';
 import type { HostLayout } from './layout.js';
 
 /**

@@ -1,5 +1,5 @@
 import type { NotifyEvent } from '../config/schema.js';
-import type { AuditRecord } from '../host/audit.js';
+import type { AuditRecord } from '../run/audit-record.js';
 
 export type { NotifyEvent };
 

@@ -1,5 +1,5 @@
 import type { Config } from '../config/load.js';
-import type { EngineEvent } from '../engine/events.js';
+import type { EngineEvent } from '../run/events.js';
 import type { Channel, Fetch } from './channels/channel.js';
 import { channelsFor } from './channels/channels-for.js';
 import { withDeadline } from './deadline.js';

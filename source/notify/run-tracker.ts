@@ -1,6 +1,6 @@
-import type { EngineEvent } from '../engine/events.js';
+import type { EngineEvent } from '../run/events.js';
 import type { Notification, NotifyEvent } from './notification.js';
-import type { AuditRecord } from '../host/audit.js';
+import type { AuditRecord } from '../run/audit-record.js';
 
 /**
  * Turns the engine's events into notifications, and decides which kind each one is.

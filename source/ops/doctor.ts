@@ -6,7 +6,7 @@ import { systemctlFunctions } from '../engine/supervisor/systemd-supervisor.js';
 import { instanceUnitName } from '../engine/supervisor/systemd-unit.js';
 import { arg, op, script } from '../remote/quote.js';
 import type { Transport } from '../remote/transport.js';
-import { formatBytes } from '../report/format.js';
+import { formatBytes } from '../run/format.js';
 import { createHostProbe, fail, lastLines, pass, type DoctorCheck, type HostProbe } from './doctor-check.js';
 import { nginxChecks, sudoChecks } from './doctor-nginx.js';
 

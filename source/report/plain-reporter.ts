@@ -1,6 +1,7 @@
 import { Chalk, type ChalkInstance } from 'chalk';
-import type { EngineEvent, Listener } from '../engine/events.js';
-import { formatBytes, formatDuration } from './format.js';
+import type { EngineEvent, Listener } from '../run/events.js';
+import type { StepId } from '../run/step-ids.js';
+import { formatBytes, formatDuration } from '../run/format.js';
 
 export type PlainReporterOptions = {
   readonly write: (text: string) => void;
@@ -17,8 +18,8 @@ export type PlainReporterOptions = {
  */
 export function createPlainReporter(options: PlainReporterOptions): Listener {
   const paint: ChalkInstance = new Chalk({ level: options.color ? 1 : 0 });
-  const titles = new Map<string, string>();
-  const lastProgressBucket = new Map<string, number>();
+  const titles = new Map<StepId, string>();
+  const lastProgressBucket = new Map<StepId, number>();
   const line = (text: string) => options.write(`${text}\n`);
   // Whether this run's failure was already shown under a step's ✖ (found by the bad-input tests:
   // an error outside any step, such as a missing requirements file, ended a run with no message).
@@ -28,6 +29,8 @@ export function createPlainReporter(options: PlainReporterOptions): Listener {
     switch (event.kind) {
       case 'run:start':
         stepFailureShown = false;
+        // The declared titles name a step that fails before it starts; each step's own title replaces its row's.
+        for (const step of event.steps) titles.set(step.id, step.title);
         if (options.github) line(`::group::mcp-deploy ${event.operation}${event.target ? ` → ${event.target}` : ''}`);
         line(paint.bold(`mcp-deploy ${event.operation}${event.target ? ` → ${event.target}` : ''}`));
         break;

@@ -1,8 +1,8 @@
 import { Box, useApp, useInput, useStdin, useWindowSize } from 'ink';
 import { openPreferences } from './preferences.js';
 import { useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore, type ReactElement } from 'react';
-import type { RunSummary } from '../engine/deploy.js';
-import type { HostOverview } from '../engine/plan.js';
+import type { RunSummary } from './engine-port.js';
+import type { HostOverview } from './engine-port.js';
 import type { AppEngine, AppView } from './engine-port.js';
 import { EventFeed } from './event-feed.js';
 import { headerLines } from './header.js';

@@ -1,7 +1,8 @@
 import type { ReactElement } from 'react';
-import { formatBytes, formatDuration } from '../report/format.js';
+import { formatBytes, formatDuration } from '../run/format.js';
 import { Line, Paint, wrapRows } from './paint.js';
-import { isRecoveryStep, type Outcome, type RollbackRow, type Row, type StepRow } from './run-model.js';
+import { isRecoveryStep } from '../run/step-ids.js';
+import type { Outcome, RollbackRow, Row, StepRow } from './run-model.js';
 
 const spinnerFrames = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'] as const;
 

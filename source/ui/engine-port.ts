@@ -1,7 +1,18 @@
-import type { DeployPlan, HostOverview } from '../engine/plan.js';
 import type { RunSummary } from '../engine/deploy.js';
-import type { Listener, LogSource } from '../engine/events.js';
 import type { ReleaseRow } from '../engine/inspect.js';
+import type { DeployPlan, HostOverview } from '../engine/plan.js';
+import type { Listener, LogSource } from '../run/events.js';
+
+/**
+ * The app's one door to the layers below it: engine results, host listings and the init
+ * detection come through here, so ui/ depends on an interface it names rather than on modules.
+ */
+export type { RunSummary } from '../engine/deploy.js';
+export type { ReleaseRow } from '../engine/inspect.js';
+export type { DeployPlan, HostOverview } from '../engine/plan.js';
+export { chooseRelease } from '../engine/rollback.js';
+export type { Detection } from '../ops/init-detect.js';
+export { initFields, type AnswerTexts, type FieldKey } from '../ops/init-config.js';
 
 /**
  * Everything the terminal app asks of the engine, in one small interface. The CLI implements it

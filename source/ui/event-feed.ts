@@ -1,4 +1,4 @@
-import type { EngineEvent, Listener, LogSource } from '../engine/events.js';
+import type { EngineEvent, Listener, LogSource } from '../run/events.js';
 import { LogStore } from './log-store.js';
 import { emptyRun, reduceRun, type RunModel } from './run-model.js';
 

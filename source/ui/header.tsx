@@ -1,6 +1,6 @@
 import type { ReactElement } from 'react';
-import type { HostOverview } from '../engine/plan.js';
-import { formatAge } from '../host/host-clock.js';
+import type { HostOverview } from './engine-port.js';
+import { formatAge } from '../run/format.js';
 import { Line, Paint } from './paint.js';
 
 /**

@@ -1,5 +1,5 @@
 import type { ReactElement } from 'react';
-import type { InitWizardPort } from './init-wizard.js';
+import type { InitWizardPort } from './init-wizard-port.js';
 import { Line, Paint, type Tone } from './paint.js';
 
 /** What was found, in a few rows above the questions. */

@@ -1,4 +1,4 @@
-import type { LogSource } from '../engine/events.js';
+import type { LogSource } from '../run/events.js';
 
 export type LogEntry = {
   /** Increases by one per line ever pushed: how the pane keeps its place while lines roll off. */

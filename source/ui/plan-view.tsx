@@ -1,7 +1,7 @@
 import type { ReactElement } from 'react';
-import type { DeployPlan } from '../engine/plan.js';
-import { formatAge } from '../host/host-clock.js';
-import { formatBytes } from '../report/format.js';
+import type { DeployPlan } from './engine-port.js';
+import { formatAge } from '../run/format.js';
+import { formatBytes } from '../run/format.js';
 import { Line, Paint } from './paint.js';
 
 /**

@@ -1,8 +1,8 @@
 import { Box, useInput } from 'ink';
 import { useEffect, useState, type ReactElement } from 'react';
-import type { ReleaseRow } from '../engine/inspect.js';
-import { formatAge } from '../host/host-clock.js';
-import { formatBytes } from '../report/format.js';
+import type { ReleaseRow } from './engine-port.js';
+import { formatAge } from '../run/format.js';
+import { formatBytes } from '../run/format.js';
 import { spinnerFrame } from './checklist.js';
 import type { AppEngine, Failure, ReleasesListing } from './engine-port.js';
 import { Line, Paint } from './paint.js';

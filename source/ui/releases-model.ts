@@ -1,5 +1,5 @@
-import type { ReleaseRow } from '../engine/inspect.js';
-import { chooseRelease } from '../engine/rollback.js';
+import type { ReleaseRow } from './engine-port.js';
+import { chooseRelease } from './engine-port.js';
 
 /**
  * Where the cursor starts: on the release a plain `mcp-deploy rollback` would pick (the previous

@@ -1,5 +1,6 @@
-import type { RunSummary } from '../engine/deploy.js';
-import type { EngineEvent, Operation, ProgressUnit } from '../engine/events.js';
+import type { RunSummary } from './engine-port.js';
+import type { EngineEvent, Operation, ProgressUnit } from '../run/events.js';
+import { isRecoveryStep, type StepId } from '../run/step-ids.js';
 
 /**
  * The checklist as data: the engine's events folded into rows. Pure, so recorded event sequences
@@ -10,7 +11,7 @@ export type StepStatus = 'pending' | 'running' | 'done' | 'failed' | 'skipped';
 
 export type StepRow = {
   readonly kind: 'step';
-  readonly id: string;
+  readonly id: StepId;
   readonly title: string;
   readonly status: StepStatus;
   /** When it started (the event's wall-clock time), for the running row's elapsed time. */
@@ -48,39 +49,11 @@ export const emptyRun: RunModel = { operation: null, release: null, rows: [], no
 
 const keptNotices = 4;
 
-/**
- * Steps a run is expected to go through, shown dim before they start so the operator sees how
- * far along it is. Titles here are generic; the engine's own title replaces each when it starts.
- */
-/** From the start of the idle colour to the unlock: the same for a deploy and a rollback. */
-const cutoverSteps: readonly (readonly [string, string])[] = [
-  ['start', 'Start the idle colour'],
-  ['health', 'Health-check it'],
-  ['switch', 'Switch nginx'],
-  ['verify', 'Verify through the public URL'],
-  ['finalize', 'Record it as active'],
-  ['drain', 'Drain and stop the old colour'],
-  ['prune', 'Prune old releases'],
-  ['audit', 'Write the audit log and unlock'],
-];
-
-const expectedSteps: Partial<Record<Operation, readonly (readonly [string, string])[]>> = {
-  deploy: [
-    ['prepare', 'Hash the release files'],
-    ['connect', 'Connect and take the lock'],
-    ['upload', 'Upload the release'],
-    ['install', 'Install dependencies'],
-    ...cutoverSteps,
-  ],
-  rollback: [['connect', 'Connect and take the lock'], ['choose', 'Choose the release'], ...cutoverSteps],
-};
-
 export function reduceRun(model: RunModel, event: EngineEvent): RunModel {
   switch (event.kind) {
     case 'run:start': {
-      const pending = (expectedSteps[event.operation] ?? []).map(
-        ([id, title]): StepRow => ({ kind: 'step', id, title, status: 'pending', startedAt: null }),
-      );
+      // The steps the engine declared, shown dim until they start, so the operator sees how far along it is.
+      const pending = event.steps.map(({ id, title }): StepRow => ({ kind: 'step', id, title, status: 'pending', startedAt: null }));
       return {
         ...model,
         operation: event.operation,
@@ -173,10 +146,6 @@ function isPending(row: Row): row is StepRow {
   return row.kind === 'step' && row.status === 'pending';
 }
 
-export function isRecoveryStep(step: string): boolean {
-  return step.startsWith('rollback.');
-}
-
 /** Real rows go after every real row and before the still-pending ones, replacing a pending row of the same step. */
 function placeRow(rows: readonly Row[], row: Row): Row[] {
   const withoutPending = row.kind === 'step' ? rows.filter((existing) => !(isPending(existing) && existing.id === row.id)) : [...rows];
@@ -185,11 +154,11 @@ function placeRow(rows: readonly Row[], row: Row): Row[] {
   return [...withoutPending.slice(0, at), row, ...withoutPending.slice(at)];
 }
 
-function lastStepIndex(rows: readonly Row[], id: string, includePending: boolean): number {
+function lastStepIndex(rows: readonly Row[], id: StepId, includePending: boolean): number {
   return findLastIndex(rows, (row) => row.kind === 'step' && row.id === id && (includePending || row.status !== 'pending'));
 }
 
-function updateStep(model: RunModel, id: string, change: (row: StepRow) => StepRow): RunModel {
+function updateStep(model: RunModel, id: StepId, change: (row: StepRow) => StepRow): RunModel {
   const index = lastStepIndex(model.rows, id, false);
   if (index === -1) {
     // An update for a step we never saw start (events can be replayed from the middle): show it anyway.

@@ -1,6 +1,6 @@
 import type { ReactElement } from 'react';
-import type { RunSummary } from '../engine/deploy.js';
-import type { DeployPlan } from '../engine/plan.js';
+import type { RunSummary } from './engine-port.js';
+import type { DeployPlan } from './engine-port.js';
 import { checklistLines, outcomeLines, spinnerFrame } from './checklist.js';
 import { Line, Paint } from './paint.js';
 import { planLines } from './plan-view.js';

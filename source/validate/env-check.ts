@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { parse } from 'dotenv';
 import type { Config } from '../config/load.js';
-import { StepFailure, StepSkipped } from '../engine/step.js';
+import { StepFailure, StepSkipped } from '../run/step.js';
 
 /**
  * Reads `env.file` (dotenv syntax). Values are secrets: callers pass them to the server's

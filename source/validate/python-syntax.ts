@@ -1,6 +1,6 @@
 import { execa } from 'execa';
 import type { Config } from '../config/load.js';
-import { StepFailure, StepSkipped } from '../engine/step.js';
+import { StepFailure, StepSkipped } from '../run/step.js';
 import type { SourceEntry } from '../project/source-files.js';
 
 export type PythonFinding = { readonly file: string; readonly line: number; readonly column: number; readonly message: string };

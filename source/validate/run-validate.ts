@@ -1,6 +1,7 @@
 import type { Config } from '../config/load.js';
-import type { EventBus } from '../engine/events.js';
-import { runStep, skipStep, StepFailure, type StepContext } from '../engine/step.js';
+import type { EventBus } from '../run/events.js';
+import { runStep, skipStep, StepFailure, type StepContext } from '../run/step.js';
+import type { DeclaredStep, StepId } from '../run/step-ids.js';
 import { describeError } from '../errors.js';
 import { HealthTimeoutError, waitHealthy } from '../health/wait-healthy.js';
 import { ProbeConfigError } from '../health/probe-errors.js';
@@ -26,6 +27,15 @@ const titles = {
   server: 'Server starts and answers MCP',
 } as const;
 
+/** The local checks, in the order they run: the first steps of a deploy that validates. */
+export const validateSteps: readonly DeclaredStep[] = [
+  { id: 'validate.files', title: titles.files },
+  { id: 'validate.python', title: titles.python },
+  { id: 'validate.ontologies', title: titles.ontologies },
+  { id: 'validate.env', title: titles.env },
+  { id: 'validate.server', title: titles.server },
+];
+
 /**
  * Everything that can be checked before touching a host, as steps on `bus`. Check failures are
  * reported as failed steps and in `ok`, never thrown; independent checks all run so one pass shows
@@ -35,12 +45,12 @@ export async function runValidate(config: Config, bus: EventBus, options: Valida
   const { signal } = options;
   let ok = true;
   const step = async <T>(
-    id: string,
+    id: StepId,
     title: string,
     body: (context: StepContext) => Promise<T>,
   ): Promise<{ value: T | undefined; failed: boolean }> => {
     try {
-      return { value: await runStep(bus, id, title, body), failed: false };
+      return { value: await runStep({ bus, ...(signal ? { signal } : {}) }, id, title, body), failed: false };
     } catch (_error) {
       if (signal?.aborted) throw signal.reason;
       ok = false;

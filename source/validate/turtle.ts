@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { Parser } from 'n3';
 import picomatch from 'picomatch';
 import type { Config } from '../config/load.js';
-import { StepFailure, StepSkipped } from '../engine/step.js';
+import { StepFailure, StepSkipped } from '../run/step.js';
 import { fsPath, printableName } from '../project/file-names.js';
 import type { SourceEntry } from '../project/source-files.js';
 

@@ -3,7 +3,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig, selectTarget, type Config, type Target } from '../../source/config/load.js';
 import type { EngineContext } from '../../source/engine/context.js';
-import { EventBus, type EngineEvent } from '../../source/engine/events.js';
+import { EventBus, type EngineEvent } from '../../source/run/events.js';
 import { LocalTransport } from '../../source/remote/local-transport.js';
 import { connectSsh } from '../../source/remote/connect.js';
 import type { Transport } from '../../source/remote/transport.js';

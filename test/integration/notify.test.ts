@@ -5,7 +5,7 @@ import { simpleParser, type ParsedMail } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { parseConfig } from '../../source/config/load.js';
-import { EventBus, type EngineEvent } from '../../source/engine/events.js';
+import { EventBus, type EngineEvent } from '../../source/run/events.js';
 import { createNotifier, notifyReportLines, type NotifyReport } from '../../source/notify/notifier.js';
 import {
   deployRolledBack as failedDeployRolledBack,

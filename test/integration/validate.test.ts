@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../source/config/load.js';
-import { EventBus, type EngineEvent } from '../../source/engine/events.js';
+import { EventBus, type EngineEvent } from '../../source/run/events.js';
 import { runValidate } from '../../source/validate/run-validate.js';
 import { groupAlive, startLocalServer } from '../../source/validate/local-server.js';
 

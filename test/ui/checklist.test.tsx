@@ -1,6 +1,6 @@
 import { Box } from 'ink';
 import { describe, expect, it } from 'vitest';
-import type { EngineEvent } from '../../source/engine/events.js';
+import type { EngineEvent } from '../../source/run/events.js';
 import { App } from '../../source/ui/app.js';
 import { checklistLines } from '../../source/ui/checklist.js';
 import { ColorContext } from '../../source/ui/paint.js';

@@ -1,4 +1,6 @@
-import { EventBus, type EngineEvent } from '../../source/engine/events.js';
+import { EventBus, type EngineEvent } from '../../source/run/events.js';
+import { deploySteps } from '../../source/engine/declared-steps.js';
+import type { StepId } from '../../source/run/step-ids.js';
 import type { RunSummary } from '../../source/engine/deploy.js';
 import type { ReleaseRow } from '../../source/engine/inspect.js';
 import type { DeployPlan, HostOverview } from '../../source/engine/plan.js';
@@ -116,7 +118,7 @@ export function samplePlan(overrides: Partial<DeployPlan> = {}): DeployPlan {
 
 const at = 1_760_000_000_000;
 
-function step(id: string, title: string, ms: number, detail?: string): EngineEvent[] {
+function step(id: StepId, title: string, ms: number, detail?: string): EngineEvent[] {
   return [
     { kind: 'step:start', step: id, title, at },
     { kind: 'step:done', step: id, ms, ...(detail ? { detail } : {}) },
@@ -125,7 +127,7 @@ function step(id: string, title: string, ms: number, detail?: string): EngineEve
 
 export function successEvents(): EngineEvent[] {
   return [
-    { kind: 'run:start', operation: 'deploy', target: 'prod', at },
+    { kind: 'run:start', operation: 'deploy', target: 'prod', at, steps: deploySteps({}, { validate: false }) },
     ...step('prepare', 'Hash the release files', 40, '46 files'),
     ...step('connect', 'Connect to prod and take the lock', 300, `deploy@example.org:22; ${activeRelease} serves on blue (5001)`),
     { kind: 'step:start', step: 'upload', title: `Upload release ${newRelease}`, at },
@@ -169,7 +171,7 @@ export function successSummary(): RunSummary {
 export function healthFailureEvents(): EngineEvent[] {
   const serving = `release ${activeRelease} on blue (port 5001)`;
   return [
-    { kind: 'run:start', operation: 'deploy', target: 'prod', at },
+    { kind: 'run:start', operation: 'deploy', target: 'prod', at, steps: deploySteps({}, { validate: false }) },
     ...step('prepare', 'Hash the release files', 40),
     ...step('connect', 'Connect to prod and take the lock', 300),
     ...step('upload', `Upload release ${newRelease}`, 800),
@@ -214,7 +216,7 @@ const lockError = new DeployError('locked', 'prod is locked by alice@laptop (pid
 
 export function lockHeldEvents(): EngineEvent[] {
   return [
-    { kind: 'run:start', operation: 'deploy', target: 'prod', at },
+    { kind: 'run:start', operation: 'deploy', target: 'prod', at, steps: deploySteps({}, { validate: false }) },
     ...step('prepare', 'Hash the release files', 40),
     { kind: 'step:start', step: 'connect', title: 'Connect to prod and take the lock', at },
     { kind: 'step:failed', step: 'connect', ms: 250, message: lockError.message, ...(lockError.hint ? { hint: lockError.hint } : {}) },

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EventBus } from '../../source/engine/events.js';
+import { EventBus } from '../../source/run/events.js';
 import { App } from '../../source/ui/app.js';
 import { EventFeed } from '../../source/ui/event-feed.js';
 import { cleanLine, LogStore, maxLineLength } from '../../source/ui/log-store.js';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseConfig, selectTarget } from '../../source/config/load.js';
 import type { EngineContext } from '../../source/engine/context.js';
-import { EventBus } from '../../source/engine/events.js';
+import { EventBus } from '../../source/run/events.js';
 import { diffTools, planDeploy } from '../../source/engine/plan.js';
 import { planInstall } from '../../source/engine/steps/install.js';
 import { hostLayout } from '../../source/host/layout.js';

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { deploySteps } from '../../source/engine/declared-steps.js';
+import { validateSteps } from '../../source/validate/run-validate.js';
 import type { NotifyEvent } from '../../source/config/schema.js';
-import type { EngineEvent } from '../../source/engine/events.js';
+import type { EngineEvent } from '../../source/run/events.js';
 import { createRunTracker } from '../../source/notify/run-tracker.js';
 import type { Notification } from '../../source/notify/notification.js';
 import { at, deployRolledBack, newRelease, oldRelease, operatorRollback, step, successfulDeploy } from '../fixtures/recorded-runs.js';
@@ -86,7 +88,7 @@ describe('notify: which events become messages', () => {
 
   it('Given a deploy refused before a release was chosen, sends a failure but no start', () => {
     const sent = feed([
-      { kind: 'run:start', operation: 'deploy', target: 'production', at },
+      { kind: 'run:start', operation: 'deploy', target: 'production', at, steps: deploySteps({}, { validate: false }) },
       ...step('connect', 'the host is locked by bob'),
       {
         kind: 'run:end',
@@ -122,7 +124,7 @@ describe('notify: which events become messages', () => {
 
   it('Given a failure before cutover, says the previous release still serves', () => {
     const sent = feed([
-      { kind: 'run:start', operation: 'deploy', target: 'production', at },
+      { kind: 'run:start', operation: 'deploy', target: 'production', at, steps: deploySteps({}, { validate: false }) },
       { kind: 'release', release: newRelease, previous: oldRelease },
       ...step('upload', 'disk full'),
       {
@@ -146,10 +148,10 @@ describe('notify: which events become messages', () => {
 
   it('Given runs that are not deploys or rollbacks (validate, status), sends nothing', () => {
     const sent = feed([
-      { kind: 'run:start', operation: 'validate', target: null, at },
+      { kind: 'run:start', operation: 'validate', target: null, at, steps: validateSteps },
       ...step('validate.files'),
       { kind: 'run:end', ok: false, ms: 10 },
-      { kind: 'run:start', operation: 'status', target: 'production', at },
+      { kind: 'run:start', operation: 'status', target: 'production', at, steps: [] },
       { kind: 'run:end', ok: true, ms: 10 },
     ]);
     expect(sent).toEqual([]);

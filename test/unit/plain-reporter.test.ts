@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import type { EngineEvent } from '../../source/engine/events.js';
+import { deploySteps } from '../../source/engine/declared-steps.js';
+import type { EngineEvent } from '../../source/run/events.js';
 import { createPlainReporter } from '../../source/report/plain-reporter.js';
 
 const failedRun: EngineEvent[] = [
-  { kind: 'run:start', operation: 'deploy', target: 'production', at: 0 },
+  { kind: 'run:start', operation: 'deploy', target: 'production', at: 0, steps: deploySteps({}, { validate: false }) },
   { kind: 'step:start', step: 'upload', title: 'Upload release r1', at: 0 },
   { kind: 'step:done', step: 'upload', ms: 1200, detail: '1 file(s) sent' },
   { kind: 'step:start', step: 'health', title: 'Health-check green', at: 0 },

@@ -3,11 +3,11 @@ import { readReleases, readStatus, type HostStatus } from '../../engine/inspect.
 import { colourMetrics, cpuPercent, nginxErrorRate, type ProcessSample } from '../../engine/metrics.js';
 import { createSupervisor } from '../../engine/supervisor/create-supervisor.js';
 import { hostIso } from '../../engine/session.js';
-import { formatAge } from '../../host/host-clock.js';
+import { formatAge } from '../../run/format.js';
 import { describeHolder, breakLock, readLock } from '../../host/lock.js';
 import { hostLayout } from '../../host/layout.js';
 import { appendAudit } from '../../host/audit.js';
-import { formatBytes } from '../../report/format.js';
+import { formatBytes } from '../../run/format.js';
 import { DeployError } from '../../errors.js';
 import type { GlobalOptions } from '../options.js';
 import { createRunContext, type RunContext } from '../run-context.js';

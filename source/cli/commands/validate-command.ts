@@ -1,4 +1,4 @@
-import { runValidate } from '../../validate/run-validate.js';
+import { validateRun } from '../../engine/validate-gate.js';
 import type { GlobalOptions } from '../options.js';
 import { createRunContext } from '../run-context.js';
 
@@ -6,10 +6,7 @@ import { createRunContext } from '../run-context.js';
 export async function validateCommand(options: GlobalOptions & { server?: boolean }): Promise<number> {
   const context = createRunContext(options, { plain: true });
   try {
-    const started = performance.now();
-    context.bus.emit({ kind: 'run:start', operation: 'validate', target: null, at: Date.now() });
-    const result = await runValidate(context.config, context.bus, { signal: context.signal, startServer: options.server !== false });
-    context.bus.emit({ kind: 'run:end', ok: result.ok, ms: Math.round(performance.now() - started) });
+    const result = await validateRun(context, { startServer: options.server !== false });
     if (options.json) process.stdout.write(`${JSON.stringify({ ok: result.ok, tools: result.tools, files: result.files }, null, 2)}\n`);
     return result.ok ? 0 : 1;
   } finally {

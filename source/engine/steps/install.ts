@@ -6,6 +6,8 @@ import { DeployError } from '../../errors.js';
 import type { HostLayout } from '../../host/layout.js';
 import { arg, cmd, op, script } from '../../remote/quote.js';
 import type { Transport } from '../../remote/transport.js';
+import { runStep, StepSkipped } from '../../run/step.js';
+import type { Session } from '../session.js';
 
 export type InstallPlan =
   | { readonly kind: 'venv'; readonly hash: string; readonly requirements: string; readonly needsPip: boolean }
@@ -115,4 +117,19 @@ export async function runInstallCommand(
 ): Promise<void> {
   const result = await transport.stream({ script: command }, { cwd: releaseDir, onLine: (line) => log(line), timeoutMs: 30 * 60_000 });
   if (result.code !== 0) throw new DeployError('deploy', `runtime.install exited ${result.code}; see the log lines above.`);
+}
+
+/** Step 4: the release's dependencies, from the venv cache when its hash is already built. */
+export async function installStep(session: Session, install: InstallPlan, release: string): Promise<void> {
+  const { context, transport, layout } = session;
+  await runStep(context, 'install', 'Install dependencies', async (step) => {
+    if (install.kind === 'none') throw new StepSkipped(install.reason);
+    if (install.kind === 'command') {
+      await runInstallCommand(transport, install.command, layout.releaseDir(release), step.log);
+      step.detail('runtime.install ran');
+    } else {
+      const outcome = await ensureVenv(transport, layout, context.config, install, layout.releaseDir(release), step.log);
+      step.detail(outcome === 'cached' ? `venv ${install.hash.slice(0, 12)} reused` : `venv ${install.hash.slice(0, 12)} built`);
+    }
+  });
 }

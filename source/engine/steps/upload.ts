@@ -6,7 +6,7 @@ import { removeTree } from '../../host/remove-tree.js';
 import { listSourceFiles, type SourceEntry } from '../../project/source-files.js';
 import { runChecked, type Transport } from '../../remote/transport.js';
 import { buildManifest, diffManifests, manifestSchema, type Manifest, type ManifestDiff } from '../manifest.js';
-import type { StepContext } from '../step.js';
+import type { StepContext } from '../../run/step.js';
 import { planUpload, uploadTotals } from '../upload-plan.js';
 
 export type UploadResult = {

@@ -6,7 +6,8 @@
  * kind is handled.
  */
 
-import type { AuditRecord } from '../host/audit.js';
+import type { AuditRecord } from './audit-record.js';
+import type { DeclaredStep, StepId } from './step-ids.js';
 
 export type Operation = 'validate' | 'deploy' | 'rollback' | 'status' | 'logs' | 'releases' | 'unlock';
 
@@ -15,27 +16,34 @@ export type ProgressUnit = 'bytes' | 'files' | 'checks';
 export type LogSource = 'server' | 'nginx' | 'engine';
 
 export type EngineEvent =
-  | { readonly kind: 'run:start'; readonly operation: Operation; readonly target: string | null; readonly at: number }
-  | { readonly kind: 'step:start'; readonly step: string; readonly title: string; readonly at: number }
+  | {
+      readonly kind: 'run:start';
+      readonly operation: Operation;
+      readonly target: string | null;
+      readonly at: number;
+      /** The steps this run expects to go through, in order: what the checklist shows before they start. */
+      readonly steps: readonly DeclaredStep[];
+    }
+  | { readonly kind: 'step:start'; readonly step: StepId; readonly title: string; readonly at: number }
   | {
       readonly kind: 'step:progress';
-      readonly step: string;
+      readonly step: StepId;
       readonly done: number;
       readonly total: number;
       readonly unit: ProgressUnit;
       readonly detail?: string;
     }
-  | { readonly kind: 'step:done'; readonly step: string; readonly ms: number; readonly detail?: string }
+  | { readonly kind: 'step:done'; readonly step: StepId; readonly ms: number; readonly detail?: string }
   | {
       readonly kind: 'step:failed';
-      readonly step: string;
+      readonly step: StepId;
       readonly ms: number;
       readonly message: string;
       readonly hint?: string;
       /** Extra context such as file:line findings or the last lines of a server log. */
       readonly details?: readonly string[];
     }
-  | { readonly kind: 'step:skipped'; readonly step: string; readonly title: string; readonly reason: string }
+  | { readonly kind: 'step:skipped'; readonly step: StepId; readonly title: string; readonly reason: string }
   | { readonly kind: 'log'; readonly source: LogSource; readonly line: string; readonly at: number }
   | {
       readonly kind: 'rollback';
@@ -56,7 +64,7 @@ export type EngineEvent =
       readonly release?: string | null;
       readonly previous?: string | null;
       readonly rolledBack?: boolean;
-      readonly error?: { readonly step: string; readonly message: string };
+      readonly error?: { readonly step: StepId; readonly message: string };
     };
 
 export type EventKind = EngineEvent['kind'];

@@ -1,5 +1,6 @@
 import { DeployError, describeError } from '../errors.js';
 import type { EventBus, ProgressUnit } from './events.js';
+import type { StepId } from './step-ids.js';
 
 /** Thrown inside a step to mark it skipped, with the reason the operator sees. */
 export class StepSkipped extends Error {
@@ -26,15 +27,46 @@ export class StepFailure extends DeployError {
 }
 
 /**
+ * Test-only fault hook: called when each step starts and ends, so a test can kill or break the
+ * run at a named point. Never set outside tests.
+ */
+export type Checkpoint = (step: StepId, phase: 'start' | 'end') => Promise<void>;
+
+/** What runs steps: where they report, what stops them, and the test hook at their boundaries. */
+export type StepRunner = {
+  readonly bus: EventBus;
+  /** Aborted on Ctrl-C / SIGTERM: an interruptible step stops at its next boundary. */
+  readonly signal?: AbortSignal;
+  readonly checkpoint?: Checkpoint;
+};
+
+export type StepOptions = {
+  /**
+   * Steps that must finish once begun (recording the active release, draining, the audit and
+   * unlock, undoing a cutover) do not check the abort signal at their boundaries. Every other
+   * step stops at its start and at its end when a stop was asked for.
+   */
+  readonly uninterruptible?: boolean;
+};
+
+/**
  * Runs one step and reports it: start, then done with its duration, skipped with a reason, or
- * failed with the message. The error is re-thrown so the caller decides what failure means.
+ * failed with the message. The boundaries are handled here, for every step alike: the abort
+ * check (unless the step is uninterruptible) and the test checkpoint, at the start and the end.
+ * The error is re-thrown so the caller decides what failure means.
  */
 export async function runStep<T>(
-  bus: EventBus,
-  step: string,
+  runner: StepRunner,
+  step: StepId,
   title: string,
   body: (context: StepContext) => Promise<T>,
+  options: StepOptions = {},
 ): Promise<T | undefined> {
+  const { bus, signal, checkpoint } = runner;
+  const boundary = async (phase: 'start' | 'end') => {
+    if (!options.uninterruptible) signal?.throwIfAborted();
+    await checkpoint?.(step, phase);
+  };
   const started = performance.now();
   let detail: string | undefined;
   bus.emit({ kind: 'step:start', step, title, at: Date.now() });
@@ -47,7 +79,9 @@ export async function runStep<T>(
     },
   };
   try {
+    await boundary('start');
     const value = await body(context);
+    await boundary('end');
     bus.emit({
       kind: 'step:done',
       step,
@@ -73,6 +107,6 @@ export async function runStep<T>(
 }
 
 /** Reports a step that will not run, without running anything. */
-export function skipStep(bus: EventBus, step: string, title: string, reason: string): void {
+export function skipStep(bus: EventBus, step: StepId, title: string, reason: string): void {
   bus.emit({ kind: 'step:skipped', step, title, reason });
 }

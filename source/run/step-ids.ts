@@ -1,0 +1,38 @@
+/**
+ * Every step a run can report, by id. The ids are a public contract: `--json` summaries, the
+ * audit log and notifications name steps by them. The order of a deploy or a rollback, and each
+ * step's title, are the engine's (engine/declared-steps.ts) and validate's to declare.
+ */
+export const stepIds = [
+  'validate.files',
+  'validate.python',
+  'validate.ontologies',
+  'validate.env',
+  'validate.server',
+  'prepare',
+  'connect',
+  'choose',
+  'upload',
+  'install',
+  'start',
+  'health',
+  'switch',
+  'verify',
+  'watch',
+  'finalize',
+  'drain',
+  'prune',
+  'audit',
+  'rollback.switch',
+  'rollback.stop',
+] as const;
+
+export type StepId = (typeof stepIds)[number];
+
+/** A step as a run declares it before it starts: the checklist's pending row. */
+export type DeclaredStep = { readonly id: StepId; readonly title: string };
+
+/** Steps that undo a failed cutover; they run after the failure, not in the declared order. */
+export function isRecoveryStep(step: StepId): boolean {
+  return step.startsWith('rollback.');
+}
