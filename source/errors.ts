@@ -67,3 +67,33 @@ export function describeError(error: unknown): string {
   if (error instanceof Error) return error.message;
   return String(error);
 }
+
+/** A failure as its audience should see it: the operator's to fix (with what to try), or our bug. */
+export type FailureReport = {
+  readonly kind: ErrorKind | 'bug';
+  readonly message: string;
+  readonly hint?: string;
+  /** Only for bugs: where it happened, for the report. */
+  readonly stack?: string;
+  readonly exitCode: ExitCode;
+};
+
+/**
+ * The one place that decides how an error that ended a command is told: a DeployError as it is;
+ * anything else during a stop the operator asked for as "Interrupted."; anything else as a bug,
+ * with its stack, asking for a report.
+ */
+export function explainFailure(error: unknown, options: { readonly interrupted?: boolean } = {}): FailureReport {
+  if (isDeployError(error)) {
+    return { kind: error.kind, message: error.message, ...(error.hint ? { hint: error.hint } : {}), exitCode: error.exitCode };
+  }
+  if (options.interrupted) return { kind: 'interrupted', message: 'Interrupted.', exitCode: exitCodes.interrupted };
+  const stack = error instanceof Error ? error.stack : undefined;
+  return {
+    kind: 'bug',
+    message: `mcp-deploy hit an internal error (a bug, not your setup): ${describeError(error)}`,
+    hint: 'Please report it with the output above. The host lock, if taken, was released.',
+    ...(stack ? { stack } : {}),
+    exitCode: exitCodes.bug,
+  };
+}

@@ -1,18 +1,18 @@
-import { DeployError, exitCodes, describeError, isDeployError } from '../errors.js';
 import { deploy } from '../engine/deploy.js';
-import { readReleases } from '../engine/inspect.js';
+import { readReleasesListing } from '../engine/inspect.js';
+import { streamLog } from '../engine/logs.js';
 import { planDeploy, readOverview } from '../engine/plan.js';
 import { rollback } from '../engine/rollback.js';
 import { validateOnly } from '../engine/validate-gate.js';
-import { hostLayout } from '../host/layout.js';
-import { readLock } from '../host/lock.js';
-import { readState } from '../host/state.js';
+import { explainFailure } from '../errors.js';
+import { notifyReportLines } from '../notify/notifier.js';
 import type { Transport } from '../remote/transport.js';
+import type { EngineEvent, Listener } from '../run/events.js';
 import type { AppEngine, AppView, Failure } from '../ui/render-app.js';
 import type { GlobalOptions } from './options.js';
+import type { Output } from './output.js';
 import { importOwningSignals } from './own-signals.js';
 import { createRunContext, type RunContext } from './run-context.js';
-import { notifyReportLines } from '../notify/notifier.js';
 
 export type { AppView } from '../ui/render-app.js';
 
@@ -28,8 +28,8 @@ export type AppOptions = GlobalOptions & {
  * face), hands the app the engine through the small AppEngine interface, and returns the exit
  * code the app chose. Connections the app opened for reading are closed on the way out.
  */
-export async function runApp(view: AppView, options: AppOptions, release?: string): Promise<number> {
-  const context = createRunContext(options, { plain: false });
+export async function runApp(view: AppView, options: AppOptions, output: Output, release?: string): Promise<number> {
+  const context = createRunContext(options, output, { plain: false });
   const connections = new Set<Transport>();
   try {
     const lines = Number.parseInt(options.lines ?? '50', 10) || 50;
@@ -38,7 +38,7 @@ export async function runApp(view: AppView, options: AppOptions, release?: strin
     const { renderApp } = await importOwningSignals(() => import('../ui/render-app.js'));
     return await renderApp(appEngine(context, options, connections), {
       view,
-      color: context.color,
+      color: output.color,
       ...(release ? { release } : {}),
       ...(view === 'logs' ? { logs: { nginx: options.nginx ?? false, lines } } : {}),
     });
@@ -47,18 +47,19 @@ export async function runApp(view: AppView, options: AppOptions, release?: strin
     // After the app has left the screen: the lines print to a normal terminal.
     const notifyLines = notifyReportLines(await context.notifier.flush());
     context.dispose();
-    for (const line of notifyLines) process.stderr.write(`${line}\n`);
+    for (const line of notifyLines) output.line(line);
   }
 }
 
 /** The engine as the app sees it, over a real run context. */
 export function appEngine(context: RunContext, options: AppOptions, connections: Set<Transport>): AppEngine {
   // Reads get a connection of their own: deploy() and rollback() close theirs when they end.
+  // What the host says (state.json, the lock's holder, release records) reaches the screen masked and terminal-safe.
   const withConnection = async <T>(body: (transport: Transport) => Promise<T>): Promise<T> => {
     const transport = await context.connect();
     connections.add(transport);
     try {
-      return await body(transport);
+      return context.output.cleanDeep(await body(transport));
     } finally {
       connections.delete(transport);
       await transport.close().catch(() => {});
@@ -68,7 +69,8 @@ export function appEngine(context: RunContext, options: AppOptions, connections:
   return {
     app: context.config.app,
     target: context.target.name,
-    events: context.bus,
+    // The app sees every event with its host-supplied text made safe for the terminal and masked.
+    events: { on: (listener: Listener) => context.bus.on((event) => listener(cleanEvent(event, context.output))) },
     signal: context.signal,
     interrupt: () => context.interrupt(),
     plan: async () => {
@@ -80,40 +82,19 @@ export function appEngine(context: RunContext, options: AppOptions, connections:
     deploy: () => deploy(context, { force, skipValidate: true }),
     rollback: (chosen) => rollback(context, { ...(chosen ? { release: chosen } : {}), force }),
     overview: () => withConnection((transport) => readOverview(context, transport)),
-    releases: () =>
-      withConnection(async (transport) => {
-        const layout = hostLayout(context.target.path);
-        const [listing, lock] = await Promise.all([
-          readReleases(context, transport),
-          readLock(transport, layout, { staleMinutes: context.target.lockStaleMinutes, localHostName: context.localHost }),
-        ]);
-        return { host: transport.label, state: listing.state, lock, rows: listing.rows, malformedAuditLines: listing.malformedAuditLines };
-      }),
+    releases: () => withConnection((transport) => readReleasesListing(context, transport)),
     followLog: (request) =>
       withConnection(async (transport) => {
-        const layout = hostLayout(context.target.path);
-        let file: string;
-        if (request.nginx) file = context.target.nginx.errorLog;
-        else {
-          const state = await readState(transport, layout);
-          if (!state?.active)
-            throw new DeployError('usage', `Nothing is deployed on ${context.target.name} yet, so there is no server log.`);
-          file = layout.logFile(state.active.release);
-        }
-        request.onLine(`── ${file} on ${transport.label} ──`, 'engine');
-        await transport.stream(['tail', '-n', String(request.lines ?? 50), '-F', file], {
-          signal: request.signal,
-          onLine: (line, stream) => request.onLine(line, stream === 'stderr' ? 'engine' : request.nginx ? 'nginx' : 'server'),
-        });
+        const follow = { nginx: request.nginx ?? false, lines: request.lines ?? 50, follow: true, announce: true, signal: request.signal };
+        await streamLog(context, transport, follow, (line, source) => request.onLine(context.output.clean(line), source));
       }),
     failure: (error: unknown): Failure => {
-      if (isDeployError(error)) return { exitCode: error.exitCode, message: error.message, ...(error.hint ? { hint: error.hint } : {}) };
-      if (context.signal.aborted) return { exitCode: exitCodes.interrupted, message: 'Interrupted.' };
-      return {
-        exitCode: exitCodes.bug,
-        message: `mcp-deploy hit an internal error (a bug, not your setup): ${describeError(error)}`,
-        hint: 'Please report it with the output above. The host lock, if taken, was released.',
-      };
+      const report = explainFailure(error, { interrupted: context.signal.aborted });
+      return { exitCode: report.exitCode, message: report.message, ...(report.hint ? { hint: report.hint } : {}) };
     },
   };
+}
+
+function cleanEvent(event: EngineEvent, output: Output): EngineEvent {
+  return output.cleanDeep(event);
 }

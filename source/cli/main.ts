@@ -1,22 +1,16 @@
 import { Command, CommanderError, Option } from 'commander';
-import { deployCommand, rollbackCommand } from './commands/deploy-command.js';
-import { releasesCommand, statusCommand, unlockCommand, type StatusWatchOptions } from './commands/inspect-commands.js';
-import { logsCommand } from './commands/logs-command.js';
-import { validateCommand } from './commands/validate-command.js';
-import { sandboxCommand } from './commands/sandbox-command.js';
-import { doctorCommand } from './commands/doctor-command.js';
-import { setupCommand } from './commands/setup-command.js';
-import { ciCommand, type CiOptions } from './commands/ci-command.js';
-import { initCommand, type InitOptions } from './commands/init-command.js';
-import { reportFatal } from './exit.js';
-import type { GlobalOptions } from './options.js';
-import { wantsColor } from './terminal.js';
 import { exitCodes } from '../errors.js';
+import type { GlobalOptions } from './options.js';
+import { createOutput, type Output } from './output.js';
 import { packageVersion } from './version.js';
 
+type Action = (output: Output) => Promise<number>;
+
 /**
- * Parses the command line and runs one command. Every command returns its exit code; errors that
- * escape one are turned into a message and a code in exactly one place (reportFatal).
+ * Parses the command line and runs one command. Each command's module is loaded only when it
+ * runs, so `--help` and a quick `status` never pay for the Ink app, the MCP SDK or ssh2 they do
+ * not use. Every command returns its exit code; an error that escapes one is turned into a
+ * message (or, with --json, a JSON document) and a code in one place: Output.fail.
  */
 export async function main(argv: readonly string[]): Promise<number> {
   let code: number = exitCodes.ok;
@@ -37,8 +31,14 @@ export async function main(argv: readonly string[]): Promise<number> {
       .option('--no-color', 'no ANSI colours (NO_COLOR is honoured too)')
       .addOption(new Option('--accept-host-key <fingerprint>', 'trust this SHA256:… host key fingerprint for this run'));
 
-  const run = (body: () => Promise<number>) => async () => {
-    code = await body();
+  /** Runs a command with its output; what it throws becomes a message and an exit code. */
+  const run = async (options: { readonly json?: boolean; readonly color?: boolean }, action: Action) => {
+    const output = createOutput(options);
+    try {
+      code = await action(output);
+    } catch (error) {
+      code = output.fail(error);
+    }
   };
 
   withGlobals(
@@ -46,11 +46,15 @@ export async function main(argv: readonly string[]): Promise<number> {
   )
     .option('--force', 'break a stale lock (holder gone, or older than lockStaleMinutes)')
     .option('--skip-validate', 'do not run the local checks first')
-    .action(async (options: GlobalOptions & { skipValidate?: boolean }) => run(() => deployCommand(options))());
+    .action((options: GlobalOptions & { skipValidate?: boolean }) =>
+      run(options, async (output) => (await import('./commands/deploy-command.js')).deployCommand(options, output)),
+    );
 
   withGlobals(program.command('validate').description('run the local checks only: syntax, ontologies, env, a real MCP handshake'))
     .option('--no-server', 'skip starting the server')
-    .action(async (options: GlobalOptions & { server?: boolean }) => run(() => validateCommand(options))());
+    .action((options: GlobalOptions & { server?: boolean }) =>
+      run(options, async (output) => (await import('./commands/validate-command.js')).validateCommand(options, output)),
+    );
 
   withGlobals(
     program
@@ -59,27 +63,36 @@ export async function main(argv: readonly string[]): Promise<number> {
       .description('zero-downtime move back to an earlier release'),
   )
     .option('--force', 'break a stale lock')
-    .action(async (release: string | undefined, options: GlobalOptions) => run(() => rollbackCommand(release, options))());
+    .action((release: string | undefined, options: GlobalOptions) =>
+      run(options, async (output) => (await import('./commands/deploy-command.js')).rollbackCommand(release, options, output)),
+    );
 
   withGlobals(program.command('releases').description("the host's releases: active, previous, failed, age, size")).action(
-    async (options: GlobalOptions) => run(() => releasesCommand(options))(),
+    (options: GlobalOptions) =>
+      run(options, async (output) => (await import('./commands/releases-command.js')).releasesCommand(options, output)),
   );
 
   withGlobals(program.command('status').description('active colour, release, health of both colours, lock'))
     .option('-w, --watch', 'refresh: MCP latency, CPU and memory of each colour, nginx 5xx rate')
     .option('--interval <seconds>', 'with --watch: seconds between refreshes', '2')
     .option('--count <n>', 'with --watch: stop after this many refreshes')
-    .action(async (options: GlobalOptions & StatusWatchOptions) => run(() => statusCommand(options))());
+    .action((options: GlobalOptions & { watch?: boolean; interval?: string; count?: string }) =>
+      run(options, async (output) => (await import('./commands/status-command.js')).statusCommand(options, output)),
+    );
 
   withGlobals(program.command('logs').description("the active server's log"))
     .option('-f, --follow', 'keep following')
     .option('-n, --lines <count>', 'how many lines', '50')
     .option('--nginx', "nginx's error log instead")
-    .action(async (options: GlobalOptions & { follow?: boolean; lines?: string; nginx?: boolean }) => run(() => logsCommand(options))());
+    .action((options: GlobalOptions & { follow?: boolean; lines?: string; nginx?: boolean }) =>
+      run(options, async (output) => (await import('./commands/logs-command.js')).logsCommand(options, output)),
+    );
 
   withGlobals(program.command('unlock').description('show the host lock; remove it with --force'))
     .option('--force', 'remove the lock')
-    .action(async (options: GlobalOptions) => run(() => unlockCommand(options))());
+    .action((options: GlobalOptions) =>
+      run(options, async (output) => (await import('./commands/unlock-command.js')).unlockCommand(options, output)),
+    );
 
   program
     .command('init')
@@ -97,17 +110,22 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--force', 'replace an existing .mcpdeployrc (and, with --ci-github, the workflow) without asking')
     .option('--ci-github', 'also write .github/workflows/mcp-deploy.yml, as mcp-deploy ci github does')
     .option('--no-color', 'no ANSI colours (NO_COLOR is honoured too)')
-    .action(async (options: InitOptions) => run(() => initCommand(options))());
+    .action((options: import('./commands/init-command.js').InitOptions) =>
+      run(options, async (output) => (await import('./commands/init-command.js')).initCommand(options, output)),
+    );
 
   withGlobals(program.command('doctor').description('check the host before a first deploy: one line per check, with the fix')).action(
-    async (options: GlobalOptions) => run(() => doctorCommand(options))(),
+    (options: GlobalOptions) =>
+      run(options, async (output) => (await import('./commands/doctor-command.js')).doctorCommand(options, output)),
   );
 
   withGlobals(
     program
       .command('setup')
       .description('lay out the deploy root and the nginx upstream include; show the nginx site, logrotate rule and systemd unit'),
-  ).action(async (options: GlobalOptions) => run(() => setupCommand(options))());
+  ).action((options: GlobalOptions) =>
+    run(options, async (output) => (await import('./commands/setup-command.js')).setupCommand(options, output)),
+  );
 
   withGlobals(
     program
@@ -118,7 +136,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--force', 'replace an existing workflow')
     .option('--print', 'print the workflow instead of writing it')
     .option('--branch <name>', 'the branch whose pushes deploy', 'main')
-    .action(async (provider: string, options: CiOptions) => run(() => ciCommand(provider, options))());
+    .action((provider: string, options: import('./commands/ci-command.js').CiOptions) =>
+      run(options, async (output) => (await import('./commands/ci-command.js')).ciCommand(provider, options, output)),
+    );
 
   program
     .command('sandbox')
@@ -126,7 +146,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     .argument('<action>', 'up or down')
     .option('--dir <folder>', 'where the sandbox lives', '.sandbox')
     .option('--source <folder>', 'the server folder to deploy', 'examples/ontology-server')
-    .action(async (action: string, options: { dir?: string; source?: string }) => run(() => sandboxCommand(action, options))());
+    .action((action: string, options: { dir?: string; source?: string }) =>
+      run({}, async (output) => (await import('./commands/sandbox-command.js')).sandboxCommand(action, options, output)),
+    );
 
   try {
     await program.parseAsync(argv, { from: 'user' });
@@ -136,6 +158,6 @@ export async function main(argv: readonly string[]): Promise<number> {
       // --help and --version end here with code 0; usage mistakes with 2.
       return error.exitCode === 0 ? 0 : exitCodes.usage;
     }
-    return reportFatal(error, (text) => process.stderr.write(text), wantsColor(process.stderr));
+    return createOutput({}).fail(error);
   }
 }

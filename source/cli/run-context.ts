@@ -1,20 +1,22 @@
 import { hostname, userInfo } from 'node:os';
-import { loadConfig, selectTarget, type Config, type Target } from '../config/load.js';
+import { type Config, loadConfig, selectTarget, type Target } from '../config/load.js';
 import type { EngineContext } from '../engine/context.js';
-import { EventBus } from '../run/events.js';
-import { createPlainReporter } from '../report/plain-reporter.js';
-import { openTransport } from './open-transport.js';
-import { wantsColor } from './terminal.js';
-import type { GlobalOptions } from './options.js';
-import { faultCheckpoint } from './fault-injection.js';
+import { serverSecretValues } from '../engine/env-file.js';
 import { createNotifier, type Notifier } from '../notify/notifier.js';
-import { terminalHostKeyPrompt } from './host-key-prompt.js';
+import { notifySecrets } from '../notify/secrets.js';
 import type { UnknownHostKey } from '../remote/connect.js';
+import { EventBus } from '../run/events.js';
+import { createScrubber } from '../run/scrub.js';
+import { createPlainReporter } from '../report/plain-reporter.js';
+import { faultCheckpoint } from './fault-injection.js';
+import { terminalHostKeyPrompt } from './host-key-prompt.js';
+import { openTransport } from './open-transport.js';
+import type { GlobalOptions } from './options.js';
+import type { Output } from './output.js';
+import { canAsk } from './terminal.js';
 
 export type RunContext = EngineContext & {
-  readonly color: boolean;
-  /** Where human-readable progress goes: stderr when stdout carries JSON. */
-  readonly out: NodeJS.WriteStream;
+  readonly output: Output;
   /**
    * The same safe stop as SIGINT, for the terminal app: in raw mode Ctrl-C arrives as a key
    * press, not as a signal, and must still roll back and unlock rather than kill the process.
@@ -32,25 +34,28 @@ export type RunContext = EngineContext & {
  */
 export function createRunContext(
   options: GlobalOptions,
+  output: Output,
   face: { plain: boolean; confirmHostKey?: (question: UnknownHostKey) => Promise<boolean> },
 ): RunContext {
   const config: Config = loadConfig({ ...(options.config ? { file: options.config } : {}) });
   const target: Target = selectTarget(config, options.target);
-  const out = options.json ? process.stderr : process.stdout;
-  const color = options.color !== false && wantsColor(out);
+  // From here on, nothing we print shows a secret the config knows of, even when a server prints it.
+  const secretValues = serverSecretValues(config);
+  const channelSecrets = notifySecrets(config.notify);
+  output.mask(createScrubber({ urls: channelSecrets.urls, values: [...channelSecrets.values, ...secretValues] }));
   const bus = new EventBus();
   const unsubscribe = face.plain
     ? bus.on(
         createPlainReporter({
-          write: (text) => out.write(text),
-          color,
+          write: (text) => output.write(text),
+          color: output.color,
           verbose: options.verbose ?? false,
           github: process.env['GITHUB_ACTIONS'] === 'true',
         }),
       )
     : () => {};
   const operator = process.env['MCP_DEPLOY_OPERATOR'] ?? safeUser();
-  const notifier = createNotifier({ config, operator, localHost: hostname() });
+  const notifier = createNotifier({ config, operator, localHost: hostname(), secretValues });
   const stopNotifier = bus.on(notifier.listener);
   const controller = new AbortController();
   let interrupts = 0;
@@ -93,7 +98,7 @@ export function createRunContext(
     operator,
     localHost: hostname(),
     connect: () => {
-      const ask = options.yes || process.env['CI'] ? undefined : (face.confirmHostKey ?? terminalHostKeyPrompt());
+      const ask = canAsk(options) ? (face.confirmHostKey ?? terminalHostKeyPrompt()) : undefined;
       return openTransport(target, {
         ...(options.acceptHostKey ? { acceptHostKey: options.acceptHostKey } : {}),
         ...(ask ? { confirmUnknownHostKey: ask } : {}),
@@ -101,8 +106,7 @@ export function createRunContext(
     },
     signal: controller.signal,
     ...(checkpoint ? { checkpoint } : {}),
-    color,
-    out,
+    output,
     interrupt: () => stopSafely('Ctrl-C'),
     notifier,
     dispose: () => {

@@ -95,3 +95,22 @@ export async function readReleases(
   });
   return { rows, state, malformedAuditLines: malformed };
 }
+
+export type ReleasesListing = {
+  /** How the transport names the host. */
+  readonly host: string;
+  readonly state: HostState | null;
+  readonly lock: LockStatus;
+  readonly rows: readonly ReleaseRow[];
+  readonly malformedAuditLines: number;
+};
+
+/** The releases browser's picture: the releases, what serves, and who holds the lock. */
+export async function readReleasesListing(context: EngineContext, transport: Transport): Promise<ReleasesListing> {
+  const layout = hostLayout(context.target.path);
+  const [listing, lock] = await Promise.all([
+    readReleases(context, transport),
+    readLock(transport, layout, { staleMinutes: context.target.lockStaleMinutes, localHostName: context.localHost }),
+  ]);
+  return { host: transport.label, state: listing.state, lock, rows: listing.rows, malformedAuditLines: listing.malformedAuditLines };
+}

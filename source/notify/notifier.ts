@@ -6,7 +6,8 @@ import { withDeadline } from './deadline.js';
 import type { Notification, NotifyEvent } from './notification.js';
 import type { ChannelName, ChannelReport, NotifyReport } from './report.js';
 import { createRunTracker } from './run-tracker.js';
-import { scrubberFor, scrubDeep } from './scrub.js';
+import { scrubDeep } from '../run/scrub.js';
+import { scrubberFor } from './secrets.js';
 
 export { notifyReportLines, type ChannelReport, type NotifyReport } from './report.js';
 
@@ -18,6 +19,8 @@ export type NotifierOptions = {
   readonly localHost: string;
   /** Injected by tests; the global fetch otherwise. */
   readonly fetch?: Fetch;
+  /** More secrets to keep out of messages than the channels' own (the server's environment values). */
+  readonly secretValues?: readonly string[];
 };
 
 export type Notifier = {
@@ -39,7 +42,7 @@ export function createNotifier(options: NotifierOptions): Notifier {
   const notify = options.config.notify;
   if (notify === undefined) return { listener: () => {}, flush: async () => ({ ok: true, channels: [] }) };
 
-  const scrub = scrubberFor(notify);
+  const scrub = scrubberFor(notify, options.secretValues ?? []);
   const channels = channelsFor(notify, options.fetch ?? ((input, init) => fetch(input, init)));
   const tracker = createRunTracker({ app: options.config.app, operator: options.operator, localHost: options.localHost, on: notify.on });
   const timeoutMs = notify.timeoutSeconds * 1000;

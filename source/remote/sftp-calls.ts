@@ -1,3 +1,4 @@
+import { DeployError } from '../errors.js';
 import type { SFTPWrapper } from 'ssh2';
 
 /** Promise wrappers and error wording for ssh2's callback-style SFTP calls. */
@@ -31,8 +32,11 @@ export function isUnsupported(error: unknown): boolean {
   return cause?.code === sftpOpUnsupported;
 }
 
-export function sftpFailure(what: string, error: SftpError): Error {
-  return new Error(`SFTP could not ${what}: ${error.message}`, { cause: error });
+export function sftpFailure(what: string, error: SftpError): DeployError {
+  return new DeployError('host-state', `SFTP could not ${what}: ${error.message}`, {
+    hint: 'Check the free space and the permissions under the deploy root: mcp-deploy doctor checks both.',
+    cause: error,
+  });
 }
 
 export async function ensureDir(sftp: SFTPWrapper, dir: string, mode: number | undefined): Promise<void> {

@@ -231,7 +231,8 @@ export class SshTransport implements Transport {
           if (error !== undefined && error !== null) {
             this.#sftp = undefined;
             reject(
-              new Error(`Cannot open an SFTP session on ${this.label}: ${error.message}. Is the sftp subsystem enabled in sshd_config?`, {
+              new DeployError('host-state', `Cannot open an SFTP session on ${this.label}: ${error.message}.`, {
+                hint: "Enable the sftp subsystem in the host's sshd_config (Subsystem sftp internal-sftp, or the sftp-server path), then reload sshd.",
                 cause: error,
               }),
             );
@@ -284,7 +285,15 @@ export class SshTransport implements Transport {
       (chunk) => stderr.push(chunk),
     );
     const code = exitCode(outcome);
-    if (code !== 0) throw new Error(`Could not ${what} on ${this.label} (exit ${code}): ${Buffer.concat(stderr).toString('utf8').trim()}`);
+    if (code !== 0) {
+      throw new DeployError(
+        'host-state',
+        `Could not ${what} on ${this.label} (exit ${code}): ${Buffer.concat(stderr).toString('utf8').trim()}`,
+        {
+          hint: 'Check the free space and the permissions under the deploy root: mcp-deploy doctor checks both.',
+        },
+      );
+    }
   }
 }
 

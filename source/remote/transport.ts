@@ -114,11 +114,17 @@ export async function runChecked(transport: Transport, command: RemoteCommand, w
   return result;
 }
 
-export class RemoteCommandError extends Error {
+/**
+ * A command on the host that failed: the operator's to look into (a permission, a full disk, a
+ * missing tool), never reported as our bug.
+ */
+export class RemoteCommandError extends DeployError {
   readonly code: number;
   readonly detail: string;
   constructor(what: string, code: number, detail: string) {
-    super(`${what} failed (exit ${code})${detail ? `: ${detail}` : ''}`);
+    super('host-state', `${what} failed (exit ${code})${detail ? `: ${detail}` : ''}`, {
+      hint: "The output above is the host's own; mcp-deploy doctor checks the deploy root, nginx and the ports.",
+    });
     this.name = 'RemoteCommandError';
     this.code = code;
     this.detail = detail;

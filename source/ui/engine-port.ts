@@ -1,5 +1,5 @@
 import type { RunSummary } from '../engine/deploy.js';
-import type { ReleaseRow } from '../engine/inspect.js';
+import type { ReleasesListing } from '../engine/inspect.js';
 import type { DeployPlan, HostOverview } from '../engine/plan.js';
 import type { Listener, LogSource } from '../run/events.js';
 
@@ -8,7 +8,7 @@ import type { Listener, LogSource } from '../run/events.js';
  * detection come through here, so ui/ depends on an interface it names rather than on modules.
  */
 export type { RunSummary } from '../engine/deploy.js';
-export type { ReleaseRow } from '../engine/inspect.js';
+export type { ReleaseRow, ReleasesListing } from '../engine/inspect.js';
 export type { DeployPlan, HostOverview } from '../engine/plan.js';
 export { chooseRelease } from '../engine/rollback.js';
 export type { Detection } from '../ops/init-detect.js';
@@ -41,11 +41,6 @@ export type AppEngine = {
   followLog(request: FollowRequest): Promise<void>;
   /** The message and exit code for an error an operation threw. */
   failure(error: unknown): Failure;
-};
-
-export type ReleasesListing = HostOverview & {
-  readonly rows: readonly ReleaseRow[];
-  readonly malformedAuditLines: number;
 };
 
 export type FollowRequest = {

@@ -1,3 +1,5 @@
+import { Chalk } from 'chalk';
+import { createOutput } from '../../source/cli/output.js';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -100,7 +102,7 @@ describe.skipIf(skip !== undefined)(`mcp-deploy doctor on a real host${skip ? ` 
 
     // Then every check passes, and the ones a first deploy depends on are all there
     const failed = checks.filter((check) => !check.ok);
-    expect(failed, formatDoctor('host', checks, false)).toEqual([]);
+    expect(failed, formatDoctor('host', checks, new Chalk({ level: 0 }))).toEqual([]);
     expect(checks.map((check) => check.check)).toEqual([
       'ssh',
       'deploy root',
@@ -247,7 +249,7 @@ describe.skipIf(skip !== undefined)(`mcp-deploy doctor on a real host${skip ? ` 
     let code: number;
     try {
       // When `mcp-deploy doctor` runs
-      code = await doctorCommand({ config: file, color: false });
+      code = await doctorCommand({ config: file, color: false }, createOutput({ color: false }));
     } finally {
       spy.mockRestore();
       await new Promise<void>((resolve) => stranger.close(() => resolve()));

@@ -1,3 +1,4 @@
+import { createOutput } from '../../source/cli/output.js';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -201,7 +202,7 @@ describe.skipIf(sshdSkip !== undefined)(`mcp-deploy setup on a real host${sshdSk
     // Given a config file for a system-systemd target and no terminal
     const file = join(scratch, 'setup.mcpdeployrc.json');
     await writeFile(file, JSON.stringify(rawConfig('setuptest', { supervisor: 'systemd' })));
-    const { output, result } = await captured(() => setupCommand({ config: file, color: false }));
+    const { output, result } = await captured(() => setupCommand({ config: file, color: false }, createOutput({ color: false })));
 
     // Then it refuses to write, with the way forward, after printing the whole plan
     expect(result).toBeInstanceOf(DeployError);
@@ -218,7 +219,7 @@ describe.skipIf(sshdSkip !== undefined)(`mcp-deploy setup on a real host${sshdSk
     expect(output).toContain('copytruncate');
 
     // When it runs again with --yes
-    const second = await captured(() => setupCommand({ config: file, color: false, yes: true }));
+    const second = await captured(() => setupCommand({ config: file, color: false, yes: true }, createOutput({ color: false })));
 
     // Then the layout is written and the rest is left to root
     expect(second.result).toBe(0);

@@ -1,3 +1,4 @@
+import { createOutput } from '../../source/cli/output.js';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -222,7 +223,7 @@ describe('mcp-deploy ci github', () => {
     });
     try {
       // When the command runs
-      expect(await ciCommand('github', { config })).toBe(0);
+      expect(await ciCommand('github', { config }, createOutput({ color: false }))).toBe(0);
 
       // Then the workflow is at the repository root, for this version of mcp-deploy, and the output lists the secrets
       const ownVersion = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -231,8 +232,8 @@ describe('mcp-deploy ci github', () => {
       for (const secret of ['MCP_DEPLOY_SSH_KEY', 'MCP_DEPLOY_KNOWN_HOSTS', 'MCP_DEPLOY_ENV_FILE']) expect(output).toContain(secret);
 
       // And a second run without --force leaves it alone
-      await expect(ciCommand('github', { config })).rejects.toThrow(DeployError);
-      expect(await ciCommand('github', { config, force: true })).toBe(0);
+      await expect(ciCommand('github', { config }, createOutput({ color: false }))).rejects.toThrow(DeployError);
+      expect(await ciCommand('github', { config, force: true }, createOutput({ color: false }))).toBe(0);
     } finally {
       spy.mockRestore();
     }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createScrubber, looksLikeToken, scrubberFor, scrubDeep } from '../../source/notify/scrub.js';
+import { scrubberFor } from '../../source/notify/secrets.js';
+import { createScrubber, looksLikeToken, scrubDeep } from '../../source/run/scrub.js';
 
 /** Notify secrets never survive into text that is printed, reported or sent on. */
 

@@ -3,12 +3,13 @@ import { loadConfig, selectTarget } from '../../config/load.js';
 import { DeployError } from '../../errors.js';
 import { findRepoRoot, renderWorkflow, workflowInputFor, workflowPath, writeWorkflow } from '../../ops/github-workflow.js';
 import type { GlobalOptions } from '../options.js';
+import type { Output } from '../output.js';
 import { packageVersion } from '../version.js';
 
 export type CiOptions = GlobalOptions & { readonly print?: boolean; readonly branch?: string };
 
 /** `mcp-deploy ci github [--force] [--print] [--branch NAME]`: writes .github/workflows/mcp-deploy.yml. */
-export async function ciCommand(provider: string, options: CiOptions): Promise<number> {
+export async function ciCommand(provider: string, options: CiOptions, output: Output): Promise<number> {
   if (provider !== 'github') {
     throw new DeployError('usage', `Unknown CI provider "${provider}".`, {
       hint: 'Only GitHub Actions is supported: mcp-deploy ci github',
@@ -28,11 +29,11 @@ export async function ciCommand(provider: string, options: CiOptions): Promise<n
   });
   const text = renderWorkflow(input);
   if (options.print) {
-    process.stdout.write(text);
+    output.write(text);
     return 0;
   }
   const { replaced } = await writeWorkflow(repoRoot, text, { force: options.force ?? false });
-  const out = process.stdout;
+  const out = output;
   out.write(
     `${replaced ? 'Replaced' : 'Wrote'} ${workflowPath} in ${repoRoot}: deploys ${config.app} to ${target.name} on pushes to ${input.branch} and v* tags.\n`,
   );

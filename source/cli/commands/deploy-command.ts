@@ -1,35 +1,36 @@
 import { deploy, type RunSummary } from '../../engine/deploy.js';
 import { rollback } from '../../engine/rollback.js';
-import type { GlobalOptions } from '../options.js';
-import { createRunContext, type RunContext } from '../run-context.js';
 import { notifyReportLines } from '../../notify/notifier.js';
-import { chooseFace } from '../terminal.js';
 import { runApp } from '../app-bridge.js';
+import type { GlobalOptions } from '../options.js';
+import type { Output } from '../output.js';
+import { createRunContext, type RunContext } from '../run-context.js';
+import { chooseFace } from '../terminal.js';
 
 /** `mcp-deploy [deploy]` and `mcp-deploy rollback [RELEASE]`. Returns the exit code. */
-export async function deployCommand(options: GlobalOptions & { skipValidate?: boolean }): Promise<number> {
+export async function deployCommand(options: GlobalOptions & { skipValidate?: boolean }, output: Output): Promise<number> {
   const face = chooseFace({ yes: options.yes ?? false, json: options.json ?? false });
-  if (face === 'app') return runApp('deploy', options);
-  const context = createRunContext(options, { plain: true });
+  if (face === 'app') return runApp('deploy', options, output);
+  const context = createRunContext(options, output, { plain: true });
   try {
     const summary = await deploy(context, { force: options.force ?? false, skipValidate: options.skipValidate ?? false }).finally(() =>
       reportNotifications(context),
     );
-    return finish(summary, options, context.out);
+    return finish(summary, output);
   } finally {
     context.dispose();
   }
 }
 
-export async function rollbackCommand(release: string | undefined, options: GlobalOptions): Promise<number> {
+export async function rollbackCommand(release: string | undefined, options: GlobalOptions, output: Output): Promise<number> {
   const face = chooseFace({ yes: options.yes ?? false, json: options.json ?? false });
-  if (face === 'app') return runApp('rollback', options, release);
-  const context = createRunContext(options, { plain: true });
+  if (face === 'app') return runApp('rollback', options, output, release);
+  const context = createRunContext(options, output, { plain: true });
   try {
     const summary = await rollback(context, { ...(release ? { release } : {}), force: options.force ?? false }).finally(() =>
       reportNotifications(context),
     );
-    return finish(summary, options, context.out);
+    return finish(summary, output);
   } finally {
     context.dispose();
   }
@@ -40,16 +41,13 @@ export async function rollbackCommand(release: string | undefined, options: Glob
  * failed channel. Runs even when the engine threw, so a crash is still told; never changes the exit code.
  */
 async function reportNotifications(context: RunContext): Promise<void> {
-  for (const line of notifyReportLines(await context.notifier.flush())) context.out.write(`${line}\n`);
+  for (const line of notifyReportLines(await context.notifier.flush())) context.output.line(line);
 }
 
-function finish(summary: RunSummary, options: GlobalOptions, out: NodeJS.WriteStream): number {
-  if (options.json) {
-    // stdout holds exactly one JSON document; these field names are a public contract.
-    process.stdout.write(`${JSON.stringify(jsonSummary(summary), null, 2)}\n`);
-  } else if (!summary.ok) {
-    out.write(`${servingLine(summary)}\n`);
-  }
+function finish(summary: RunSummary, output: Output): number {
+  // stdout holds exactly one JSON document; its field names are a public contract.
+  if (output.json) output.document(jsonSummary(summary));
+  else if (!summary.ok) output.line(servingLine(summary));
   return summary.exitCode;
 }
 
@@ -75,5 +73,6 @@ export function jsonSummary(summary: RunSummary) {
     serving: summary.serving,
     steps: summary.steps,
     ...(summary.error ? { error: summary.error } : {}),
+    exitCode: summary.exitCode,
   };
 }

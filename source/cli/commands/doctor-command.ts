@@ -1,19 +1,17 @@
-import { Chalk } from 'chalk';
+import type { ChalkInstance } from 'chalk';
 import { runDoctor, type DoctorCheck } from '../../ops/doctor.js';
 import type { GlobalOptions } from '../options.js';
+import type { Output } from '../output.js';
 import { createRunContext } from '../run-context.js';
 
 /** `mcp-deploy doctor [--target NAME] [--json]`: exit 0 when every check passes, 1 otherwise. */
-export async function doctorCommand(options: GlobalOptions): Promise<number> {
-  const context = createRunContext({ ...options, yes: true }, { plain: true });
+export async function doctorCommand(options: GlobalOptions, output: Output): Promise<number> {
+  const context = createRunContext({ ...options, yes: true }, output, { plain: true });
   try {
     const checks = await runDoctor({ config: context.config, target: context.target, connect: context.connect });
     const ok = checks.every((check) => check.ok);
-    if (options.json) {
-      process.stdout.write(`${JSON.stringify({ target: context.target.name, ok, checks }, null, 2)}\n`);
-    } else {
-      context.out.write(`${formatDoctor(context.target.name, checks, context.color)}\n`);
-    }
+    if (output.json) output.document({ target: context.target.name, ok, checks, exitCode: ok ? 0 : 1 });
+    else output.line(formatDoctor(context.target.name, checks, output.paint));
     return ok ? 0 : 1;
   } finally {
     context.dispose();
@@ -21,8 +19,7 @@ export async function doctorCommand(options: GlobalOptions): Promise<number> {
 }
 
 /** One line per check, and under a failed one the line that says what to do. */
-export function formatDoctor(target: string, checks: readonly DoctorCheck[], color: boolean): string {
-  const paint = new Chalk({ level: color ? 1 : 0 });
+export function formatDoctor(target: string, checks: readonly DoctorCheck[], paint: ChalkInstance): string {
   const width = Math.max(...checks.map((check) => check.check.length));
   const lines = [paint.bold(`mcp-deploy doctor: target ${target}`)];
   for (const check of checks) {

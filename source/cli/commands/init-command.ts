@@ -1,6 +1,5 @@
 import { existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { Chalk } from 'chalk';
 import { loadConfig, parseConfig, selectTarget } from '../../config/load.js';
 import { DeployError, describeError } from '../../errors.js';
 import { findRepoRoot, renderWorkflow, workflowInputFor, workflowPath, writeWorkflow } from '../../ops/github-workflow.js';
@@ -16,7 +15,8 @@ import {
 } from '../../ops/init-config.js';
 import { appNameForFolder, detectProject, inspectFolder, localAnswerProblem, type Detection } from '../../ops/init-detect.js';
 import type { InitWizardPort, WorkflowOffer } from '../../ui/init-wizard.js';
-import { chooseFace, wantsColor } from '../terminal.js';
+import type { Output } from '../output.js';
+import { chooseFace } from '../terminal.js';
 import { packageVersion } from '../version.js';
 
 export type InitOptions = {
@@ -42,20 +42,26 @@ const configName = '.mcpdeployrc';
  * --yes, without a terminal, or in CI), and writes `.mcpdeployrc`, and the GitHub workflow when
  * asked to. An existing file is replaced only after a yes, or with --force.
  */
-export async function initCommand(options: InitOptions, cwd = process.cwd()): Promise<number> {
+export async function initCommand(options: InitOptions, output: Output, cwd = process.cwd()): Promise<number> {
   const detection = await detectProject(cwd);
   const initial = initialTexts(detection, options);
   const configFile = join(detection.root, configName);
   if (chooseFace({ yes: options.yes ?? false, json: false }) === 'app') {
     const { renderInitWizard } = await import('../../ui/render-init-wizard.js');
     return renderInitWizard(wizardPort(detection, initial, configFile, options), {
-      color: options.color !== false && wantsColor(process.stdout),
+      color: output.color,
     });
   }
-  return initWithFlags(detection, initial, configFile, options);
+  return initWithFlags(detection, initial, configFile, options, output);
 }
 
-async function initWithFlags(detection: Detection, texts: AnswerTexts, configFile: string, options: InitOptions): Promise<number> {
+async function initWithFlags(
+  detection: Detection,
+  texts: AnswerTexts,
+  configFile: string,
+  options: InitOptions,
+  output: Output,
+): Promise<number> {
   const force = options.force ?? false;
   if (existsSync(configFile) && !force) {
     throw new DeployError('usage', `${configName} already exists in ${detection.root}; left as it is.`, {
@@ -83,9 +89,8 @@ async function initWithFlags(detection: Detection, texts: AnswerTexts, configFil
           : 'Nothing was written. Fix the values above and run it again.',
     });
   }
-  const color = options.color !== false && wantsColor(process.stdout);
-  const paint = new Chalk({ level: color ? 1 : 0 });
-  const out = (line: string) => process.stdout.write(`${line}\n`);
+  const { paint } = output;
+  const out = (line: string) => output.line(line);
   out(paint.bold(`mcp-deploy init: ${detection.root}`));
   for (const line of describeDetection(detection)) out(`  ${line}`);
   if (options.source !== undefined) out(`  using:  ${texts.source.trim()} (--source)`);

@@ -1,18 +1,19 @@
 import { createInterface } from 'node:readline/promises';
-import { Chalk } from 'chalk';
+import type { ChalkInstance } from 'chalk';
 import { DeployError } from '../../errors.js';
 import { applySetup, installByHand, planSetup, type Consent, type SetupPlan } from '../../ops/setup.js';
 import type { GlobalOptions } from '../options.js';
+import type { Output } from '../output.js';
 import { createRunContext } from '../run-context.js';
 
 /**
  * `mcp-deploy setup [--target NAME] [--yes]`: shows everything it would do on the host, then does
  * it after a yes at the prompt (in a terminal) or with --yes. Without either it writes nothing.
  */
-export async function setupCommand(options: GlobalOptions): Promise<number> {
-  const context = createRunContext({ ...options, json: false }, { plain: true });
-  const paint = new Chalk({ level: context.color ? 1 : 0 });
-  const write = (text: string) => context.out.write(text);
+export async function setupCommand(options: GlobalOptions, output: Output): Promise<number> {
+  const context = createRunContext({ ...options, json: false }, output, { plain: true });
+  const { paint } = output;
+  const write = (text: string) => output.write(text);
   const transport = await context.connect();
   try {
     const plan = await planSetup(transport, context.config, context.target);
@@ -57,7 +58,7 @@ export async function setupCommand(options: GlobalOptions): Promise<number> {
   }
 }
 
-type Paint = InstanceType<typeof Chalk>;
+type Paint = ChalkInstance;
 
 export function renderPlan(plan: SetupPlan, paint: Paint): string {
   const lines: string[] = ['Folders:'];

@@ -1,7 +1,6 @@
-import type { NotifyConfig } from '../config/schema.js';
-
 /**
- * Removes the notify secrets from text before it can be printed, logged or sent on.
+ * Removes secrets from text before it can be printed, logged or sent on: the notify channels'
+ * credentials (notify/secrets.ts) and the server's environment values (engine/secrets.ts).
  *
  * A Slack or Discord webhook URL *is* the credential (its path holds the token), and fetch,
  * undici and nodemailer are free to quote URLs, paths and server replies in their errors. So
@@ -18,20 +17,9 @@ type Rule = { readonly needle: string; readonly replacement: string };
 /** A path shorter than this ("/hook") is no secret, and replacing it everywhere would maul text. */
 const minPath = 8;
 
-export function scrubberFor(notify: NotifyConfig | undefined): Scrub {
-  const email = notify?.email;
-  return createScrubber({
-    urls: [notify?.slack?.webhookUrl, notify?.discord?.webhookUrl, notify?.webhook?.url].filter(isText),
-    values: [
-      notify?.webhook?.secret,
-      email?.pass,
-      // AUTH PLAIN's credential, base64-encoded whole by the variants below.
-      email?.pass ? `\u0000${email.user ?? ''}\u0000${email.pass}` : undefined,
-    ].filter(isText),
-  });
-}
+export type Secrets = { readonly urls: readonly string[]; readonly values: readonly string[] };
 
-export function createScrubber(secrets: { readonly urls: readonly string[]; readonly values: readonly string[] }): Scrub {
+export function createScrubber(secrets: Secrets): Scrub {
   const rules: Rule[] = [];
   for (const url of secrets.urls) rules.push(...urlRules(url));
   for (const value of secrets.values) rules.push(...valueRules(value, '***'));
@@ -105,8 +93,4 @@ function dedupe(rules: readonly Rule[]): Rule[] {
   const seen = new Map<string, Rule>();
   for (const rule of rules) if (!seen.has(rule.needle)) seen.set(rule.needle, rule);
   return [...seen.values()];
-}
-
-function isText(value: string | undefined): value is string {
-  return value !== undefined && value.length > 0;
 }
