@@ -213,7 +213,8 @@ export function App(props: AppProps): ReactElement {
   const spinning =
     (screen === 'run' && (phase.kind === 'planning' || phase.kind === 'running' || isRunning(feed.run))) ||
     (screen === 'releases' && !listingLoaded);
-  const tick = useTicker(spinning && closing === null, props.spinnerMs ?? 100);
+  // Redraws while something runs, for the elapsed times; the spinners animate themselves.
+  useTicker(spinning && closing === null, props.spinnerMs ?? 250);
   const operation = phase.kind === 'running' ? phase.operation : view === 'deploy' && !runFromBrowser ? 'deploy' : 'rollback';
   const release = feed.run.release;
   const runLabel = release === null ? operation : `${operation} ${operation === 'deploy' ? 'of' : 'to'} ${release}`;
@@ -237,7 +238,6 @@ export function App(props: AppProps): ReactElement {
       target: engine.target,
       model: feed.run,
       phase,
-      tick,
       now: Date.now(),
       width: columns,
       height,
@@ -275,7 +275,6 @@ export function App(props: AppProps): ReactElement {
       <ReleasesBrowser
         engine={engine}
         height={height}
-        tick={tick}
         active={isRawModeSupported && closing === null}
         {...(view === 'rollback' && !runFromBrowser ? { ask: props.release ?? true } : {})}
         closing={closing !== null}

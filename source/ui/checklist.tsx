@@ -3,19 +3,12 @@ import { formatBytes, formatDuration } from '../run/format.js';
 import { Line, Paint, wrapRows } from './paint.js';
 import { isRecoveryStep } from '../run/step-ids.js';
 import type { Outcome, RollbackRow, Row, StepRow } from './run-model.js';
-
-const spinnerFrames = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'] as const;
+import { Busy } from './busy.js';
 
 /** Failure details (a server log tail, findings) beyond this many lines stay out of the checklist. */
 export const maxDetailLines = 8;
 
-export function spinnerFrame(tick: number): string {
-  return spinnerFrames[tick % spinnerFrames.length]!;
-}
-
 export type ChecklistOptions = {
-  /** The shared spinner's frame counter. */
-  readonly tick: number;
   /** Wall-clock now, for running rows' elapsed time. */
   readonly now: number;
   readonly width: number;
@@ -69,7 +62,7 @@ function stepLines(row: StepRow, key: string, indent: string, options: Checklist
       const lines = [
         <Line key={key}>
           {indent}
-          <Paint tone="info">{spinnerFrame(options.tick)}</Paint> {row.title}
+          <Busy /> {row.title}
           <Paint tone="muted">{elapsed >= 1000 ? `  ${formatDuration(elapsed)}` : ''}</Paint>
         </Line>,
       ];

@@ -3,15 +3,14 @@ import { useEffect, useState, type ReactElement } from 'react';
 import type { ReleaseRow } from './engine-port.js';
 import { formatAge } from '../run/format.js';
 import { formatBytes } from '../run/format.js';
-import { spinnerFrame } from './checklist.js';
 import type { AppEngine, Failure, ReleasesListing } from './engine-port.js';
 import { Line, Paint } from './paint.js';
 import { initialCursor, listWindow, rollbackRefusal } from './releases-model.js';
+import { Busy } from './busy.js';
 
 export type ReleasesBrowserProps = {
   readonly engine: AppEngine;
   readonly height: number;
-  readonly tick: number;
   /** Whether this screen takes keys (false while another screen is shown or the filter is typed). */
   readonly active: boolean;
   /** Open the y/n question at once: for `mcp-deploy rollback [RELEASE]` (true: the default pick). */
@@ -120,7 +119,7 @@ function browserLines(state: BrowserState, props: ReleasesBrowserProps): ReactEl
   if (state.kind === 'loading') {
     return [
       <Line key="loading">
-        <Paint tone="info">{spinnerFrame(props.tick)}</Paint> Reading the releases…
+        <Busy /> Reading the releases…
       </Line>,
       ...hint(`q ${props.leaveLabel}`),
     ];

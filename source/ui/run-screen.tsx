@@ -1,10 +1,11 @@
 import type { ReactElement } from 'react';
 import type { RunSummary } from './engine-port.js';
 import type { DeployPlan } from './engine-port.js';
-import { checklistLines, outcomeLines, spinnerFrame } from './checklist.js';
+import { checklistLines, outcomeLines } from './checklist.js';
 import { Line, Paint } from './paint.js';
 import { planLines } from './plan-view.js';
 import { describeOutcome, isRunning, type Outcome, type RunModel } from './run-model.js';
+import { Busy } from './busy.js';
 
 /** Where a deploy or rollback screen is: planning, waiting for a yes, running, or over. */
 export type RunPhase =
@@ -19,7 +20,6 @@ export type RunScreenInput = {
   readonly target: string;
   readonly model: RunModel;
   readonly phase: RunPhase;
-  readonly tick: number;
   readonly now: number;
   readonly width: number;
   /** Rows this screen may use (the header's are already taken). */
@@ -56,7 +56,7 @@ export function layoutRunScreen(input: RunScreenInput): RunScreenLayout {
   if (phase.kind === 'planning' && !isRunning(model) && !input.stopping) {
     status.push(
       <Line key="planning">
-        <Paint tone="info">{spinnerFrame(input.tick)}</Paint>
+        <Busy />
         {` Reading ${input.target} to plan the deploy…`}
       </Line>,
     );
@@ -92,7 +92,7 @@ export function layoutRunScreen(input: RunScreenInput): RunScreenLayout {
   const plan = fixedTop.slice(0, remaining);
   remaining -= plan.length;
 
-  const checklist = checklistLines(model.rows, { tick: input.tick, now: input.now, width: input.width });
+  const checklist = checklistLines(model.rows, { now: input.now, width: input.width });
   const wantsLog = input.showLog && !input.closing;
   const logShare = wantsLog ? Math.min(8, Math.floor(remaining / 2)) : 0;
   const checklistHeight = Math.min(checklist.length, remaining - logShare);
