@@ -39,7 +39,10 @@ export function signalChannel(channel: ClientChannel, name: 'TERM'): void {
  * wrapper is still running. The command runs in the foreground, in a subshell: a background
  * job would start with SIGINT and SIGQUIT ignored, which the programs it starts would inherit,
  * and the subshell keeps an `exit` in a script from skipping the watchdog's dismissal. When
- * the command finishes, the watchdog is dismissed and the command's status passed on.
+ * the command finishes, the watchdog is dismissed and the command's status passed on. Its
+ * stderr is closed first: bash (a common login shell) may report the killed watchdog as a job
+ * ("bash: line 11: 4242 Killed { while read …"), and that notice would stand in error messages
+ * where the command's own stderr belongs.
  */
 export function withStdinWatchdog(composed: string): string {
   return script(
@@ -49,7 +52,7 @@ export function withStdinWatchdog(composed: string): string {
     op(composed),
     // Reap the dismissed watchdog: an orphan would be left to an init that may never reap it.
     op(
-      '\n)\nmcp_deploy_status=$?\nkill -KILL "$mcp_deploy_watchdog" 2>/dev/null\nwait "$mcp_deploy_watchdog" 2>/dev/null\nexit "$mcp_deploy_status"',
+      '\n)\nmcp_deploy_status=$?\nexec 2>/dev/null\nkill -KILL "$mcp_deploy_watchdog"\nwait "$mcp_deploy_watchdog"\nexit "$mcp_deploy_status"',
     ),
   );
 }

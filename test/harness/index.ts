@@ -1,5 +1,5 @@
 export { freePort } from './free-port.js';
 export { pidAlive, portAccepts, stopPid, waitFor } from './wait.js';
 export { childPids, commandName, pidsWithCommandLine } from './processes.js';
-export { sshdSkipReason, startSshd, testUser, type SshdHandle } from './sshd.js';
+export { type LoginShell, sshdSkipReason, startSshd, testUser, testUsers, type SshdHandle } from './sshd.js';
 export { logFormat, nginxSkipReason, startNginx, upstreamConf, type NginxHandle, type NginxOptions } from './nginx.js';

@@ -15,8 +15,15 @@ import { portAccepts, stopPid, waitFor } from './wait.js';
  */
 
 export const sshdBinary = '/usr/sbin/sshd';
-/** The dedicated login for tests when we are root, so tests never log in as root. */
-export const testUser = 'mcpdeploy';
+/**
+ * The dedicated logins for tests when we are root, so tests never log in as root. Real hosts
+ * give the deploy user a bash login shell (the guide's own useradd), so that is the default;
+ * `/bin/sh` (dash on Debian, useradd's default) is the other shell a host may give it.
+ */
+export const testUsers = { bash: 'mcpdeploy-bash', sh: 'mcpdeploy' } as const;
+export type LoginShell = keyof typeof testUsers;
+export const testUser = testUsers.bash;
+const shellPaths: Record<LoginShell, string> = { bash: '/bin/bash', sh: '/bin/sh' };
 
 export type SshdHandle = {
   readonly host: '127.0.0.1';
@@ -71,8 +78,9 @@ export async function sshdSkipReason(): Promise<string | undefined> {
   }
 }
 
-export async function startSshd(): Promise<SshdHandle> {
-  const account = isRoot() ? await ensureUser(testUser) : currentAccount();
+export async function startSshd(options: { readonly login?: LoginShell } = {}): Promise<SshdHandle> {
+  const login = options.login ?? 'bash';
+  const account = isRoot() ? await ensureUser(testUsers[login], shellPaths[login]) : currentAccount();
   const dir = await mkdtemp(join(tmpdir(), 'mcpd-sshd-'));
   // sshd reads authorized_keys with the user's privileges: the user must be able to reach it.
   await chmod(dir, 0o755);
@@ -252,7 +260,7 @@ function currentAccount(): Account {
  * A dedicated test login (normally `testUser`), created when missing. Its password field must be '*' (no password)
  * rather than '!' (locked): with UsePAM no, sshd refuses even key logins to locked accounts.
  */
-export async function ensureUser(name: string): Promise<Account> {
+export async function ensureUser(name: string, shell: string): Promise<Account> {
   // Test files run in parallel, and concurrent useradds can overwrite each other's passwd entry
   // (each with its own UID): check and create under one machine-wide lock.
   await execChecked('flock', [
@@ -261,9 +269,11 @@ export async function ensureUser(name: string): Promise<Account> {
     '/run/mcp-deploy-test-useradd.lock',
     'sh',
     '-c',
-    'getent passwd "$1" >/dev/null || useradd --create-home --shell /bin/sh --password "*" "$1"',
+    'getent passwd "$1" >/dev/null || useradd --create-home --shell "$2" --password "*" "$1"; ' +
+      '[ "$(getent passwd "$1" | cut -d: -f7)" = "$2" ] || usermod --shell "$2" "$1"',
     'sh',
     name,
+    shell,
   ]);
   const account = await lookupAccount(name);
   if (account === undefined) throw new Error(`user ${name} missing after useradd`);
