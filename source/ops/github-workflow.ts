@@ -27,9 +27,11 @@ export type WorkflowInput = {
   /** Where the target's key and known_hosts live on the runner: `~/…` or absolute. */
   readonly identityFile: string;
   readonly knownHosts: string;
-  /** `npm-ci`: the repo's package.json has mcp-deploy; otherwise npx fetches this version. */
-  readonly install: { readonly kind: 'npm-ci' } | { readonly kind: 'npx'; readonly version: string };
   readonly branch: string;
+  /** The mcp-deploy that wrote it, for the header. */
+  readonly version: string;
+  /** Set when the target's host is one a GitHub-hosted runner cannot reach (loopback, private, link-local). */
+  readonly unreachableHost?: string;
 };
 
 /** What the workflow needs, read from the config and the repository around it. */
@@ -48,6 +50,7 @@ export function workflowInputFor(
     }
     return rel.split(sep).join('/');
   };
+  assertPinnedMcpDeploy(repoRoot);
   const source = inRepo(config.source, 'The source folder');
   const requirements =
     config.runtime.type === 'python' && config.runtime.requirements !== undefined
@@ -63,9 +66,74 @@ export function workflowInputFor(
     python: config.runtime.type === 'python',
     identityFile: runnerPath(target.identityFile ?? '~/.ssh/id_ed25519'),
     knownHosts: runnerPath(target.knownHosts ?? '~/.ssh/known_hosts'),
-    install: dependsOnMcpDeploy(repoRoot) ? { kind: 'npm-ci' } : { kind: 'npx', version: options.version },
     branch: options.branch ?? 'main',
+    version: options.version,
+    ...(target.transport === 'ssh' && target.host !== undefined && !publicHost(target.host) ? { unreachableHost: target.host } : {}),
   };
+}
+
+/**
+ * The job runs the mcp-deploy the repository pins, installed by `npm ci` from its lockfile,
+ * never whatever a name resolves to on the day: a name on the registry can be taken by anyone,
+ * and the job holds the SSH key. So the repository must depend on it, and its lockfile must pin
+ * the exact package (a registry or tarball version with its integrity, or a git commit).
+ */
+export function assertPinnedMcpDeploy(repoRoot: string): void {
+  const fix =
+    'Pin it in the repository: npm install --save-dev <a tarball of mcp-deploy (npm pack), or git+https://…/mcp-deploy.git#<commit>>, ' +
+    'and commit package.json and package-lock.json. The job then runs exactly that one, after npm ci.';
+  const manifest = readJson(join(repoRoot, 'package.json'));
+  const declared = manifest?.['devDependencies']?.['mcp-deploy'] ?? manifest?.['dependencies']?.['mcp-deploy'];
+  if (declared === undefined) {
+    throw new DeployError(
+      'usage',
+      `The repository's package.json does not depend on mcp-deploy, so the workflow could not install a pinned one.`,
+      {
+        hint: fix,
+      },
+    );
+  }
+  const lock = readJson(join(repoRoot, 'package-lock.json')) as {
+    packages?: Record<string, { resolved?: string; integrity?: string }>;
+  } | null;
+  const entry = lock?.packages?.['node_modules/mcp-deploy'];
+  const pinned = entry?.resolved !== undefined && (entry.integrity !== undefined || /#[0-9a-f]{40}$/.test(entry.resolved));
+  if (!pinned) {
+    throw new DeployError(
+      'usage',
+      'package-lock.json does not pin mcp-deploy (no resolved package with an integrity hash or a git commit).',
+      {
+        hint: `Run npm install in ${repoRoot} and commit package-lock.json. ${fix}`,
+      },
+    );
+  }
+}
+
+/**
+ * Whether a GitHub-hosted runner could reach this host: not a loopback, private (RFC 1918, ULA)
+ * or link-local address, and not a name that only a local network resolves. Names are judged by
+ * their shape only: nothing is looked up.
+ */
+export function publicHost(host: string): boolean {
+  const name = host.toLowerCase().replace(/^\[|\]$/g, '');
+  if (name === 'localhost' || name.endsWith('.localhost') || name.endsWith('.local') || name.endsWith('.lan') || name.endsWith('.internal'))
+    return false;
+  if (!name.includes('.') && !name.includes(':')) return false; // a bare name: only a local resolver knows it
+  const v4 = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(name);
+  if (v4) {
+    const [a, b] = [Number(v4[1]), Number(v4[2])];
+    return !(
+      a === 127 ||
+      a === 10 ||
+      a === 0 ||
+      (a === 172 && b >= 16 && b <= 31) ||
+      (a === 192 && b === 168) ||
+      (a === 169 && b === 254) ||
+      (a === 100 && b >= 64 && b <= 127)
+    );
+  }
+  if (name.includes(':')) return !(name === '::1' || /^f[cd]/.test(name) || /^fe[89ab]/.test(name));
+  return true;
 }
 
 export function renderWorkflow(input: WorkflowInput): string {
@@ -82,7 +150,8 @@ export function renderWorkflow(input: WorkflowInput): string {
       throw new DeployError('usage', `${JSON.stringify(value)} cannot be written into a workflow.`);
   }
   const y = (value: string) => JSON.stringify(value); // a JSON string is a valid YAML double-quoted scalar
-  const tool = input.install.kind === 'npm-ci' ? ['npx', 'mcp-deploy'] : ['npx', '--yes', `mcp-deploy@${input.install.version}`];
+  // --no-install: only the mcp-deploy that npm ci put in node_modules, never one fetched by name.
+  const tool = ['npx', '--no-install', 'mcp-deploy'];
   const options = ['--config', input.configFile, '--target', input.target, '--yes', '--json'];
   const paths = input.source === '' || input.source === '.' ? [] : [`${escapeGlob(input.source)}/**`, escapeGlob(input.configFile)];
   const block = (lines: readonly string[], indent: string) => lines.map((line) => (line === '' ? '' : `${indent}${line}`)).join('\n');
@@ -111,8 +180,15 @@ export function renderWorkflow(input: WorkflowInput): string {
     '  set -- deploy',
     'fi',
     'set +e',
-    `${command(tool)} "$@" ${command(options)} > "$RUNNER_TEMP/mcp-deploy.json"`,
-    'code=$?',
+    // Exit 4 is "the host is locked": another deploy or rollback is running. Wait for it (bounded)
+    // rather than fail, so a rollback started by hand during a deploy is not lost.
+    'for attempt in $(seq 1 20); do',
+    `  ${command(tool)} "$@" ${command(options)} > "$RUNNER_TEMP/mcp-deploy.json"`,
+    '  code=$?',
+    '  [ "$code" -eq 4 ] || break',
+    '  echo "The host is locked by another run; waiting 30 s (attempt $attempt of 20)."',
+    '  sleep 30',
+    'done',
     'set -e',
     '{',
     `  echo "### mcp-deploy $what: ${input.app} → ${input.target} (exit $code)"`,
@@ -124,7 +200,7 @@ export function renderWorkflow(input: WorkflowInput): string {
     'exit "$code"',
   ];
 
-  return `# Written by \`mcp-deploy ci github\`: deploys "${input.app}" to the target "${input.target}"
+  return `# Written by \`mcp-deploy ci github\` (mcp-deploy ${input.version}): deploys "${input.app}" to the target "${input.target}"
 # - on pushes to ${input.branch} that change ${paths.length > 0 ? `${input.source}/ or ${input.configFile}` : 'anything'},
 # - on tags v*,
 # - by hand (Actions → mcp-deploy → Run workflow), where "rollback" moves back instead: to
@@ -133,6 +209,12 @@ export function renderWorkflow(input: WorkflowInput): string {
 #   MCP_DEPLOY_SSH_KEY       the deploy user's private key (written to ${input.identityFile})
 #   MCP_DEPLOY_KNOWN_HOSTS   the host's key line: ssh-keyscan -p <port> <host>, checked by you
 #   MCP_DEPLOY_ENV_FILE      ${input.envFile === undefined ? '(unused: the config has no env.file)' : `the contents of ${input.envFile}`}
+# It runs the mcp-deploy pinned in package-lock.json (npm ci), never one fetched by name.${
+    input.unreachableHost === undefined
+      ? ''
+      : `\n# WARNING: the target's host ${input.unreachableHost} is a loopback, private or local-network address: a GitHub-hosted
+# runner cannot reach it. Use a self-hosted runner on that network (runs-on), or a public address.`
+  }
 name: mcp-deploy
 
 on:
@@ -163,27 +245,34 @@ ${
 permissions:
   contents: read
 
-# One deploy at a time per target; a running deploy is never cancelled halfway.
+# One run at a time per target and trigger; a running deploy is never cancelled halfway. Runs by
+# hand (a rollback) have a group of their own: GitHub keeps only the newest pending run of a group,
+# so a push must not replace a queued rollback. If they meet, the host lock orders them (the script
+# waits while the host is locked).
 concurrency:
-  group: ${y(`mcp-deploy-${input.target}`)}
+  group: ${y(`mcp-deploy-${input.target}-\${{ github.event_name == 'workflow_dispatch' && 'by-hand' || 'push' }}`)}
   cancel-in-progress: false
 
 jobs:
   deploy:
     name: ${y(`Deploy ${input.app} to ${input.target}`)}
     runs-on: ubuntu-latest
-    timeout-minutes: 30
+    timeout-minutes: 40
+    # Protection rules on this environment (Settings → Environments: required reviewers, branches)
+    # make every deploy and rollback wait for an approval; its secrets can replace the repository's.
+    environment: ${y(input.target)}
     steps:
       - uses: actions/checkout@v4
       - uses: actions/setup-node@v4
         with:
           node-version: "24"
+          cache: npm
 ${
   input.python
     ? `      - uses: actions/setup-python@v5
         with:
           python-version: "3.x"
-`
+${input.requirements === undefined ? '' : `          cache: pip\n          cache-dependency-path: ${y(input.requirements)}\n`}`
     : ''
 }${
   input.requirements === undefined
@@ -191,13 +280,9 @@ ${
     : `      - name: Install the server's requirements (the local checks start the server)
         run: ${y(command(['python', '-m', 'pip', 'install', '-r', input.requirements]))}
 `
-}${
-  input.install.kind === 'npm-ci'
-    ? `      - name: Install mcp-deploy
+}      - name: Install the pinned mcp-deploy
         run: npm ci
-`
-    : ''
-}      - name: Write the SSH key, the known host and the env file
+      - name: Write the SSH key, the known host and the env file
         env:
           MCP_DEPLOY_SSH_KEY: \${{ secrets.MCP_DEPLOY_SSH_KEY }}
           MCP_DEPLOY_KNOWN_HOSTS: \${{ secrets.MCP_DEPLOY_KNOWN_HOSTS }}
@@ -207,8 +292,14 @@ ${block(secrets, '          ')}
         env:
           ROLLBACK: \${{ inputs.rollback }}
           RELEASE: \${{ inputs.release }}
+          # The audit log and notifications name who started it.
+          MCP_DEPLOY_OPERATOR: \${{ github.actor }}
         run: |
 ${block(deploy, '          ')}
+      - name: Remove the SSH key
+        if: always()
+        run: |
+${block([`rm -f ${runnerShellPath(input.identityFile)}`], '          ')}
 `;
 }
 
@@ -238,12 +329,11 @@ export function findRepoRoot(folder: string): string | null {
   }
 }
 
-function dependsOnMcpDeploy(repoRoot: string): boolean {
+function readJson(path: string): Record<string, Record<string, string> | undefined> | null {
   try {
-    const manifest = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as Record<string, Record<string, string> | undefined>;
-    return manifest['dependencies']?.['mcp-deploy'] !== undefined || manifest['devDependencies']?.['mcp-deploy'] !== undefined;
+    return JSON.parse(readFileSync(path, 'utf8')) as Record<string, Record<string, string> | undefined>;
   } catch {
-    return false;
+    return null;
   }
 }
 

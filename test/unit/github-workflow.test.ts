@@ -19,8 +19,23 @@ type Workflow = {
     workflow_dispatch: { inputs: Record<string, { type: string; required?: boolean; default?: unknown }> };
   };
   concurrency: { group: string; 'cancel-in-progress': boolean };
-  jobs: { deploy: { steps: Step[] } };
+  jobs: { deploy: { environment: string; steps: Step[] } };
 };
+
+/** The repository pins mcp-deploy as a devDependency, resolved with an integrity hash in its lockfile. */
+function pinMcpDeploy(root: string): void {
+  writeFileSync(join(root, 'package.json'), JSON.stringify({ devDependencies: { 'mcp-deploy': 'file:vendor/mcp-deploy-0.1.0.tgz' } }));
+  writeFileSync(
+    join(root, 'package-lock.json'),
+    JSON.stringify({
+      lockfileVersion: 3,
+      packages: {
+        '': { devDependencies: { 'mcp-deploy': 'file:vendor/mcp-deploy-0.1.0.tgz' } },
+        'node_modules/mcp-deploy': { version: '0.1.0', resolved: 'file:vendor/mcp-deploy-0.1.0.tgz', integrity: 'sha512-AAAA', dev: true },
+      },
+    }),
+  );
+}
 
 let repo: string;
 
@@ -48,6 +63,8 @@ beforeEach(() => {
   );
 });
 
+beforeEach(() => pinMcpDeploy(repo));
+
 afterEach(() => rmSync(repo, { recursive: true, force: true }));
 
 function input(overrides: Partial<WorkflowInput> = {}): WorkflowInput {
@@ -74,20 +91,113 @@ describe('the generated GitHub workflow', () => {
     expect(parsed.on.push.paths).toEqual(['services/ontology/**', 'services/ontology/.mcpdeployrc.json']);
     expect(parsed.on.workflow_dispatch.inputs['rollback']).toMatchObject({ type: 'boolean', default: false });
     expect(parsed.on.workflow_dispatch.inputs['release']).toMatchObject({ type: 'string', required: false });
-    expect(parsed.concurrency).toEqual({ group: 'mcp-deploy-production', 'cancel-in-progress': false });
   });
 
   it('has no path filter when the server is the whole repository', () => {
     expect(workflow({ source: '' }).parsed.on.push.paths).toBeUndefined();
   });
 
-  it('runs on Node 24, installs the requirements for the local checks, and fetches this version of mcp-deploy', () => {
+  it('runs on Node 24 with npm and pip cached, installs the requirements, and runs only the mcp-deploy npm ci installed', () => {
     const { parsed } = workflow();
-    expect(step(parsed, (s) => s.uses?.startsWith('actions/setup-node@') === true).with).toEqual({ 'node-version': '24' });
+    expect(step(parsed, (s) => s.uses?.startsWith('actions/setup-node@') === true).with).toEqual({ 'node-version': '24', cache: 'npm' });
+    expect(step(parsed, (s) => s.uses?.startsWith('actions/setup-python@') === true).with).toEqual({
+      'python-version': '3.x',
+      cache: 'pip',
+      'cache-dependency-path': 'services/ontology/requirements.txt',
+    });
     expect(parsed.jobs.deploy.steps.some((s) => s.run === 'python -m pip install -r services/ontology/requirements.txt')).toBe(true);
+    expect(parsed.jobs.deploy.steps.some((s) => s.run === 'npm ci')).toBe(true);
     const deploy = step(parsed, (s) => s.run?.includes('GITHUB_STEP_SUMMARY') === true);
     expect(deploy.run).toContain(
-      'npx --yes mcp-deploy@0.1.0 "$@" --config services/ontology/.mcpdeployrc.json --target production --yes --json',
+      'npx --no-install mcp-deploy "$@" --config services/ontology/.mcpdeployrc.json --target production --yes --json',
+    );
+    expect(deploy.run).not.toMatch(/mcp-deploy@|npx --yes/);
+  });
+
+  it('refuses to write a workflow when the repository does not pin mcp-deploy in its lockfile', () => {
+    // Given no dependency at all, then a dependency without a pinned lockfile entry
+    rmSync(join(repo, 'package.json'));
+    expect(() => input()).toThrow(/does not depend on mcp-deploy/);
+    writeFileSync(join(repo, 'package.json'), JSON.stringify({ devDependencies: { 'mcp-deploy': '^0.1.0' } }));
+    writeFileSync(join(repo, 'package-lock.json'), JSON.stringify({ packages: { 'node_modules/mcp-deploy': { version: '0.1.0' } } }));
+    const error = (() => {
+      try {
+        input();
+      } catch (caught) {
+        return caught;
+      }
+    })();
+    expect(error).toBeInstanceOf(DeployError);
+    expect((error as DeployError).exitCode).toBe(2);
+    expect((error as DeployError).message).toContain('does not pin mcp-deploy');
+    expect((error as DeployError).hint).toContain('npm install --save-dev');
+
+    // A git dependency pinned to a commit is pinned too
+    writeFileSync(
+      join(repo, 'package-lock.json'),
+      JSON.stringify({ packages: { 'node_modules/mcp-deploy': { resolved: `git+https://example.org/mcp-deploy.git#${'a'.repeat(40)}` } } }),
+    );
+    expect(() => input()).not.toThrow();
+  });
+
+  it('runs in an environment named after the target, names the actor as the operator, and removes the key whatever happened', () => {
+    const { parsed, text } = workflow();
+    expect(parsed.jobs.deploy.environment).toBe('production');
+    expect(text).toContain('required reviewers');
+    const deploy = step(parsed, (s) => s.run?.includes('GITHUB_STEP_SUMMARY') === true);
+    expect(deploy.env?.['MCP_DEPLOY_OPERATOR']).toBe('${{ github.actor }}');
+    const remove = step(parsed, (s) => s.name === 'Remove the SSH key') as Step & { if?: string };
+    expect(remove.if).toBe('always()');
+    expect(remove.run?.trim()).toBe('rm -f "$HOME"/.ssh/deploy_ed25519');
+    const steps = parsed.jobs.deploy.steps;
+    expect(steps.indexOf(remove)).toBe(steps.length - 1);
+  });
+
+  it('keeps runs by hand in a concurrency group of their own, so a push never replaces a queued rollback', () => {
+    const { parsed } = workflow();
+    expect(parsed.concurrency).toEqual({
+      group: "mcp-deploy-production-${{ github.event_name == 'workflow_dispatch' && 'by-hand' || 'push' }}",
+      'cancel-in-progress': false,
+    });
+  });
+
+  it('waits while the host is locked by another run (exit 4), bounded, then carries on', () => {
+    // Given an npx that answers "locked" twice, then succeeds, and a sleep that does not wait
+    const { parsed } = workflow();
+    const deploy = step(parsed, (s) => s.run?.includes('GITHUB_STEP_SUMMARY') === true);
+    const bin = join(repo, 'bin');
+    mkdirSync(bin);
+    const fakeNpx = [
+      '#!/bin/sh',
+      'n=$(cat "$RUNNER_TEMP/n" 2>/dev/null || echo 0); n=$((n+1)); echo "$n" > "$RUNNER_TEMP/n"',
+      `[ "$n" -ge 3 ] && { echo '{"ok":true}'; exit 0; }`,
+      'exit 4',
+      '',
+    ].join('\n');
+    writeFileSync(join(bin, 'npx'), fakeNpx, { mode: 0o755 });
+    writeFileSync(join(bin, 'sleep'), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+    const result = spawnSync('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', deploy.run!], {
+      cwd: repo,
+      encoding: 'utf8',
+      env: {
+        PATH: `${bin}:${process.env['PATH']}`,
+        RUNNER_TEMP: repo,
+        GITHUB_STEP_SUMMARY: join(repo, 'summary.md'),
+        ROLLBACK: 'true',
+        RELEASE: '',
+      },
+    });
+
+    // Then it ran three times and the step succeeded
+    expect(result.status, result.stderr).toBe(0);
+    expect(readFileSync(join(repo, 'n'), 'utf8').trim()).toBe('3');
+    expect(result.stdout).toContain('The host is locked by another run; waiting 30 s (attempt 2 of 20).');
+  });
+
+  it('warns in the workflow when the target host is one a hosted runner cannot reach', () => {
+    expect(workflow().text).not.toContain('WARNING');
+    expect(workflow({ unreachableHost: '10.0.0.5' }).text).toContain(
+      "WARNING: the target's host 10.0.0.5 is a loopback, private or local-network address",
     );
   });
 
@@ -168,7 +278,7 @@ describe('the generated GitHub workflow', () => {
     // Then mcp-deploy got it as one argument, its exit code is the step's, and the summary has the JSON
     expect(result.status).toBe(1);
     expect(readFileSync(join(repo, 'args'), 'utf8')).toBe(
-      '<--yes><mcp-deploy@0.1.0><rollback><x"; touch pwned; "><--config><services/ontology/.mcpdeployrc.json><--target><production><--yes><--json>',
+      '<--no-install><mcp-deploy><rollback><x"; touch pwned; "><--config><services/ontology/.mcpdeployrc.json><--target><production><--yes><--json>',
     );
     expect(() => statSync(join(repo, 'pwned'))).toThrow();
     expect(readFileSync(summary, 'utf8')).toContain(
@@ -177,20 +287,13 @@ describe('the generated GitHub workflow', () => {
 
     // And on a push (no inputs) it deploys
     run({ ROLLBACK: '', RELEASE: '' });
-    expect(readFileSync(join(repo, 'args'), 'utf8')).toMatch(/^<--yes><mcp-deploy@0\.1\.0><deploy><--config>/);
+    expect(readFileSync(join(repo, 'args'), 'utf8')).toMatch(/^<--no-install><mcp-deploy><deploy><--config>/);
   });
 
   it('every script is valid bash', () => {
     for (const s of workflow().parsed.jobs.deploy.steps) {
       if (s.run) execFileSync('bash', ['-n', '-c', s.run]);
     }
-  });
-
-  it('uses npm ci and the repository pinned mcp-deploy when package.json depends on it', () => {
-    writeFileSync(join(repo, 'package.json'), JSON.stringify({ devDependencies: { 'mcp-deploy': '^0.1.0' } }));
-    const { parsed } = workflow({ install: input().install });
-    expect(parsed.jobs.deploy.steps.some((s) => s.run === 'npm ci')).toBe(true);
-    expect(step(parsed, (s) => s.run?.includes('GITHUB_STEP_SUMMARY') === true).run).toContain('npx mcp-deploy "$@" --config');
   });
 
   it('refuses a path GitHub would evaluate as an expression', () => {
@@ -227,7 +330,7 @@ describe('mcp-deploy ci github', () => {
 
       // Then the workflow is at the repository root, for this version of mcp-deploy, and the output lists the secrets
       const ownVersion = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-      expect(readFileSync(join(repo, workflowPath), 'utf8')).toContain(`npx --yes mcp-deploy@${ownVersion} "$@"`);
+      expect(readFileSync(join(repo, workflowPath), 'utf8')).toContain(`(mcp-deploy ${ownVersion})`);
       const output = written.join('');
       for (const secret of ['MCP_DEPLOY_SSH_KEY', 'MCP_DEPLOY_KNOWN_HOSTS', 'MCP_DEPLOY_ENV_FILE']) expect(output).toContain(secret);
 

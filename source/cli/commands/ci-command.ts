@@ -43,10 +43,14 @@ export async function ciCommand(provider: string, options: CiOptions, output: Ou
     `  MCP_DEPLOY_KNOWN_HOSTS   the host's key line; get it with ssh-keyscan -p ${target.port} ${target.host ?? '<host>'} and check its fingerprint\n`,
   );
   if (input.envFile !== undefined) out.write(`  MCP_DEPLOY_ENV_FILE      the contents of ${input.envFile}\n`);
+  out.write(`  and an environment named ${target.name} (Settings → Environments): add required reviewers there to approve each run.\n`);
+  if (input.unreachableHost !== undefined) {
+    out.write(
+      `! Warning: ${input.unreachableHost} is a loopback, private or local-network address that a GitHub-hosted runner cannot reach; use a self-hosted runner on that network, or a public address.\n`,
+    );
+  }
   if (!input.identityFile.startsWith('~/')) {
     out.write(`Note: identityFile ${input.identityFile} is outside your home folder; the runner must be able to create it there too.\n`);
   }
   return 0;
 }
-
-/** mcp-deploy's own version, for `npx mcp-deploy@<version>` in repositories that do not depend on it. */

@@ -1,8 +1,15 @@
 import { existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { loadConfig, parseConfig, selectTarget } from '../../config/load.js';
-import { DeployError, describeError } from '../../errors.js';
-import { findRepoRoot, renderWorkflow, workflowInputFor, workflowPath, writeWorkflow } from '../../ops/github-workflow.js';
+import { DeployError, describeError, isDeployError } from '../../errors.js';
+import {
+  assertPinnedMcpDeploy,
+  findRepoRoot,
+  renderWorkflow,
+  workflowInputFor,
+  workflowPath,
+  writeWorkflow,
+} from '../../ops/github-workflow.js';
 import {
   answerProblem,
   answersFrom,
@@ -208,6 +215,7 @@ function workflowRepoRoot(root: string, force: boolean): string {
       hint: 'Compare it with mcp-deploy ci github --print, or replace both files with --force.',
     });
   }
+  assertPinnedMcpDeploy(repoRoot);
   return repoRoot;
 }
 
@@ -228,16 +236,19 @@ async function writeGithubWorkflow(configFile: string, replace: boolean): Promis
 function wizardPort(detection: Detection, initial: AnswerTexts, configFile: string, options: InitOptions): InitWizardPort {
   const root = detection.root;
   const repoRoot = findRepoRoot(root);
+  const unpinned = repoRoot === null ? null : pinProblem(repoRoot);
   const workflow: WorkflowOffer =
     repoRoot === null
       ? { available: false, reason: 'this folder is not in a git repository.' }
-      : {
-          available: true,
-          path: workflowPath,
-          preselected: options.ciGithub ?? false,
-          exists: () => existsSync(join(repoRoot, workflowPath)),
-          write: (replace) => writeGithubWorkflow(configFile, replace),
-        };
+      : unpinned !== null
+        ? { available: false, reason: unpinned }
+        : {
+            available: true,
+            path: workflowPath,
+            preselected: options.ciGithub ?? false,
+            exists: () => existsSync(join(repoRoot, workflowPath)),
+            write: (replace) => writeGithubWorkflow(configFile, replace),
+          };
   return {
     detection,
     initial,
@@ -277,4 +288,14 @@ function describeDetection(detection: Detection): string[] {
   return lines;
 }
 
-/** mcp-deploy's own version, for `npx mcp-deploy@<version>` in a workflow of a repository that does not depend on it. */
+/** mcp-deploy's own version, named in the workflow's header. */
+
+/** Why the workflow cannot be offered yet (mcp-deploy is not pinned in the repository), or null. */
+function pinProblem(repoRoot: string): string | null {
+  try {
+    assertPinnedMcpDeploy(repoRoot);
+    return null;
+  } catch (error) {
+    return `${describeError(error)} ${isDeployError(error) && error.hint ? error.hint : ''}`.trim();
+  }
+}
