@@ -105,7 +105,15 @@ function ownerWritable(root: string | Buffer): void {
 }
 
 function canariesFound(world: World): string[] {
-  const homes = [homedir(), '/home/mcpdeploy', '/home/mcpdeploy-bash', world.sshd?.homeDir ?? '', world.hostRoot, process.cwd(), tmpdir()].filter(Boolean);
+  const homes = [
+    homedir(),
+    '/home/mcpdeploy',
+    '/home/mcpdeploy-bash',
+    world.sshd?.homeDir ?? '',
+    world.hostRoot,
+    process.cwd(),
+    tmpdir(),
+  ].filter(Boolean);
   return homes.flatMap((dir) => canaryNames.map((name) => join(dir, name))).filter((path) => existsSync(path));
 }
 
