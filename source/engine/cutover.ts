@@ -1,10 +1,8 @@
 import { DeployError, describeError } from '../errors.js';
-import type { HostLayout } from '../host/layout.js';
-import { markFailed, recordTools } from '../host/releases.js';
+import { recordTools } from '../host/releases.js';
 import { switchCurrent, writeState } from '../host/state.js';
 import { hostNow } from '../host/host-clock.js';
 import { waitHealthy } from '../health/wait-healthy.js';
-import type { Transport } from '../remote/transport.js';
 import { serverCommand } from '../runtime/server-command.js';
 import { otherColour, portOf, type Colour } from './colours.js';
 import type { EngineContext } from './context.js';
@@ -12,12 +10,10 @@ import type { ActiveSide, Session } from './session.js';
 import { switchUpstream } from './nginx.js';
 import { followServerLog, readLogTail } from './server-log.js';
 import { runStep, StepFailure } from '../run/step.js';
-import type { Supervisor } from './supervisor/supervisor.js';
 import { portInUse } from './port-check.js';
 import { drainPort } from './drain.js';
 import { accessLogOffset, judge, readWindow } from './watch.js';
 import { waitForRelease } from '../health/release-identity.js';
-import { publicUrlProblem } from '../health/public-answer.js';
 
 /** What a cutover moves to, and the interpreter a python entry runs with (the release's venv, or the configured python). */
 export type CutoverTarget = { readonly release: string; readonly interpreter: string };
