@@ -5,7 +5,7 @@ import { privilegedSystemctlCommands } from '../engine/supervisor/systemd-unit.j
 import { arg, op, type ScriptPart } from '../remote/quote.js';
 import type { RemoteCommand, RunResult } from '../remote/transport.js';
 import { fail, lastLines, pass, type DoctorCheck, type HostProbe } from './doctor-check.js';
-import { identityOptions, resolvePrograms, sudoCommand, sudoersLine } from './sudo-rules.js';
+import { dumpHostCommand, identityOptions, resolvePrograms, sudoCommand, sudoersLine } from './sudo-rules.js';
 
 /**
  * Doctor's nginx and sudo checks: nginx is there, accepts its configuration, reads the upstream
@@ -33,6 +33,8 @@ export async function nginxChecks(probe: HostProbe): Promise<DoctorCheck[]> {
       ),
     );
   }
+
+  checks.push(await reloadCheck(probe));
 
   const file = nginx.upstreamFile;
   const upstream = await probe.sh(
@@ -94,10 +96,13 @@ export async function sudoChecks(probe: HostProbe): Promise<DoctorCheck[]> {
   const { nginx } = probe.target;
   for (const [key, command] of [
     ['nginx.test', nginx.test],
+    ['nginx -T', dumpHostCommand(nginx.test)],
     ['nginx.reload', nginx.reload],
   ] as const) {
     const sudo = sudoCommand(command);
     if (sudo === null) continue;
+    // The dump is the test with -T: a test that sudo cannot read, or that lacks -n, is already reported once.
+    if (key === 'nginx -T' && (sudo === 'unreadable' || !sudo.nonInteractive)) continue;
     const name = `sudo for ${key}`;
     if (sudo === 'unreadable') {
       const result = await probe.run(['sudo', '-n', 'true'], 15_000);
@@ -160,13 +165,30 @@ async function sudoRight(
 }
 
 /** `nginx.test` with `-t` turned into `-T`, so it reads the same configuration with the same rights. */
+/**
+ * `nginx.reload` can only work where its tool does: `systemctl` needs systemd running as PID 1,
+ * which containers and some hosts do not have ("System has not been booted with systemd"). The
+ * reload itself is not run (it would reload the live nginx); its tool's precondition is checked.
+ */
+async function reloadCheck(probe: HostProbe): Promise<DoctorCheck> {
+  const { reload } = probe.target.nginx;
+  const sudo = sudoCommand(reload);
+  const argv = sudo !== null && sudo !== 'unreadable' ? sudo.argv : typeof reload === 'string' ? reload.trim().split(/\s+/) : reload;
+  const tool = (argv[0] ?? '').split('/').pop() ?? '';
+  if (tool !== 'systemctl') return pass('nginx.reload', `${describeCommand(reload)} (not run: it would reload the live nginx)`);
+  const booted = await probe.sh('[ -d /run/systemd/system ] && echo systemd || echo other');
+  if (booted.stdout.trim() === 'systemd') return pass('nginx.reload', `${describeCommand(reload)}: systemd runs this host`);
+  const withNginx =
+    typeof reload === 'string' ? reload.replace(/systemctl\s+reload\s+nginx(\.service)?/, 'nginx -s reload') : 'nginx -s reload';
+  return fail(
+    'nginx.reload',
+    `${describeCommand(reload)} cannot work here: systemd is not running as PID 1 on this host ("System has not been booted with systemd")`,
+    `Set targets.${probe.target.name}.nginx.reload to "${withNginx}" (nginx's own signal; through sudo -n if nginx runs as root)`,
+  );
+}
+
 export function dumpCommand(test: HostCommand): RemoteCommand {
-  if (typeof test === 'string') {
-    const dumped = test.replace(/(^|\s)-t(?=\s|$)/, '$1-T');
-    return { script: dumped === test ? 'nginx -T' : dumped };
-  }
-  const index = test.indexOf('-t');
-  return index === -1 ? ['nginx', '-T'] : test.map((word, at) => (at === index ? '-T' : word));
+  return hostCommand(dumpHostCommand(test));
 }
 
 function nginxTestFix(result: RunResult, test: HostCommand, binary: string | undefined, targetName: string): string {

@@ -9,6 +9,7 @@ import type { Transport } from '../remote/transport.js';
 import { formatBytes } from '../run/format.js';
 import { createHostProbe, fail, lastLines, pass, type DoctorCheck, type HostProbe } from './doctor-check.js';
 import { nginxChecks, sudoChecks } from './doctor-nginx.js';
+import { inspectDeployRoot } from './deploy-root.js';
 
 export type { DoctorCheck } from './doctor-check.js';
 
@@ -62,39 +63,20 @@ export async function runDoctor(input: DoctorInput): Promise<DoctorCheck[]> {
 
 async function deployRoot(probe: HostProbe): Promise<DoctorCheck> {
   const root = probe.layout.root;
-  const result = await probe.sh(
-    `if [ -d "$root" ]; then
-  for d in "$root" "$root/releases" "$root/shared" "$root/shared/venvs" "$root/shared/logs" "$root/run"; do
-    if [ -e "$d" ] && { [ ! -w "$d" ] || [ ! -x "$d" ]; }; then echo "not-writable $d"; exit 0; fi
-  done
-  echo exists
-else
-  d=$(dirname "$root"); while [ ! -e "$d" ]; do d=$(dirname "$d"); done
-  if [ -d "$d" ] && [ -w "$d" ] && [ -x "$d" ]; then echo "creatable $d"; else echo "parent-not-writable $d"; fi
-fi`,
-    { root },
-  );
-  const [verdict = '', ...rest] = result.stdout.trim().split(' ');
-  const where = rest.join(' ');
   const user = probe.account.name;
-  if (verdict === 'exists') return pass('deploy root', `${root} exists and ${user} can write to it`);
-  if (verdict === 'creatable')
-    return pass('deploy root', `${root} does not exist yet; ${user} can create it in ${where} (mcp-deploy setup does)`);
-  if (verdict === 'not-writable') {
-    return fail('deploy root', `${where} is not writable by ${user}`, `On the host: sudo chown -R ${user}: ${root}`);
+  const state = await inspectDeployRoot(probe.transport, root, user);
+  switch (state.kind) {
+    case 'exists':
+      return pass('deploy root', `${root} exists and ${user} can write to it`);
+    case 'creatable':
+      return pass('deploy root', `${root} does not exist yet; ${user} can create it in ${state.under} (mcp-deploy setup does)`);
+    case 'not-writable':
+      return fail('deploy root', `${state.path} is not writable by ${user}`, state.fix);
+    case 'parent-not-writable':
+      return fail('deploy root', `${root} does not exist and ${user} cannot create it in ${state.under}`, state.fix);
+    case 'unknown':
+      return fail('deploy root', `could not check ${root}: ${state.detail}`, 'Run `ls -ld` on the path on the host to see why.');
   }
-  if (verdict === 'parent-not-writable') {
-    return fail(
-      'deploy root',
-      `${root} does not exist and ${user} cannot create it in ${where}`,
-      `On the host: sudo mkdir -p ${root} && sudo chown ${user}: ${root}`,
-    );
-  }
-  return fail(
-    'deploy root',
-    `could not check ${root}: ${lastLines(result) || `exit ${result.code}`}`,
-    'Run `ls -ld` on the path on the host to see why.',
-  );
 }
 
 async function diskSpace(probe: HostProbe): Promise<DoctorCheck> {

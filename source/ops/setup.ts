@@ -9,7 +9,8 @@ import { hostLayout } from '../host/layout.js';
 import { arg, op, script } from '../remote/quote.js';
 import type { Transport } from '../remote/transport.js';
 import { mcpLocationBlock } from '../sandbox/nginx-conf.js';
-import { resolvePrograms, sudoCommand, sudoersLine } from './sudo-rules.js';
+import { type DeployRootState, inspectDeployRoot } from './deploy-root.js';
+import { nginxSudoCommands, resolvePrograms, sudoersLine } from './sudo-rules.js';
 
 /**
  * `mcp-deploy setup`: prepares a host for its first deploy. Everything it would do is planned
@@ -33,6 +34,8 @@ export type SetupFile = {
 
 export type SetupPlan = {
   readonly user: string;
+  /** Whether the SSH user can lay out the deploy root; when not, the fix to run first (nothing is asked). */
+  readonly root: DeployRootState;
   readonly dirs: readonly { readonly path: string; readonly exists: boolean }[];
   readonly files: readonly SetupFile[];
   /** Text for the operator to read and apply by hand: the nginx site, sudoers, linger. */
@@ -58,7 +61,7 @@ export async function planSetup(transport: Transport, config: Config, target: Ta
   const account = await whoAmI(transport);
   const layout = hostLayout(target.path);
   const dirPaths = [layout.root, layout.releasesDir, layout.sharedDir, layout.venvsDir, layout.logsDir, layout.runDir];
-  const existing = await existingPaths(transport, dirPaths);
+  const [existing, root] = await Promise.all([existingPaths(transport, dirPaths), inspectDeployRoot(transport, layout.root, account.user)]);
   const dirs = dirPaths.map((path) => ({ path, exists: existing.has(path) }));
 
   const wanted: Omit<SetupFile, 'state' | 'writable'>[] = [
@@ -99,11 +102,12 @@ export async function planSetup(transport: Transport, config: Config, target: Ta
             : 'differs';
     files.push({ ...file, state, writable: await canWrite(transport, file.path) });
   }
-  return { user: account.user, dirs, files, review: await reviewTexts(transport, config, target, account) };
+  return { user: account.user, root, dirs, files, review: await reviewTexts(transport, config, target, account) };
 }
 
 /** Carries out a plan the operator agreed to; returns what happened to each file and folder. */
 export async function applySetup(transport: Transport, plan: SetupPlan, consent: Consent): Promise<SetupOutcome[] | null> {
+  assertRootWritable(plan);
   if (!(await consent.apply())) return null;
   const outcomes: SetupOutcome[] = [];
   const missing = plan.dirs.filter((dir) => !dir.exists).map((dir) => dir.path);
@@ -144,6 +148,17 @@ export async function applySetup(transport: Transport, plan: SetupPlan, consent:
     outcomes.push({ path: file.path, result: file.state === 'absent' ? 'created' : 'replaced', ...(note ? { note } : {}) });
   }
   return outcomes;
+}
+
+/** Refuses a plan whose deploy root the SSH user cannot lay out, with the one command that fixes it. */
+export function assertRootWritable(plan: SetupPlan): void {
+  const { root } = plan;
+  if (root.kind !== 'not-writable' && root.kind !== 'parent-not-writable') return;
+  const why =
+    root.kind === 'not-writable' ? `${root.path} is not writable by ${plan.user}` : `${plan.user} cannot create it in ${root.under}`;
+  throw new DeployError('host-state', `Nothing was written: the deploy root cannot be laid out (${why}).`, {
+    hint: `${root.fix}, then run mcp-deploy setup again.`,
+  });
 }
 
 /** How a file only root may write gets installed: one copy-paste block for the operator. */
@@ -201,11 +216,8 @@ async function reviewTexts(
   account: Account,
 ): Promise<{ title: string; text: string }[]> {
   const review = [{ title: 'nginx site (not written: your nginx configuration is yours)', text: renderSiteSnippet(config, target) }];
-  const commands: (readonly string[])[] = [];
-  for (const command of [target.nginx.test, target.nginx.reload]) {
-    const sudo = sudoCommand(command);
-    if (sudo !== null && sudo !== 'unreadable') commands.push(sudo.argv);
-  }
+  // Doctor's `nginx -T` (the test with -T) runs through sudo too when the test does: the rule lists it.
+  const commands: (readonly string[])[] = nginxSudoCommands(target.nginx).map((sudo) => sudo.argv);
   const mode = target.supervisor === 'systemd' ? systemdMode(target) : null;
   if (mode === 'system' && account.uid !== '0') commands.push(...privilegedSystemctlCommands(config.app, target.ports));
   if (commands.length > 0) {

@@ -8,6 +8,8 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { formatDoctor, doctorCommand } from '../../source/cli/commands/doctor-command.js';
 import { parseConfig, selectTarget } from '../../source/config/load.js';
 import { runDoctor, type DoctorCheck } from '../../source/ops/doctor.js';
+import { planSetup } from '../../source/ops/setup.js';
+import { existsSync } from 'node:fs';
 import { connectSsh } from '../../source/remote/connect.js';
 import { freePort, nginxSkipReason, sshdSkipReason, startNginx, startSshd, type NginxHandle, type SshdHandle } from '../harness/index.js';
 
@@ -113,6 +115,7 @@ describe.skipIf(skip !== undefined)(`mcp-deploy doctor on a real host${skip ? ` 
       'port green',
       'nginx',
       'nginx.test',
+      'nginx.reload',
       'upstream include',
       'nginx includes upstream',
       'setsid',
@@ -234,6 +237,59 @@ describe.skipIf(skip !== undefined)(`mcp-deploy doctor on a real host${skip ? ` 
     expect(reload.ok).toBe(false);
     expect(reload.fix).toContain(`${sshd.user} ALL=(root) NOPASSWD: /usr/sbin/nginx -s reload`);
   });
+
+  it('fails a systemctl reload on a host where systemd is not PID 1, naming the nginx signal to use instead', async () => {
+    // Given this host, where systemd does not run as PID 1 (the condition the first deploy failed in)
+    const booted = (await readFile('/proc/1/comm', 'utf8')).trim();
+    expect(booted).not.toBe('systemd');
+
+    // When doctor checks a target that reloads nginx through systemctl
+    const checks = await doctor({}, { reload: 'sudo -n systemctl reload nginx' });
+
+    // Then the reload check fails before the first deploy would, with the reload to use
+    const reload = named(checks, 'nginx.reload');
+    expect(reload.ok).toBe(false);
+    expect(reload.detail).toContain('systemd is not running as PID 1');
+    expect(reload.fix).toBe(
+      'Set targets.host.nginx.reload to "sudo -n nginx -s reload" (nginx\'s own signal; through sudo -n if nginx runs as root)',
+    );
+  });
+
+  it.skipIf(!existsSync('/usr/bin/sudo'))(
+    'passes every sudo check, nginx -T included, once the rule setup prints is installed',
+    async () => {
+      // Given nginx commands through sudo -n, and the sudoers rule from setup's plan installed as root
+      const test = ['sudo', '-n', ...nginx.testCommand];
+      const reload = ['sudo', '-n', ...nginx.reloadCommand];
+      const config = parseConfig(JSON.stringify(rawConfig({}, { test, reload })), join(scratch, '.mcpdeployrc.json'), {});
+      const transport = await connectSsh({
+        host: sshd.host,
+        port: sshd.port,
+        user: sshd.user,
+        identityFile: sshd.identityFile,
+        knownHostsFile: sshd.knownHostsFile,
+        agent: false,
+      });
+      const rules = join('/etc/sudoers.d', `mcp-deploy-doctor-test-${process.pid}`);
+      try {
+        const plan = await planSetup(transport, config, selectTarget(config, undefined));
+        const sudoers = plan.review.find((item) => item.title.startsWith('sudoers rule'));
+        expect(sudoers?.text).toContain(' -T');
+        await writeFile(rules, sudoers!.text, { mode: 0o440 });
+
+        // When doctor runs
+        const checks = await doctor({}, { test, reload });
+
+        // Then the test, its -T dump and the reload are allowed, and nginx -T (through sudo) finds the include
+        for (const name of ['sudo for nginx.test', 'sudo for nginx -T', 'sudo for nginx.reload', 'nginx includes upstream']) {
+          expect(named(checks, name), formatDoctor('host', checks, new Chalk({ level: 0 }))).toMatchObject({ ok: true });
+        }
+      } finally {
+        await rm(rules, { force: true });
+        await transport.close();
+      }
+    },
+  );
 
   it('runs as the command: one line per check with the fix under a failure, exit 1', async () => {
     // Given a config file whose blue port is taken

@@ -1,6 +1,6 @@
 import { createOutput } from '../../source/cli/output.js';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -104,6 +104,34 @@ describe.skipIf(sshdSkip !== undefined)(`mcp-deploy setup on a real host${sshdSk
     expect(outcomes).toContainEqual({ path: join(root, 'nginx-upstream.conf'), result: 'created' });
     expect(outcomes).toContainEqual(expect.objectContaining({ path: '/etc/logrotate.d/mcp-deploy-setuptest', result: 'by hand' }));
     expect(existsSync('/etc/logrotate.d/mcp-deploy-setuptest')).toBe(false);
+  });
+
+  it('shows the fix for a deploy root the SSH user cannot create before asking anything, and writes nothing', async () => {
+    // Given a deploy root below a folder the SSH user may not write to
+    const locked = join(sshd.workDir, `locked${count}`);
+    await mkdir(locked);
+    await chmod(locked, 0o555);
+    root = join(locked, 'app');
+    const { config, target } = load();
+
+    // When setup is planned and applied with a consent that records whether it was asked
+    const plan = await planSetup(transport, config, target);
+    let asked = false;
+    const attempt = applySetup(transport, plan, {
+      apply: async () => {
+        asked = true;
+        return true;
+      },
+      replace: async () => true,
+    });
+
+    // Then it refuses with doctor's own fix, never having asked, and nothing was created
+    await expect(attempt).rejects.toMatchObject({
+      message: expect.stringContaining('the deploy root cannot be laid out'),
+      hint: `On the host: sudo mkdir -p ${root} && sudo chown ${sshd.user}: ${root}, then run mcp-deploy setup again.`,
+    });
+    expect(asked).toBe(false);
+    expect(existsSync(root)).toBe(false);
   });
 
   it('writes nothing when the operator says no', async () => {

@@ -1,7 +1,7 @@
 import { createInterface } from 'node:readline/promises';
 import type { ChalkInstance } from 'chalk';
 import { DeployError } from '../../errors.js';
-import { applySetup, installByHand, planSetup, type Consent, type SetupPlan } from '../../ops/setup.js';
+import { applySetup, assertRootWritable, installByHand, planSetup, type Consent, type SetupPlan } from '../../ops/setup.js';
 import type { GlobalOptions } from '../options.js';
 import type { Output } from '../output.js';
 import { createRunContext } from '../run-context.js';
@@ -22,6 +22,8 @@ export async function setupCommand(options: GlobalOptions, output: Output): Prom
       write(paint.green('Nothing to write: the host is laid out already.\n'));
       return 0;
     }
+    // What doctor would say, said before any question: asking, then failing at mkdir, helps nobody.
+    assertRootWritable(plan);
     const consent = options.yes
       ? alwaysYes
       : process.stdin.isTTY && process.stdout.isTTY
