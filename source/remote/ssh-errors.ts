@@ -53,7 +53,7 @@ export function authError(context: AuthContext, cause?: unknown): DeployError {
   const keyForCopy = context.triedKeys[0] === undefined ? '' : `-i ${context.triedKeys[0]}.pub `;
   return new DeployError(
     'auth',
-    `Authentication as ${context.user} on ${address(context)} failed. ${tried}.${skipped} Install your public key on the host (e.g. ssh-copy-id ${keyForCopy}-p ${context.port} ${context.user}@${context.host}) or pass the right key with --identity.`,
+    `Authentication as ${context.user} on ${address(context)} failed. ${tried}.${skipped} Install your public key on the host (e.g. ssh-copy-id ${keyForCopy}-p ${context.port} ${context.user}@${context.host}) or set the target's identityFile to the right key.`,
     cause === undefined ? {} : { cause },
   );
 }
@@ -63,7 +63,7 @@ export function noKeyError(endpoint: Endpoint, looked: readonly string[], skippe
   const skippedText = skipped.length === 0 ? '' : ` Skipped: ${skipped.join('; ')}.`;
   return new DeployError(
     'auth',
-    `No SSH key to log in as ${endpoint.user} on ${address(endpoint)}: none of ${looked.join(', ')} can be used and no ssh-agent is available (SSH_AUTH_SOCK).${skippedText} Pass the key to use with --identity.`,
+    `No SSH key to log in as ${endpoint.user} on ${address(endpoint)}: none of ${looked.join(', ')} can be used and no ssh-agent is available (SSH_AUTH_SOCK).${skippedText} Set the target's identityFile to the key to use.`,
   );
 }
 

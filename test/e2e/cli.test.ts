@@ -71,10 +71,27 @@ describe('mcp-deploy validate (the binary)', () => {
     expect(result.stderr).toContain(`${file}: keepReleases: expected number, got "three"`);
   });
 
-  it('says what is wrong with the command line, exit 2', async () => {
-    const result = await cli(['deploi']);
+  it('says what is wrong with the command line, exit 2: an unknown command with the one it looks like', async () => {
+    const result = await cli(['deplyo']);
     expect(result.exitCode).toBe(2);
-    expect(result.stderr).toMatch(/unknown command|too many arguments|error/i);
+    expect(result.stderr).toContain('Unknown command "deplyo". Did you mean "deploy"?');
+    expect(result.stderr).not.toContain('too many arguments');
+  });
+
+  it('with --json, answers a usage mistake and a config error with one JSON document and exit 2', async () => {
+    // An unknown option, then a config that does not load: stdout holds exactly one document each time
+    const option = await cli(['status', '--identity', 'key', '--json']);
+    expect(option.exitCode).toBe(2);
+    expect(JSON.parse(option.stdout)).toEqual({ ok: false, exitCode: 2, error: { kind: 'usage', message: "unknown option '--identity'" } });
+    const dir = join(scratch, 'bad-config-json');
+    cpSync(exampleServer, dir, { recursive: true, filter: (path) => !path.includes('__pycache__') });
+    const file = join(dir, '.mcpdeployrc.json');
+    writeFileSync(file, readFileSync(file, 'utf8').replace('"keepReleases": 3', '"keepReleases": "three"'));
+    const config = await cli(['status', '--config', file, '--json']);
+    expect(config.exitCode).toBe(2);
+    const document = JSON.parse(config.stdout);
+    expect(document).toMatchObject({ ok: false, exitCode: 2, error: { kind: 'config' } });
+    expect(document.error.message).toContain('keepReleases: expected number, got "three"');
   });
 });
 

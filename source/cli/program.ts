@@ -1,0 +1,143 @@
+import { Command, Option } from 'commander';
+import type { GlobalOptions } from './options.js';
+import type { Output } from './output.js';
+import { packageVersion } from './version.js';
+
+export type Action = (output: Output) => Promise<number>;
+/** How a parsed command is carried out: main() runs it with an output and keeps its exit code. */
+export type Runner = (options: { readonly json?: boolean; readonly color?: boolean }, action: Action) => Promise<void>;
+
+/**
+ * The command line as commander sees it: every command, argument and option. Each command's
+ * module is loaded only when it runs, so `--help` and a quick `status` never pay for the Ink app,
+ * the MCP SDK or ssh2 they do not use. Tests read this to check that every hint names real flags.
+ */
+export function createProgram(run: Runner): Command {
+  const program = new Command('mcp-deploy')
+    .description('Zero-downtime blue/green deploys of MCP servers over SSH.')
+    .version(packageVersion())
+    .exitOverride()
+    .configureOutput({ writeErr: (text) => process.stderr.write(text) })
+    .showSuggestionAfterError(true);
+
+  const withGlobals = (command: Command) =>
+    command
+      .option('-c, --config <file>', 'config file (default: .mcpdeployrc or .mcpdeployrc.json here)')
+      .option('-t, --target <name>', 'target to use (default: the one marked default, or the only one)')
+      .option('-y, --yes', 'no prompts and no terminal app: plain output, for CI')
+      .option('--json', 'print one JSON document on stdout at the end; progress goes to stderr')
+      .option('--verbose', 'also print server and engine log lines')
+      .option('--no-color', 'no ANSI colours (NO_COLOR is honoured too)')
+      .addOption(new Option('--accept-host-key <fingerprint>', 'trust this SHA256:… host key fingerprint for this run'));
+
+  withGlobals(
+    program.command('deploy', { isDefault: true }).description('validate, upload, install, cut over, prune (the default command)'),
+  )
+    .option('--force', 'break a stale lock (holder gone, or older than lockStaleMinutes)')
+    .option('--skip-validate', 'do not run the local checks first')
+    .action((options: GlobalOptions & { skipValidate?: boolean }) =>
+      run(options, async (output) => (await import('./commands/deploy-command.js')).deployCommand(options, output)),
+    );
+
+  withGlobals(program.command('validate').description('run the local checks only: syntax, ontologies, env, a real MCP handshake'))
+    .option('--no-server', 'skip starting the server')
+    .action((options: GlobalOptions & { server?: boolean }) =>
+      run(options, async (output) => (await import('./commands/validate-command.js')).validateCommand(options, output)),
+    );
+
+  withGlobals(
+    program
+      .command('rollback')
+      .argument('[release]', 'release id (default: the newest good one before the active)')
+      .description('zero-downtime move back to an earlier release'),
+  )
+    .option('--force', 'break a stale lock')
+    .action((release: string | undefined, options: GlobalOptions) =>
+      run(options, async (output) => (await import('./commands/deploy-command.js')).rollbackCommand(release, options, output)),
+    );
+
+  withGlobals(program.command('releases').description("the host's releases: active, previous, failed, age, size")).action(
+    (options: GlobalOptions) =>
+      run(options, async (output) => (await import('./commands/releases-command.js')).releasesCommand(options, output)),
+  );
+
+  withGlobals(program.command('status').description('active colour, release, health of both colours, lock'))
+    .option('-w, --watch', 'refresh: MCP latency, CPU and memory of each colour, nginx 5xx rate')
+    .option('--interval <seconds>', 'with --watch: seconds between refreshes', '2')
+    .option('--count <n>', 'with --watch: stop after this many refreshes')
+    .action((options: GlobalOptions & { watch?: boolean; interval?: string; count?: string }) =>
+      run(options, async (output) => (await import('./commands/status-command.js')).statusCommand(options, output)),
+    );
+
+  withGlobals(program.command('logs').description("the active server's log"))
+    .option('-f, --follow', 'keep following')
+    .option('-n, --lines <count>', 'how many lines', '50')
+    .option('--nginx', "nginx's error log instead")
+    .action((options: GlobalOptions & { follow?: boolean; lines?: string; nginx?: boolean }) =>
+      run(options, async (output) => (await import('./commands/logs-command.js')).logsCommand(options, output)),
+    );
+
+  withGlobals(program.command('unlock').description('show the host lock; remove it with --force'))
+    .option('--force', 'remove the lock')
+    .action((options: GlobalOptions) =>
+      run(options, async (output) => (await import('./commands/unlock-command.js')).unlockCommand(options, output)),
+    );
+
+  program
+    .command('init')
+    .description('write .mcpdeployrc for this repository: asks in a terminal; with --yes takes the detected values and flags')
+    .option('-y, --yes', 'no questions: detected values and flags (missing required flags exit 2)')
+    .option('--app <name>', 'app name (default: from the server folder or the repository)')
+    .option('--source <dir>', 'folder to ship, relative to here (default: the detected server folder)')
+    .option('--entry <file>', 'server script, relative to the source folder (default: detected)')
+    .option('--host <host>', 'SSH host (required with --yes)')
+    .option('--user <user>', 'SSH user (default: deploy)')
+    .option('--port <n>', 'SSH port (default: 22)')
+    .option('--path <dir>', 'deploy root on the host, absolute (required with --yes)')
+    .option('--domain <name>', 'public domain: publicUrl becomes https://<name> (required with --yes)')
+    .option('-t, --target <name>', 'target name (default: production)')
+    .option('--force', 'replace an existing .mcpdeployrc (and, with --ci-github, the workflow) without asking')
+    .option('--ci-github', 'also write .github/workflows/mcp-deploy.yml, as mcp-deploy ci github does')
+    .option('--no-color', 'no ANSI colours (NO_COLOR is honoured too)')
+    .action((options: import('./commands/init-command.js').InitOptions) =>
+      run(options, async (output) => (await import('./commands/init-command.js')).initCommand(options, output)),
+    );
+
+  withGlobals(program.command('doctor').description('check the host before a first deploy: one line per check, with the fix')).action(
+    (options: GlobalOptions) =>
+      run(options, async (output) => (await import('./commands/doctor-command.js')).doctorCommand(options, output)),
+  );
+
+  withGlobals(
+    program
+      .command('setup')
+      .description('lay out the deploy root and the nginx upstream include; show the nginx site, logrotate rule and systemd unit'),
+  ).action((options: GlobalOptions) =>
+    run(options, async (output) => (await import('./commands/setup-command.js')).setupCommand(options, output)),
+  );
+
+  withGlobals(
+    program
+      .command('ci')
+      .argument('<provider>', 'github')
+      .description('write a CI workflow: deploy on push and v* tags, deploy or roll back by hand'),
+  )
+    .option('--force', 'replace an existing workflow')
+    .option('--print', 'print the workflow instead of writing it')
+    .option('--branch <name>', 'the branch whose pushes deploy', 'main')
+    .action((provider: string, options: import('./commands/ci-command.js').CiOptions) =>
+      run(options, async (output) => (await import('./commands/ci-command.js')).ciCommand(provider, options, output)),
+    );
+
+  program
+    .command('sandbox')
+    .description('a local target with its own nginx on a free port, for trying mcp-deploy (up | down)')
+    .argument('<action>', 'up or down')
+    .option('--dir <folder>', 'where the sandbox lives', '.sandbox')
+    .option('--source <folder>', 'the server folder to deploy', 'examples/ontology-server')
+    .action((action: string, options: { dir?: string; source?: string }) =>
+      run({}, async (output) => (await import('./commands/sandbox-command.js')).sandboxCommand(action, options, output)),
+    );
+
+  return program;
+}
