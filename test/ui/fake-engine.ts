@@ -163,6 +163,7 @@ export function successSummary(): RunSummary {
       { name: 'audit', status: 'done', ms: 60 },
     ],
     rolledBack: false,
+    contract: null,
     serving: `release ${newRelease} on green (port 5002)`,
     exitCode: 0,
   };
@@ -246,6 +247,7 @@ function row(id: string, overrides: Partial<ReleaseRow> = {}): ReleaseRow {
     gitSha: id.split('-')[1] ?? null,
     operator: 'alice',
     requirementsHash: null,
+    contract: null,
     files: 46,
     bytes: 1_250_000,
     sizeBytes: 1_400_000,
