@@ -7,6 +7,7 @@ import { sandboxCommand } from './commands/sandbox-command.js';
 import { doctorCommand } from './commands/doctor-command.js';
 import { setupCommand } from './commands/setup-command.js';
 import { ciCommand, type CiOptions } from './commands/ci-command.js';
+import { contractCommand, diffCommand, type ContractOptions } from './commands/contract-commands.js';
 import { initCommand, type InitOptions } from './commands/init-command.js';
 import { reportFatal } from './exit.js';
 import type { GlobalOptions } from './options.js';
@@ -46,7 +47,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   )
     .option('--force', 'break a stale lock (holder gone, or older than lockStaleMinutes)')
     .option('--skip-validate', 'do not run the local checks first')
-    .action(async (options: GlobalOptions & { skipValidate?: boolean }) => run(() => deployCommand(options))());
+    .option('--allow-breaking', 'let breaking MCP contract changes through (otherwise the deploy stops before the switch, exit 5)')
+    .action(async (options: GlobalOptions & { skipValidate?: boolean; allowBreaking?: boolean }) => run(() => deployCommand(options))());
 
   withGlobals(program.command('validate').description('run the local checks only: syntax, ontologies, env, a real MCP handshake'))
     .option('--no-server', 'skip starting the server')
@@ -64,6 +66,19 @@ export async function main(argv: readonly string[]): Promise<number> {
   withGlobals(program.command('releases').description("the host's releases: active, previous, failed, age, size")).action(
     async (options: GlobalOptions) => run(() => releasesCommand(options))(),
   );
+
+  withGlobals(
+    program
+      .command('diff')
+      .argument('[from]', 'a release id, "active" or "local" (default: active)')
+      .argument('[to]', 'a release id, "active" or "local" (default: local, the validated local tree)')
+      .description('the MCP contract diff between two releases, or the active release and the local tree'),
+  ).action(async (from: string | undefined, to: string | undefined, options: GlobalOptions) => run(() => diffCommand(from, to, options))());
+
+  withGlobals(program.command('contract').description("the local server's MCP contract as stable sorted JSON"))
+    .option('--write <file>', 'write it to a file (to commit, so reviews show MCP changes)')
+    .option('--check <file>', 'exit 1 when the committed file differs from the server (a CI check)')
+    .action(async (options: ContractOptions) => run(() => contractCommand(options))());
 
   withGlobals(program.command('status').description('active colour, release, health of both colours, lock'))
     .option('-w, --watch', 'refresh: MCP latency, CPU and memory of each colour, nginx 5xx rate')
@@ -118,6 +133,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--force', 'replace an existing workflow')
     .option('--print', 'print the workflow instead of writing it')
     .option('--branch <name>', 'the branch whose pushes deploy', 'main')
+    .option('--contract-check <file>', 'add a pull-request job that fails when this committed MCP contract is stale')
     .action(async (provider: string, options: CiOptions) => run(() => ciCommand(provider, options))());
 
   program

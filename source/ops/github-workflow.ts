@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname, isAbsolute, join, relative, sep } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { homedir } from 'node:os';
 import type { Config, Target } from '../config/load.js';
 import { DeployError } from '../errors.js';
@@ -30,6 +30,8 @@ export type WorkflowInput = {
   /** `npm-ci`: the repo's package.json has mcp-deploy; otherwise npx fetches this version. */
   readonly install: { readonly kind: 'npm-ci' } | { readonly kind: 'npx'; readonly version: string };
   readonly branch: string;
+  /** A committed contract snapshot (mcp-deploy contract --write): pull requests get a job that fails when it is stale. */
+  readonly contractFile?: string;
 };
 
 /** What the workflow needs, read from the config and the repository around it. */
@@ -37,7 +39,7 @@ export function workflowInputFor(
   config: Config,
   target: Target,
   repoRoot: string,
-  options: { version: string; branch?: string },
+  options: { version: string; branch?: string; contractFile?: string },
 ): WorkflowInput {
   const inRepo = (path: string, what: string) => {
     const rel = relative(repoRoot, path);
@@ -65,6 +67,7 @@ export function workflowInputFor(
     knownHosts: runnerPath(target.knownHosts ?? '~/.ssh/known_hosts'),
     install: dependsOnMcpDeploy(repoRoot) ? { kind: 'npm-ci' } : { kind: 'npx', version: options.version },
     branch: options.branch ?? 'main',
+    ...(options.contractFile === undefined ? {} : { contractFile: inRepo(resolve(options.contractFile), 'The contract file') }),
   };
 }
 
@@ -76,6 +79,7 @@ export function renderWorkflow(input: WorkflowInput): string {
     input.requirements ?? '',
     input.identityFile,
     input.knownHosts,
+    input.contractFile ?? '',
   ]) {
     // GitHub evaluates ${{ }} anywhere in a workflow, and a newline would end a YAML scalar or a shell word.
     if (value.includes('${{') || /[\n\r]/.test(value))
@@ -86,6 +90,32 @@ export function renderWorkflow(input: WorkflowInput): string {
   const options = ['--config', input.configFile, '--target', input.target, '--yes', '--json'];
   const paths = input.source === '' || input.source === '.' ? [] : [`${escapeGlob(input.source)}/**`, escapeGlob(input.configFile)];
   const block = (lines: readonly string[], indent: string) => lines.map((line) => (line === '' ? '' : `${indent}${line}`)).join('\n');
+
+  // Checkout, Node, Python and the server's requirements, mcp-deploy: what both jobs start with.
+  const setup = `      - uses: actions/checkout@v4
+      - uses: actions/setup-node@v4
+        with:
+          node-version: "24"
+${
+  input.python
+    ? `      - uses: actions/setup-python@v5
+        with:
+          python-version: "3.x"
+`
+    : ''
+}${
+  input.requirements === undefined
+    ? ''
+    : `      - name: Install the server's requirements (the local checks start the server)
+        run: ${y(command(['python', '-m', 'pip', 'install', '-r', input.requirements]))}
+`
+}${
+  input.install.kind === 'npm-ci'
+    ? `      - name: Install mcp-deploy
+        run: npm ci
+`
+    : ''
+}`;
 
   const secrets = [
     'umask 077',
@@ -148,6 +178,21 @@ ${
         '      ',
       )}\n`
     : ''
+}${
+  input.contractFile === undefined
+    ? ''
+    : `  # Pull requests only check that the committed MCP contract (${input.contractFile}) is current.
+  pull_request:
+${
+  paths.length > 0
+    ? `    paths:
+${block(
+  [...paths, escapeGlob(input.contractFile)].map((path) => `- ${y(path)}`),
+  '      ',
+)}
+`
+    : ''
+}`
 }  workflow_dispatch:
     inputs:
       rollback:
@@ -169,35 +214,12 @@ concurrency:
   cancel-in-progress: false
 
 jobs:
-  deploy:
+${input.contractFile === undefined ? '' : contractJob(input, setup, tool)}  deploy:
     name: ${y(`Deploy ${input.app} to ${input.target}`)}
-    runs-on: ubuntu-latest
+${input.contractFile === undefined ? '' : "    if: github.event_name != 'pull_request'\n"}    runs-on: ubuntu-latest
     timeout-minutes: 30
     steps:
-      - uses: actions/checkout@v4
-      - uses: actions/setup-node@v4
-        with:
-          node-version: "24"
-${
-  input.python
-    ? `      - uses: actions/setup-python@v5
-        with:
-          python-version: "3.x"
-`
-    : ''
-}${
-  input.requirements === undefined
-    ? ''
-    : `      - name: Install the server's requirements (the local checks start the server)
-        run: ${y(command(['python', '-m', 'pip', 'install', '-r', input.requirements]))}
-`
-}${
-  input.install.kind === 'npm-ci'
-    ? `      - name: Install mcp-deploy
-        run: npm ci
-`
-    : ''
-}      - name: Write the SSH key, the known host and the env file
+${setup}      - name: Write the SSH key, the known host and the env file
         env:
           MCP_DEPLOY_SSH_KEY: \${{ secrets.MCP_DEPLOY_SSH_KEY }}
           MCP_DEPLOY_KNOWN_HOSTS: \${{ secrets.MCP_DEPLOY_KNOWN_HOSTS }}
@@ -209,6 +231,20 @@ ${block(secrets, '          ')}
           RELEASE: \${{ inputs.release }}
         run: |
 ${block(deploy, '          ')}
+`;
+}
+
+/** The pull-request job: starts the server locally and fails when the committed contract is not what it serves. */
+function contractJob(input: WorkflowInput, setup: string, tool: readonly string[]): string {
+  const check = [...tool, 'contract', '--check', input.contractFile ?? '', '--config', input.configFile];
+  return `  contract:
+    name: ${JSON.stringify(`MCP contract of ${input.app} is current`)}
+    if: github.event_name == 'pull_request'
+    runs-on: ubuntu-latest
+    timeout-minutes: 15
+    steps:
+${setup}      - name: ${JSON.stringify(`Compare ${input.contractFile} with the server`)}
+        run: ${JSON.stringify(command(check))}
 `;
 }
 

@@ -11,6 +11,7 @@ import { LogPane } from './log-pane.js';
 import { editFilter, initialLogView, scrollLog, type LogView } from './log-view.js';
 import { ColorContext, Line, Paint } from './paint.js';
 import { ReleasesBrowser } from './releases-browser.js';
+import { planBreaks } from './plan-view.js';
 import { isRunning } from './run-model.js';
 import { layoutRunScreen, type RunPhase } from './run-screen.js';
 import { useLogFollower } from './use-log-follower.js';
@@ -91,12 +92,15 @@ export function App(props: AppProps): ReactElement {
     exitCode.current = failure.exitCode;
     stopped(`✖ ${failure.message}`, failure.exitCode, failure.hint);
   };
-  const startRun = (operation: 'deploy' | 'rollback', release?: string) => {
+  const startRun = (operation: 'deploy' | 'rollback', release?: string, allowBreaking = false) => {
     busy.current = true;
     follower.stop();
     setPhase({ kind: 'running', operation });
     setChecklistOffset(0);
-    (operation === 'deploy' ? engine.deploy() : engine.rollback(release)).then(runEnded, runCrashed);
+    (operation === 'deploy' ? engine.deploy(allowBreaking ? { allowBreaking } : undefined) : engine.rollback(release)).then(
+      runEnded,
+      runCrashed,
+    );
   };
 
   useEffect(() => {
@@ -166,8 +170,13 @@ export function App(props: AppProps): ReactElement {
       if (screen === 'releases') return; // the browser has its own keys
       setFlash(null);
       if (screen === 'run' && phase.kind === 'confirm') {
-        if (input === 'y' || key.return) startRun('deploy');
-        else if (input === 'n' || input === 'q' || key.escape) stopped(`Nothing changed on ${engine.target}.`, 0);
+        // Breaking MCP contract changes need their own, explicit yes: a capital B, never a reflex enter.
+        const breaks = planBreaks(phase.plan);
+        if (breaks > 0 && input === 'B') startRun('deploy', undefined, true);
+        else if (input === 'y' || key.return) {
+          if (breaks === 0) startRun('deploy');
+          else setFlash(`This release breaks the MCP contract (${breaks} breaking change(s)): B deploys anyway, q leaves.`);
+        } else if (input === 'n' || input === 'q' || key.escape) stopped(`Nothing changed on ${engine.target}.`, 0);
         return;
       }
       if (screen === 'run') {

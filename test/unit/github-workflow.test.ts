@@ -192,6 +192,32 @@ describe('the generated GitHub workflow', () => {
     expect(step(parsed, (s) => s.run?.includes('GITHUB_STEP_SUMMARY') === true).run).toContain('npx mcp-deploy "$@" --config');
   });
 
+  it('adds a pull-request job that fails on a stale committed MCP contract, and keeps deploys off pull requests', () => {
+    const { parsed } = workflow({ contractFile: 'services/ontology/mcp-contract.json' });
+    const on = parsed.on as Workflow['on'] & { pull_request?: { paths?: string[] } };
+    expect(on.pull_request?.paths).toEqual([
+      'services/ontology/**',
+      'services/ontology/.mcpdeployrc.json',
+      'services/ontology/mcp-contract.json',
+    ]);
+    const jobs = parsed.jobs as Workflow['jobs'] & { contract?: { if: string; steps: Step[] } };
+    const deployJob = parsed.jobs.deploy as Workflow['jobs']['deploy'] & { if?: string };
+    expect(deployJob.if).toBe("github.event_name != 'pull_request'");
+    expect(jobs.contract?.if).toBe("github.event_name == 'pull_request'");
+    const check = jobs.contract?.steps.at(-1);
+    expect(check?.run).toBe(
+      'npx --yes mcp-deploy@0.1.0 contract --check services/ontology/mcp-contract.json --config services/ontology/.mcpdeployrc.json',
+    );
+    // The check starts the server, so the job installs what the deploy job does, and never sees the secrets.
+    expect(jobs.contract?.steps.some((s) => s.uses === 'actions/setup-python@v5')).toBe(true);
+    expect(JSON.stringify(jobs.contract)).not.toContain('secrets.');
+    for (const s of jobs.contract?.steps ?? []) if (s.run) execFileSync('bash', ['-n', '-c', s.run]);
+    // Without the option, neither the job nor the trigger.
+    const plain = workflow().parsed as Workflow & { on: { pull_request?: unknown }; jobs: { contract?: unknown } };
+    expect(plain.on.pull_request).toBeUndefined();
+    expect(plain.jobs.contract).toBeUndefined();
+  });
+
   it('refuses a path GitHub would evaluate as an expression', () => {
     expect(() => renderWorkflow(input({ source: 'x/${{ github.token }}' }))).toThrow(DeployError);
   });

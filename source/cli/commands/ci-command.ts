@@ -5,7 +5,7 @@ import { findRepoRoot, renderWorkflow, workflowInputFor, workflowPath, writeWork
 import type { GlobalOptions } from '../options.js';
 import { packageVersion } from '../version.js';
 
-export type CiOptions = GlobalOptions & { readonly print?: boolean; readonly branch?: string };
+export type CiOptions = GlobalOptions & { readonly print?: boolean; readonly branch?: string; readonly contractCheck?: string };
 
 /** `mcp-deploy ci github [--force] [--print] [--branch NAME]`: writes .github/workflows/mcp-deploy.yml. */
 export async function ciCommand(provider: string, options: CiOptions): Promise<number> {
@@ -25,6 +25,7 @@ export async function ciCommand(provider: string, options: CiOptions): Promise<n
   const input = workflowInputFor(config, target, repoRoot, {
     version: packageVersion(),
     ...(options.branch ? { branch: options.branch } : {}),
+    ...(options.contractCheck ? { contractFile: options.contractCheck } : {}),
   });
   const text = renderWorkflow(input);
   if (options.print) {

@@ -7,14 +7,16 @@ import { chooseFace } from '../terminal.js';
 import { runApp } from '../app-bridge.js';
 
 /** `mcp-deploy [deploy]` and `mcp-deploy rollback [RELEASE]`. Returns the exit code. */
-export async function deployCommand(options: GlobalOptions & { skipValidate?: boolean }): Promise<number> {
+export async function deployCommand(options: GlobalOptions & { skipValidate?: boolean; allowBreaking?: boolean }): Promise<number> {
   const face = chooseFace({ yes: options.yes ?? false, json: options.json ?? false });
   if (face === 'app') return runApp('deploy', options);
   const context = createRunContext(options, { plain: true });
   try {
-    const summary = await deploy(context, { force: options.force ?? false, skipValidate: options.skipValidate ?? false }).finally(() =>
-      reportNotifications(context),
-    );
+    const summary = await deploy(context, {
+      force: options.force ?? false,
+      skipValidate: options.skipValidate ?? false,
+      allowBreaking: options.allowBreaking ?? false,
+    }).finally(() => reportNotifications(context));
     return finish(summary, options, context.out);
   } finally {
     context.dispose();
@@ -74,6 +76,8 @@ export function jsonSummary(summary: RunSummary) {
     rolledBack: summary.rolledBack,
     serving: summary.serving,
     steps: summary.steps,
+    // The MCP contract diff against the previously active release (docs/contract.md); null when there was nothing to compare.
+    contract: summary.contract,
     ...(summary.error ? { error: summary.error } : {}),
   };
 }

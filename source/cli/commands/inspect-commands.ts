@@ -9,6 +9,7 @@ import { hostLayout } from '../../host/layout.js';
 import { appendAudit } from '../../host/audit.js';
 import { formatBytes } from '../../run/format.js';
 import { DeployError } from '../../errors.js';
+import { describeSummary, summarizeContract } from '../../contract/contract.js';
 import type { GlobalOptions } from '../options.js';
 import { createRunContext, type RunContext } from '../run-context.js';
 import { chooseFace } from '../terminal.js';
@@ -34,7 +35,9 @@ export async function releasesCommand(options: GlobalOptions): Promise<number> {
   return withHost(options, async (context, transport) => {
     const { rows, malformedAuditLines } = await readReleases(context, transport);
     if (options.json) {
-      process.stdout.write(`${JSON.stringify({ target: context.target.name, releases: rows }, null, 2)}\n`);
+      // Each release's contract as its summary (counts, era): the whole of it is one `mcp-deploy diff` away.
+      const listed = rows.map((row) => ({ ...row, contract: row.contract === null ? null : summarizeContract(row.contract) }));
+      process.stdout.write(`${JSON.stringify({ target: context.target.name, releases: listed }, null, 2)}\n`);
       return 0;
     }
     const paint = new Chalk({ level: context.color ? 1 : 0 });
@@ -51,7 +54,7 @@ export async function releasesCommand(options: GlobalOptions): Promise<number> {
       const age = row.createdAt ? formatAge(now - Date.parse(row.createdAt) / 1000) : '?';
       const size = row.sizeBytes === null ? '?' : formatBytes(row.sizeBytes);
       context.out.write(
-        `${row.active ? '●' : ' '} ${row.id.padEnd(28)} ${marks.padEnd(16)} ${age.padStart(6)} ${size.padStart(8)}  ${row.lastResult ?? '-'}  ${row.deployedBy ?? '-'}  ${row.tools ? row.tools.join(',') : ''}\n`,
+        `${row.active ? '●' : ' '} ${row.id.padEnd(28)} ${marks.padEnd(16)} ${age.padStart(6)} ${size.padStart(8)}  ${row.lastResult ?? '-'}  ${row.deployedBy ?? '-'}  ${row.contract ? describeSummary(summarizeContract(row.contract)) : row.tools ? row.tools.join(',') : ''}\n`,
       );
       if (row.failed) context.out.write(paint.dim(`      failed at ${row.failed.step}: ${row.failed.message}\n`));
     }
