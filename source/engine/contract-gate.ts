@@ -21,52 +21,53 @@ export class BreakingContractError extends StepFailure {
 /**
  * The `contract` step, between health and switch: compares the contract the new release just
  * answered with (recorded by the health step) with the active release's recorded one, tells the
- * diff (a `contract` event and the step's log), and applies `policy`. Returns the diff, or null
- * when there is nothing to compare with.
+ * diff (a `contract` event and the step's log), and applies `policy`. The diff lands in
+ * `progress.contractDiff`, which stays null when there is nothing to compare with.
  */
 export async function contractStep(
   session: Session,
   release: string,
-  contract: Contract | null,
+  progress: { readonly contract: Contract | null; contractDiff: ContractDiff | null },
   policy: ContractPolicy,
-): Promise<ContractDiff | null> {
+): Promise<void> {
+  const { contract } = progress;
   const { context, transport, layout, active } = session;
   const title = active === null ? 'Record the MCP contract' : `Compare the MCP contract with ${active.release}`;
-  return (
-    (await runStep(context, 'contract', title, async (step) => {
-      if (contract === null) {
-        step.detail('not read: the health check did not finish a contract read');
-        return null;
-      }
-      const before = active === null || active.release === release ? null : await readReleaseContract(transport, layout, active.release);
-      if (before === null) {
-        step.detail(
-          active === null ? 'first deploy: nothing to compare with' : `${active.release} recorded no contract; nothing to compare with`,
-        );
-        return null;
-      }
-      const diff = diffContracts(before, contract);
-      context.bus.emit({ kind: 'contract', against: active?.release ?? null, summary: diff.summary, changes: diff.changes });
-      for (const change of diff.changes) step.log(`${change.severity}: ${change.text}`);
-      if (policy === 'warn' && diff.changes.length > 0) {
-        context.bus.emit({
-          kind: 'notice',
-          level: 'warn',
-          message: `${release}'s MCP contract differs from the active ${active?.release}'s (${diff.counts.breaking} breaking, ${diff.counts.risky} risky, ${diff.counts.safe} safe): clients may have adapted to the active one.`,
-        });
-      }
-      if (policy === 'gate' && hasBreaking(diff)) {
-        const breaks = diff.changes.filter((change) => change.severity === 'breaking');
-        throw new BreakingContractError(
-          `${breaks.length} breaking change(s) to the MCP contract, compared with ${active?.release}; nothing was switched.`,
-          breaks.map((change) => `breaking: ${change.text}`),
-          {
-            hint: 'Clients that call these tools, prompts or resources would fail. To deploy anyway: mcp-deploy --allow-breaking, or "contract": { "allowBreaking": true } in the config.',
-          },
-        );
-      }
-      step.detail(diff.summary);
-      return diff;
-    })) ?? null
-  );
+  await runStep(context, 'contract', title, async (step) => {
+    if (contract === null) {
+      step.detail('not read: the health check did not finish a contract read');
+      return null;
+    }
+    const before = active === null || active.release === release ? null : await readReleaseContract(transport, layout, active.release);
+    if (before === null) {
+      step.detail(
+        active === null ? 'first deploy: nothing to compare with' : `${active.release} recorded no contract; nothing to compare with`,
+      );
+      return null;
+    }
+    const diff = diffContracts(before, contract);
+    // Kept before the gate decides, so a stopped deploy's --json still shows what stopped it.
+    progress.contractDiff = diff;
+    context.bus.emit({ kind: 'contract', against: active?.release ?? null, summary: diff.summary, changes: diff.changes });
+    for (const change of diff.changes) step.log(`${change.severity}: ${change.text}`);
+    if (policy === 'warn' && diff.changes.length > 0) {
+      context.bus.emit({
+        kind: 'notice',
+        level: 'warn',
+        message: `${release}'s MCP contract differs from the active ${active?.release}'s (${diff.counts.breaking} breaking, ${diff.counts.risky} risky, ${diff.counts.safe} safe): clients may have adapted to the active one.`,
+      });
+    }
+    if (policy === 'gate' && hasBreaking(diff)) {
+      const breaks = diff.changes.filter((change) => change.severity === 'breaking');
+      throw new BreakingContractError(
+        `${breaks.length} breaking change(s) to the MCP contract, compared with ${active?.release}; nothing was switched.`,
+        breaks.map((change) => `breaking: ${change.text}`),
+        {
+          hint: 'Clients that call these tools, prompts or resources would fail. To deploy anyway: mcp-deploy --allow-breaking, or "contract": { "allowBreaking": true } in the config.',
+        },
+      );
+    }
+    step.detail(diff.summary);
+    return diff;
+  });
 }

@@ -109,7 +109,7 @@ export async function cutover(session: Session, next: CutoverTarget, progress: C
       if (progress.tools !== null) step.detail(`tools: ${progress.tools.join(', ') || '(none)'}`);
     });
 
-    progress.contractDiff = await contractStep(session, release, progress.contract, next.contractPolicy);
+    await contractStep(session, release, progress, next.contractPolicy);
 
     let switchOffset: number | null = null;
     await runStep(context, 'switch', `Switch nginx to ${colour} (${port})`, async (step) => {
