@@ -1,9 +1,11 @@
 // The layers of source/, lowest first: a module may import its own layer and the ones below it,
 // never one above, and nothing may form a cycle. `npm run lint` checks this in CI.
 // - run/ (events, the step runner, formatters) and errors.ts are the vocabulary every layer shares;
+// - contract/ is what an MCP server offers its clients and how two releases differ: pure data and rules;
 // - ui/ reaches the engine, the host listings and init's detection only through ui/engine-port.ts.
 const layers = [
   ['errors\\.ts$', 'run/'],
+  ['contract/'],
   ['config/'],
   ['project/'],
   ['remote/'],

@@ -11,6 +11,8 @@ export const exitCodes = {
   usage: 2,
   unreachable: 3,
   locked: 4,
+  /** A deploy stopped before the switch because the new release breaks its MCP contract. */
+  breakingContract: 5,
   bug: 70,
   interrupted: 130,
 } as const;

@@ -18,6 +18,7 @@ export type { AppView } from '../ui/render-app.js';
 
 export type AppOptions = GlobalOptions & {
   readonly skipValidate?: boolean;
+  readonly allowBreaking?: boolean;
   /** `logs`: nginx's error log instead of the server's, and how many lines to start with. */
   readonly nginx?: boolean;
   readonly lines?: string;
@@ -74,12 +75,16 @@ export function appEngine(context: RunContext, options: AppOptions, connections:
     signal: context.signal,
     interrupt: () => context.interrupt(),
     plan: async () => {
-      const tools = options.skipValidate ? null : (await validateOnly(context)).tools;
+      const local = options.skipValidate ? null : await validateOnly(context);
       context.signal.throwIfAborted();
-      return withConnection((transport) => planDeploy(context, transport, { tools }));
+      return withConnection((transport) =>
+        planDeploy(context, transport, { tools: local?.tools ?? null, contract: local?.contract ?? null }),
+      );
     },
     // Validation ran before the plan was shown; running it again would start the server twice.
-    deploy: () => deploy(context, { force, skipValidate: true }),
+    // A yes to a plan that showed breaking contract changes is the explicit allowance the gate asks for.
+    deploy: (choice) =>
+      deploy(context, { force, skipValidate: true, allowBreaking: (options.allowBreaking ?? false) || (choice?.allowBreaking ?? false) }),
     rollback: (chosen) => rollback(context, { ...(chosen ? { release: chosen } : {}), force }),
     overview: () => withConnection((transport) => readOverview(context, transport)),
     releases: () => withConnection((transport) => readReleasesListing(context, transport)),

@@ -35,7 +35,8 @@ export function createProgram(run: Runner): Command {
   )
     .option('--force', 'break a stale lock (holder gone, or older than lockStaleMinutes)')
     .option('--skip-validate', 'do not run the local checks first')
-    .action((options: GlobalOptions & { skipValidate?: boolean }) =>
+    .option('--allow-breaking', 'let breaking MCP contract changes through (otherwise the deploy stops before the switch, exit 5)')
+    .action((options: GlobalOptions & { skipValidate?: boolean; allowBreaking?: boolean }) =>
       run(options, async (output) => (await import('./commands/deploy-command.js')).deployCommand(options, output)),
     );
 
@@ -54,6 +55,23 @@ export function createProgram(run: Runner): Command {
     .option('--force', 'break a stale lock')
     .action((release: string | undefined, options: GlobalOptions) =>
       run(options, async (output) => (await import('./commands/deploy-command.js')).rollbackCommand(release, options, output)),
+    );
+
+  withGlobals(
+    program
+      .command('diff')
+      .argument('[from]', 'a release id, "active" or "local" (default: active)')
+      .argument('[to]', 'a release id, "active" or "local" (default: local, the validated local tree)')
+      .description('the MCP contract diff between two releases, or the active release and the local tree'),
+  ).action((from: string | undefined, to: string | undefined, options: GlobalOptions) =>
+    run(options, async (output) => (await import('./commands/contract-commands.js')).diffCommand(from, to, options, output)),
+  );
+
+  withGlobals(program.command('contract').description("the local server's MCP contract as stable sorted JSON"))
+    .option('--write <file>', 'write it to a file (to commit, so reviews show MCP changes)')
+    .option('--check <file>', 'exit 1 when the committed file differs from the server (a CI check)')
+    .action((options: import('./commands/contract-commands.js').ContractOptions) =>
+      run(options, async (output) => (await import('./commands/contract-commands.js')).contractCommand(options, output)),
     );
 
   withGlobals(program.command('releases').description("the host's releases: active, previous, failed, age, size")).action(
@@ -125,6 +143,7 @@ export function createProgram(run: Runner): Command {
     .option('--force', 'replace an existing workflow')
     .option('--print', 'print the workflow instead of writing it')
     .option('--branch <name>', 'the branch whose pushes deploy', 'main')
+    .option('--contract-check <file>', 'add a pull-request job that fails when this committed MCP contract is stale')
     .action((provider: string, options: import('./commands/ci-command.js').CiOptions) =>
       run(options, async (output) => (await import('./commands/ci-command.js')).ciCommand(provider, options, output)),
     );

@@ -172,6 +172,8 @@ export const configSchema = z.strictObject({
     .default({ http: [], timeoutSeconds: 30 }),
   notify: notify.optional(),
   watch: watch.optional(),
+  /** The MCP contract gate (docs/contract.md): breaking changes stop a deploy before the switch unless allowed. */
+  contract: z.strictObject({ allowBreaking: z.boolean().default(false) }).default({ allowBreaking: false }),
   keepReleases: z.number().int().min(1).default(3),
   drainSeconds: z.number().min(0).default(5),
   targets: z

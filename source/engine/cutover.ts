@@ -1,5 +1,5 @@
 import { DeployError, describeError } from '../errors.js';
-import { recordTools } from '../host/releases.js';
+import { recordContract } from '../host/releases.js';
 import { switchCurrent, writeState } from '../host/state.js';
 import { hostNow } from '../host/host-clock.js';
 import { waitHealthy } from '../health/wait-healthy.js';
@@ -14,9 +14,12 @@ import { portInUse } from './port-check.js';
 import { drainPort } from './drain.js';
 import { accessLogOffset, judge, readWindow } from './watch.js';
 import { waitForRelease } from '../health/release-identity.js';
+import type { Contract } from '../contract/contract.js';
+import type { ContractDiff } from '../contract/diff.js';
+import { contractStep, type ContractPolicy } from './contract-gate.js';
 
 /** What a cutover moves to, and the interpreter a python entry runs with (the release's venv, or the configured python). */
-export type CutoverTarget = { readonly release: string; readonly interpreter: string };
+export type CutoverTarget = { readonly release: string; readonly interpreter: string; readonly contractPolicy: ContractPolicy };
 
 /** How far a cutover got, so recovery knows what to undo. Mutated as steps complete. */
 export type CutoverProgress = {
@@ -26,6 +29,9 @@ export type CutoverProgress = {
   switched: boolean;
   finalized: boolean;
   tools: string[] | null;
+  /** The new release's MCP contract, read once it was healthy, and how it differs from the active one's. */
+  contract: Contract | null;
+  contractDiff: ContractDiff | null;
 };
 
 export const stopGraceMs = 10_000;
@@ -76,10 +82,12 @@ export async function cutover(session: Session, next: CutoverTarget, progress: C
             waitHealthy(`http://127.0.0.1:${tunnel.localPort}`, config.health, {
               timeoutMs: config.health.timeoutSeconds * 1000,
               signal: AbortSignal.any([signal, settled]),
+              contract: true,
             }),
           () => supervisor.isRunning(colour),
         );
         progress.tools = result?.tools ?? null;
+        progress.contract = result?.contract ?? null;
       } catch (error) {
         const lines = log.lastLines().length > 0 ? log.lastLines() : await readLogTail(transport, logFile);
         throw new StepFailure(
@@ -93,11 +101,11 @@ export async function cutover(session: Session, next: CutoverTarget, progress: C
       } finally {
         await tunnel.close();
       }
-      if (progress.tools !== null) {
-        await recordTools(transport, layout, release, progress.tools);
-        step.detail(`tools: ${progress.tools.join(', ') || '(none)'}`);
-      }
+      if (progress.contract !== null) await recordContract(transport, layout, release, progress.contract);
+      if (progress.tools !== null) step.detail(`tools: ${progress.tools.join(', ') || '(none)'}`);
     });
+
+    await contractStep(session, release, progress, next.contractPolicy);
 
     let switchOffset: number | null = null;
     await runStep(context, 'switch', `Switch nginx to ${colour} (${port})`, async (step) => {
@@ -203,7 +211,16 @@ export async function cutover(session: Session, next: CutoverTarget, progress: C
 
 export function newProgress(target: EngineContext['target'], active: ActiveSide): CutoverProgress {
   const colour = active === null ? 'blue' : otherColour(active.colour);
-  return { colour, port: portOf(target, colour), started: false, switched: false, finalized: false, tools: null };
+  return {
+    colour,
+    port: portOf(target, colour),
+    started: false,
+    switched: false,
+    finalized: false,
+    tools: null,
+    contract: null,
+    contractDiff: null,
+  };
 }
 
 /**

@@ -15,6 +15,7 @@ function cutoverSteps(config: Pick<Config, 'watch'>): DeclaredStep[] {
   return [
     { id: 'start', title: 'Start the idle colour' },
     { id: 'health', title: 'Health-check it' },
+    { id: 'contract', title: 'Compare the MCP contract' },
     { id: 'switch', title: 'Switch nginx' },
     { id: 'verify', title: 'Verify through the public URL' },
     ...(watched ? [{ id: 'watch' as const, title: 'Watch it under real traffic' }] : []),

@@ -24,6 +24,8 @@ export type DeployOptions = {
   /** Break a stale lock (one whose holder is gone or that is older than lockStaleMinutes). */
   readonly force?: boolean;
   readonly skipValidate?: boolean;
+  /** Let breaking MCP contract changes through (also `contract.allowBreaking` in the config). */
+  readonly allowBreaking?: boolean;
 };
 
 /**
@@ -85,7 +87,8 @@ export async function deploy(context: EngineContext, options: DeployOptions = {}
 
       const progress = newProgress(target, active);
       state.progress = progress;
-      await cutover(session, { release, interpreter: interpreterFor(config, session.layout, install) }, progress);
+      const contractPolicy = options.allowBreaking || config.contract.allowBreaking ? 'allow' : 'gate';
+      await cutover(session, { release, interpreter: interpreterFor(config, session.layout, install), contractPolicy }, progress);
       state.serving = describeServing(release, progress);
       await pruneStep(session);
     },

@@ -1,4 +1,5 @@
-import { describeError, isDeployError } from '../errors.js';
+import { describeError, exitCodes, isDeployError } from '../errors.js';
+import type { ContractDiff } from '../contract/diff.js';
 import { recordSteps, type EngineContext, type StepRecord } from './context.js';
 import type { CutoverProgress } from './cutover.js';
 import type { Session } from './session.js';
@@ -18,6 +19,8 @@ export type RunSummary = {
   /** What serves traffic at the end, in words; null when nothing does. */
   readonly serving: string | null;
   readonly error?: { readonly step: StepId; readonly message: string; readonly hint?: string };
+  /** The new release's MCP contract compared with the active one's; null when there was nothing to compare. */
+  readonly contract: ContractDiff | null;
   /** The exit code the CLI should use. */
   readonly exitCode: number;
 };
@@ -121,7 +124,8 @@ export async function runOperation(
     rolledBack: state.rolledBack,
     serving: state.serving,
     ...(error ? { error } : {}),
-    exitCode: ok ? 0 : signal.aborted ? 130 : state.rolledBack ? 1 : exitCodeFor(failure, signal),
+    contract: state.progress?.contractDiff ?? null,
+    exitCode: ok ? 0 : signal.aborted ? 130 : state.rolledBack && !isBreakingContract(failure) ? 1 : exitCodeFor(failure, signal),
   };
 }
 
@@ -135,6 +139,11 @@ function errorSummary(step: StepId, error: unknown, signal: AbortSignal): { step
     return { step, message: signal.reason instanceof Error ? signal.reason.message : 'interrupted' };
   const hint = isDeployError(error) ? error.hint : undefined;
   return { step, message: describeError(error), ...(hint ? { hint } : {}) };
+}
+
+/** The contract gate stops a deploy after its colour started (so it is "rolled back"), yet has its own exit code. */
+function isBreakingContract(error: unknown): boolean {
+  return isDeployError(error) && error.exitCode === exitCodes.breakingContract;
 }
 
 function exitCodeFor(error: unknown, signal: AbortSignal): number {

@@ -1,3 +1,5 @@
+import { type Contract, type ContractSummary, summarizeContract } from '../contract/contract.js';
+import { type ContractDiff, diffContracts } from '../contract/diff.js';
 import { hostLayout } from '../host/layout.js';
 import { readLock, type LockStatus } from '../host/lock.js';
 import { listReleases } from '../host/releases.js';
@@ -37,6 +39,14 @@ export type ToolsPlan = {
   readonly disappearing: readonly string[];
 };
 
+/** The new release's MCP contract (from local validation) against the active release's recorded one. */
+export type ContractPlan = {
+  readonly active: ContractSummary | null;
+  readonly next: ContractSummary | null;
+  /** Null when either side is unknown (no validation, a first deploy, an active release that recorded none). */
+  readonly diff: ContractDiff | null;
+};
+
 export type DeployPlan = HostOverview & {
   readonly target: string;
   /** The release the new one is compared with (and hard-links unchanged files from). */
@@ -53,6 +63,7 @@ export type DeployPlan = HostOverview & {
   readonly bytes: { readonly total: number; readonly upload: number };
   readonly requirements: RequirementsPlan;
   readonly tools: ToolsPlan;
+  readonly contract: ContractPlan;
 };
 
 /**
@@ -66,7 +77,7 @@ export type DeployPlan = HostOverview & {
 export async function planDeploy(
   context: EngineContext,
   transport: Transport,
-  options: { readonly tools?: readonly string[] | null } = {},
+  options: { readonly tools?: readonly string[] | null; readonly contract?: Contract | null } = {},
 ): Promise<DeployPlan> {
   const { config, target } = context;
   const layout = hostLayout(target.path);
@@ -102,6 +113,15 @@ export async function planDeploy(
     requirements:
       install.kind === 'venv' ? { kind: 'venv', hash: install.hash, activeHash, changed: install.hash !== activeHash } : install,
     tools: diffTools(activeRelease?.tools ?? null, options.tools ?? null),
+    contract: planContract(activeRelease?.contract ?? null, options.contract ?? null),
+  };
+}
+
+export function planContract(active: Contract | null, next: Contract | null): ContractPlan {
+  return {
+    active: active === null ? null : summarizeContract(active),
+    next: next === null ? null : summarizeContract(next),
+    diff: active === null || next === null ? null : diffContracts(active, next),
   };
 }
 

@@ -59,7 +59,12 @@ export async function rollback(context: EngineContext, options: RollbackOptions 
       }
       const progress = newProgress(target, active);
       state.progress = progress;
-      await cutover(session, { release: chosen.id, interpreter: interpreterFor(config, layout, install) }, progress);
+      // Rolling back is never gated, but it warns when the target's contract differs from the active one's.
+      await cutover(
+        session,
+        { release: chosen.id, interpreter: interpreterFor(config, layout, install), contractPolicy: 'warn' },
+        progress,
+      );
       state.serving = describeServing(chosen.id, progress);
       await pruneStep(session);
     },

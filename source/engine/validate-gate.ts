@@ -1,16 +1,17 @@
+import type { Contract } from '../contract/contract.js';
 import { DeployError } from '../errors.js';
 import { runValidate, type ValidateResult, validateSteps } from '../validate/run-validate.js';
 import type { EngineContext } from './context.js';
 
 /** Step 1: the local checks; a deploy never touches the host when they fail. */
-export async function validateOnly(context: EngineContext): Promise<{ tools: string[] }> {
+export async function validateOnly(context: EngineContext): Promise<{ tools: string[]; contract: Contract | null }> {
   const result = await runValidate(context.config, context.bus, { signal: context.signal });
   if (!result.ok) {
     throw new DeployError('validate', 'Validation failed; nothing was changed on the host.', {
       hint: 'Fix what the checks above report, then deploy again (mcp-deploy validate runs them alone).',
     });
   }
-  return { tools: result.tools };
+  return { tools: result.tools, contract: result.contract };
 }
 
 /** `mcp-deploy validate`: the local checks as a run of their own, announced like any other. */

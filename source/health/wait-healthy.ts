@@ -20,6 +20,8 @@ export type WaitHealthyOptions = {
   readonly signal?: AbortSignal;
   readonly onAttempt?: (attempt: HealthAttempt) => void;
   readonly headers?: Readonly<Record<string, string>>;
+  /** Read the server's whole MCP contract on the attempt that passes (see probeMcp). */
+  readonly contract?: boolean;
 };
 
 /** The server did not pass its checks in time; `lastFailure` is the reason of the last attempt. */
@@ -74,7 +76,7 @@ export async function waitHealthy(baseUrl: string, health: Config['health'], opt
         await probeHttp(baseUrl, [check], probeOptions);
         passed += 1;
       }
-      const result = await probeMcp(baseUrl, mcp, probeOptions);
+      const result = await probeMcp(baseUrl, mcp, { ...probeOptions, ...(options.contract ? { contract: true } : {}) });
       options.onAttempt?.({ attempt, passed: total, total });
       return result;
     } catch (error) {

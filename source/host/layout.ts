@@ -23,6 +23,7 @@ export type HostLayout = {
   releaseJson(id: string): string;
   manifestJson(id: string): string;
   toolsJson(id: string): string;
+  contractJson(id: string): string;
   failedJson(id: string): string;
   readonly current: string;
   readonly sharedDir: string;
@@ -63,6 +64,7 @@ export function hostLayout(root: string): HostLayout {
     releaseJson: (id) => posix.join(metaDir(id), 'release.json'),
     manifestJson: (id) => posix.join(metaDir(id), 'manifest.json'),
     toolsJson: (id) => posix.join(metaDir(id), 'tools.json'),
+    contractJson: (id) => posix.join(metaDir(id), 'contract.json'),
     failedJson: (id) => posix.join(metaDir(id), 'failed.json'),
     current: join('current'),
     sharedDir,

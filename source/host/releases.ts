@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { type Contract, parseContract, stableJson } from '../contract/contract.js';
 import { DeployError } from '../errors.js';
 import { arg, op, script } from '../remote/quote.js';
 import type { Transport } from '../remote/transport.js';
@@ -42,15 +43,17 @@ export type Release = {
   readonly sizeBytes: number | null;
   /** Present means the release failed; it is kept for debugging and never a default rollback target. */
   readonly failed: FailedInfo | null;
-  /** MCP tools it served, recorded after its health checks passed. */
+  /** MCP tools it served, recorded after its health checks passed (contract.json, or tools.json from older versions). */
   readonly tools: readonly string[] | null;
+  /** Its MCP contract (contract.json), read through the SDK after its health checks passed; null for older releases. */
+  readonly contract: Contract | null;
   /** 'missing': a dir laid out by hand; 'invalid': release.json exists but could not be read. */
   readonly metadata: 'ok' | 'missing' | 'invalid';
   /** What could not be read, in words, for `releases` and `status` to show. */
   readonly problems: readonly string[];
 };
 
-const metaFiles = ['release.json', 'failed.json', 'tools.json'] as const;
+const metaFiles = ['release.json', 'failed.json', 'tools.json', 'contract.json'] as const;
 
 /**
  * Every release on the host, newest first, in one remote command. A sh loop prints each release's
@@ -139,7 +142,16 @@ function toRelease(id: string, files: Partial<Record<(typeof metaFiles)[number],
       message: 'failed.json is present but unreadable',
     };
   }
-  const tools = parseJsonFile(files['tools.json'], toolsSchema, 'tools.json', problems);
+  let contract: Contract | null = null;
+  if (files['contract.json'] !== undefined) {
+    const parsed = parseContract(files['contract.json']);
+    if ('contract' in parsed) contract = parsed.contract;
+    else problems.push(`contract.json ${parsed.problem}`);
+  }
+  // Releases recorded before contract.json existed have only tools.json: still readable.
+  const tools = contract
+    ? contract.tools.map((tool) => tool.name)
+    : parseJsonFile(files['tools.json'], toolsSchema, 'tools.json', problems);
   const kib = du !== undefined && /^\d+$/.test(du.trim()) ? Number(du.trim()) : null;
   return {
     id,
@@ -152,6 +164,7 @@ function toRelease(id: string, files: Partial<Record<(typeof metaFiles)[number],
     sizeBytes: kib === null ? null : kib * 1024,
     failed,
     tools,
+    contract,
     metadata: files['release.json'] === undefined ? 'missing' : meta === null ? 'invalid' : 'ok',
     problems,
   };
@@ -197,10 +210,23 @@ export async function markFailed(
   return info;
 }
 
-/** Records the MCP tools a release served, once its health checks passed. */
-export async function recordTools(transport: Transport, layout: HostLayout, id: string, tools: readonly string[]): Promise<void> {
+/** One release's recorded contract, in one read; null when it has none (or an unreadable one). */
+export async function readReleaseContract(transport: Transport, layout: HostLayout, id: string): Promise<Contract | null> {
+  assertSafeReleaseId(id);
+  const bytes = await transport.readFile(layout.contractJson(id));
+  if (bytes === null) return null;
+  const parsed = parseContract(bytes.toString('utf8'));
+  return 'contract' in parsed ? parsed.contract : null;
+}
+
+/**
+ * Records a release's MCP contract once its health checks passed: `contract.json`, stable sorted
+ * JSON, written atomically. It replaces tools.json, whose names it holds; older releases keep
+ * theirs and are read from it.
+ */
+export async function recordContract(transport: Transport, layout: HostLayout, id: string, contract: Contract): Promise<void> {
   await prepareMetaDir(transport, layout, id);
-  await transport.writeFileAtomic(layout.toolsJson(id), `${JSON.stringify([...tools])}\n`, 0o644);
+  await transport.writeFileAtomic(layout.contractJson(id), stableJson(contract), 0o644);
 }
 
 /**

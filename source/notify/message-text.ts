@@ -34,6 +34,7 @@ export function detailLines(n: Notification): string[] {
     );
   }
   if (n.event !== 'start') lines.push(servingLine(n));
+  if (n.contract !== null && n.event !== 'start') lines.push(n.contract);
   lines.push(`Release: ${n.release ?? 'none'} (previous: ${n.previous ?? 'none'})`);
   lines.push(`By: ${n.operator} on ${n.localHost}`);
   if (n.durationMs !== null) lines.push(`Took: ${formatDuration(n.durationMs)}`);

@@ -31,6 +31,11 @@ export type Notification = {
   readonly error: { readonly step: string; readonly message: string } | null;
   /** What serves traffic now, in words; null when nothing does (or, for a crash, nobody knows). */
   readonly serving: string | null;
+  /**
+   * The MCP contract diff's summary line ("MCP contract: 1 breaking, 0 risky, 2 safe change(s); now …"),
+   * once the new release's contract was compared with the active one's; null before or without that.
+   */
+  readonly contract: string | null;
   /** When the message was made, ISO 8601. */
   readonly at: string;
   /**

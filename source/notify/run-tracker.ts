@@ -48,6 +48,8 @@ type Run = {
   rollback: { readonly phase: 'done' | 'failed'; readonly reason: string; readonly serving: string | null } | null;
   /** The audit record the run wrote on the host, once it has. */
   audit: AuditRecord | null;
+  /** The contract diff's summary line, once the run compared contracts. */
+  contract: string | null;
 };
 
 type Outcome = {
@@ -78,6 +80,7 @@ export function createRunTracker(options: RunTrackerOptions): RunTracker {
     durationMs: null,
     error: null,
     serving: current.previous === null ? null : `release ${current.previous}`,
+    contract: current.contract,
     ...fields,
     audit: fields.audit ?? null,
     at: now().toISOString(),
@@ -125,6 +128,7 @@ export function createRunTracker(options: RunTrackerOptions): RunTracker {
                 finalized: false,
                 rollback: null,
                 audit: null,
+                contract: null,
               }
             : null;
         return [];
@@ -151,6 +155,9 @@ export function createRunTracker(options: RunTrackerOptions): RunTracker {
           return [];
         case 'audit':
           current.audit = event.record;
+          return [];
+        case 'contract':
+          current.contract = event.summary;
           return [];
         case 'run:end':
           run = null;

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname, isAbsolute, join, relative, sep } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { homedir } from 'node:os';
 import type { Config, Target } from '../config/load.js';
 import { DeployError } from '../errors.js';
@@ -32,6 +32,8 @@ export type WorkflowInput = {
   readonly version: string;
   /** Set when the target's host is one a GitHub-hosted runner cannot reach (loopback, private, link-local). */
   readonly unreachableHost?: string;
+  /** A committed contract snapshot (mcp-deploy contract --write): pull requests get a job that fails when it is stale. */
+  readonly contractFile?: string;
 };
 
 /** What the workflow needs, read from the config and the repository around it. */
@@ -39,7 +41,7 @@ export function workflowInputFor(
   config: Config,
   target: Target,
   repoRoot: string,
-  options: { version: string; branch?: string },
+  options: { version: string; branch?: string; contractFile?: string },
 ): WorkflowInput {
   const inRepo = (path: string, what: string) => {
     const rel = relative(repoRoot, path);
@@ -69,6 +71,7 @@ export function workflowInputFor(
     branch: options.branch ?? 'main',
     version: options.version,
     ...(target.transport === 'ssh' && target.host !== undefined && !publicHost(target.host) ? { unreachableHost: target.host } : {}),
+    ...(options.contractFile === undefined ? {} : { contractFile: inRepo(resolve(options.contractFile), 'The contract file') }),
   };
 }
 
@@ -144,6 +147,7 @@ export function renderWorkflow(input: WorkflowInput): string {
     input.requirements ?? '',
     input.identityFile,
     input.knownHosts,
+    input.contractFile ?? '',
   ]) {
     // GitHub evaluates ${{ }} anywhere in a workflow, and a newline would end a YAML scalar or a shell word.
     if (value.includes('${{') || /[\n\r]/.test(value))
@@ -155,6 +159,29 @@ export function renderWorkflow(input: WorkflowInput): string {
   const options = ['--config', input.configFile, '--target', input.target, '--yes', '--json'];
   const paths = input.source === '' || input.source === '.' ? [] : [`${escapeGlob(input.source)}/**`, escapeGlob(input.configFile)];
   const block = (lines: readonly string[], indent: string) => lines.map((line) => (line === '' ? '' : `${indent}${line}`)).join('\n');
+
+  // Checkout, Node, Python and the server's requirements, the pinned mcp-deploy: what both jobs start with.
+  const setup = `      - uses: actions/checkout@v4
+      - uses: actions/setup-node@v4
+        with:
+          node-version: "24"
+          cache: npm
+${
+  input.python
+    ? `      - uses: actions/setup-python@v5
+        with:
+          python-version: "3.x"
+${input.requirements === undefined ? '' : `          cache: pip\n          cache-dependency-path: ${y(input.requirements)}\n`}`
+    : ''
+}${
+  input.requirements === undefined
+    ? ''
+    : `      - name: Install the server's requirements (the local checks start the server)
+        run: ${y(command(['python', '-m', 'pip', 'install', '-r', input.requirements]))}
+`
+}      - name: Install the pinned mcp-deploy
+        run: npm ci
+`;
 
   const secrets = [
     'umask 077',
@@ -230,6 +257,21 @@ ${
         '      ',
       )}\n`
     : ''
+}${
+  input.contractFile === undefined
+    ? ''
+    : `  # Pull requests only check that the committed MCP contract (${input.contractFile}) is current.
+  pull_request:
+${
+  paths.length > 0
+    ? `    paths:
+${block(
+  [...paths, escapeGlob(input.contractFile)].map((path) => `- ${y(path)}`),
+  '      ',
+)}
+`
+    : ''
+}`
 }  workflow_dispatch:
     inputs:
       rollback:
@@ -246,43 +288,23 @@ permissions:
   contents: read
 
 # One run at a time per target and trigger; a running deploy is never cancelled halfway. Runs by
-# hand (a rollback) have a group of their own: GitHub keeps only the newest pending run of a group,
-# so a push must not replace a queued rollback. If they meet, the host lock orders them (the script
+# hand (a rollback), pushes and pull requests have groups of their own: GitHub keeps only the newest
+# pending run of a group, so a push must not replace a queued rollback. If they meet, the host lock orders them (the script
 # waits while the host is locked).
 concurrency:
-  group: ${y(`mcp-deploy-${input.target}-\${{ github.event_name == 'workflow_dispatch' && 'by-hand' || 'push' }}`)}
+  group: ${y(`mcp-deploy-${input.target}-\${{ github.event_name == 'workflow_dispatch' && 'by-hand' || github.event_name }}`)}
   cancel-in-progress: false
 
 jobs:
-  deploy:
+${input.contractFile === undefined ? '' : contractJob(input, setup, tool)}  deploy:
     name: ${y(`Deploy ${input.app} to ${input.target}`)}
-    runs-on: ubuntu-latest
+${input.contractFile === undefined ? '' : "    if: github.event_name != 'pull_request'\n"}    runs-on: ubuntu-latest
     timeout-minutes: 40
     # Protection rules on this environment (Settings → Environments: required reviewers, branches)
     # make every deploy and rollback wait for an approval; its secrets can replace the repository's.
     environment: ${y(input.target)}
     steps:
-      - uses: actions/checkout@v4
-      - uses: actions/setup-node@v4
-        with:
-          node-version: "24"
-          cache: npm
-${
-  input.python
-    ? `      - uses: actions/setup-python@v5
-        with:
-          python-version: "3.x"
-${input.requirements === undefined ? '' : `          cache: pip\n          cache-dependency-path: ${y(input.requirements)}\n`}`
-    : ''
-}${
-  input.requirements === undefined
-    ? ''
-    : `      - name: Install the server's requirements (the local checks start the server)
-        run: ${y(command(['python', '-m', 'pip', 'install', '-r', input.requirements]))}
-`
-}      - name: Install the pinned mcp-deploy
-        run: npm ci
-      - name: Write the SSH key, the known host and the env file
+${setup}      - name: Write the SSH key, the known host and the env file
         env:
           MCP_DEPLOY_SSH_KEY: \${{ secrets.MCP_DEPLOY_SSH_KEY }}
           MCP_DEPLOY_KNOWN_HOSTS: \${{ secrets.MCP_DEPLOY_KNOWN_HOSTS }}
@@ -300,6 +322,20 @@ ${block(deploy, '          ')}
         if: always()
         run: |
 ${block([`rm -f ${runnerShellPath(input.identityFile)}`], '          ')}
+`;
+}
+
+/** The pull-request job: starts the server locally and fails when the committed contract is not what it serves. */
+function contractJob(input: WorkflowInput, setup: string, tool: readonly string[]): string {
+  const check = [...tool, 'contract', '--check', input.contractFile ?? '', '--config', input.configFile];
+  return `  contract:
+    name: ${JSON.stringify(`MCP contract of ${input.app} is current`)}
+    if: github.event_name == 'pull_request'
+    runs-on: ubuntu-latest
+    timeout-minutes: 15
+    steps:
+${setup}      - name: ${JSON.stringify(`Compare ${input.contractFile} with the server`)}
+        run: ${JSON.stringify(command(check))}
 `;
 }
 

@@ -87,6 +87,18 @@ export function createPlainReporter(options: PlainReporterOptions): Listener {
       case 'release':
         line(paint.dim(`release ${event.release}${event.previous ? ` (active now: ${event.previous})` : ' (first deploy)'}`));
         break;
+      case 'contract':
+        line(`  ${event.summary}${event.against ? paint.dim(` (compared with ${event.against})`) : ''}`);
+        for (const change of event.changes) {
+          const mark =
+            change.severity === 'breaking'
+              ? paint.red('✖ breaking')
+              : change.severity === 'risky'
+                ? paint.yellow('! risky   ')
+                : paint.dim('· safe    ');
+          line(`    ${mark} ${change.text}`);
+        }
+        break;
       case 'notice':
         line(event.level === 'warn' ? paint.yellow(`! ${event.message}`) : paint.dim(`i ${event.message}`));
         break;

@@ -55,6 +55,16 @@ export type EngineEvent =
   | { readonly kind: 'notice'; readonly level: 'info' | 'warn'; readonly message: string }
   /** The line this run appended to the host's audit.log: notifications carry the same record. */
   | { readonly kind: 'audit'; readonly record: AuditRecord }
+  /**
+   * The new release's MCP contract compared with the active one's (source/contract/diff.ts), once
+   * its health checks passed. `changes` are breaking first; `against` is the release compared with.
+   */
+  | {
+      readonly kind: 'contract';
+      readonly against: string | null;
+      readonly summary: string;
+      readonly changes: readonly ContractChangeLine[];
+    }
   /** The release this run moves to, once the host has given it an id (deploy) or it was chosen (rollback). */
   | { readonly kind: 'release'; readonly release: string; readonly previous: string | null }
   | {
@@ -68,6 +78,9 @@ export type EngineEvent =
     };
 
 export type EventKind = EngineEvent['kind'];
+
+/** One line of a contract diff as events carry it: rule ids and severities are documented in docs/contract.md. */
+export type ContractChangeLine = { readonly rule: string; readonly severity: 'breaking' | 'risky' | 'safe'; readonly text: string };
 
 export type Listener = (event: EngineEvent) => void;
 

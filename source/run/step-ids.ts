@@ -16,6 +16,7 @@ export const stepIds = [
   'install',
   'start',
   'health',
+  'contract',
   'switch',
   'verify',
   'watch',

@@ -3,6 +3,7 @@ import type { AppView, DeployPlan, Failure, HostOverview, RunSummary } from './e
 import { isCtrlC, scrollKeyOf } from './keys.js';
 import type { LogEntry } from './log-store.js';
 import { editFilter, initialLogView, type LogView, scrollLog } from './log-view.js';
+import { planBreaks } from './plan-view.js';
 import type { RunPhase } from './run-screen.js';
 
 /**
@@ -41,7 +42,13 @@ export type AppState = {
 };
 
 export type AppEffect =
-  | { readonly kind: 'start-run'; readonly operation: 'deploy' | 'rollback'; readonly release?: string }
+  | {
+      readonly kind: 'start-run';
+      readonly operation: 'deploy' | 'rollback';
+      readonly release?: string;
+      /** The operator confirmed the plan's breaking MCP contract changes. */
+      readonly allowBreaking?: boolean;
+    }
   | { readonly kind: 'interrupt' }
   | { readonly kind: 'save-show-log'; readonly value: boolean }
   | { readonly kind: 'refresh-overview' }
@@ -168,6 +175,12 @@ function onKey(state: AppState, event: Extract<AppEvent, { kind: 'key' }>, targe
   if (state.screen === 'releases') return [state, []]; // the browser has its own keys
   const fresh: AppState = { ...state, flash: null };
   if (fresh.screen === 'run' && fresh.phase.kind === 'confirm') {
+    // Breaking MCP contract changes need their own, explicit yes: a capital B, never a reflex enter.
+    const breaks = planBreaks(fresh.phase.plan);
+    if (breaks > 0 && input === 'B') return startRun(fresh, 'deploy', undefined, [], true);
+    if ((input === 'y' || key.return) && breaks > 0) {
+      return [{ ...fresh, flash: `This release breaks the MCP contract (${breaks} breaking change(s)): B deploys anyway, q leaves.` }, []];
+    }
     if (input === 'y' || key.return) return startRun(fresh, 'deploy', undefined);
     if (input === 'n' || input === 'q' || key.escape) return stopped(fresh, `Nothing changed on ${target}.`, 0);
     return [fresh, []];
@@ -230,11 +243,10 @@ function startRun(
   operation: 'deploy' | 'rollback',
   release: string | undefined,
   before: readonly AppEffect[] = [],
+  allowBreaking = false,
 ): Update {
-  return [
-    { ...state, busy: true, phase: { kind: 'running', operation }, checklistOffset: 0 },
-    [...before, { kind: 'stop-log' }, { kind: 'start-run', operation, ...(release ? { release } : {}) }],
-  ];
+  const start: AppEffect = { kind: 'start-run', operation, ...(release ? { release } : {}), ...(allowBreaking ? { allowBreaking } : {}) };
+  return [{ ...state, busy: true, phase: { kind: 'running', operation }, checklistOffset: 0 }, [...before, { kind: 'stop-log' }, start]];
 }
 
 /** Ctrl-C or a signal while nothing runs: at the plan nothing changed (130); elsewhere the app leaves with its code. */

@@ -65,7 +65,10 @@ export function App(props: AppProps): ReactElement {
   const carryOut = (effect: AppEffect) => {
     switch (effect.kind) {
       case 'start-run':
-        (effect.operation === 'deploy' ? engine.deploy() : engine.rollback(effect.release)).then(
+        (effect.operation === 'deploy'
+          ? engine.deploy(effect.allowBreaking ? { allowBreaking: true } : undefined)
+          : engine.rollback(effect.release)
+        ).then(
           (summary) => send({ kind: 'run-ended', summary }),
           (error: unknown) => send({ kind: 'run-crashed', failure: engine.failure(error) }),
         );

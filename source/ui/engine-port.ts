@@ -11,6 +11,7 @@ export type { RunSummary } from '../engine/deploy.js';
 export type { ReleaseRow, ReleasesListing } from '../engine/inspect.js';
 export type { DeployPlan, HostOverview } from '../engine/plan.js';
 export { chooseRelease } from '../engine/rollback.js';
+export { describeSummary, summarizeContract } from '../contract/contract.js';
 export type { Detection } from '../ops/init-detect.js';
 export { initFields, type AnswerTexts, type FieldKey } from '../ops/init-config.js';
 
@@ -30,7 +31,8 @@ export type AppEngine = {
   interrupt(): void;
   /** Local checks, then a read-only look at the host: what a deploy would change. */
   plan(): Promise<DeployPlan>;
-  deploy(): Promise<RunSummary>;
+  /** `allowBreaking`: the operator confirmed the plan's breaking contract changes. */
+  deploy(choice?: { readonly allowBreaking?: boolean }): Promise<RunSummary>;
   rollback(release: string | undefined): Promise<RunSummary>;
   overview(): Promise<HostOverview>;
   releases(): Promise<ReleasesListing>;

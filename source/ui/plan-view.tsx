@@ -60,6 +60,7 @@ export function planLines(plan: DeployPlan): ReactElement[] {
   }
 
   add('tools', toolsSummary(tools));
+  lines.push(...contractLines(plan.contract));
 
   if (!lock.held) add('lock', 'free');
   else {
@@ -73,6 +74,67 @@ export function planLines(plan: DeployPlan): ReactElement[] {
           ? `stale (${lock.staleReason ?? 'old'}): --force breaks it; held by ${holder}${age}`
           : `held: this deploy will stop at connect; by ${holder}${age}`}
       </Paint>,
+    );
+  }
+  return lines;
+}
+
+/** How many breaking contract changes the plan shows: the confirmation asks for more than a yes when any. */
+export function planBreaks(plan: DeployPlan): number {
+  return plan.contract.diff?.counts.breaking ?? 0;
+}
+
+/** Safe changes beyond this many are counted, not listed: breaking and risky ones are always listed. */
+const listedSafeChanges = 5;
+
+/** The MCP contract against the active release's: a summary row, then one row per change, breaking first. */
+function contractLines(contract: DeployPlan['contract']): ReactElement[] {
+  const row = (key: string, label: string, body: ReactElement | string) => (
+    <Line key={key}>
+      <Paint tone="muted">{`  ${label.padEnd(7)} `}</Paint>
+      {body}
+    </Line>
+  );
+  if (contract.next === null) return [];
+  const { diff } = contract;
+  if (diff === null) {
+    const why = contract.active === null ? 'the active release recorded none to compare with' : '';
+    return [row('contract', 'mcp', <Paint tone="muted">{`contract read locally; ${why || 'nothing to compare with'}`}</Paint>)];
+  }
+  if (diff.changes.length === 0) return [row('contract', 'mcp', 'contract unchanged')];
+  const { breaking, risky, safe } = diff.counts;
+  const lines = [
+    row(
+      'contract',
+      'mcp',
+      <>
+        <Paint tone={breaking > 0 ? 'fail' : 'muted'} bold={breaking > 0}>{`${breaking} breaking`}</Paint>
+        {'  '}
+        <Paint tone={risky > 0 ? 'warn' : 'muted'}>{`${risky} risky`}</Paint>
+        {'  '}
+        <Paint tone="muted">{`${safe} safe`}</Paint>
+        <Paint tone="muted">{' contract change(s)'}</Paint>
+      </>,
+    ),
+  ];
+  const listed = diff.changes.filter(
+    (change, index) => change.severity !== 'safe' || index < diff.changes.length - safe + listedSafeChanges,
+  );
+  for (const [index, change] of listed.entries()) {
+    const mark = change.severity === 'breaking' ? '✖ breaking' : change.severity === 'risky' ? '! risky   ' : '· safe    ';
+    const tone = change.severity === 'breaking' ? 'fail' : change.severity === 'risky' ? 'warn' : 'muted';
+    lines.push(
+      <Line key={`contract.${index}`}>
+        <Paint tone={tone}>{`    ${mark} `}</Paint>
+        {change.text}
+      </Line>,
+    );
+  }
+  if (listed.length < diff.changes.length) {
+    lines.push(
+      <Line key="contract.more">
+        <Paint tone="muted">{`    … ${diff.changes.length - listed.length} more safe change(s): mcp-deploy diff lists them all`}</Paint>
+      </Line>,
     );
   }
   return lines;

@@ -1,6 +1,6 @@
 import { Box, useInput } from 'ink';
 import { useEffect, useState, type ReactElement } from 'react';
-import type { ReleaseRow } from './engine-port.js';
+import { describeSummary, summarizeContract, type ReleaseRow } from './engine-port.js';
 import { formatAge } from '../run/format.js';
 import { formatBytes } from '../run/format.js';
 import type { AppEngine, Failure, ReleasesListing } from './engine-port.js';
@@ -208,6 +208,9 @@ function detailLines(row: ReleaseRow): ReactElement[] {
     </Line>,
     <Line key="detail.tools">
       <Paint tone="muted">{`  tools: ${row.tools === null ? 'not recorded' : row.tools.join(', ') || '(none)'}`}</Paint>
+    </Line>,
+    <Line key="detail.contract">
+      <Paint tone="muted">{`  contract: ${row.contract === null ? 'not recorded' : describeSummary(summarizeContract(row.contract))}`}</Paint>
     </Line>,
   ];
   if (row.failed) {

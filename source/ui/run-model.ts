@@ -133,6 +133,11 @@ export function reduceRun(model: RunModel, event: EngineEvent): RunModel {
       rows[index] = row;
       return { ...model, rows };
     }
+    case 'contract': {
+      // The plan showed the diff before the run; during it, its summary is enough.
+      const level: 'info' | 'warn' = event.changes.some((change) => change.severity !== 'safe') ? 'warn' : 'info';
+      return { ...model, notices: [...model.notices, { level, message: event.summary }].slice(-keptNotices) };
+    }
     case 'notice':
       return { ...model, notices: [...model.notices, { level: event.level, message: event.message }].slice(-keptNotices) };
     case 'run:end':

@@ -3,7 +3,7 @@ import type { RunSummary } from './engine-port.js';
 import type { DeployPlan } from './engine-port.js';
 import { checklistLines, outcomeLines } from './checklist.js';
 import { Line, Paint } from './paint.js';
-import { planLines } from './plan-view.js';
+import { planBreaks, planLines } from './plan-view.js';
 import { describeOutcome, isRunning, type Outcome, type RunModel } from './run-model.js';
 import { Busy } from './busy.js';
 
@@ -166,11 +166,18 @@ function hintLine(input: RunScreenInput): ReactElement {
           ? `q ${input.backToReleases ? 'back' : 'quit'} · 2 releases · ${logKeys}`
           : `q quit · ${logKeys}`;
   if (hint === null) {
+    const breaks = phase.kind === 'confirm' ? planBreaks(phase.plan) : 0;
     return (
       <Line key="hint">
-        <Paint tone="info" bold>
-          Deploy this? enter/y deploys · q/n leaves with nothing changed
-        </Paint>
+        {breaks > 0 ? (
+          <Paint tone="fail" bold>
+            {`Deploy this? It breaks the MCP contract (${breaks}): B deploys anyway · q/n leaves with nothing changed`}
+          </Paint>
+        ) : (
+          <Paint tone="info" bold>
+            Deploy this? enter/y deploys · q/n leaves with nothing changed
+          </Paint>
+        )}
       </Line>
     );
   }

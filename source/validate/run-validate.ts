@@ -2,6 +2,7 @@ import type { Config } from '../config/load.js';
 import type { EventBus } from '../run/events.js';
 import { runStep, skipStep, StepFailure, type StepContext } from '../run/step.js';
 import type { DeclaredStep, StepId } from '../run/step-ids.js';
+import type { Contract } from '../contract/contract.js';
 import { describeError } from '../errors.js';
 import { HealthTimeoutError, waitHealthy } from '../health/wait-healthy.js';
 import { ProbeConfigError } from '../health/probe-errors.js';
@@ -17,7 +18,13 @@ export type ValidateOptions = {
   readonly startServer?: boolean;
 };
 
-export type ValidateResult = { readonly ok: boolean; readonly tools: string[]; readonly files: number };
+export type ValidateResult = {
+  readonly ok: boolean;
+  readonly tools: string[];
+  /** The local server's MCP contract, read through the SDK once it answered; null when it was not started. */
+  readonly contract: Contract | null;
+  readonly files: number;
+};
 
 const titles = {
   files: 'Collect source files',
@@ -96,20 +103,27 @@ export async function runValidate(config: Config, bus: EventBus, options: Valida
   });
 
   let tools: string[] = [];
+  let contract: Contract | null = null;
   if (options.startServer === false) {
     skipStep(bus, 'validate.server', titles.server, 'server start not requested (startServer: false)');
   } else if (python.failed) {
     skipStep(bus, 'validate.server', titles.server, 'Python syntax errors; fix them first');
   } else {
     const server = await step('validate.server', titles.server, (context) => serverAnswers(config, bus, context, signal));
-    tools = server.value ?? [];
+    tools = server.value?.tools ?? [];
+    contract = server.value?.contract ?? null;
   }
 
   const fileCount = files.value?.filter((entry) => entry.kind === 'file').length ?? 0;
-  return { ok, tools, files: fileCount };
+  return { ok, tools, contract, files: fileCount };
 }
 
-async function serverAnswers(config: Config, bus: EventBus, context: StepContext, signal: AbortSignal | undefined): Promise<string[]> {
+async function serverAnswers(
+  config: Config,
+  bus: EventBus,
+  context: StepContext,
+  signal: AbortSignal | undefined,
+): Promise<{ tools: string[]; contract: Contract | null }> {
   const server = await startLocalServer(config, {
     onLine: (line) => bus.emit({ kind: 'log', source: 'server', line, at: Date.now() }),
   });
@@ -121,6 +135,7 @@ async function serverAnswers(config: Config, bus: EventBus, context: StepContext
     const healthy = waitHealthy(server.baseUrl, config.health, {
       timeoutMs,
       signal: probeSignal,
+      contract: true,
       onAttempt: (attempt) => context.progress(attempt.passed, attempt.total, 'checks', attempt.failure),
     });
     const outcome = await Promise.race([
@@ -135,7 +150,7 @@ async function serverAnswers(config: Config, bus: EventBus, context: StepContext
       });
     }
     context.detail(`tools: ${outcome.result.tools.length === 0 ? '(none)' : outcome.result.tools.join(', ')}`);
-    return outcome.result.tools;
+    return { tools: outcome.result.tools, contract: outcome.result.contract ?? null };
   } catch (error) {
     if (error instanceof StepFailure || signal?.aborted) throw error;
     throw explain(error, server);

@@ -7,9 +7,9 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { Parser } from 'n3';
+import { probeMcp } from '../../source/health/mcp-probe.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -159,13 +159,17 @@ describe('example ontology server', () => {
     expect(server.stderr()).toMatch(/2 files, 92 triples, 20 concepts/);
   });
 
-  it('is accepted by the official SDK client: connect, list and call every tool, ping', async () => {
-    const client = new Client({ name: 'example-server-test', version: '1.0.0' });
+  it('is accepted by the official v2 SDK client: negotiates down to 2025, lists and calls every tool, ping', async () => {
+    // The example speaks the 2025 revisions only: server/discover is an unknown method to it, which
+    // the client's era negotiation reads as "legacy" and follows with initialize.
+    const client = new Client({ name: 'example-server-test', version: '1.0.0' }, { versionNegotiation: { mode: 'auto' } });
     const transport = new StreamableHTTPClientTransport(new URL(`${server.base}/mcp`));
     await client.connect(transport);
     try {
       expect(client.getServerVersion()).toMatchObject({ name: 'ontology-server', version: '9.8.7-test' });
       expect(client.getServerCapabilities()?.tools).toBeDefined();
+      expect(client.getProtocolEra()).toBe('legacy');
+      expect(client.getNegotiatedProtocolVersion()).toBe('2025-11-25');
       expect(transport.protocolVersion).toBe('2025-11-25');
       expect(transport.sessionId).toBeUndefined(); // stateless: no Mcp-Session-Id issued
 
@@ -212,6 +216,23 @@ describe('example ontology server', () => {
     } finally {
       await client.close();
     }
+  });
+
+  it("is probed by mcp-deploy's health probe (the v2 client) in the era it speaks, contract included", async () => {
+    const result = await probeMcp(server.base, { path: '/mcp', expectTools: TOOL_NAMES, calls: [] }, { timeoutMs: 5_000, contract: true });
+    expect(result).toMatchObject({
+      era: 'legacy',
+      protocolVersion: '2025-11-25',
+      serverName: 'ontology-server',
+      serverVersion: '9.8.7-test',
+    });
+    const contract = result.contract!;
+    expect(contract.protocol).toEqual({ era: 'legacy', version: '2025-11-25' });
+    expect(contract.tools.map((tool) => tool.name)).toEqual(TOOL_NAMES);
+    expect(contract.tools.find((tool) => tool.name === 'get_concept')?.inputSchema['required']).toEqual(['name']);
+    // It declares tools only: no prompts or resources are asked for, so none are recorded.
+    expect(contract.prompts).toEqual([]);
+    expect(contract.resources).toEqual([]);
   });
 
   it('answers GET and DELETE on /mcp with 405 Allow: POST', async () => {

@@ -11,7 +11,8 @@ import { hostNow } from '../../source/host/host-clock.js';
 import { hostLayout, type HostLayout } from '../../source/host/layout.js';
 import { acquireLock, breakLock, readLock, releaseLock, type LockRequest } from '../../source/host/lock.js';
 import { planPrune, prune, readPruneCandidates } from '../../source/host/prune.js';
-import { listReleases, markFailed, recordTools } from '../../source/host/releases.js';
+import { listReleases, markFailed, readReleaseContract, recordContract } from '../../source/host/releases.js';
+import { contractFormat, type Contract } from '../../source/contract/contract.js';
 import { readCurrent, readState, switchCurrent, writeState, type HostState } from '../../source/host/state.js';
 import { LocalTransport } from '../../source/remote/local-transport.js';
 
@@ -457,22 +458,50 @@ describe('releases', () => {
     expect(await listReleases(transport, layout)).toEqual([]);
   });
 
-  it('marks a release failed and records its tools', async () => {
+  it('marks a release failed and records its contract; older releases keep their tools.json readable', async () => {
     await makeRelease('r1', { release: meta('r1', '2026-11-20T00:00:00Z') });
     await mkdir(join(root, 'releases', 'hand-made'));
+    await makeRelease('r0', { release: meta('r0', '2026-11-19T00:00:00Z'), tools: ['old_tool'] });
     const failure = await markFailed(transport, layout, 'r1', { step: 'health', message: 'GET /health returned 500' });
     expect(failure.at).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/);
-    await recordTools(transport, layout, 'hand-made', ['search']);
+    const contract: Contract = {
+      format: contractFormat,
+      protocol: { era: 'modern', version: '2026-07-28' },
+      serverInfo: { name: 'hand', version: '1' },
+      capabilities: { tools: {} },
+      tools: [{ name: 'search', inputSchema: { type: 'object' } }],
+      prompts: [],
+      resources: [],
+      resourceTemplates: [],
+    };
+    await recordContract(transport, layout, 'hand-made', contract);
     const releases = await listReleases(transport, layout);
     expect(releases.find((release) => release.id === 'r1')?.failed).toEqual(failure);
-    expect(releases.find((release) => release.id === 'hand-made')?.tools).toEqual(['search']);
+    const handMade = releases.find((release) => release.id === 'hand-made');
+    expect(handMade?.tools).toEqual(['search']);
+    expect(handMade?.contract).toEqual(contract);
+    expect(await readReleaseContract(transport, layout, 'hand-made')).toEqual(contract);
+    // Recorded as stable sorted JSON: keys in order at every depth.
+    const text = await readFile(join(root, 'releases', 'hand-made', '.mcp-deploy', 'contract.json'), 'utf8');
+    expect(text.indexOf('"capabilities"')).toBeLessThan(text.indexOf('"format"'));
+    const old = releases.find((release) => release.id === 'r0');
+    expect(old?.tools).toEqual(['old_tool']);
+    expect(old?.contract).toBeNull();
+    expect(old?.problems).toEqual([]);
+  });
+
+  it('names an unreadable contract.json as a problem, and lists the release anyway', async () => {
+    await makeRelease('r2', { release: meta('r2', '2026-11-21T00:00:00Z'), raw: { 'contract.json': '{"format": 1, "tools": "no"}' } });
+    const [listed] = await listReleases(transport, layout);
+    expect(listed?.contract).toBeNull();
+    expect(listed?.problems.join(' ')).toMatch(/^contract\.json is not a contract: /);
   });
 
   it('never creates a release dir to mark it', async () => {
     const error = await caught(markFailed(transport, layout, 'r-missing', { step: 'x', message: 'y' }));
     expect(error.kind).toBe('host-state');
     expect(existsSync(join(root, 'releases', 'r-missing'))).toBe(false);
-    await expect(recordTools(transport, layout, '../../escape', [])).rejects.toMatchObject({ kind: 'usage' });
+    await expect(readReleaseContract(transport, layout, '../../escape')).rejects.toMatchObject({ kind: 'usage' });
   });
 });
 

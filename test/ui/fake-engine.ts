@@ -13,7 +13,14 @@ import type { AppEngine, FollowRequest, ReleasesListing } from '../../source/ui/
  */
 export type FakeEngine = AppEngine & {
   readonly bus: EventBus;
-  readonly calls: { plan: number; deploy: number; rollback: (string | undefined)[]; interrupt: number; follow: FollowRequest[] };
+  readonly calls: {
+    plan: number;
+    deploy: number;
+    allowBreaking: boolean[];
+    rollback: (string | undefined)[];
+    interrupt: number;
+    follow: FollowRequest[];
+  };
   readonly controller: AbortController;
 };
 
@@ -31,7 +38,7 @@ export type FakeScript = {
 export function fakeEngine(script: FakeScript): FakeEngine {
   const bus = new EventBus();
   const controller = new AbortController();
-  const calls: FakeEngine['calls'] = { plan: 0, deploy: 0, rollback: [], interrupt: 0, follow: [] };
+  const calls: FakeEngine['calls'] = { plan: 0, deploy: 0, allowBreaking: [], rollback: [], interrupt: 0, follow: [] };
   const replay = async (events: readonly EngineEvent[]) => {
     for (const event of events) {
       bus.emit(event);
@@ -58,8 +65,9 @@ export function fakeEngine(script: FakeScript): FakeEngine {
       if (script.plan instanceof Error) throw script.plan;
       return script.plan ?? samplePlan();
     },
-    deploy: async () => {
+    deploy: async (choice) => {
       calls.deploy += 1;
+      calls.allowBreaking.push(choice?.allowBreaking ?? false);
       const run = script.deploy ?? { events: successEvents(), summary: successSummary() };
       await replay(run.events);
       await script.deployGate;
@@ -112,6 +120,7 @@ export function samplePlan(overrides: Partial<DeployPlan> = {}): DeployPlan {
     bytes: { total: 1_250_000, upload: 12_600 },
     requirements: { kind: 'venv', hash: 'a'.repeat(64), activeHash: 'a'.repeat(64), changed: false },
     tools: { active: ['search', 'fetch_doc'], next: ['search', 'summarize'], appearing: ['summarize'], disappearing: ['fetch_doc'] },
+    contract: { active: null, next: null, diff: null },
     ...overrides,
   };
 }
@@ -163,6 +172,7 @@ export function successSummary(): RunSummary {
       { name: 'audit', status: 'done', ms: 60 },
     ],
     rolledBack: false,
+    contract: null,
     serving: `release ${newRelease} on green (port 5002)`,
     exitCode: 0,
   };
@@ -246,6 +256,7 @@ function row(id: string, overrides: Partial<ReleaseRow> = {}): ReleaseRow {
     gitSha: id.split('-')[1] ?? null,
     operator: 'alice',
     requirementsHash: null,
+    contract: null,
     files: 46,
     bytes: 1_250_000,
     sizeBytes: 1_400_000,

@@ -153,10 +153,10 @@ describe('the generated GitHub workflow', () => {
     expect(steps.indexOf(remove)).toBe(steps.length - 1);
   });
 
-  it('keeps runs by hand in a concurrency group of their own, so a push never replaces a queued rollback', () => {
+  it('keeps runs by hand, pushes and pull requests in concurrency groups of their own, so a push never replaces a queued rollback', () => {
     const { parsed } = workflow();
     expect(parsed.concurrency).toEqual({
-      group: "mcp-deploy-production-${{ github.event_name == 'workflow_dispatch' && 'by-hand' || 'push' }}",
+      group: "mcp-deploy-production-${{ github.event_name == 'workflow_dispatch' && 'by-hand' || github.event_name }}",
       'cancel-in-progress': false,
     });
   });
@@ -294,6 +294,32 @@ describe('the generated GitHub workflow', () => {
     for (const s of workflow().parsed.jobs.deploy.steps) {
       if (s.run) execFileSync('bash', ['-n', '-c', s.run]);
     }
+  });
+
+  it('adds a pull-request job that fails on a stale committed MCP contract, and keeps deploys off pull requests', () => {
+    const { parsed } = workflow({ contractFile: 'services/ontology/mcp-contract.json' });
+    const on = parsed.on as Workflow['on'] & { pull_request?: { paths?: string[] } };
+    expect(on.pull_request?.paths).toEqual([
+      'services/ontology/**',
+      'services/ontology/.mcpdeployrc.json',
+      'services/ontology/mcp-contract.json',
+    ]);
+    const jobs = parsed.jobs as Workflow['jobs'] & { contract?: { if: string; steps: Step[] } };
+    const deployJob = parsed.jobs.deploy as Workflow['jobs']['deploy'] & { if?: string };
+    expect(deployJob.if).toBe("github.event_name != 'pull_request'");
+    expect(jobs.contract?.if).toBe("github.event_name == 'pull_request'");
+    const check = jobs.contract?.steps.at(-1);
+    expect(check?.run).toBe(
+      'npx --no-install mcp-deploy contract --check services/ontology/mcp-contract.json --config services/ontology/.mcpdeployrc.json',
+    );
+    // The check starts the server, so the job installs what the deploy job does, and never sees the secrets.
+    expect(jobs.contract?.steps.some((s) => s.uses === 'actions/setup-python@v5')).toBe(true);
+    expect(JSON.stringify(jobs.contract)).not.toContain('secrets.');
+    for (const s of jobs.contract?.steps ?? []) if (s.run) execFileSync('bash', ['-n', '-c', s.run]);
+    // Without the option, neither the job nor the trigger.
+    const plain = workflow().parsed as Workflow & { on: { pull_request?: unknown }; jobs: { contract?: unknown } };
+    expect(plain.on.pull_request).toBeUndefined();
+    expect(plain.jobs.contract).toBeUndefined();
   });
 
   it('refuses a path GitHub would evaluate as an expression', () => {

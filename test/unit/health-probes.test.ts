@@ -5,6 +5,8 @@ import { probeHttp } from '../../source/health/http-probe.js';
 import { probeMcp } from '../../source/health/mcp-probe.js';
 import { ProbeCheckError, ProbeConfigError, ProbeRetryableError } from '../../source/health/probe-errors.js';
 import { HealthTimeoutError, waitHealthy } from '../../source/health/wait-healthy.js';
+import { waitFor } from '../harness/wait.js';
+import { sampleSurface, startSdkServer, type RunningSdkServer } from '../fixtures/sdk-server/start.js';
 
 type Handler = (request: IncomingMessage, body: string, response: ServerResponse) => void;
 
@@ -33,134 +35,100 @@ function json(response: ServerResponse, status: number, payload: unknown, header
   response.end(JSON.stringify(payload));
 }
 
-function sse(response: ServerResponse, messages: unknown[], headers: Record<string, string> = {}): void {
-  response.writeHead(200, { 'content-type': 'text/event-stream', ...headers });
-  for (const message of messages) response.write(`event: message\r\ndata: ${JSON.stringify(message)}\r\n\r\n`);
-  response.end();
+const check = {
+  path: '/mcp',
+  expectTools: ['echo'],
+  calls: [{ tool: 'echo', arguments: { text: 'hi' }, expectText: 'echo: {"text":"hi"}' }],
+};
+
+const sdkServers: RunningSdkServer[] = [];
+afterEach(async () => {
+  for (const server of sdkServers.splice(0)) await server.stop();
+});
+
+async function sdkServer(...args: Parameters<typeof startSdkServer>): Promise<RunningSdkServer> {
+  const server = await startSdkServer(...args);
+  sdkServers.push(server);
+  return server;
 }
 
-const tools = [
-  { name: 'echo', inputSchema: { type: 'object' } },
-  { name: 'count', inputSchema: { type: 'object' } },
-];
-const check = { path: '/mcp', expectTools: ['echo'], calls: [{ tool: 'echo', arguments: { text: 'hi' }, expectText: 'echo: hi' }] };
-
-/** A 2026-07-28 stateless server: server/discover, per-request _meta, no session. */
-function statelessServer(seen: { method: string; headers: IncomingMessage['headers']; meta: unknown }[]): Handler {
-  return (request, body, response) => {
-    if (request.method !== 'POST') return json(response, 405, {});
-    const message = JSON.parse(body) as { id: number; method: string; params: Record<string, unknown> };
-    seen.push({ method: message.method, headers: request.headers, meta: message.params['_meta'] });
-    const reply = (result: unknown) => ({ jsonrpc: '2.0', id: message.id, result: { resultType: 'complete', ...(result as object) } });
-    switch (message.method) {
-      case 'server/discover':
-        return json(
-          response,
-          200,
-          reply({
-            supportedVersions: ['2026-07-28', '2025-11-25'],
-            capabilities: { tools: {} },
-            serverInfo: { name: 'modern', version: '2.0.0' },
-          }),
-        );
-      case 'tools/list':
-        return json(response, 200, reply({ tools }));
-      case 'tools/call': {
-        const text = String((message.params['arguments'] as { text?: unknown }).text);
-        // An SSE answer with a notification first, as a streaming server may send.
-        return sse(response, [
-          { jsonrpc: '2.0', method: 'notifications/progress', params: { progress: 1 } },
-          reply({ content: [{ type: 'text', text: `echo: ${text}` }] }),
-        ]);
-      }
-      default:
-        return json(response, 404, { jsonrpc: '2.0', id: message.id, error: { code: -32601, message: 'Method not found' } });
-    }
-  };
+/**
+ * The JSON-RPC methods the fixture logged, in order, once `last` is among them: the server logs a
+ * request after answering it, so the client can be done before the line arrives.
+ */
+async function methods(server: RunningSdkServer, last: string): Promise<string[]> {
+  return waitFor(`the fixture to log ${last}`, () => {
+    const seen = logged(server);
+    return seen.includes(last) && seen;
+  });
 }
 
-/** A 2025-era stateful server: initialize hands out a session; SSE replies; server/discover unknown. */
-function legacyServer(log: string[]): Handler {
-  return (request, body, response) => {
-    log.push(`${request.method} ${request.headers['mcp-session-id'] ?? '-'}`);
-    if (request.method === 'DELETE') return json(response, 200, {});
-    if (request.method === 'GET') return json(response, 405, {});
-    const message = JSON.parse(body) as { id?: number; method: string; params: Record<string, unknown> };
-    if (message.id === undefined) {
-      response.writeHead(202).end();
-      return;
-    }
-    if (message.method === 'initialize') {
-      return sse(
-        response,
-        [
-          {
-            jsonrpc: '2.0',
-            id: message.id,
-            result: { protocolVersion: '2025-06-18', capabilities: { tools: {} }, serverInfo: { name: 'legacy', version: '1.2.3' } },
-          },
-        ],
-        { 'mcp-session-id': 'session-1' },
-      );
-    }
-    if (request.headers['mcp-session-id'] !== 'session-1') {
-      return json(response, 400, {
-        jsonrpc: '2.0',
-        id: null,
-        error: { code: -32000, message: 'Bad Request: No valid session ID provided' },
-      });
-    }
-    if (message.method === 'tools/list') return sse(response, [{ jsonrpc: '2.0', id: message.id, result: { tools } }]);
-    if (message.method === 'tools/call')
-      return json(response, 200, { jsonrpc: '2.0', id: message.id, result: { content: [{ type: 'text', text: 'echo: hi' }] } });
-    return json(response, 200, { jsonrpc: '2.0', id: message.id, error: { code: -32601, message: 'Method not found' } });
-  };
+function logged(server: RunningSdkServer): string[] {
+  return server
+    .log()
+    .map((line) => /^(POST|GET|DELETE) \/mcp ?(\S*) /.exec(line))
+    .filter((match) => match !== null)
+    .map((match) => (match[2] && !/^\d+$/.test(match[2]) ? `${match[1]} ${match[2]}` : match[1]!));
 }
 
-describe('probeMcp', () => {
-  it('speaks the stateless 2026-07-28 protocol when server/discover offers it', async () => {
-    const seen: { method: string; headers: IncomingMessage['headers']; meta: unknown }[] = [];
-    const base = await serve(statelessServer(seen));
-    const result = await probeMcp(base, check, { timeoutMs: 5_000 });
-
+describe('probeMcp (the official v2 SDK client)', () => {
+  it('speaks 2026-07-28 through server/discover to a server that offers both eras', async () => {
+    const server = await sdkServer(sampleSurface, { era: 'both' });
+    const result = await probeMcp(server.base, check, { timeoutMs: 5_000 });
     expect(result).toMatchObject({
-      mode: 'stateless',
+      era: 'modern',
       protocolVersion: '2026-07-28',
-      serverName: 'modern',
+      serverName: 'sample',
       serverVersion: '2.0.0',
       tools: ['echo', 'count'],
     });
-    expect(seen.map((request) => request.method)).toEqual(['server/discover', 'tools/list', 'tools/call']);
-    for (const request of seen) {
-      expect(request.headers['mcp-protocol-version']).toBe('2026-07-28');
-      expect(request.headers['mcp-method']).toBe(request.method);
-      expect(request.headers['mcp-session-id']).toBeUndefined();
-      expect(request.meta).toMatchObject({
-        'io.modelcontextprotocol/protocolVersion': '2026-07-28',
-        'io.modelcontextprotocol/clientCapabilities': {},
-      });
-    }
-    expect(seen[2]?.headers['mcp-name']).toBe('echo');
+    expect(await methods(server, 'POST tools/call')).toEqual(['POST server/discover', 'POST tools/list', 'POST tools/call']);
   });
 
-  it('falls back to the SDK initialize handshake for an older server, and ends its session', async () => {
-    const log: string[] = [];
-    const base = await serve(legacyServer(log));
-    const result = await probeMcp(base, check, { timeoutMs: 5_000 });
+  it('speaks 2026-07-28 to a modern-only server, with every reply as an event stream', async () => {
+    const server = await sdkServer(sampleSurface, { era: 'modern', responseMode: 'sse' });
+    const result = await probeMcp(server.base, check, { timeoutMs: 5_000 });
+    expect(result).toMatchObject({ era: 'modern', protocolVersion: '2026-07-28', tools: ['echo', 'count'] });
+  });
 
-    expect(result).toMatchObject({
-      mode: 'initialize',
-      protocolVersion: '2025-06-18',
-      serverName: 'legacy',
-      serverVersion: '1.2.3',
-      tools: ['echo', 'count'],
-    });
-    expect(log[0]).toBe('POST -'); // server/discover, refused for lack of a session
-    expect(log).toContain('DELETE session-1');
+  it('falls back to initialize for a 2025 server with sessions (SSE replies), and ends its session', async () => {
+    const server = await sdkServer(sampleSurface, { era: 'legacy' });
+    const result = await probeMcp(server.base, check, { timeoutMs: 5_000 });
+    expect(result).toMatchObject({ era: 'legacy', protocolVersion: '2025-11-25', serverName: 'sample', tools: ['echo', 'count'] });
+    const seen = await methods(server, 'DELETE');
+    expect(seen.slice(0, 3)).toEqual(['POST server/discover', 'POST initialize', 'POST notifications/initialized']);
+    expect(seen).toContain('POST tools/call');
+    expect(seen.at(-1)).toBe('DELETE');
+  });
+
+  it('reads the whole contract, following every paginated list', async () => {
+    const many = { ...sampleSurface, pageSize: 1, tools: [...sampleSurface.tools!, { name: 'third', inputSchema: { type: 'object' } }] };
+    for (const era of ['both', 'legacy'] as const) {
+      const server = await sdkServer(many, { era });
+      const result = await probeMcp(server.base, check, { timeoutMs: 5_000, contract: true });
+      const contract = result.contract!;
+      expect(contract.protocol.era).toBe(era === 'both' ? 'modern' : 'legacy');
+      expect(contract.serverInfo).toEqual({ name: 'sample', version: '2.0.0' });
+      expect(contract.tools.map((tool) => tool.name)).toEqual(['count', 'echo', 'third']);
+      expect(contract.tools.find((tool) => tool.name === 'echo')).toEqual({
+        name: 'echo',
+        title: 'Echo',
+        description: 'Echoes its text.',
+        inputSchema: { type: 'object', properties: { text: { type: 'string' } }, required: ['text'] },
+        annotations: { readOnlyHint: true },
+      });
+      expect(contract.tools.find((tool) => tool.name === 'count')?.outputSchema).toEqual({ type: 'object' });
+      expect(contract.prompts).toEqual([{ name: 'greet', description: 'Greets.', arguments: [{ name: 'who', required: true }] }]);
+      expect(contract.resources).toEqual([{ name: 'readme', uri: 'file:///readme', mimeType: 'text/plain' }]);
+      expect(contract.resourceTemplates).toEqual([{ name: 'doc', uriTemplate: 'file:///docs/{id}' }]);
+      expect(contract.capabilities).toMatchObject({ tools: {}, prompts: {}, resources: {} });
+      // Three tools in pages of one: tools/list asked three times.
+      expect((await methods(server, 'POST resources/templates/list')).filter((method) => method === 'POST tools/list')).toHaveLength(3);
+    }
   });
 
   it('names missing tools and the ones found', async () => {
-    const base = await serve(statelessServer([]));
+    const { base } = await sdkServer(sampleSurface);
     const error = await probeMcp(base, { ...check, expectTools: ['echo', 'translate', 'sum'] }, { timeoutMs: 5_000 }).catch(
       (caught: unknown) => caught,
     );
@@ -169,14 +137,14 @@ describe('probeMcp', () => {
   });
 
   it('fails a call whose text lacks expectText, quoting what came back', async () => {
-    const base = await serve(legacyServer([]));
+    const { base } = await sdkServer(sampleSurface, { era: 'legacy' });
     const error = await probeMcp(
       base,
       { ...check, calls: [{ tool: 'echo', arguments: {}, expectText: 'bonjour' }] },
       { timeoutMs: 5_000 },
     ).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(ProbeCheckError);
-    expect((error as Error).message).toBe('tools/call echo: expected text containing "bonjour", got "echo: hi"');
+    expect((error as Error).message).toBe('tools/call echo: expected text containing "bonjour", got "echo: {}"');
   });
 
   it.each([
@@ -201,14 +169,34 @@ describe('probeMcp', () => {
 
   it('classifies a 404 that is not JSON-RPC during the SDK handshake as a configuration error too', async () => {
     const base = await serve((_request, body, response) => {
-      const message = JSON.parse(body) as { method: string };
+      const message = JSON.parse(body) as { id: number; method: string };
       if (message.method === 'server/discover')
-        return json(response, 200, { jsonrpc: '2.0', id: 1, error: { code: -32601, message: 'Method not found' } });
+        return json(response, 200, { jsonrpc: '2.0', id: message.id, error: { code: -32601, message: 'Method not found' } });
       response.writeHead(404).end('no');
     });
     const error = await probeMcp(base, check, { timeoutMs: 5_000 }).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(ProbeConfigError);
     expect((error as ProbeConfigError).status).toBe(404);
+  });
+
+  it('names a server that shares no protocol version with the client as a configuration error', async () => {
+    const seen: string[] = [];
+    const base = await serve((_request, body, response) => {
+      const message = JSON.parse(body) as { id?: number; method: string };
+      seen.push(message.method);
+      if (message.method === 'server/discover')
+        return json(response, 200, { jsonrpc: '2.0', id: message.id, error: { code: -32601, message: 'Method not found' } });
+      return json(response, 200, {
+        jsonrpc: '2.0',
+        id: message.id,
+        result: { protocolVersion: '1999-01-01', capabilities: { tools: {} }, serverInfo: { name: 'ancient', version: '0.1' } },
+      });
+    });
+    const error = await probeMcp(base, check, { timeoutMs: 5_000 }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(ProbeConfigError);
+    expect((error as Error).message).toMatch(/1999-01-01/);
+    expect((error as ProbeConfigError).hint).toMatch(/share no MCP protocol version/);
+    expect(seen).toEqual(['server/discover', 'initialize']);
   });
 
   it('treats connection refused and 5xx as retryable', async () => {
@@ -274,12 +262,20 @@ describe('probeHttp', () => {
 describe('waitHealthy', () => {
   it('polls until the server is ready and returns the MCP result', async () => {
     let calls = 0;
-    const ready = statelessServer([]);
+    const ready = await sdkServer(sampleSurface);
+    // Three "starting" answers, then everything goes to the real SDK server.
     const base = await serve((request, body, response) => {
       calls += 1;
       if (calls <= 3) return json(response, 503, { status: 'starting' });
-      if (request.url === '/health') return json(response, 200, { status: 'ok' });
-      ready(request, body, response);
+      const headers = Object.fromEntries(
+        Object.entries(request.headers).filter((entry): entry is [string, string] => typeof entry[1] === 'string'),
+      );
+      void fetch(`${ready.base}${request.url}`, { method: request.method, headers, ...(body === '' ? {} : { body }) }).then(
+        async (answer) => {
+          response.writeHead(answer.status, Object.fromEntries(answer.headers));
+          response.end(Buffer.from(await answer.arrayBuffer()));
+        },
+      );
     });
     const attempts: number[] = [];
     const result = await waitHealthy(

@@ -27,6 +27,7 @@ function notification(overrides: Partial<Notification> = {}): Notification {
     error: { step: 'health', message: 'GET /health answered 503' },
     serving: 'release 20261120T090000Z-1111111 on blue (port 5002)',
     at: '2026-11-24T10:15:31.000Z',
+    contract: null,
     ...overrides,
     audit: overrides.audit ?? null,
   };
@@ -63,6 +64,13 @@ describe('notify: the words', () => {
       'Took: 31.0s',
       'At: 2026-11-24T10:15:31.000Z',
     ]);
+  });
+
+  it('Given a contract diff, the details carry its summary line after what serves', () => {
+    const summary = 'MCP contract: 1 breaking, 0 risky, 0 safe change(s); now 2 tool(s), 0 prompt(s), 0 resource(s)';
+    const lines = detailLines(notification({ contract: summary }));
+    expect(lines[3]).toBe(summary);
+    expect(lines[2]).toMatch(/^Serving now:/);
   });
 
   it('Given a run refused before it chose a release, the details say nothing was changed', () => {

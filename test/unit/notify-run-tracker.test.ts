@@ -86,6 +86,17 @@ describe('notify: which events become messages', () => {
     expect(feed(successfulDeploy(), ['failure'])).toEqual([]);
   });
 
+  it('Given a contract event during the run, the outcome message carries its summary line, the start message none', () => {
+    const events = successfulDeploy();
+    const summary = 'MCP contract: 0 breaking, 1 risky, 2 safe change(s); now 3 tool(s), 0 prompt(s), 0 resource(s)';
+    const contract: EngineEvent = { kind: 'contract', against: oldRelease, summary, changes: [] };
+    const sent = feed([...events.slice(0, -1), contract, ...events.slice(-1)]);
+    expect(sent.map((n) => [n.event, n.contract])).toEqual([
+      ['start', null],
+      ['success', summary],
+    ]);
+  });
+
   it('Given a deploy refused before a release was chosen, sends a failure but no start', () => {
     const sent = feed([
       { kind: 'run:start', operation: 'deploy', target: 'production', at, steps: deploySteps({}, { validate: false }) },

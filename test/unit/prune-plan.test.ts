@@ -15,6 +15,7 @@ function release(day: number, options: Partial<Release> = {}): Release {
     gitSha: 'abc1234',
     operator: 'ana',
     requirementsHash: null,
+    contract: null,
     files: 3,
     bytes: 100,
     sizeBytes: 4096,

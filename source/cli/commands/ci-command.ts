@@ -6,7 +6,7 @@ import type { GlobalOptions } from '../options.js';
 import type { Output } from '../output.js';
 import { packageVersion } from '../version.js';
 
-export type CiOptions = GlobalOptions & { readonly print?: boolean; readonly branch?: string };
+export type CiOptions = GlobalOptions & { readonly print?: boolean; readonly branch?: string; readonly contractCheck?: string };
 
 /** `mcp-deploy ci github [--force] [--print] [--branch NAME]`: writes .github/workflows/mcp-deploy.yml. */
 export async function ciCommand(provider: string, options: CiOptions, output: Output): Promise<number> {
@@ -26,6 +26,7 @@ export async function ciCommand(provider: string, options: CiOptions, output: Ou
   const input = workflowInputFor(config, target, repoRoot, {
     version: packageVersion(),
     ...(options.branch ? { branch: options.branch } : {}),
+    ...(options.contractCheck ? { contractFile: options.contractCheck } : {}),
   });
   const text = renderWorkflow(input);
   if (options.print) {

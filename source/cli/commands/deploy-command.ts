@@ -8,14 +8,19 @@ import { createRunContext, type RunContext } from '../run-context.js';
 import { chooseFace } from '../terminal.js';
 
 /** `mcp-deploy [deploy]` and `mcp-deploy rollback [RELEASE]`. Returns the exit code. */
-export async function deployCommand(options: GlobalOptions & { skipValidate?: boolean }, output: Output): Promise<number> {
+export async function deployCommand(
+  options: GlobalOptions & { skipValidate?: boolean; allowBreaking?: boolean },
+  output: Output,
+): Promise<number> {
   const face = chooseFace({ yes: options.yes ?? false, json: options.json ?? false });
   if (face === 'app') return runApp('deploy', options, output);
   const context = createRunContext(options, output, { plain: true });
   try {
-    const summary = await deploy(context, { force: options.force ?? false, skipValidate: options.skipValidate ?? false }).finally(() =>
-      reportNotifications(context),
-    );
+    const summary = await deploy(context, {
+      force: options.force ?? false,
+      skipValidate: options.skipValidate ?? false,
+      allowBreaking: options.allowBreaking ?? false,
+    }).finally(() => reportNotifications(context));
     return finish(summary, output);
   } finally {
     context.dispose();
@@ -72,6 +77,8 @@ export function jsonSummary(summary: RunSummary) {
     rolledBack: summary.rolledBack,
     serving: summary.serving,
     steps: summary.steps,
+    // The MCP contract diff against the previously active release (docs/contract.md); null when there was nothing to compare.
+    contract: summary.contract,
     ...(summary.error ? { error: summary.error } : {}),
     exitCode: summary.exitCode,
   };

@@ -1,3 +1,4 @@
+import { describeSummary, summarizeContract } from '../../contract/contract.js';
 import { readReleases } from '../../engine/inspect.js';
 import { formatAge, formatBytes } from '../../run/format.js';
 import { runApp } from '../app-bridge.js';
@@ -12,7 +13,9 @@ export async function releasesCommand(options: GlobalOptions, output: Output): P
   return withHost(options, output, async (context, transport) => {
     const { rows, malformedAuditLines } = await readReleases(context, transport);
     if (output.json) {
-      output.document({ target: context.target.name, releases: rows });
+      // Each release's contract as its summary (counts, era): the whole of it is one `mcp-deploy diff` away.
+      const listed = rows.map((row) => ({ ...row, contract: row.contract === null ? null : summarizeContract(row.contract) }));
+      output.document({ target: context.target.name, releases: listed });
       return 0;
     }
     const { paint } = output;
@@ -29,7 +32,7 @@ export async function releasesCommand(options: GlobalOptions, output: Output): P
       const age = row.createdAt ? formatAge(now - Date.parse(row.createdAt) / 1000) : '?';
       const size = row.sizeBytes === null ? '?' : formatBytes(row.sizeBytes);
       output.line(
-        `${row.active ? '●' : ' '} ${row.id.padEnd(28)} ${marks.padEnd(16)} ${age.padStart(6)} ${size.padStart(8)}  ${row.lastResult ?? '-'}  ${row.deployedBy ?? '-'}  ${row.tools ? row.tools.join(',') : ''}`,
+        `${row.active ? '●' : ' '} ${row.id.padEnd(28)} ${marks.padEnd(16)} ${age.padStart(6)} ${size.padStart(8)}  ${row.lastResult ?? '-'}  ${row.deployedBy ?? '-'}  ${row.contract ? describeSummary(summarizeContract(row.contract)) : row.tools ? row.tools.join(',') : ''}`,
       );
       if (row.failed) output.line(paint.dim(`      failed at ${row.failed.step}: ${row.failed.message}`));
     }
