@@ -42,7 +42,7 @@ export async function streamLog(
   onLine: (line: string, source: LogSource) => void,
 ): Promise<{ file: string; code: number | null }> {
   const file = await chooseLogFile(context, transport, request);
-  const lines = String(Math.max(1, Math.floor(request.lines ?? 50)));
+  const lines = String(Math.max(0, Math.floor(request.lines ?? 50)));
   const argv = request.follow ? ['tail', '-n', lines, '-F', file] : ['tail', '-n', lines, file];
   const own: LogSource = request.nginx ? 'nginx' : 'server';
   if (request.announce) onLine(`── ${file} on ${transport.label} ──`, 'engine');

@@ -52,7 +52,11 @@ export type AppEffect =
   | { readonly kind: 'interrupt' }
   | { readonly kind: 'save-show-log'; readonly value: boolean }
   | { readonly kind: 'refresh-overview' }
-  | { readonly kind: 'follow-log' }
+  /**
+   * Follow the active log. After a run, only what comes next (`onlyNew`): the pane already holds
+   * what the server printed during the run, and its last lines again would show twice and out of order.
+   */
+  | { readonly kind: 'follow-log'; readonly onlyNew?: boolean }
   | { readonly kind: 'stop-log' }
   | { readonly kind: 'reset-run' };
 
@@ -132,7 +136,7 @@ export function update(state: AppState, event: AppEvent, target: string): Update
         phase: { kind: 'finished', summary: event.summary },
       };
       if (state.stopping) return [close(ended, event.summary.exitCode), []];
-      return [ended, [{ kind: 'refresh-overview' }, { kind: 'follow-log' }]];
+      return [ended, [{ kind: 'refresh-overview' }, { kind: 'follow-log', onlyNew: true }]];
     }
     case 'run-crashed':
       return stopped(

@@ -88,7 +88,7 @@ export function App(props: AppProps): ReactElement {
         );
         return;
       case 'follow-log':
-        follower.start();
+        follower.start(effect.onlyNew ? { lines: 0 } : {});
         return;
       case 'stop-log':
         follower.stop();

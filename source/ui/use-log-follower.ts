@@ -14,21 +14,26 @@ export function useLogFollower(engine: AppEngine, feed: EventFeed, options: { re
     current.current?.abort();
     current.current = null;
   }, []);
-  const start = useCallback(() => {
-    stop();
-    const controller = new AbortController();
-    current.current = controller;
-    engine
-      .followLog({
-        signal: controller.signal,
-        onLine: (line, source) => feed.pushLog(source, line),
-        ...(nginx === undefined ? {} : { nginx }),
-        ...(lines === undefined ? {} : { lines }),
-      })
-      .catch((error: unknown) => {
-        if (!controller.signal.aborted) feed.pushLog('engine', `(log: ${engine.failure(error).message})`);
-      });
-  }, [engine, feed, nginx, lines, stop]);
+  /** `lines` overrides how many existing lines to show first (0: only what comes next). */
+  const start = useCallback(
+    (override: { readonly lines?: number } = {}) => {
+      stop();
+      const first = override.lines ?? lines;
+      const controller = new AbortController();
+      current.current = controller;
+      engine
+        .followLog({
+          signal: controller.signal,
+          onLine: (line, source) => feed.pushLog(source, line),
+          ...(nginx === undefined ? {} : { nginx }),
+          ...(first === undefined ? {} : { lines: first }),
+        })
+        .catch((error: unknown) => {
+          if (!controller.signal.aborted) feed.pushLog('engine', `(log: ${engine.failure(error).message})`);
+        });
+    },
+    [engine, feed, nginx, lines, stop],
+  );
   useEffect(() => stop, [stop]);
   return { start, stop };
 }

@@ -88,7 +88,7 @@ describe('the app state', () => {
   it('after a finished run follows the log and refreshes the header, and q leaves with the run’s code', () => {
     const running = play(initialAppState('deploy', true), planned, key('y')).state;
     const ended = play(running, { kind: 'run-ended', summary: successSummary() });
-    expect(ended.effects).toEqual([{ kind: 'refresh-overview' }, { kind: 'follow-log' }]);
+    expect(ended.effects).toEqual([{ kind: 'refresh-overview' }, { kind: 'follow-log', onlyNew: true }]);
     expect(play(ended.state, key('q')).state.closing).toBe(0);
   });
 
