@@ -46,9 +46,22 @@ export async function streamLog(
   const argv = request.follow ? ['tail', '-n', lines, '-F', file] : ['tail', '-n', lines, file];
   const own: LogSource = request.nginx ? 'nginx' : 'server';
   if (request.announce) onLine(`── ${file} on ${transport.label} ──`, 'engine');
+  let denied = false;
   const result = await transport.stream(argv, {
     ...(request.signal ? { signal: request.signal } : {}),
-    onLine: (line, stream) => onLine(line, stream === 'stderr' ? 'engine' : own),
+    onLine: (line, stream) => {
+      if (stream === 'stderr' && /permission denied/i.test(line)) denied = true;
+      onLine(line, stream === 'stderr' ? 'engine' : own);
+    },
   });
+  if (denied && result.code !== 0) throw deniedError(file, transport.label, request.nginx === true);
   return { file, code: result.code };
+}
+
+function deniedError(file: string, host: string, nginx: boolean): DeployError {
+  return new DeployError('host-state', `${file} on ${host} cannot be read by the SSH user: permission denied.`, {
+    hint: nginx
+      ? "nginx's logs belong to the adm group on Debian and Ubuntu: on the host, sudo usermod -aG adm <the SSH user>, then connect again; or set the target's nginx.errorLog to a log the user can read."
+      : 'The server logs live under the deploy root: check its owner with mcp-deploy doctor.',
+  });
 }

@@ -64,6 +64,12 @@ export type DeployPlan = HostOverview & {
   readonly requirements: RequirementsPlan;
   readonly tools: ToolsPlan;
   readonly contract: ContractPlan;
+  /**
+   * Nothing a deploy would change: the active release has these exact files and requirements,
+   * and the config ships no environment (whose change the plan cannot see). The terminal app says
+   * so instead of asking.
+   */
+  readonly nothingChanged: boolean;
 };
 
 /**
@@ -95,6 +101,9 @@ export async function planDeploy(
   const activeRelease = base === null ? undefined : releases.find((release) => release.id === base);
   const diff = diffManifests(local.manifest, remote);
   const activeHash = activeRelease?.requirementsHash ?? null;
+  const requirementsChanged = install.kind === 'venv' && install.hash !== activeHash;
+  const filesChanged = remote === null || diff.added.length + diff.changed.length + diff.removed.length > 0;
+  const shipsEnvironment = config.env.file !== undefined || config.env.required.length > 0;
   return {
     target: target.name,
     host: transport.label,
@@ -114,6 +123,7 @@ export async function planDeploy(
       install.kind === 'venv' ? { kind: 'venv', hash: install.hash, activeHash, changed: install.hash !== activeHash } : install,
     tools: diffTools(activeRelease?.tools ?? null, options.tools ?? null),
     contract: planContract(activeRelease?.contract ?? null, options.contract ?? null),
+    nothingChanged: base !== null && !filesChanged && !requirementsChanged && !shipsEnvironment,
   };
 }
 

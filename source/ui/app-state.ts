@@ -119,6 +119,14 @@ export function update(state: AppState, event: AppEvent, target: string): Update
   switch (event.kind) {
     case 'planned':
       if (event.aborted) return stopped({ ...state, overview: event.plan }, interruptedText(target), 130);
+      if (event.plan.nothingChanged) {
+        return stopped(
+          { ...state, overview: event.plan },
+          `Nothing to deploy: ${event.plan.base} on ${target} already has exactly these files and requirements.`,
+          0,
+          'To start the same release again on the other colour: mcp-deploy restart. To deploy anyway: mcp-deploy --yes.',
+        );
+      }
       return [{ ...state, busy: false, overview: event.plan, phase: { kind: 'confirm', plan: event.plan } }, []];
     case 'plan-failed':
       if (event.aborted) return stopped(state, interruptedText(target), 130);

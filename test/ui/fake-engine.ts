@@ -113,6 +113,7 @@ export function sampleOverview(): HostOverview {
 export function samplePlan(overrides: Partial<DeployPlan> = {}): DeployPlan {
   return {
     ...sampleOverview(),
+    nothingChanged: false,
     target: 'prod',
     base: activeRelease,
     baseHasManifest: true,

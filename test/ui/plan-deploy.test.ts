@@ -114,6 +114,22 @@ describe('planDeploy', () => {
     expect(plan.state?.active?.release).toBe(active);
     expect(plan.lock).toEqual({ held: false });
     expect(plan.requirements).toEqual({ kind: 'none', reason: 'no runtime.requirements; the server runs on python3' });
+    expect(plan.nothingChanged).toBe(false);
+  });
+
+  it('knows when a deploy would change nothing: the same files, no requirements, no environment', async () => {
+    // Given an active release whose manifest is exactly the local tree
+    const { context, layout } = await setUp({ withActive: true });
+    const local = ['print("v2")\n', 'same\n', 'new file\n'];
+    await writeFile(
+      layout.manifestJson(active),
+      JSON.stringify([entry('new.py', local[2]!), entry('same.py', local[1]!), entry('server.py', local[0]!)]),
+    );
+
+    // Then the plan says so; with an environment configured it cannot tell, and says it changes something
+    expect((await planDeploy(context, transport)).nothingChanged).toBe(true);
+    const withEnv = { ...context, config: { ...context.config, env: { required: ['API_TOKEN'] } } };
+    expect((await planDeploy(withEnv, transport)).nothingChanged).toBe(false);
   });
 
   it('says the requirements changed when the active release recorded another venv', async () => {

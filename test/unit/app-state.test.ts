@@ -53,6 +53,14 @@ describe('the app state', () => {
     expect(effects).toEqual([{ kind: 'stop-log' }, { kind: 'start-run', operation: 'deploy' }]);
   });
 
+  it('says so and does not ask when the plan changes nothing', () => {
+    const unchanged: AppEvent = { kind: 'planned', plan: samplePlan({ nothingChanged: true }), aborted: false };
+    const { state, effects } = play(initialAppState('deploy', true), unchanged);
+    expect(state.closing).toBe(0);
+    expect(state.phase).toMatchObject({ kind: 'stopped', outcome: { tone: 'ok', text: expect.stringContaining('Nothing to deploy') } });
+    expect(effects).toEqual([]);
+  });
+
   it('leaves the plan on q with nothing changed and exit 0', () => {
     const { state, effects } = play(initialAppState('deploy', true), planned, key('q'));
     expect(state.closing).toBe(0);
