@@ -10,9 +10,10 @@
  */
 
 // An escape and what follows it (a CSI sequence; an OSC/DCS/APC/PM/SOS string up to BEL or ST;
-// a two-byte escape), or a lone control character other than tab and newline.
+// a two-byte escape), the same as 8-bit C1 controls (CSI, OSC, DCS …), or a lone control
+// character other than tab and newline.
 const sequence =
-  /\u001b(?:\[[0-?]*[ -/]*[@-~]|[\]P^_X][\s\S]*?(?:\u0007|\u001b\\|$)|[ -/]*[0-~])?|[\u0000-\u0008\u000b-\u001a\u001c-\u001f\u007f-\u009f]/g;
+  /\u001b(?:\[[0-?]*[ -/]*[@-~]|[\]P^_X][\s\S]*?(?:\u0007|\u001b\\|$)|[ -/]*[0-~])?|\u009b[0-?]*[ -/]*[@-~]|[\u009d\u0090\u009e\u009f\u0098][\s\S]*?(?:\u0007|\u009c|$)|[\u0000-\u0008\u000b-\u001a\u001c-\u001f\u007f-\u009f]/g;
 const sgr = /^\u001b\[[0-9;:]*m$/;
 const anyControl = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/;
 

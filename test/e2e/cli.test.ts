@@ -168,7 +168,8 @@ describe('mcp-deploy --yes --json (the binary, a local target behind real nginx)
     writeFileSync(
       join(lockDir, 'info.json'),
       JSON.stringify({
-        operator: 'bob',
+        // A holder's name with escape sequences: printed raw, they would clear the screen and retitle the window.
+        operator: 'bob\u001b]0;owned\u0007\u001b[2J',
         localHost: 'ci-runner-3',
         pid: 999999,
         startedAt: Math.floor(Date.now() / 1000),
@@ -180,11 +181,37 @@ describe('mcp-deploy --yes --json (the binary, a local target behind real nginx)
     const blocked = await cli(['--yes', '--config', configFile, '--skip-validate']);
     expect(blocked.exitCode).toBe(4);
     expect(blocked.stdout).toContain('bob@ci-runner-3 (pid 999999)');
+    expect(blocked.stdout).not.toMatch(/[\u001b\u0007]/);
     const unlock = await cli(['unlock', '--force', '--config', configFile]);
     expect(unlock.exitCode).toBe(0);
     const again = await cli(['--yes', '--config', configFile, '--skip-validate']);
     expect(again.exitCode, again.stdout).toBe(0);
     expect(again.stdout).toContain('✔ Switch nginx to green');
+  });
+
+  it('never shows a secret the server prints, even with --verbose', async () => {
+    // Given a server that prints its API token at start, and the token in the deploying environment
+    const token = 'tok-9f8e7d6c5b4a3921';
+    world.editServer((text) =>
+      text.replace(
+        /^(from __future__ import [^\n]*\n)/m,
+        '$1import os as _os\nprint("token is", _os.environ.get("API_TOKEN"), flush=True)\n',
+      ),
+    );
+    const withSecret = writeCliConfig(world, { env: { required: ['API_TOKEN'] } });
+
+    // When it is deployed with every server line shown
+    const result = await cli(['--yes', '--verbose', '--skip-validate', '--config', withSecret], { env: { API_TOKEN: token } });
+
+    // Then the token appears nowhere in what it printed
+    expect(result.exitCode, result.stdout).toBe(0);
+    expect(`${result.stdout}${result.stderr}`).not.toContain(token);
+
+    // And the server's log, read back through mcp-deploy, has the line with the token masked
+    const logs = await cli(['logs', '--lines', '200', '--config', withSecret], { env: { API_TOKEN: token } });
+    expect(logs.exitCode, logs.stderr).toBe(0);
+    expect(logs.stdout).toContain('token is ***');
+    expect(`${logs.stdout}${logs.stderr}`).not.toContain(token);
   });
 });
 
