@@ -1,5 +1,6 @@
 import { Chalk, type ChalkInstance } from 'chalk';
 import type { EngineEvent, Listener } from '../run/events.js';
+import { changeMark } from './contract-change.js';
 import type { StepId } from '../run/step-ids.js';
 import { formatBytes, formatDuration } from '../run/format.js';
 
@@ -89,15 +90,7 @@ export function createPlainReporter(options: PlainReporterOptions): Listener {
         break;
       case 'contract':
         line(`  ${event.summary}${event.against ? paint.dim(` (compared with ${event.against})`) : ''}`);
-        for (const change of event.changes) {
-          const mark =
-            change.severity === 'breaking'
-              ? paint.red('✖ breaking')
-              : change.severity === 'risky'
-                ? paint.yellow('! risky   ')
-                : paint.dim('· safe    ');
-          line(`    ${mark} ${change.text}`);
-        }
+        for (const change of event.changes) line(`    ${changeMark(change, paint)} ${change.text}`);
         break;
       case 'notice':
         line(event.level === 'warn' ? paint.yellow(`! ${event.message}`) : paint.dim(`i ${event.message}`));

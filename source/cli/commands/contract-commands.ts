@@ -4,6 +4,7 @@ import { type ContractDiff, diffContracts } from '../../contract/diff.js';
 import { localContract, releaseContract } from '../../engine/contract-sources.js';
 import { DeployError, exitCodes } from '../../errors.js';
 import type { Transport } from '../../remote/transport.js';
+import { changeMark } from '../../report/contract-change.js';
 import type { GlobalOptions } from '../options.js';
 import type { Output } from '../output.js';
 import { createRunContext } from '../run-context.js';
@@ -103,13 +104,5 @@ export async function diffCommand(
 function writeDiff(output: Output, diff: ContractDiff, sides: { from: string; to: string }): void {
   const { paint } = output;
   output.line(`${paint.bold(`${sides.from} → ${sides.to}`)}\n${diff.summary}`);
-  for (const change of diff.changes) {
-    const mark =
-      change.severity === 'breaking'
-        ? paint.red('✖ breaking')
-        : change.severity === 'risky'
-          ? paint.yellow('! risky   ')
-          : paint.dim('· safe    ');
-    output.line(`  ${mark} ${change.text} ${paint.dim(`[${change.rule}]`)}`);
-  }
+  for (const change of diff.changes) output.line(`  ${changeMark(change, paint)} ${change.text} ${paint.dim(`[${change.rule}]`)}`);
 }
