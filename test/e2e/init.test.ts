@@ -18,8 +18,12 @@ let repos = 0;
 
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-/** A repository with the example server in ontology-server/ (its own config left out) and a remote. */
-function exampleRepo(): string {
+/**
+ * A repository with the example server in ontology-server/ (its own config left out) and a
+ * remote, which pins mcp-deploy in its lockfile (a tarball with an integrity hash), as the CI
+ * workflow requires.
+ */
+function exampleRepo(options: { pinned?: boolean } = {}): string {
   repos += 1;
   const root = join(scratch, `repo-${repos}`);
   mkdirSync(root);
@@ -29,6 +33,20 @@ function exampleRepo(): string {
     recursive: true,
     filter: (path) => !path.includes('__pycache__') && !path.endsWith('.mcpdeployrc.json'),
   });
+  if (options.pinned !== false) {
+    const dependency = { 'mcp-deploy': 'file:vendor/mcp-deploy-0.1.0.tgz' };
+    writeFileSync(join(root, 'package.json'), JSON.stringify({ private: true, devDependencies: dependency }));
+    writeFileSync(
+      join(root, 'package-lock.json'),
+      JSON.stringify({
+        lockfileVersion: 3,
+        packages: {
+          '': { devDependencies: dependency },
+          'node_modules/mcp-deploy': { version: '0.1.0', resolved: dependency['mcp-deploy'], integrity: 'sha512-AAAA', dev: true },
+        },
+      }),
+    );
+  }
   return root;
 }
 
@@ -128,6 +146,16 @@ describe('mcp-deploy init --yes (the binary, as CI runs it)', () => {
     expect(again.exitCode).toBe(2);
     expect(again.stderr).toMatch(/mcp-deploy\.yml already exists; nothing was written/);
     expect(existsSync(join(root, '.mcpdeployrc'))).toBe(false);
+  });
+
+  it('--ci-github in a repository that does not pin mcp-deploy refuses up front with the fix, writing nothing', async () => {
+    const root = exampleRepo({ pinned: false });
+    const result = await cli(['init', '--yes', ...flags, '--ci-github'], root);
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toContain('does not depend on mcp-deploy');
+    expect(result.stderr).toContain('npm install --save-dev');
+    expect(existsSync(join(root, '.mcpdeployrc'))).toBe(false);
+    expect(existsSync(join(root, '.github'))).toBe(false);
   });
 });
 
