@@ -19,6 +19,8 @@ export type { AppView } from '../ui/render-app.js';
 export type AppOptions = GlobalOptions & {
   readonly skipValidate?: boolean;
   readonly allowBreaking?: boolean;
+  /** Refuse uncommitted changes (`deploy --require-clean`). */
+  readonly requireClean?: boolean;
   /** `logs`: nginx's error log instead of the server's, and how many lines to start with. */
   readonly nginx?: boolean;
   readonly lines?: string;
@@ -84,7 +86,12 @@ export function appEngine(context: RunContext, options: AppOptions, connections:
     // Validation ran before the plan was shown; running it again would start the server twice.
     // A yes to a plan that showed breaking contract changes is the explicit allowance the gate asks for.
     deploy: (choice) =>
-      deploy(context, { force, skipValidate: true, allowBreaking: (options.allowBreaking ?? false) || (choice?.allowBreaking ?? false) }),
+      deploy(context, {
+        force,
+        skipValidate: true,
+        allowBreaking: (options.allowBreaking ?? false) || (choice?.allowBreaking ?? false),
+        requireClean: options.requireClean ?? false,
+      }),
     rollback: (chosen) => rollback(context, { ...(chosen ? { release: chosen } : {}), force }),
     overview: () => withConnection((transport) => readOverview(context, transport)),
     releases: () => withConnection((transport) => readReleasesListing(context, transport)),

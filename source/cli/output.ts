@@ -26,6 +26,8 @@ export type Output = {
   clearScreen(): void;
   /** The data a command exists to print (log lines), on stdout, one line each. */
   data(text: string): void;
+  /** The same for a remote command's own stderr (`exec`): on stderr, one line each. */
+  dataError(text: string): void;
   /** The one JSON document of a `--json` run, on stdout. */
   document(value: unknown): void;
   /** One JSON object on its own line (streams: `logs --json`), on stdout. */
@@ -70,6 +72,7 @@ export function createOutput(
       if (human.isTTY) human.write('\u001b[H\u001b[2J');
     },
     data: (text) => streams.stdout.write(`${clean(text)}\n`),
+    dataError: (text) => streams.stderr.write(`${clean(text)}\n`),
     document: (value) => streams.stdout.write(`${toJson(value)}\n`),
     record: (value) => streams.stdout.write(`${JSON.stringify(scrubDeep(value, scrub))}\n`),
     fail: (error, failOptions = {}) => {

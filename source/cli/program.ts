@@ -36,7 +36,9 @@ export function createProgram(run: Runner): Command {
     .option('--force', 'break a stale lock (holder gone, or older than lockStaleMinutes)')
     .option('--skip-validate', 'do not run the local checks first')
     .option('--allow-breaking', 'let breaking MCP contract changes through (otherwise the deploy stops before the switch, exit 5)')
-    .action((options: GlobalOptions & { skipValidate?: boolean; allowBreaking?: boolean }) =>
+    .option('--ref <ref>', 'deploy this commit, branch or tag from a clean export of it (not the working tree)')
+    .option('--require-clean', 'refuse to deploy a git tree with uncommitted changes (they would make a -dirty release)')
+    .action((options: import('./commands/deploy-command.js').DeployOptions) =>
       run(options, async (output) => (await import('./commands/deploy-command.js')).deployCommand(options, output)),
     );
 
@@ -89,11 +91,67 @@ export function createProgram(run: Runner): Command {
 
   withGlobals(program.command('logs').description("the active server's log"))
     .option('-f, --follow', 'keep following')
-    .option('-n, --lines <count>', 'how many lines', '50')
+    .option('-n, --lines <count>', 'how many lines (default 50; with --since, every line since then)')
     .option('--nginx', "nginx's error log instead")
-    .action((options: GlobalOptions & { follow?: boolean; lines?: string; nginx?: boolean }) =>
+    .option('-r, --release <id>', "this release's server log instead (a failed one, say)")
+    .option('-g, --grep <pattern>', 'only lines matching this extended regular expression (grep -E)')
+    .option('--since <time>', 'only lines stamped since: 30s, 10m, 2h, 1d, or a date and time (2026-11-24T10:00Z)')
+    .action((options: import('./commands/logs-command.js').LogsOptions) =>
       run(options, async (output) => (await import('./commands/logs-command.js')).logsCommand(options, output)),
     );
+
+  withGlobals(
+    program
+      .command('restart')
+      .description('zero-downtime restart: the active release started afresh on the other colour, through the full cutover'),
+  )
+    .option('--force', 'break a stale lock')
+    .action((options: GlobalOptions) =>
+      run(options, async (output) => (await import('./commands/restart-command.js')).restartCommand(options, output)),
+    );
+
+  withGlobals(
+    program
+      .command('exec')
+      .argument('<command...>', 'after --: one shell command line, or a program and its arguments')
+      .description("run a command on the host in the active release's folder, with its server's environment (exit code: the command's)"),
+  ).action((argv: string[], options: GlobalOptions) =>
+    run(options, async (output) => (await import('./commands/exec-command.js')).execCommand(argv, options, output)),
+  );
+
+  withGlobals(program.command('prune').description('remove old releases, unused venvs and leftovers now, as every deploy does at its end'))
+    .option('--force', 'break a stale lock')
+    .action((options: GlobalOptions) =>
+      run(options, async (output) => (await import('./commands/prune-command.js')).pruneCommand(options, output)),
+    );
+
+  withGlobals(program.command('audit').description("the host's audit log: who deployed, rolled back, locked or ran what, and how it ended"))
+    .option('-n, --lines <count>', 'how many of the last records', '50')
+    .action((options: import('./commands/audit-command.js').AuditOptions) =>
+      run(options, async (output) => (await import('./commands/audit-command.js')).auditCommand(options, output)),
+    );
+
+  const lock = program.command('lock').description('hold deploys off on purpose, with a reason (acquire -m REASON | release | status)');
+  withGlobals(
+    lock.command('acquire').description('take the deploy lock with a reason: every deploy, rollback, restart and prune is refused'),
+  )
+    .requiredOption('-m, --message <reason>', 'why: shown to whoever tries to deploy, and in the audit log')
+    .action((options: GlobalOptions & { message?: string }) =>
+      run(options, async (output) => (await import('./commands/lock-command.js')).lockAcquireCommand(options, output)),
+    );
+  withGlobals(lock.command('release').description("remove a lock taken with lock acquire (never a running deploy's)")).action(
+    (options: GlobalOptions) =>
+      run(options, async (output) => (await import('./commands/lock-command.js')).lockReleaseCommand(options, output)),
+  );
+  withGlobals(lock.command('status').description('who holds the lock, since when, and why')).action((options: GlobalOptions) =>
+    run(options, async (output) => (await import('./commands/lock-command.js')).lockStatusCommand(options, output)),
+  );
+
+  withGlobals(
+    program.command('config').description('the resolved config for a target: ${VAR}s filled in, defaults applied, secrets masked'),
+  ).action((options: GlobalOptions) =>
+    run(options, async (output) => (await import('./commands/config-command.js')).configCommand(options, output)),
+  );
 
   withGlobals(program.command('unlock').description('show the host lock; remove it with --force'))
     .option('--force', 'remove the lock')
@@ -116,6 +174,7 @@ export function createProgram(run: Runner): Command {
     .option('-t, --target <name>', 'target name (default: production)')
     .option('--force', 'replace an existing .mcpdeployrc (and, with --ci-github, the workflow) without asking')
     .option('--ci-github', 'also write .github/workflows/mcp-deploy.yml, as mcp-deploy ci github does')
+    .option('--supervisor <kind>', 'systemd (default: back after a reboot; setup installs the unit) or process (hosts without systemd)')
     .option('--no-color', 'no ANSI colours (NO_COLOR is honoured too)')
     .action((options: import('./commands/init-command.js').InitOptions) =>
       run(options, async (output) => (await import('./commands/init-command.js')).initCommand(options, output)),

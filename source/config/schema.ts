@@ -150,6 +150,59 @@ const watch = z.strictObject({
   accessLog: nonEmpty.optional(),
 });
 
+/**
+ * Names under `shared/` that mcp-deploy itself uses (venvs, server logs, the server's env file):
+ * a shared path may not start with them.
+ */
+export const reservedSharedNames = ['venvs', 'logs', '.env', '.mcp-deploy'] as const;
+
+/** What is wrong with a shared.dirs or shared.files entry (already normalised), or null. */
+export function sharedPathProblem(path: string): string | null {
+  if (path === '' || path === '.') return 'names the release folder itself; name a folder or file inside it';
+  if (path.startsWith('/')) return 'must be relative to the release folder (the same path as in "source")';
+  if (/[\u0000-\u001f\u007f\\]/.test(path)) return 'must be printable, with "/" between folders';
+  const segments = path.split('/');
+  if (segments.some((segment) => segment === '.' || segment === '..')) return 'must not contain "." or ".." segments';
+  const first = segments[0] ?? '';
+  const reserved = reservedSharedNames.find((name) => first === name || first.startsWith(`${name}.`));
+  if (reserved !== undefined)
+    return `"${reserved}" is mcp-deploy's own (shared/venvs, shared/logs, shared/.env, .mcp-deploy); choose another name`;
+  return null;
+}
+
+const sharedPath = nonEmpty
+  .transform((path) =>
+    path
+      .replace(/\/{2,}/g, '/')
+      .replace(/^(\.\/)+/, '')
+      .replace(/\/+$/, ''),
+  )
+  .superRefine((path, context) => {
+    const problem = sharedPathProblem(path);
+    if (problem !== null) context.addIssue({ code: 'custom', message: problem });
+  });
+
+/** Folders and files that live in `shared/` and are linked into every release (Capistrano's linked_dirs / linked_files). */
+const shared = z
+  .strictObject({
+    dirs: z.array(sharedPath).default([]),
+    files: z.array(sharedPath).default([]),
+  })
+  .superRefine((value, context) => {
+    const all = [...value.dirs.map((path) => ({ path, key: 'dirs' })), ...value.files.map((path) => ({ path, key: 'files' }))];
+    all.forEach((entry, index) => {
+      // Each clash is reported once, at the later of the two entries.
+      const clash = all
+        .slice(0, index)
+        .find((other) => other.path === entry.path || entry.path.startsWith(`${other.path}/`) || other.path.startsWith(`${entry.path}/`));
+      if (clash === undefined) return;
+      const position = entry.key === 'dirs' ? index : index - value.dirs.length;
+      const message =
+        clash.path === entry.path ? `is listed twice (also in shared.${clash.key})` : `overlaps shared.${clash.key} "${clash.path}"`;
+      context.addIssue({ code: 'custom', path: [entry.key, position], message });
+    });
+  });
+
 export const configSchema = z.strictObject({
   $schema: z.string().optional(),
   app: appName,
@@ -174,6 +227,7 @@ export const configSchema = z.strictObject({
   watch: watch.optional(),
   /** The MCP contract gate (docs/contract.md): breaking changes stop a deploy before the switch unless allowed. */
   contract: z.strictObject({ allowBreaking: z.boolean().default(false) }).default({ allowBreaking: false }),
+  shared: shared.default({ dirs: [], files: [] }),
   keepReleases: z.number().int().min(1).default(3),
   drainSeconds: z.number().min(0).default(5),
   targets: z
@@ -190,6 +244,7 @@ export type HostCommand = z.output<typeof hostCommand>;
 export type NotifyConfig = z.output<typeof notify>;
 export type NotifyEvent = z.output<typeof notifyEvent>;
 export type WatchConfig = z.output<typeof watch>;
+export type SharedConfig = z.output<typeof shared>;
 
 export function describeValue(value: unknown): string {
   if (value === undefined) return 'nothing';

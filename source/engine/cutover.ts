@@ -175,7 +175,8 @@ export async function cutover(session: Session, next: CutoverTarget, progress: C
         version: 1,
         app: config.app,
         active: { colour, port, release },
-        previous: active?.release ?? null,
+        // A restart moves the active release itself: what a rollback would go back to stays as it was.
+        previous: active?.release === release ? (session.state?.previous ?? null) : (active?.release ?? null),
         // The host's clock, like release ids and lock ages: operators' clocks may disagree.
         updatedAt: (await hostNow(transport)).iso,
       });

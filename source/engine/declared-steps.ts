@@ -3,14 +3,24 @@ import type { DeclaredStep } from '../run/step-ids.js';
 import { validateSteps } from '../validate/run-validate.js';
 
 /**
- * The steps of a deploy and of a rollback, in order, as data: the engine announces them in
+ * The steps of a deploy, a rollback, a restart and a prune, in order, as data: the engine announces them in
  * `run:start`, and the terminal checklist and the plain reporter render them from there. Titles
  * are generic; each step's own title (which names the colour, the port, the release) replaces
  * its row's when it starts.
  */
 
-/** From the start of the idle colour to the unlock: the same for a deploy and a rollback. */
-function cutoverSteps(config: Pick<Config, 'watch'>): DeclaredStep[] {
+type StepsConfig = Partial<Pick<Config, 'watch' | 'shared'>>;
+
+/** Linking shared.dirs and shared.files into the release: only declared when there are some. */
+function linkSteps(config: StepsConfig): DeclaredStep[] {
+  const shared = config.shared;
+  return shared !== undefined && shared.dirs.length + shared.files.length > 0
+    ? [{ id: 'link', title: 'Link the shared folders and files' }]
+    : [];
+}
+
+/** From the start of the idle colour to the unlock: the same for a deploy, a rollback and a restart (which does not prune). */
+function cutoverSteps(config: StepsConfig, options: { readonly prune: boolean } = { prune: true }): DeclaredStep[] {
   const watched = config.watch !== undefined && config.watch.seconds > 0 && config.watch.accessLog !== undefined;
   return [
     { id: 'start', title: 'Start the idle colour' },
@@ -21,22 +31,48 @@ function cutoverSteps(config: Pick<Config, 'watch'>): DeclaredStep[] {
     ...(watched ? [{ id: 'watch' as const, title: 'Watch it under real traffic' }] : []),
     { id: 'finalize', title: 'Record it as active' },
     { id: 'drain', title: 'Drain and stop the old colour' },
-    { id: 'prune', title: 'Prune old releases' },
+    ...(options.prune ? [{ id: 'prune' as const, title: 'Prune old releases' }] : []),
     { id: 'audit', title: 'Write the audit log and unlock' },
   ];
 }
 
-export function deploySteps(config: Pick<Config, 'watch'>, options: { readonly validate: boolean }): readonly DeclaredStep[] {
+export function deploySteps(
+  config: StepsConfig,
+  options: { readonly validate: boolean; readonly checkout?: boolean },
+): readonly DeclaredStep[] {
   return [
+    ...(options.checkout ? [{ id: 'checkout' as const, title: 'Check out the ref' }] : []),
     ...(options.validate ? validateSteps : []),
     { id: 'prepare', title: 'Hash the release files' },
     { id: 'connect', title: 'Connect and take the lock' },
     { id: 'upload', title: 'Upload the release' },
+    ...linkSteps(config),
     { id: 'install', title: 'Install dependencies' },
     ...cutoverSteps(config),
   ];
 }
 
-export function rollbackSteps(config: Pick<Config, 'watch'>): readonly DeclaredStep[] {
-  return [{ id: 'connect', title: 'Connect and take the lock' }, { id: 'choose', title: 'Choose the release' }, ...cutoverSteps(config)];
+export function rollbackSteps(config: StepsConfig): readonly DeclaredStep[] {
+  return [
+    { id: 'connect', title: 'Connect and take the lock' },
+    { id: 'choose', title: 'Choose the release' },
+    ...linkSteps(config),
+    ...cutoverSteps(config),
+  ];
 }
+
+/** The active release again, on the other colour, through the whole cutover. */
+export function restartSteps(config: StepsConfig): readonly DeclaredStep[] {
+  return [
+    { id: 'connect', title: 'Connect and take the lock' },
+    ...linkSteps(config),
+    { id: 'install', title: 'Check the release venv' },
+    ...cutoverSteps(config, { prune: false }),
+  ];
+}
+
+export const pruneSteps: readonly DeclaredStep[] = [
+  { id: 'connect', title: 'Connect and take the lock' },
+  { id: 'prune', title: 'Prune old releases' },
+  { id: 'audit', title: 'Write the audit log and unlock' },
+];

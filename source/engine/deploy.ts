@@ -10,12 +10,13 @@ import { cutover, newProgress } from './cutover.js';
 import { deploySteps } from './declared-steps.js';
 import { recoverCutover } from './recover-cutover.js';
 import { renderServerEnv } from './env-file.js';
-import { gitRevision } from './git-revision.js';
-import { describeServing, runOperation, type Failure, type RunSummary } from './operation.js';
+import { describeServing, type OperationState, runOperation, type Failure, type RunSummary } from './operation.js';
+import { type Checkout, exportCommit, type SourceRevision, sourceRevision } from '../project/git-tree.js';
 import { installStep, interpreterFor, planInstall } from './steps/install.js';
 import { prepareRelease, uploadRelease } from './steps/upload.js';
 import { runStep } from '../run/step.js';
 import { openSession, type Session } from './session.js';
+import { linkSharedStep } from './steps/link-shared.js';
 import { pruneStep } from './steps/prune.js';
 
 export type { RunSummary } from './operation.js';
@@ -26,6 +27,10 @@ export type DeployOptions = {
   readonly skipValidate?: boolean;
   /** Let breaking MCP contract changes through (also `contract.allowBreaking` in the config). */
   readonly allowBreaking?: boolean;
+  /** Deploy this commit (a sha, branch or tag) from a clean export of it instead of the working tree. */
+  readonly ref?: string;
+  /** Refuse to deploy uncommitted changes (which otherwise make a `-dirty` release, with a warning). */
+  readonly requireClean?: boolean;
 };
 
 /**
@@ -34,76 +39,135 @@ export type DeployOptions = {
  * leaves (or puts) traffic on the old colour.
  */
 export async function deploy(context: EngineContext, options: DeployOptions = {}): Promise<RunSummary> {
-  const { bus, config, target, signal } = context;
-  return runOperation(
-    context,
-    'deploy',
-    deploySteps(config, { validate: !options.skipValidate }),
-    async (state) => {
-      if (!options.skipValidate) await validateOnly(context);
-      const local = (await runStep(context, 'prepare', 'Hash the release files', async (step) => {
-        const prepared = await prepareRelease(config);
-        step.detail(`${prepared.manifest.length} files`);
-        return prepared;
-      }))!;
-      const install = await planInstall(config);
-      const gitSha = await gitRevision(config.source);
-
-      const session = await openSession(context, { operation: 'deploy', force: options.force ?? false });
-      state.session = session;
-      const { transport, layout, active } = session;
-      state.previous = active?.release ?? null;
-      state.serving = session.servingDescription;
-      const now = await hostNow(transport);
-      const release = await uniqueReleaseId(session, makeReleaseId(now.stamp, gitSha));
-      state.release = release;
-      bus.emit({ kind: 'release', release, previous: state.previous });
-
-      state.upload = (await runStep(context, 'upload', `Upload release ${release}`, async (step) => {
-        const env = await renderServerEnv(config);
-        if (env !== null) {
-          await transport.run(['mkdir', '-p', layout.sharedDir]);
-          await transport.writeFileAtomic(layout.envFile, env.text, 0o600);
-          step.log(`server environment: ${env.names.join(', ') || 'empty'} (values not shown)`);
+  const { ref } = options;
+  let checkout: Checkout | null = null;
+  try {
+    return await runOperation(
+      context,
+      'deploy',
+      deploySteps(context.config, { validate: !options.skipValidate, checkout: ref !== undefined }),
+      async (state) => {
+        // With --ref, everything from here on works on the export: validate, hash, upload.
+        let run = context;
+        if (ref !== undefined) {
+          const exported = (await runStep(context, 'checkout', `Check out ${ref}`, async (step) => {
+            const made = await exportCommit(context.config.source, ref);
+            step.detail(`commit ${made.sha.slice(0, 7)}, exported clean`);
+            return made;
+          }))!;
+          checkout = exported;
+          run = { ...context, config: { ...context.config, source: exported.source } };
         }
-        const result = await uploadRelease({
-          transport,
-          layout,
-          config,
-          release,
-          base: active?.release ?? null,
-          local,
-          meta: { createdAt: now.iso, gitSha, operator: context.operator, requirementsHash: install.kind === 'venv' ? install.hash : null },
-          step,
-          signal,
-        });
-        step.detail(
-          `${result.files} file(s) sent, ${formatBytes(result.bytes)}; ${result.linked} unchanged linked; +${result.diff.added.length} ~${result.diff.changed.length} -${result.diff.removed.length}`,
-        );
-        return result;
-      }))!;
+        await deployRelease(run, state, options, checkout);
+      },
+      (state, failure) => recover(context, state, failure),
+    );
+  } finally {
+    await (checkout as Checkout | null)?.dispose();
+  }
+}
 
-      await installStep(session, install, release);
+async function deployRelease(
+  context: EngineContext,
+  state: OperationState,
+  options: DeployOptions,
+  checkout: Checkout | null,
+): Promise<void> {
+  const { bus, config, target, signal } = context;
+  if (!options.skipValidate) await validateOnly(context);
+  const { local, gitSha, dirty } = (await runStep(context, 'prepare', 'Hash the release files', async (step) => {
+    const revision = checkout === null ? await sourceRevision(config) : { sha: checkout.sha, changed: [] };
+    const dirty = checkDirty(revision, options, config.source, (message) => bus.emit({ kind: 'notice', level: 'warn', message }));
+    const prepared = await prepareRelease(config);
+    step.detail(
+      `${prepared.manifest.length} files${revision.sha === null ? '' : `; commit ${revision.sha.slice(0, 7)}${dirty ? ' with uncommitted changes' : ''}`}`,
+    );
+    return { local: prepared, gitSha: revision.sha?.slice(0, 7) ?? null, dirty };
+  }))!;
+  const install = await planInstall(config);
 
-      const progress = newProgress(target, active);
-      state.progress = progress;
-      const contractPolicy = options.allowBreaking || config.contract.allowBreaking ? 'allow' : 'gate';
-      await cutover(session, { release, interpreter: interpreterFor(config, session.layout, install), contractPolicy }, progress);
-      state.serving = describeServing(release, progress);
-      await pruneStep(session);
-    },
-    async (state, failure) => {
-      const { session, release, progress } = state;
-      if (session === null || release === null) return;
-      if (progress !== null && !progress.finalized) {
-        state.rolledBack = true;
-        // An operator's Ctrl-C says nothing about the release: it is undone, not marked failed.
-        state.serving = await recoverCutover(session, release, progress, failure, { markFailed: !signal.aborted });
-      } else if (progress === null) {
-        await cleanUpBeforeCutover(session, release, { uploaded: state.upload !== null, markFailed: !signal.aborted }, failure);
-      }
-    },
+  const session = await openSession(context, { operation: 'deploy', force: options.force ?? false });
+  state.session = session;
+  const { transport, layout, active } = session;
+  state.previous = active?.release ?? null;
+  state.serving = session.servingDescription;
+  const now = await hostNow(transport);
+  const release = await uniqueReleaseId(session, makeReleaseId(now.stamp, gitSha, { dirty }));
+  state.release = release;
+  bus.emit({ kind: 'release', release, previous: state.previous });
+
+  state.upload = (await runStep(context, 'upload', `Upload release ${release}`, async (step) => {
+    const env = await renderServerEnv(config);
+    if (env !== null) {
+      await transport.run(['mkdir', '-p', layout.sharedDir]);
+      await transport.writeFileAtomic(layout.envFile, env.text, 0o600);
+      step.log(`server environment: ${env.names.join(', ') || 'empty'} (values not shown)`);
+    }
+    const result = await uploadRelease({
+      transport,
+      layout,
+      config,
+      release,
+      base: active?.release ?? null,
+      local,
+      meta: { createdAt: now.iso, gitSha, operator: context.operator, requirementsHash: install.kind === 'venv' ? install.hash : null },
+      step,
+      signal,
+    });
+    step.detail(
+      `${result.files} file(s) sent, ${formatBytes(result.bytes)}; ${result.linked} unchanged linked; +${result.diff.added.length} ~${result.diff.changed.length} -${result.diff.removed.length}`,
+    );
+    return result;
+  }))!;
+
+  await linkSharedStep(session, release, { deployed: true });
+  await installStep(session, install, release);
+
+  const progress = newProgress(target, active);
+  state.progress = progress;
+  const contractPolicy = options.allowBreaking || config.contract.allowBreaking ? 'allow' : 'gate';
+  await cutover(session, { release, interpreter: interpreterFor(config, session.layout, install), contractPolicy }, progress);
+  state.serving = describeServing(release, progress);
+  await pruneStep(session);
+}
+
+/** Undoes what a failed deploy left: the cutover, or the upload when nothing had started yet. */
+async function recover(context: EngineContext, state: OperationState, failure: Failure): Promise<void> {
+  const { signal } = context;
+  const { session, release, progress } = state;
+  if (session === null || release === null) return;
+  if (progress !== null && !progress.finalized) {
+    state.rolledBack = true;
+    // An operator's Ctrl-C says nothing about the release: it is undone, not marked failed.
+    state.serving = await recoverCutover(session, release, progress, failure, { markFailed: !signal.aborted });
+  } else if (progress === null) {
+    await cleanUpBeforeCutover(session, release, { uploaded: state.upload !== null, markFailed: !signal.aborted }, failure);
+  }
+}
+
+/**
+ * Uncommitted changes that would ship make the release `<stamp>-<sha>-dirty` (it is not that
+ * commit), with a warning; `requireClean` refuses them, and a source outside git, whose
+ * cleanliness nobody can tell. Returns whether the release is dirty.
+ */
+function checkDirty(revision: SourceRevision, options: DeployOptions, source: string, warn: (message: string) => void): boolean {
+  if (options.requireClean && revision.sha === null) {
+    throw new DeployError('validate', `--require-clean: ${source} is not in a git checkout, so there is no commit to compare it with.`, {
+      hint: 'Deploy without --require-clean, or from a git checkout.',
+    });
+  }
+  if (revision.sha === null || revision.changed.length === 0) return false;
+  const shown = revision.changed.slice(0, 5).join(', ') + (revision.changed.length > 5 ? `, and ${revision.changed.length - 5} more` : '');
+  const short = revision.sha.slice(0, 7);
+  if (options.requireClean) {
+    throw new DeployError('validate', `The source has uncommitted changes that would ship (${shown}); --require-clean refuses them.`, {
+      hint: `Commit or stash them, or deploy a commit as it is: mcp-deploy --ref ${short}`,
+    });
+  }
+  warn(
+    `Uncommitted changes ship with this release (${shown}): its id ends in -dirty, as it is not commit ${short}. Commit them, or deploy a commit with --ref; --require-clean refuses this.`,
   );
+  return true;
 }
 
 /**

@@ -5,9 +5,12 @@ import type { CutoverProgress } from './cutover.js';
 import type { Session } from './session.js';
 import type { DeclaredStep, StepId } from '../run/step-ids.js';
 
+/** The runs that share this frame: each takes the lock, is audited, and ends in a RunSummary. */
+export type RunOperation = 'deploy' | 'rollback' | 'restart' | 'prune';
+
 export type RunSummary = {
   readonly ok: boolean;
-  readonly operation: 'deploy' | 'rollback';
+  readonly operation: RunOperation;
   readonly target: string;
   readonly release: string | null;
   readonly previous: string | null;
@@ -25,7 +28,7 @@ export type RunSummary = {
   readonly exitCode: number;
 };
 
-/** What a deploy or rollback fills in as it goes, so the shared ending can audit and report it. */
+/** What a run fills in as it goes, so the shared ending can audit and report it. */
 export type OperationState = {
   session: Session | null;
   release: string | null;
@@ -40,14 +43,14 @@ export type OperationState = {
 export type Failure = { readonly step: StepId; readonly message: string };
 
 /**
- * The frame deploy and rollback share: announce the run, remember which step failed first,
+ * The frame deploy, rollback, restart and prune share: announce the run, remember which step failed first,
  * let the operation undo what it must, then audit, unlock, announce the end and sum it up. The
  * exit code is decided here: an interrupted run is 130, a run that was rolled back is 1 whatever
  * the cause (traffic is on the old release), otherwise the error's own code.
  */
 export async function runOperation(
   context: EngineContext,
-  operation: 'deploy' | 'rollback',
+  operation: RunOperation,
   steps: readonly DeclaredStep[],
   body: (state: OperationState) => Promise<void>,
   recover: (state: OperationState, failure: Failure, error: unknown) => Promise<void>,

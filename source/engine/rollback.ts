@@ -7,6 +7,7 @@ import { rollbackSteps } from './declared-steps.js';
 import { recoverCutover } from './recover-cutover.js';
 import { describeServing, runOperation, type RunSummary } from './operation.js';
 import { ensureVenv, interpreterFor, planInstall, type InstallPlan } from './steps/install.js';
+import { linkSharedStep } from './steps/link-shared.js';
 import { pruneStep } from './steps/prune.js';
 import { openSession } from './session.js';
 import { runStep } from '../run/step.js';
@@ -46,6 +47,7 @@ export async function rollback(context: EngineContext, options: RollbackOptions 
       }))!;
       state.release = chosen.id;
       bus.emit({ kind: 'release', release: chosen.id, previous: state.previous });
+      await linkSharedStep(session, chosen.id, { deployed: false });
       const install: InstallPlan = chosen.requirementsHash
         ? { kind: 'venv', hash: chosen.requirementsHash, requirements: config.runtime.requirements ?? 'requirements.txt', needsPip: true }
         : await planInstall(config).then((plan) =>

@@ -116,7 +116,7 @@ export async function openSession(
             operator: context.operator,
             localHost: context.localHost,
             target: target.name,
-            operation: options.operation === 'prune' ? 'deploy' : options.operation,
+            operation: options.operation,
             ...record,
             // A copy: the caller's list grows with this very step after the record is written.
             steps: [...record.steps],

@@ -1,7 +1,7 @@
 import { DeployError } from '../errors.js';
 import { appendAudit } from '../host/audit.js';
 import { hostLayout } from '../host/layout.js';
-import { breakLock, type LockStatus, readLock } from '../host/lock.js';
+import { breakLock, isDeliberateLock, type LockStatus, readLock } from '../host/lock.js';
 import type { Transport } from '../remote/transport.js';
 import type { EngineContext } from './context.js';
 import { hostIso } from './session.js';
@@ -31,12 +31,18 @@ export async function unlock(
     to: null,
     result: 'ok',
     steps: [],
+    ...(status.info?.message === undefined ? {} : { message: status.info.message }),
   });
   return { status, removed: true };
 }
 
 export function keptLockError(status: LockStatus): DeployError {
   return new DeployError('locked', 'Not removed: pass --force to remove it.', {
-    hint: status.held && status.stale ? 'It looks stale, so --force is safe.' : 'Make sure no deploy is still running first.',
+    hint:
+      status.held && isDeliberateLock(status.info)
+        ? 'It was taken on purpose with lock acquire: release it with mcp-deploy lock release once that work is done.'
+        : status.held && status.stale
+          ? 'It looks stale, so --force is safe.'
+          : 'Make sure no deploy is still running first.',
   });
 }

@@ -2,11 +2,11 @@ import { z } from 'zod';
 import { DeployError } from '../errors.js';
 import { arg, op, script } from '../remote/quote.js';
 import { runChecked, type Transport } from '../remote/transport.js';
-import type { AuditRecord } from '../run/audit-record.js';
+import { type AuditRecord, auditOperations } from '../run/audit-record.js';
 import type { HostLayout } from './layout.js';
 
 /**
- * audit.log: one JSON line per deploy, rollback and unlock, appended on the host so every
+ * audit.log: one JSON line per deploy, rollback, restart, prune, lock, unlock and exec, appended on the host so every
  * operator reads the same history. Callers must keep secrets out of records; nothing here adds
  * environment values.
  */
@@ -21,12 +21,14 @@ const auditRecordSchema = z.looseObject({
   operator: z.string(),
   localHost: z.string(),
   target: z.string(),
-  operation: z.enum(['deploy', 'rollback', 'unlock']),
+  operation: z.enum(auditOperations),
   from: z.string().nullable(),
   to: z.string().nullable(),
   result: z.enum(['ok', 'failed', 'rolled-back', 'interrupted']),
   steps: z.array(z.object({ name: z.string(), status: z.string(), ms: z.number() })),
   error: z.object({ step: z.string(), message: z.string() }).optional(),
+  message: z.string().optional(),
+  command: z.string().optional(),
   truncated: z.literal(true).optional(),
 });
 

@@ -126,11 +126,12 @@ function assertSafeName(name: string, what: string): string {
 
 /**
  * A new release id: the host's UTC time stamp (see host-clock.ts) and, when the source is a git
- * checkout, the short commit. Ids sort by time as plain strings.
+ * checkout, the short commit, with `-dirty` when what ships differs from that commit. Ids sort by
+ * time as plain strings.
  */
-export function makeReleaseId(hostStamp: string, gitSha: string | null): string {
+export function makeReleaseId(hostStamp: string, gitSha: string | null, options: { readonly dirty?: boolean } = {}): string {
   if (!/^\d{8}T\d{6}Z$/.test(hostStamp)) throw new Error(`not a host time stamp: ${JSON.stringify(hostStamp)}`);
   if (gitSha === null) return hostStamp;
   if (!/^[0-9a-f]{4,64}$/i.test(gitSha)) throw new Error(`not a git commit: ${JSON.stringify(gitSha)}`);
-  return `${hostStamp}-${gitSha.slice(0, 7).toLowerCase()}`;
+  return `${hostStamp}-${gitSha.slice(0, 7).toLowerCase()}${options.dirty ? '-dirty' : ''}`;
 }

@@ -13,7 +13,11 @@ import type { HostLayout } from './layout.js';
  * either laptop. `info.json` inside says who holds it; its time comes from the host's clock.
  */
 
-export type LockOperation = 'deploy' | 'rollback' | 'prune';
+/**
+ * What a lock is for. Every run takes it for its own length; `lock` is the deliberate lock of
+ * `mcp-deploy lock acquire -m REASON`, held with no process behind it until `lock release`.
+ */
+export type LockOperation = 'deploy' | 'rollback' | 'restart' | 'prune' | 'lock';
 
 export type LockInfo = {
   readonly operator: string;
@@ -27,6 +31,8 @@ export type LockInfo = {
   readonly operation: string;
   /** Random, per acquisition: lets the holder release its own lock and nobody else's. */
   readonly token?: string;
+  /** A deliberate lock's reason (`lock acquire -m`). */
+  readonly message?: string;
 };
 
 // Loose: a newer mcp-deploy may add fields, and an older one must still name the holder.
@@ -39,6 +45,7 @@ const lockInfoSchema = z.looseObject({
   release: z.string().nullable(),
   operation: z.string(),
   token: z.string().optional(),
+  message: z.string().optional(),
 });
 
 export type LockRequest = {
@@ -53,6 +60,8 @@ export type LockRequest = {
   readonly createRoot?: boolean;
   /** When given, a contended lock that looks stale says so in the error. */
   readonly staleMinutes?: number;
+  /** The reason of a deliberate lock (operation `lock`). */
+  readonly message?: string;
 };
 
 export type HeldLock = { readonly token: string; readonly info: LockInfo };
@@ -94,6 +103,7 @@ export async function acquireLock(transport: Transport, layout: HostLayout, requ
     release: request.release,
     operation: request.operation,
     token,
+    ...(request.message === undefined ? {} : { message: request.message }),
   };
   const temporary = `${layout.lockDir}/.info.tmp`;
   const text = script(
@@ -218,11 +228,23 @@ export async function breakLock(transport: Transport, layout: HostLayout): Promi
   return { removed: result.stdout.trim() === 'removed' };
 }
 
+/**
+ * A lock taken on purpose (`mcp-deploy lock acquire`): no process holds it, so neither a gone
+ * pid nor its age (nor any liveness signal a run's lock may carry) ever makes it stale. Only
+ * `lock release` or `unlock --force` removes it.
+ */
+export function isDeliberateLock(info: LockInfo | null): boolean {
+  return info?.operation === 'lock';
+}
+
 /** The message for a contended lock, as thrown by acquireLock; exported for `status`. */
 export function describeHolder(status: Extract<LockStatus, { held: true }>): string {
   const age = status.ageSeconds === null ? 'unknown time' : formatAge(status.ageSeconds);
   const { info } = status;
   if (info === null) return `an unknown holder (${status.unreadable ?? 'no info.json'}; the lock is ${age} old)`;
+  if (isDeliberateLock(info)) {
+    return `${info.operator}@${info.localHost} since ${info.startedAtIso} (${age} ago), on purpose: ${JSON.stringify(info.message ?? '')}`;
+  }
   const what = info.release === null ? info.operation : `${info.operation} of ${info.release}`;
   return `${info.operator}@${info.localHost} (pid ${info.pid}) since ${info.startedAtIso} (${age} ago) for ${what}`;
 }
@@ -230,7 +252,9 @@ export function describeHolder(status: Extract<LockStatus, { held: true }>): str
 function lockedError(target: string, layout: HostLayout, status: Extract<LockStatus, { held: true }>): DeployError {
   const stale = status.stale ? `; it looks stale: ${status.staleReason}` : '';
   return new DeployError('locked', `${target} is locked by ${describeHolder(status)}${stale}.`, {
-    hint: `${lockHint} (the lock is ${layout.lockDir}).`,
+    hint: isDeliberateLock(status.info)
+      ? 'It was taken with mcp-deploy lock acquire; once that work is done: mcp-deploy lock release'
+      : `${lockHint} (the lock is ${layout.lockDir}).`,
   });
 }
 
@@ -290,8 +314,20 @@ function parseInfo(text: string): { info: LockInfo | null; unreadable?: string }
       unreadable: `deploy.lock/info.json is not valid: ${issue ? `${issue.path.join('.') || '(top level)'}: ${issue.message}` : 'unknown'}`,
     };
   }
-  const { operator, localHost, pid, startedAt, startedAtIso, release, operation, token } = parsed.data;
-  return { info: { operator, localHost, pid, startedAt, startedAtIso, release, operation, ...(token === undefined ? {} : { token }) } };
+  const { operator, localHost, pid, startedAt, startedAtIso, release, operation, token, message } = parsed.data;
+  return {
+    info: {
+      operator,
+      localHost,
+      pid,
+      startedAt,
+      startedAtIso,
+      release,
+      operation,
+      ...(token === undefined ? {} : { token }),
+      ...(message === undefined ? {} : { message }),
+    },
+  };
 }
 
 function judgeStale(
@@ -299,6 +335,7 @@ function judgeStale(
   ageSeconds: number | null,
   options: { staleMinutes?: number | undefined; localHostName: string },
 ): StaleReason | undefined {
+  if (isDeliberateLock(info)) return undefined;
   // Only a holder on this very machine can be checked for life; a pid elsewhere means nothing here.
   if (info !== null && info.localHost === options.localHostName && !processIsAlive(info.pid)) return 'holder process is gone';
   if (options.staleMinutes !== undefined && ageSeconds !== null && ageSeconds > options.staleMinutes * 60) {

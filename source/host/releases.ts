@@ -92,6 +92,17 @@ export async function listReleases(transport: Transport, layout: HostLayout): Pr
   return parseListing(result.stdout, boundary).sort(compareNewestFirst);
 }
 
+/** One release's release.json, or null when it has none or it cannot be read (a hand-made release). One read. */
+export async function readReleaseMeta(transport: Transport, layout: HostLayout, id: string): Promise<ReleaseMeta | null> {
+  const bytes = await transport.readFile(layout.releaseJson(id));
+  if (bytes === null) return null;
+  try {
+    return releaseMetaSchema.parse(JSON.parse(bytes.toString('utf8')));
+  } catch {
+    return null;
+  }
+}
+
 /** Newest first: by createdAt, else the time in the id, then by id. Undated releases sort last. */
 export function compareNewestFirst(a: Pick<Release, 'id' | 'createdAt'>, b: Pick<Release, 'id' | 'createdAt'>): number {
   const difference = releaseTime(b) - releaseTime(a);

@@ -8,12 +8,15 @@ export type DoctorCheck = {
   readonly check: string;
   readonly ok: boolean;
   readonly detail: string;
-  /** What to do about a failed check; null when it passed. */
+  /** What to do about a failed check (or a warning); null when it passed. */
   readonly fix: string | null;
+  /** Passed, but with something to fix before it bites (a server that would not survive a reboot). */
+  readonly warning?: true;
 };
 
 export const pass = (check: string, detail: string): DoctorCheck => ({ check, ok: true, detail, fix: null });
 export const fail = (check: string, detail: string, fix: string): DoctorCheck => ({ check, ok: false, detail, fix });
+export const warn = (check: string, detail: string, fix: string): DoctorCheck => ({ check, ok: true, detail, fix, warning: true });
 
 /** What every check gets: the connection, the target, who we are on the host. */
 export type HostProbe = {

@@ -10,6 +10,7 @@ import { formatBytes } from '../run/format.js';
 import { createHostProbe, fail, lastLines, pass, type DoctorCheck, type HostProbe } from './doctor-check.js';
 import { nginxChecks, sudoChecks } from './doctor-nginx.js';
 import { inspectDeployRoot } from './deploy-root.js';
+import { rebootCheck } from './doctor-reboot.js';
 
 export type { DoctorCheck } from './doctor-check.js';
 
@@ -54,6 +55,7 @@ export async function runDoctor(input: DoctorInput): Promise<DoctorCheck[]> {
       ...(await nginxChecks(probe)),
       ...(await sudoChecks(probe)),
       ...(await systemd(probe)),
+      ...(await rebootCheck(probe)),
       ...(await tools(probe)),
     ];
   } finally {

@@ -88,7 +88,12 @@ export type InitAnswers = {
   readonly targetName: string;
   /** An HTTP route checked on every new release, when the source has one; else null. */
   readonly healthPath: string | null;
+  /** How the host keeps the server running; systemd unless asked otherwise (the nginx reload assumes it too). */
+  readonly supervisor?: Supervisor;
 };
+
+export const supervisors = ['systemd', 'process'] as const;
+export type Supervisor = (typeof supervisors)[number];
 
 export const defaultTexts = { user: 'deploy', port: '22', target: 'production' } as const satisfies Partial<AnswerTexts>;
 
@@ -148,7 +153,10 @@ function publicUrlProblem(domain: string): string | null {
 }
 
 /** The answers as the config needs them; call after every `answerProblem` came back null. */
-export function answersFrom(texts: AnswerTexts, options: { readonly healthPath: string | null }): InitAnswers {
+export function answersFrom(
+  texts: AnswerTexts,
+  options: { readonly healthPath: string | null; readonly supervisor?: Supervisor },
+): InitAnswers {
   const text = (key: FieldKey) => texts[key].trim();
   return {
     app: text('app'),
@@ -166,6 +174,7 @@ export function answersFrom(texts: AnswerTexts, options: { readonly healthPath: 
     domain: text('domain'),
     targetName: text('target'),
     healthPath: options.healthPath,
+    ...(options.supervisor === undefined ? {} : { supervisor: options.supervisor }),
   };
 }
 
@@ -191,6 +200,7 @@ export function buildConfig(answers: InitAnswers): RawConfig {
         path: answers.path,
         publicUrl: publicUrlOf(answers.domain),
         nginx: { test: sudoNginx.test, reload: sudoNginx.reload },
+        supervisor: answers.supervisor ?? 'systemd',
       },
     },
   };
@@ -263,6 +273,17 @@ export function renderConfig(answers: InitAnswers): string {
         },
         { key: 'reload', value: inline(sudoNginx.reload) },
       ],
+    },
+    {
+      comment:
+        (answers.supervisor ?? 'systemd') === 'systemd'
+          ? [
+              'A systemd unit per colour, enabled while it serves, so the server comes back after a reboot;',
+              '`mcp-deploy setup` installs it. "process" for a host without systemd (doctor checks which it runs).',
+            ]
+          : ['A detached process group per colour: it does not come back after a reboot (`mcp-deploy restart` starts it).'],
+      key: 'supervisor',
+      value: inline(answers.supervisor ?? 'systemd'),
     },
   ];
   const top: Entry[] = [

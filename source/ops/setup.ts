@@ -11,6 +11,7 @@ import type { Transport } from '../remote/transport.js';
 import { mcpLocationBlock } from '../sandbox/nginx-conf.js';
 import { type DeployRootState, inspectDeployRoot } from './deploy-root.js';
 import { nginxSudoCommands, resolvePrograms, sudoersLine } from './sudo-rules.js';
+import { hostRunsSystemd, type SupervisorChange, supervisorChange } from './supervisor-choice.js';
 
 /**
  * `mcp-deploy setup`: prepares a host for its first deploy. Everything it would do is planned
@@ -40,6 +41,8 @@ export type SetupPlan = {
   readonly files: readonly SetupFile[];
   /** Text for the operator to read and apply by hand: the nginx site, sudoers, linger. */
   readonly review: readonly { readonly title: string; readonly text: string }[];
+  /** The supervisor the host calls for, when the config names the other one: set in the config file on apply. */
+  readonly supervisor: SupervisorChange | null;
 };
 
 export type Consent = {
@@ -57,8 +60,16 @@ export type SetupOutcome = {
 
 type Account = { readonly user: string; readonly group: string; readonly uid: string; readonly home: string };
 
-export async function planSetup(transport: Transport, config: Config, target: Target): Promise<SetupPlan> {
+export async function planSetup(
+  transport: Transport,
+  config: Config,
+  configured: Target,
+  host: { readonly runsSystemd?: boolean } = {},
+): Promise<SetupPlan> {
   const account = await whoAmI(transport);
+  // Plan for the supervisor the host calls for: the unit and its sudo rights come with systemd.
+  const supervisor = supervisorChange(configured, host.runsSystemd ?? (await hostRunsSystemd(transport)));
+  const target: Target = supervisor === null ? configured : { ...configured, supervisor: supervisor.to };
   const layout = hostLayout(target.path);
   const dirPaths = [layout.root, layout.releasesDir, layout.sharedDir, layout.venvsDir, layout.logsDir, layout.runDir];
   const [existing, root] = await Promise.all([existingPaths(transport, dirPaths), inspectDeployRoot(transport, layout.root, account.user)]);
@@ -102,7 +113,7 @@ export async function planSetup(transport: Transport, config: Config, target: Ta
             : 'differs';
     files.push({ ...file, state, writable: await canWrite(transport, file.path) });
   }
-  return { user: account.user, root, dirs, files, review: await reviewTexts(transport, config, target, account) };
+  return { user: account.user, root, dirs, files, review: await reviewTexts(transport, config, target, account), supervisor };
 }
 
 /** Carries out a plan the operator agreed to; returns what happened to each file and folder. */

@@ -33,7 +33,7 @@ export const alwaysExcluded = ['.git/', '__pycache__/', '*.pyc', '.venv/', 'node
  * or, worse, a pointer to host files, so it is refused with a DeployError.
  */
 export async function listSourceFiles(
-  config: Pick<Config, 'source' | 'exclude'>,
+  config: Pick<Config, 'source' | 'exclude'> & { readonly shared?: Config['shared'] },
   options: { readonly onSkipped?: (entry: SkippedEntry) => void } = {},
 ): Promise<SourceEntry[]> {
   const root = resolve(config.source);
@@ -48,8 +48,10 @@ export async function listSourceFiles(
   }
   const fixed = ignore().add([...alwaysExcluded]);
   const configured = ignore().add([...config.exclude]);
+  // shared.dirs and shared.files live on the host, in shared/: never shipped (matched by exact path, not as patterns).
+  const shared = new Set([...(config.shared?.dirs ?? []), ...(config.shared?.files ?? [])]);
   const entries: SourceEntry[] = [];
-  await walk(realRoot, '', { fixed, configured, realRoot, entries, onSkipped: options.onSkipped });
+  await walk(realRoot, '', { fixed, configured, shared, realRoot, entries, onSkipped: options.onSkipped });
   entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   return entries;
 }
@@ -57,6 +59,7 @@ export async function listSourceFiles(
 type WalkState = {
   readonly fixed: Ignore;
   readonly configured: Ignore;
+  readonly shared: ReadonlySet<string>;
   readonly realRoot: string;
   readonly entries: SourceEntry[];
   readonly onSkipped: ((entry: SkippedEntry) => void) | undefined;
@@ -87,10 +90,30 @@ async function walk(directory: string, prefix: string, state: WalkState): Promis
   }
 }
 
-function isExcluded(state: WalkState, relativePath: string, isDirectory: boolean): boolean {
+/**
+ * Whether a file at this path (relative to `source`, '/'-separated) would ship, by the same rules
+ * as the walk: none of its folders and not the file itself excluded or shared. For a path that need
+ * not exist (a file deleted in a git checkout: would the commit's copy have shipped?).
+ */
+export function shipsFile(config: Pick<Config, 'exclude'> & { readonly shared?: Config['shared'] }): (path: string) => boolean {
+  const state = {
+    fixed: ignore().add([...alwaysExcluded]),
+    configured: ignore().add([...config.exclude]),
+    shared: new Set([...(config.shared?.dirs ?? []), ...(config.shared?.files ?? [])]),
+  };
+  return (path) => {
+    const segments = path.split('/');
+    for (let depth = 1; depth < segments.length; depth += 1) {
+      if (isExcluded(state, segments.slice(0, depth).join('/'), true)) return false;
+    }
+    return !isExcluded(state, path, false);
+  };
+}
+
+function isExcluded(state: Pick<WalkState, 'fixed' | 'configured' | 'shared'>, relativePath: string, isDirectory: boolean): boolean {
   // gitignore matches a directory pattern ("build/") only against paths that end in "/".
   const candidate = isDirectory ? `${relativePath}/` : relativePath;
-  return state.fixed.ignores(candidate) || state.configured.ignores(candidate);
+  return state.shared.has(relativePath) || state.fixed.ignores(candidate) || state.configured.ignores(candidate);
 }
 
 /**

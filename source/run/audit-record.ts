@@ -3,7 +3,9 @@
  * appends it), the `audit` event carries it, and notifications tell the same story from it.
  */
 
-export type AuditOperation = 'deploy' | 'rollback' | 'unlock';
+/** Runs that change what serves (deploy, rollback, restart), prune, the lock's taking and removal, and commands run with exec. */
+export const auditOperations = ['deploy', 'rollback', 'restart', 'prune', 'lock', 'unlock', 'exec'] as const;
+export type AuditOperation = (typeof auditOperations)[number];
 export type AuditResult = 'ok' | 'failed' | 'rolled-back' | 'interrupted';
 export type AuditStep = { readonly name: string; readonly status: string; readonly ms: number };
 
@@ -19,6 +21,10 @@ export type AuditRecord = {
   readonly result: AuditResult;
   readonly steps: readonly AuditStep[];
   readonly error?: { readonly step: string; readonly message: string };
+  /** `lock`: the reason given with `lock acquire -m`; `unlock`: the reason of the lock that was removed. */
+  readonly message?: string;
+  /** `exec`: the command that ran in the active release (masked like all output). */
+  readonly command?: string;
   /** Set when the record was shortened to fit one atomic append. */
   readonly truncated?: true;
 };

@@ -9,7 +9,7 @@
 import type { AuditRecord } from './audit-record.js';
 import type { DeclaredStep, StepId } from './step-ids.js';
 
-export type Operation = 'validate' | 'deploy' | 'rollback' | 'status' | 'logs' | 'releases' | 'unlock';
+export type Operation = 'validate' | 'deploy' | 'rollback' | 'restart' | 'prune' | 'status' | 'logs' | 'releases' | 'unlock';
 
 export type ProgressUnit = 'bytes' | 'files' | 'checks';
 

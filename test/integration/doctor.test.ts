@@ -118,9 +118,12 @@ describe.skipIf(skip !== undefined)(`mcp-deploy doctor on a real host${skip ? ` 
       'nginx.reload',
       'upstream include',
       'nginx includes upstream',
+      'reboot',
       'setsid',
       'mv -T',
     ]);
+    // A pass with a warning: this host has no systemd, so a process group would not come back after a reboot.
+    expect(named(checks, 'reboot')).toMatchObject({ ok: true, warning: true, fix: expect.stringContaining('mcp-deploy restart') });
     expect(named(checks, 'ssh').detail).toContain(`${sshd.user}@127.0.0.1:${sshd.port}`);
     expect(named(checks, 'deploy root').detail).toContain('does not exist yet');
     expect(named(checks, 'disk space').detail).toMatch(/free on /);

@@ -134,6 +134,23 @@ describe.skipIf(sshdSkip !== undefined)(`mcp-deploy setup on a real host${sshdSk
     expect(existsSync(root)).toBe(false);
   });
 
+  it('on a host that runs systemd, plans the move of a process target to systemd, with its unit and sudo rights', async () => {
+    // Given a target on the process supervisor
+    const { config, target } = load();
+    expect(target.supervisor).toBe('process');
+
+    // When setup plans for it on this host (no systemd) and on one that runs systemd
+    const here = await planSetup(transport, config, target);
+    const systemdHost = await planSetup(transport, config, target, { runsSystemd: true });
+
+    // Then only the systemd host gets the change, and with it the unit and the systemctl sudoers rule
+    expect(here.supervisor).toBeNull();
+    expect(here.files.some((file) => file.path.endsWith('setuptest@.service'))).toBe(false);
+    expect(systemdHost.supervisor).toMatchObject({ from: 'process', to: 'systemd', why: expect.stringContaining('reboot') });
+    expect(systemdHost.files.map((file) => file.path)).toContain('/etc/systemd/system/setuptest@.service');
+    expect(systemdHost.review.map((item) => item.text).join('\n')).toMatch(/systemctl enable setuptest@6102\.service/);
+  });
+
   it('writes nothing when the operator says no', async () => {
     // Given a plan for a fresh root
     const { config, target } = load();

@@ -36,7 +36,13 @@ function optionsOf(command: Command): Set<string> {
   return names;
 }
 
-const commands = new Map(program.commands.map((command) => [command.name(), command]));
+// Subcommands (`lock acquire`) by their two words, next to the commands themselves.
+const commands = new Map(
+  program.commands.flatMap((command) => [
+    [command.name(), command] as const,
+    ...command.commands.map((sub) => [`${command.name()} ${sub.name()}`, sub] as const),
+  ]),
+);
 const defaultCommand = commands.get('deploy')!;
 
 /** Each `mcp-deploy <command> … --flag` in a literal, as the command it names and the flags that follow it. */
@@ -44,11 +50,13 @@ function invocations(literal: string): { command: string; flags: string[] }[] {
   const found: { command: string; flags: string[] }[] = [];
   for (const match of literal.matchAll(/mcp-deploy((?: [^\s`'",;)]+)*)/g)) {
     const words = (match[1] ?? '').trim().split(/\s+/).filter(Boolean);
-    const named = words[0] !== undefined && commands.has(words[0]) ? words[0] : null;
+    const first = words[0] !== undefined && commands.has(words[0]) ? words[0] : null;
+    const sub = first !== null && words[1] !== undefined && commands.has(`${first} ${words[1]}`) ? `${first} ${words[1]}` : null;
+    const named = sub ?? first;
     // "mcp-deploy runs …" is prose: an invocation starts with a command or a flag.
     if (named === null && !/^--?[a-z]/.test(words[0] ?? '')) continue;
     const flags: string[] = [];
-    for (const word of named === null ? words : words.slice(1)) {
+    for (const word of named === null ? words : words.slice(named.split(' ').length)) {
       // The invocation ends where the sentence goes on: a word that is neither a flag, a value nor a subcommand word.
       if (/^--?[a-z]/.test(word)) flags.push(word.replace(/[=.,:)]+.*$/, ''));
     }

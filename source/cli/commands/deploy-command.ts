@@ -7,19 +7,26 @@ import type { Output } from '../output.js';
 import { createRunContext, type RunContext } from '../run-context.js';
 import { chooseFace } from '../terminal.js';
 
+export type DeployOptions = GlobalOptions & {
+  readonly skipValidate?: boolean;
+  readonly allowBreaking?: boolean;
+  readonly ref?: string;
+  readonly requireClean?: boolean;
+};
+
 /** `mcp-deploy [deploy]` and `mcp-deploy rollback [RELEASE]`. Returns the exit code. */
-export async function deployCommand(
-  options: GlobalOptions & { skipValidate?: boolean; allowBreaking?: boolean },
-  output: Output,
-): Promise<number> {
+export async function deployCommand(options: DeployOptions, output: Output): Promise<number> {
   const face = chooseFace({ yes: options.yes ?? false, json: options.json ?? false });
-  if (face === 'app') return runApp('deploy', options, output);
+  // The app plans from the working tree; a deploy of another commit runs plain, one line per step.
+  if (face === 'app' && options.ref === undefined) return runApp('deploy', options, output);
   const context = createRunContext(options, output, { plain: true });
   try {
     const summary = await deploy(context, {
       force: options.force ?? false,
       skipValidate: options.skipValidate ?? false,
       allowBreaking: options.allowBreaking ?? false,
+      ...(options.ref === undefined ? {} : { ref: options.ref }),
+      requireClean: options.requireClean ?? false,
     }).finally(() => reportNotifications(context));
     return finish(summary, output);
   } finally {
@@ -49,7 +56,7 @@ async function reportNotifications(context: RunContext): Promise<void> {
   for (const line of notifyReportLines(await context.notifier.flush())) context.output.line(line);
 }
 
-function finish(summary: RunSummary, output: Output): number {
+export function finish(summary: RunSummary, output: Output): number {
   // stdout holds exactly one JSON document; its field names are a public contract.
   if (output.json) output.document(jsonSummary(summary));
   else if (!summary.ok) output.line(servingLine(summary));

@@ -23,8 +23,9 @@ export function formatDoctor(target: string, checks: readonly DoctorCheck[], pai
   const width = Math.max(...checks.map((check) => check.check.length));
   const lines = [paint.bold(`mcp-deploy doctor: target ${target}`)];
   for (const check of checks) {
-    const mark = check.ok ? paint.green('✔') : paint.red('✖');
-    lines.push(`${mark} ${check.check.padEnd(width)}  ${check.ok ? check.detail : paint.red(check.detail)}`);
+    const mark = check.warning ? paint.yellow('!') : check.ok ? paint.green('✔') : paint.red('✖');
+    const detail = check.warning ? paint.yellow(check.detail) : check.ok ? check.detail : paint.red(check.detail);
+    lines.push(`${mark} ${check.check.padEnd(width)}  ${detail}`);
     if (check.fix !== null) lines.push(`  ${' '.repeat(width)}  ${paint.cyan(`→ ${check.fix}`)}`);
   }
   const failed = checks.filter((check) => !check.ok).length;

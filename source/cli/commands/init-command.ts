@@ -17,6 +17,8 @@ import {
   initFields,
   publicUrlOf,
   renderConfig,
+  type Supervisor,
+  supervisors,
   type AnswerTexts,
   type FieldKey,
 } from '../../ops/init-config.js';
@@ -40,6 +42,8 @@ export type InitOptions = {
   readonly force?: boolean;
   readonly ciGithub?: boolean;
   readonly color?: boolean;
+  /** `systemd` (the default) or `process`. */
+  readonly supervisor?: string;
 };
 
 const configName = '.mcpdeployrc';
@@ -50,6 +54,8 @@ const configName = '.mcpdeployrc';
  * asked to. An existing file is replaced only after a yes, or with --force.
  */
 export async function initCommand(options: InitOptions, output: Output, cwd = process.cwd()): Promise<number> {
+  // Checked before anything is asked or written.
+  supervisorOption(options.supervisor);
   const detection = await detectProject(cwd);
   const initial = initialTexts(detection, options);
   const configFile = join(detection.root, configName);
@@ -101,7 +107,7 @@ async function initWithFlags(
   out(paint.bold(`mcp-deploy init: ${detection.root}`));
   for (const line of describeDetection(detection)) out(`  ${line}`);
   if (options.source !== undefined) out(`  using:  ${texts.source.trim()} (--source)`);
-  out(`${paint.green('✔')} ${writeConfig(detection.root, configFile, texts, force)}`);
+  out(`${paint.green('✔')} ${writeConfig(detection.root, configFile, texts, force, supervisorOption(options.supervisor))}`);
   if (repoRoot !== null) {
     const [first, ...rest] = await writeGithubWorkflow(configFile, force);
     out(`${paint.green('✔')} ${first ?? ''}`);
@@ -167,9 +173,9 @@ function flagOf(key: FieldKey): string {
 }
 
 /** The config text for these answers, checked by the same parser every command uses. */
-function configText(root: string, file: string, texts: AnswerTexts): string {
+function configText(root: string, file: string, texts: AnswerTexts, supervisor: Supervisor): string {
   const healthPath = inspectFolder(root, texts.source.trim()).mentionsHealth ? '/health' : null;
-  const text = renderConfig(answersFrom(texts, { healthPath }));
+  const text = renderConfig(answersFrom(texts, { healthPath, supervisor }));
   try {
     parseConfig(text, file, {});
   } catch (error) {
@@ -179,8 +185,8 @@ function configText(root: string, file: string, texts: AnswerTexts): string {
 }
 
 /** Writes the config; never over an existing file unless `replace` (then atomically, by rename). */
-function writeConfig(root: string, file: string, texts: AnswerTexts, replace: boolean): string {
-  const text = configText(root, file, texts);
+function writeConfig(root: string, file: string, texts: AnswerTexts, replace: boolean, supervisor: Supervisor): string {
+  const text = configText(root, file, texts, supervisor);
   if (replace) {
     const temporary = `${file}.${process.pid}.tmp`;
     try {
@@ -266,8 +272,8 @@ function wizardPort(detection: Detection, initial: AnswerTexts, configFile: stri
         ...(app === null ? {} : { app }),
       };
     },
-    render: (texts) => configText(root, configFile, texts),
-    write: (texts, replace) => writeConfig(root, configFile, texts, replace),
+    render: (texts) => configText(root, configFile, texts, supervisorOption(options.supervisor)),
+    write: (texts, replace) => writeConfig(root, configFile, texts, replace, supervisorOption(options.supervisor)),
     workflow,
   };
 }
@@ -298,4 +304,16 @@ function pinProblem(repoRoot: string): string | null {
   } catch (error) {
     return `${describeError(error)} ${isDeployError(error) && error.hint ? error.hint : ''}`.trim();
   }
+}
+
+/** `--supervisor`: systemd unless asked otherwise; anything else is a usage error before anything is written. */
+function supervisorOption(value: string | undefined): Supervisor {
+  if (value === undefined) return 'systemd';
+  const found = supervisors.find((candidate) => candidate === value);
+  if (found === undefined) {
+    throw new DeployError('usage', `--supervisor ${JSON.stringify(value)}: expected ${supervisors.join(' or ')}.`, {
+      hint: 'systemd (a unit per colour, back after a reboot) on hosts that run it; process elsewhere.',
+    });
+  }
+  return found;
 }

@@ -2,6 +2,7 @@ import { createInterface } from 'node:readline/promises';
 import type { ChalkInstance } from 'chalk';
 import { DeployError } from '../../errors.js';
 import { applySetup, assertRootWritable, installByHand, planSetup, type Consent, type SetupPlan } from '../../ops/setup.js';
+import { writeSupervisor } from '../../ops/supervisor-choice.js';
 import type { GlobalOptions } from '../options.js';
 import type { Output } from '../output.js';
 import { createRunContext } from '../run-context.js';
@@ -40,6 +41,12 @@ export async function setupCommand(options: GlobalOptions, output: Output): Prom
         write('Nothing was written.\n');
         return 0;
       }
+      if (plan.supervisor !== null) {
+        writeSupervisor(context.config.file, context.target.name, plan.supervisor.to);
+        write(
+          `${paint.green('✔')} ${'changed'.padEnd(9)} ${context.config.file} — targets.${context.target.name}.supervisor is now "${plan.supervisor.to}"\n`,
+        );
+      }
       for (const outcome of outcomes) {
         const mark =
           outcome.result === 'created' || outcome.result === 'replaced'
@@ -50,6 +57,11 @@ export async function setupCommand(options: GlobalOptions, output: Output): Prom
         write(`${mark} ${outcome.result.padEnd(9)} ${outcome.path}${outcome.note ? paint.dim(` — ${outcome.note}`) : ''}\n`);
       }
       write(`\nNext: mcp-deploy doctor --target ${context.target.name}, then mcp-deploy --target ${context.target.name}.\n`);
+      if (plan.supervisor?.to === 'systemd') {
+        write(
+          `A server already running keeps running as it is; mcp-deploy restart --target ${context.target.name} moves it under systemd.\n`,
+        );
+      }
       return 0;
     } finally {
       consent.close?.();
@@ -63,7 +75,12 @@ export async function setupCommand(options: GlobalOptions, output: Output): Prom
 type Paint = ChalkInstance;
 
 export function renderPlan(plan: SetupPlan, paint: Paint): string {
-  const lines: string[] = ['Folders:'];
+  const lines: string[] = [];
+  if (plan.supervisor !== null) {
+    const { from, to, why } = plan.supervisor;
+    lines.push('Config:', `  ${paint.yellow('~')} "supervisor": "${from}" → "${to}": ${why}`, '');
+  }
+  lines.push('Folders:');
   for (const dir of plan.dirs)
     lines.push(dir.exists ? `  ${paint.dim('=')} ${dir.path} ${paint.dim('(exists)')}` : `  ${paint.green('+')} ${dir.path}`);
   lines.push('', 'Files:');
@@ -99,6 +116,7 @@ function boxed(text: string, paint: Paint): string[] {
 
 function hasWork(plan: SetupPlan): boolean {
   return (
+    plan.supervisor !== null ||
     plan.dirs.some((dir) => !dir.exists) ||
     plan.files.some((file) => file.writable && (file.state === 'absent' || file.state === 'differs'))
   );

@@ -1,5 +1,5 @@
 import { listReleases } from '../../host/releases.js';
-import { planPrune, prune, readPruneCandidates } from '../../host/prune.js';
+import { planPrune, type PruneResult, prune, readPruneCandidates } from '../../host/prune.js';
 import { readCurrent, readState } from '../../host/state.js';
 import type { Session } from '../session.js';
 import { runStep } from '../../run/step.js';
@@ -8,9 +8,9 @@ import { runStep } from '../../run/step.js';
  * Step 11, under the lock: keep `keepReleases` good releases plus the active, previous and
  * `current` ones; drop unused venvs and abandoned partial uploads.
  */
-export async function pruneStep(session: Session): Promise<void> {
+export async function pruneStep(session: Session): Promise<PruneResult | undefined> {
   const { transport, layout, context } = session;
-  await runStep(
+  return runStep(
     context,
     'prune',
     'Prune old releases',
@@ -38,6 +38,8 @@ export async function pruneStep(session: Session): Promise<void> {
         ...(removed.garbage.length > 0 ? [`${removed.garbage.length} leftover(s)`] : []),
       ];
       step.detail(`removed ${parts.join(', ')}; kept ${releases.length - removed.releases.length}`);
+      for (const note of plan.notes) step.log(note);
+      return removed;
     },
     // After the new release is recorded: a stop now would only leave garbage for the next run.
     { uninterruptible: true },

@@ -4,11 +4,14 @@ import type { Transport } from '../../remote/transport.js';
 import { ProcessSupervisor } from './process-supervisor.js';
 import type { Supervisor } from './supervisor.js';
 import { SystemdSupervisor } from './systemd-supervisor.js';
+import { WithLeftoverProcesses } from './leftover-processes.js';
 import type { SystemdMode } from './systemd-unit.js';
 
 export function createSupervisor(target: Target, transport: Transport, layout: HostLayout, app: string): Supervisor {
   if (target.supervisor === 'process') return new ProcessSupervisor(transport, layout);
-  return new SystemdSupervisor(transport, layout, { app, ports: target.ports, mode: systemdMode(target) });
+  const systemd = new SystemdSupervisor(transport, layout, { app, ports: target.ports, mode: systemdMode(target) });
+  // A host that moved from the process supervisor may still run a colour that way.
+  return new WithLeftoverProcesses(systemd, new ProcessSupervisor(transport, layout));
 }
 
 /** `systemdUser: true` runs the units under the SSH user's own manager (`systemctl --user`). */
