@@ -21,7 +21,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   });
   // With --json even a usage mistake is a JSON document on stdout: commander's own text is held back.
   const json = argv.includes('--json');
-  if (json) program.configureOutput({ writeErr: () => {} });
+  if (json)
+    for (const command of [program, ...program.commands, ...program.commands.flatMap((sub) => sub.commands)])
+      command.configureOutput({ writeErr: () => {} });
   const failUsage = (message: string, hint?: string) =>
     createOutput({ json }).fail(new DeployError('usage', message, hint === undefined ? {} : { hint }));
   const unknown = unknownCommand(argv, ['help', ...program.commands.flatMap((command) => [command.name(), ...command.aliases()])]);

@@ -83,6 +83,7 @@ describe('mcp-deploy validate (the binary)', () => {
     const option = await cli(['status', '--identity', 'key', '--json']);
     expect(option.exitCode).toBe(2);
     expect(JSON.parse(option.stdout)).toEqual({ ok: false, exitCode: 2, error: { kind: 'usage', message: "unknown option '--identity'" } });
+    expect(option.stderr).toBe('');
     const dir = join(scratch, 'bad-config-json');
     cpSync(exampleServer, dir, { recursive: true, filter: (path) => !path.includes('__pycache__') });
     const file = join(dir, '.mcpdeployrc.json');
