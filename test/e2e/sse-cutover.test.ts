@@ -9,7 +9,8 @@ import { createWorld, getJson, type World } from './world.js';
  */
 describe('a streaming (SSE) MCP response across a cutover', () => {
   let world: World;
-  const slowMs = 3_000;
+  // Long enough to outlast everything before the drain (start, health, switch, verify), even on a loaded machine.
+  const slowMs = 8_000;
   beforeAll(async () => {
     world = await createWorld({ transport: 'local' });
     const config = world.config({
