@@ -18,8 +18,17 @@ import type { Contract } from '../contract/contract.js';
 import type { ContractDiff } from '../contract/diff.js';
 import { contractStep, type ContractPolicy } from './contract-gate.js';
 
-/** What a cutover moves to, and the interpreter a python entry runs with (the release's venv, or the configured python). */
-export type CutoverTarget = { readonly release: string; readonly interpreter: string; readonly contractPolicy: ContractPolicy };
+/**
+ * What a cutover moves to: the release, the interpreter its entry runs with (a python release's
+ * venv, the configured python or node), a node release's start script when it has no entry, and
+ * how its contract change is judged.
+ */
+export type CutoverTarget = {
+  readonly release: string;
+  readonly interpreter: string;
+  readonly startScript?: string | null;
+  readonly contractPolicy: ContractPolicy;
+};
 
 /** How far a cutover got, so recovery knows what to undo. Mutated as steps complete. */
 export type CutoverProgress = {
@@ -59,7 +68,13 @@ export async function cutover(session: Session, next: CutoverTarget, progress: C
           hint: `Find it with: ss -ltnp 'sport = :${port}' on the host, stop it or change targets.${target.name}.ports.${colour}.`,
         });
       }
-      const command = serverCommand(config.runtime, { port, release, host: '127.0.0.1', python: next.interpreter });
+      const command = serverCommand(config.runtime, {
+        port,
+        release,
+        host: '127.0.0.1',
+        interpreter: next.interpreter,
+        startScript: next.startScript ?? null,
+      });
       const { pid } = await supervisor.start({
         colour,
         port,

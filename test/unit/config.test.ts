@@ -124,7 +124,7 @@ describe('config: every kind of bad', () => {
   });
 
   it('reports an unknown enum value with the allowed ones', () => {
-    expect(failure(minimal({ runtime: { type: 'ruby' } })).message).toContain('runtime.type: expected one of "python", "command"');
+    expect(failure(minimal({ runtime: { type: 'ruby' } })).message).toContain('runtime.type: expected one of "python", "node", "command"');
   });
 
   it('reports a target without a host when the transport is ssh', () => {

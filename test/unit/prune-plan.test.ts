@@ -16,6 +16,8 @@ function release(day: number, options: Partial<Release> = {}): Release {
     operator: 'ana',
     requirementsHash: null,
     contract: null,
+    depsHash: null,
+    install: null,
     files: 3,
     bytes: 100,
     sizeBytes: 4096,

@@ -16,7 +16,7 @@ function runtimeOf(runtime: Record<string, unknown>) {
   return config.runtime;
 }
 
-const values = { port: 5002, release: '20261124T101500Z-abc1234', host: '127.0.0.1', python: '/srv/app/venvs/abc/bin/python' };
+const values = { port: 5002, release: '20261124T101500Z-abc1234', host: '127.0.0.1', interpreter: '/srv/app/venvs/abc/bin/python' };
 
 /** What `sh` makes of the script: each argv word of the exec'd command, one per line. */
 function wordsOf(script: string): string[] {
@@ -32,7 +32,10 @@ describe('serverCommand', () => {
   });
 
   it('quotes an entry and an interpreter path with spaces and quotes so sh sees one word each', () => {
-    const result = serverCommand(runtimeOf({ type: 'python', entry: "my app/it's.py" }), { ...values, python: '/opt/py thon/bin/python' });
+    const result = serverCommand(runtimeOf({ type: 'python', entry: "my app/it's.py" }), {
+      ...values,
+      interpreter: '/opt/py thon/bin/python',
+    });
     expect(wordsOf(result.script)).toEqual(['/opt/py thon/bin/python', '-u', "my app/it's.py"]);
   });
 
