@@ -5,6 +5,7 @@ import { markFailed } from '../host/releases.js';
 import { removeTree } from '../host/remove-tree.js';
 import { formatBytes } from '../run/format.js';
 import { validateOnly } from './validate-gate.js';
+import { buildStep } from './steps/build.js';
 import type { EngineContext } from './context.js';
 import { cutover, newProgress } from './cutover.js';
 import { deploySteps } from './declared-steps.js';
@@ -79,7 +80,9 @@ async function deployRelease(
   checkout: Checkout | null,
 ): Promise<void> {
   const { bus, config, target, signal } = context;
+  // validateOnly builds first; without it the build still runs: it makes what ships.
   if (!options.skipValidate) await validateOnly(context);
+  else await buildStep(context);
   const { local, gitSha, dirty, inputs, startScript } = (await runStep(context, 'prepare', 'Hash the release files', async (step) => {
     const revision = checkout === null ? await sourceRevision(config) : { sha: checkout.sha, changed: [] };
     const dirty = checkDirty(revision, options, config.source, (message) => bus.emit({ kind: 'notice', level: 'warn', message }));
@@ -139,7 +142,11 @@ async function deployRelease(
   const progress = newProgress(target, active);
   state.progress = progress;
   const contractPolicy = options.allowBreaking || config.contract.allowBreaking ? 'allow' : 'gate';
-  await cutover(session, { release, interpreter: hostInterpreter(config, layout, plan), startScript, contractPolicy }, progress);
+  await cutover(
+    session,
+    { release, interpreter: hostInterpreter(config, layout, plan), startScript, contractPolicy, operation: 'deploy' },
+    progress,
+  );
   state.serving = describeServing(release, progress);
   await pruneStep(session);
 }

@@ -53,7 +53,7 @@ export async function restart(context: EngineContext, options: { readonly force?
       const progress = newProgress(target, active);
       state.progress = progress;
       // The same release: a contract that differs now is told, never a reason to stop (as in a rollback).
-      await cutover(session, { release: active.release, interpreter, startScript, contractPolicy: 'warn' }, progress);
+      await cutover(session, { release: active.release, interpreter, startScript, contractPolicy: 'warn', operation: 'restart' }, progress);
       state.serving = describeServing(active.release, progress);
     },
     async (state, failure) => {

@@ -65,7 +65,7 @@ export async function rollback(context: EngineContext, options: RollbackOptions 
       state.progress = progress;
       const interpreter = hostInterpreter(config, layout, recorded ?? { kind: 'none', reason: 'nothing shared' });
       // Rolling back is never gated, but it warns when the target's contract differs from the active one's.
-      await cutover(session, { release: chosen.id, interpreter, startScript, contractPolicy: 'warn' }, progress);
+      await cutover(session, { release: chosen.id, interpreter, startScript, contractPolicy: 'warn', operation: 'rollback' }, progress);
       state.serving = describeServing(chosen.id, progress);
       await pruneStep(session);
     },
