@@ -6,7 +6,8 @@ import { rollback } from '../../source/engine/rollback.js';
 import type { EngineEvent } from '../../source/run/events.js';
 import { sshdSkipReason } from '../harness/index.js';
 import { createNodeProject, namesIn, nodeConfig, type NodeProject } from './node-project.js';
-import { createWorld, getJson, type World } from './world.js';
+import { freshJson } from './fresh-get.js';
+import { createWorld, type World } from './world.js';
 
 /**
  * A TypeScript MCP server on the official SDK, over a real sshd to an unprivileged user, with a
@@ -24,7 +25,7 @@ describe.skipIf(skip !== undefined)(`the node runtime over SSH${skip ? ` (skippe
   const depsRoot = () => join(world.hostRoot, 'shared', 'deps');
   const depsFolders = () => namesIn(depsRoot()).filter((name) => !name.startsWith('.'));
   const releaseDir = (id: string) => join(world.hostRoot, 'releases', id);
-  const servedRelease = async () => (await getJson(`${world.publicUrl}/health`)).body['release'];
+  const servedRelease = async () => (await freshJson(`${world.publicUrl}/health`)).body['release'];
   const installEvents = (events: readonly EngineEvent[]) => {
     const start = events.findIndex((event) => event.kind === 'step:start' && event.step === 'install');
     const end = events.findIndex((event) => (event.kind === 'step:done' || event.kind === 'step:failed') && event.step === 'install');

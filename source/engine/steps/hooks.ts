@@ -128,6 +128,7 @@ export function releaseHookRun(
       MCP_DEPLOY_PORT: String(where.port),
       MCP_DEPLOY_RELEASE_DIR: releaseDir,
       MCP_DEPLOY_ROOT: layout.root,
+      MCP_DEPLOY_PUBLIC_URL: context.target.publicUrl,
     },
   };
 }
