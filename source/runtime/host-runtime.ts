@@ -4,7 +4,7 @@ import type { Transport } from '../remote/transport.js';
 import type { InstallInputs } from './install-inputs.js';
 import { packageManagers, type PackageManager } from './node-project.js';
 
-/** The tools on the host an install depends on: versions, or null where a tool is missing. */
+/** The tools on the host an install depends on: versions (npm's and pnpm's path), or null where a tool is missing. */
 export type HostRuntime = {
   /** False when nothing was asked (the plan does not depend on the host): missing then means unknown. */
   readonly probed: boolean;
@@ -26,8 +26,8 @@ export function hostQuestions(inputs: InstallInputs): { readonly node: boolean; 
 }
 
 /**
- * One command that prints what the host has: `node <version>`, each package manager's version,
- * `uv <version>`, with `-` for a missing one. The PATH is the one the server and the install get
+ * One command that prints what the host has: `node <version>`, each package manager (its path,
+ * yarn's version when yarn installs), `uv <version>`, with `-` for a missing one. The PATH is the one the server and the install get
  * (a non-login shell's), with an absolute runtime.node's folder first.
  */
 export async function probeHostRuntime(transport: Transport, config: Pick<Config, 'runtime'>, inputs: InstallInputs): Promise<HostRuntime> {
@@ -40,12 +40,20 @@ export async function probeHostRuntime(transport: Transport, config: Pick<Config
     ...command,
     op(`2>/dev/null | head -n 1) && [ -n "$v" ] || v=-; printf '%s %s\\n' ${label} "$v";`),
   ];
+  // Cheap questions only (each node start costs a fifth of a second): `node --version` and
+  // `command -v`; yarn's version only when yarn installs, as its major picks the command.
+  const lockManager = inputs.kind === 'node' ? inputs.lock.manager : null;
   const parts = [
     ...(prefix === null ? [] : [op(`PATH=${quote(prefix)}:"$PATH"; export PATH;`)]),
     ...(asked.node
       ? [
-          ...version('node', arg(node), op("-p 'process.versions.node'")),
-          ...packageManagers.flatMap((manager) => version(manager, op(`command -v ${manager} >/dev/null && ${manager} --version`))),
+          ...version('node', arg(node), op("--version | sed 's/^v//'")),
+          ...packageManagers.flatMap((manager) =>
+            version(
+              manager,
+              op(manager === 'yarn' && lockManager === 'yarn' ? 'command -v yarn >/dev/null && yarn --version' : `command -v ${manager}`),
+            ),
+          ),
         ]
       : []),
     ...(asked.uv ? version('uv', op("command -v uv >/dev/null && uv --version | sed 's/^uv //; s/ .*//'")) : []),
