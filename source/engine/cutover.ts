@@ -83,13 +83,6 @@ export async function cutover(session: Session, next: CutoverTarget, progress: C
           hint: `Find it with: ss -ltnp 'sport = :${port}' on the host, stop it or change targets.${target.name}.ports.${colour}.`,
         });
       }
-      const command = serverCommand(config.runtime, {
-        port,
-        release,
-        host: '127.0.0.1',
-        interpreter: next.interpreter,
-        startScript: next.startScript ?? null,
-      });
       const { pid } = await supervisor.start({
         colour,
         port,
