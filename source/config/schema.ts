@@ -85,12 +85,22 @@ const target = z
     }
   });
 
+/** A cached install: a command run in a shared install folder keyed by the hash of some files. */
+const cachedInstall = z.strictObject({
+  /** Run by `sh` in `shared/deps/<hash>/` on the host, where the `cacheKey` files are copied first. */
+  command: nonEmpty,
+  /** Files, relative to `source`, whose bytes (with the command) key the install folder. */
+  cacheKey: z.array(nonEmpty).min(1, 'needs at least one file'),
+  /** What the command produces in the install folder, linked into every release that uses it. */
+  cachePaths: z.array(nonEmpty).min(1, 'needs at least one path'),
+});
+
 const runtime = z
   .strictObject({
-    type: z.enum(['python', 'command']).default('python'),
-    /** For python: the script to run, relative to `source`. */
+    type: z.enum(['python', 'node', 'command']).default('python'),
+    /** For python: the script to run; for node: the file to run with node. Relative to `source`. */
     entry: nonEmpty.optional(),
-    /** For python: requirements file relative to `source`; its sha256 keys the venv cache. */
+    /** For python: requirements file (or pyproject.toml) relative to `source`; its hash keys the venv cache. */
     requirements: nonEmpty.optional(),
     /** Start command template; `{port}`, `{release}` and `{host}` are filled in. */
     command: nonEmpty.optional(),
@@ -98,10 +108,12 @@ const runtime = z
     env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name'), z.string()).default({}),
     /** Extra `pip install` arguments, such as `--no-index --find-links /srv/wheels`. */
     pip_args: z.array(z.string()).default([]),
-    /** For command: an install step run in the release dir on the host. */
-    install: nonEmpty.optional(),
+    /** An install run on the host: a command in the release folder, or a cached install. */
+    install: z.union([nonEmpty, cachedInstall]).optional(),
     /** The interpreter used to create venvs on the host and to validate locally. */
     python: nonEmpty.default('python3'),
+    /** The node binary that runs a node server, on the host and locally. */
+    node: nonEmpty.default('node'),
   })
   .superRefine((value, context) => {
     if (value.type === 'python' && value.entry === undefined && value.command === undefined) {
@@ -110,7 +122,54 @@ const runtime = z
     if (value.type === 'command' && value.command === undefined) {
       context.addIssue({ code: 'custom', path: ['command'], message: 'is required when runtime.type is "command"' });
     }
+    if (value.type === 'python' && typeof value.install === 'object') {
+      context.addIssue({
+        code: 'custom',
+        path: ['install'],
+        message: 'runtime.type "python" caches its venv by runtime.requirements; a cached install is for "node" and "command"',
+      });
+    }
+    if (typeof value.install === 'object') {
+      for (const [key, paths] of [
+        ['cacheKey', value.install.cacheKey],
+        ['cachePaths', value.install.cachePaths],
+      ] as const) {
+        paths.forEach((path, index) => {
+          const problem = relativePathProblem(path);
+          if (problem !== null) context.addIssue({ code: 'custom', path: ['install', key, index], message: problem });
+        });
+      }
+    }
   });
+
+/** A local build run before validation and hashing; `output` names what ships. */
+const build = z.strictObject({
+  /** Run by `sh` in the source folder on this machine. */
+  command: nonEmpty,
+  /** Paths relative to `source` that ship (with the files the runtime installs from); default: the whole source folder. */
+  output: z.union([nonEmpty, z.array(nonEmpty).min(1, 'needs at least one path')]).optional(),
+  timeoutSeconds: z.number().positive().max(86_400).default(600),
+});
+
+/** A hook: a command, or a command with its own time limit. */
+const hook = z.union([nonEmpty, z.strictObject({ command: nonEmpty, timeoutSeconds: z.number().positive().max(86_400).default(300) })]);
+
+/** Commands around a deploy or a rollback (the same set for both). */
+const hooks = z.strictObject({
+  /** On the host, in the new release's folder with its environment, before its colour starts. Failure stops the run. */
+  beforeStart: hook.optional(),
+  /** On the host, in the new release's folder, once traffic is on it and the old colour has drained. */
+  afterSwitch: hook.optional(),
+  /** On this machine, in the config file's folder, with MCP_DEPLOY_* variables. */
+  local: z.strictObject({ before: hook.optional(), after: hook.optional() }).optional(),
+});
+
+/** Why a path from the config cannot name a file inside `source`, or null when it can. */
+export function relativePathProblem(path: string): string | null {
+  if (path.startsWith('/')) return 'expected a path relative to "source"';
+  if (path.split('/').some((segment) => segment === '..')) return 'must stay inside "source" (no "..")';
+  return null;
+}
 
 const notifyEvent = z.enum(['start', 'success', 'failure', 'rollback']);
 
@@ -151,10 +210,10 @@ const watch = z.strictObject({
 });
 
 /**
- * Names under `shared/` that mcp-deploy itself uses (venvs, server logs, the server's env file):
+ * Names under `shared/` that mcp-deploy itself uses (venvs, install folders, server logs, the server's env file):
  * a shared path may not start with them.
  */
-export const reservedSharedNames = ['venvs', 'logs', '.env', '.mcp-deploy'] as const;
+export const reservedSharedNames = ['venvs', 'deps', 'logs', '.env', '.mcp-deploy'] as const;
 
 /** What is wrong with a shared.dirs or shared.files entry (already normalised), or null. */
 export function sharedPathProblem(path: string): string | null {
@@ -166,7 +225,7 @@ export function sharedPathProblem(path: string): string | null {
   const first = segments[0] ?? '';
   const reserved = reservedSharedNames.find((name) => first === name || first.startsWith(`${name}.`));
   if (reserved !== undefined)
-    return `"${reserved}" is mcp-deploy's own (shared/venvs, shared/logs, shared/.env, .mcp-deploy); choose another name`;
+    return `"${reserved}" is mcp-deploy's own (shared/venvs, shared/deps, shared/logs, shared/.env, .mcp-deploy); choose another name`;
   return null;
 }
 
@@ -209,6 +268,8 @@ export const configSchema = z.strictObject({
   source: nonEmpty.default('.'),
   exclude: z.array(z.string()).default([]),
   runtime,
+  build: build.optional(),
+  hooks: hooks.optional(),
   env: z
     .strictObject({
       required: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name')).default([]),
@@ -245,6 +306,10 @@ export type NotifyConfig = z.output<typeof notify>;
 export type NotifyEvent = z.output<typeof notifyEvent>;
 export type WatchConfig = z.output<typeof watch>;
 export type SharedConfig = z.output<typeof shared>;
+export type BuildConfig = z.output<typeof build>;
+export type HooksConfig = z.output<typeof hooks>;
+export type HookConfig = z.output<typeof hook>;
+export type CachedInstallConfig = z.output<typeof cachedInstall>;
 
 export function describeValue(value: unknown): string {
   if (value === undefined) return 'nothing';

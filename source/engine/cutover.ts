@@ -17,9 +17,21 @@ import { waitForRelease } from '../health/release-identity.js';
 import type { Contract } from '../contract/contract.js';
 import type { ContractDiff } from '../contract/diff.js';
 import { contractStep, type ContractPolicy } from './contract-gate.js';
+import { hostHookStep, releaseHookRun } from './steps/hooks.js';
 
-/** What a cutover moves to, and the interpreter a python entry runs with (the release's venv, or the configured python). */
-export type CutoverTarget = { readonly release: string; readonly interpreter: string; readonly contractPolicy: ContractPolicy };
+/**
+ * What a cutover moves to: the release, the interpreter its entry runs with (a python release's
+ * venv, the configured python or node), a node release's start script when it has no entry, and
+ * how its contract change is judged.
+ */
+export type CutoverTarget = {
+  readonly release: string;
+  readonly interpreter: string;
+  readonly startScript?: string | null;
+  readonly contractPolicy: ContractPolicy;
+  /** What moves traffic: the host hooks are told (a restart runs none). */
+  readonly operation: 'deploy' | 'rollback' | 'restart';
+};
 
 /** How far a cutover got, so recovery knows what to undo. Mutated as steps complete. */
 export type CutoverProgress = {
@@ -49,6 +61,18 @@ export async function cutover(session: Session, next: CutoverTarget, progress: C
   const { config, target, bus, signal } = context;
   const { colour, port } = progress;
   const logFile = layout.logFile(release);
+  // The env file the supervisor gives the release; its hooks get the same.
+  const envFile = layout.envFile;
+  const command = serverCommand(config.runtime, {
+    port,
+    release,
+    host: '127.0.0.1',
+    interpreter: next.interpreter,
+    startScript: next.startScript ?? null,
+  });
+  const hookRun = releaseHookRun(session, next, { colour, port, envFile, serverEnv: command.env });
+  const hooks = next.operation !== 'restart';
+  if (hooks) await hostHookStep(context, 'beforeStart', hookRun);
   const log = followServerLog(transport, bus, logFile);
   try {
     await runStep(context, 'start', `Start ${colour} on port ${port}`, async (step) => {
@@ -59,7 +83,6 @@ export async function cutover(session: Session, next: CutoverTarget, progress: C
           hint: `Find it with: ss -ltnp 'sport = :${port}' on the host, stop it or change targets.${target.name}.ports.${colour}.`,
         });
       }
-      const command = serverCommand(config.runtime, { port, release, host: '127.0.0.1', python: next.interpreter });
       const { pid } = await supervisor.start({
         colour,
         port,
@@ -67,7 +90,7 @@ export async function cutover(session: Session, next: CutoverTarget, progress: C
         releaseDir: layout.releaseDir(release),
         script: command.script,
         env: command.env,
-        envFile: layout.envFile,
+        envFile,
         logFile,
       });
       progress.started = true;
@@ -208,6 +231,8 @@ export async function cutover(session: Session, next: CutoverTarget, progress: C
     },
     { uninterruptible: true },
   );
+
+  if (hooks) await hostHookStep(context, 'afterSwitch', hookRun);
 }
 
 export function newProgress(target: EngineContext['target'], active: ActiveSide): CutoverProgress {

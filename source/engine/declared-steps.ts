@@ -1,6 +1,7 @@
 import type { Config } from '../config/load.js';
 import type { DeclaredStep } from '../run/step-ids.js';
 import { validateSteps } from '../validate/run-validate.js';
+import { hookOf, hookSteps, type HookName } from './steps/hooks.js';
 
 /**
  * The steps of a deploy, a rollback, a restart and a prune, in order, as data: the engine announces them in
@@ -9,7 +10,7 @@ import { validateSteps } from '../validate/run-validate.js';
  * its row's when it starts.
  */
 
-type StepsConfig = Partial<Pick<Config, 'watch' | 'shared'>>;
+type StepsConfig = Partial<Pick<Config, 'watch' | 'shared' | 'hooks' | 'build'>>;
 
 /** Linking shared.dirs and shared.files into the release: only declared when there are some. */
 function linkSteps(config: StepsConfig): DeclaredStep[] {
@@ -19,10 +20,23 @@ function linkSteps(config: StepsConfig): DeclaredStep[] {
     : [];
 }
 
-/** From the start of the idle colour to the unlock: the same for a deploy, a rollback and a restart (which does not prune). */
-function cutoverSteps(config: StepsConfig, options: { readonly prune: boolean } = { prune: true }): DeclaredStep[] {
+/** A configured hook's step, or nothing. Hooks belong to deploys and rollbacks, not to restarts. */
+function hook(config: StepsConfig, name: HookName): DeclaredStep[] {
+  return hookOf(config, name) === undefined ? [] : [hookSteps[name]];
+}
+
+/**
+ * From the start of the idle colour to the unlock: the same for a deploy, a rollback and a restart
+ * (which neither prunes nor runs hooks).
+ */
+function cutoverSteps(
+  config: StepsConfig,
+  options: { readonly prune: boolean; readonly hooks: boolean } = { prune: true, hooks: true },
+): DeclaredStep[] {
   const watched = config.watch !== undefined && config.watch.seconds > 0 && config.watch.accessLog !== undefined;
+  const hooked = (name: HookName) => (options.hooks ? hook(config, name) : []);
   return [
+    ...hooked('beforeStart'),
     { id: 'start', title: 'Start the idle colour' },
     { id: 'health', title: 'Health-check it' },
     { id: 'contract', title: 'Compare the MCP contract' },
@@ -31,9 +45,16 @@ function cutoverSteps(config: StepsConfig, options: { readonly prune: boolean } 
     ...(watched ? [{ id: 'watch' as const, title: 'Watch it under real traffic' }] : []),
     { id: 'finalize', title: 'Record it as active' },
     { id: 'drain', title: 'Drain and stop the old colour' },
+    ...hooked('afterSwitch'),
     ...(options.prune ? [{ id: 'prune' as const, title: 'Prune old releases' }] : []),
+    ...hooked('local.after'),
     { id: 'audit', title: 'Write the audit log and unlock' },
   ];
+}
+
+/** A configured build's step, or nothing: it runs before the local checks. */
+export function buildSteps(config: Pick<StepsConfig, 'build'>): DeclaredStep[] {
+  return config.build === undefined ? [] : [{ id: 'build', title: 'Build' }];
 }
 
 export function deploySteps(
@@ -41,7 +62,9 @@ export function deploySteps(
   options: { readonly validate: boolean; readonly checkout?: boolean },
 ): readonly DeclaredStep[] {
   return [
+    ...hook(config, 'local.before'),
     ...(options.checkout ? [{ id: 'checkout' as const, title: 'Check out the ref' }] : []),
+    ...buildSteps(config),
     ...(options.validate ? validateSteps : []),
     { id: 'prepare', title: 'Hash the release files' },
     { id: 'connect', title: 'Connect and take the lock' },
@@ -54,6 +77,7 @@ export function deploySteps(
 
 export function rollbackSteps(config: StepsConfig): readonly DeclaredStep[] {
   return [
+    ...hook(config, 'local.before'),
     { id: 'connect', title: 'Connect and take the lock' },
     { id: 'choose', title: 'Choose the release' },
     ...linkSteps(config),
@@ -67,7 +91,7 @@ export function restartSteps(config: StepsConfig): readonly DeclaredStep[] {
     { id: 'connect', title: 'Connect and take the lock' },
     ...linkSteps(config),
     { id: 'install', title: 'Check the release venv' },
-    ...cutoverSteps(config, { prune: false }),
+    ...cutoverSteps(config, { prune: false, hooks: false }),
   ];
 }
 

@@ -5,6 +5,7 @@ import { markFailed } from '../host/releases.js';
 import { removeTree } from '../host/remove-tree.js';
 import { formatBytes } from '../run/format.js';
 import { validateOnly } from './validate-gate.js';
+import { buildStep } from './steps/build.js';
 import type { EngineContext } from './context.js';
 import { cutover, newProgress } from './cutover.js';
 import { deploySteps } from './declared-steps.js';
@@ -12,7 +13,12 @@ import { recoverCutover } from './recover-cutover.js';
 import { renderServerEnv } from './env-file.js';
 import { describeServing, type OperationState, runOperation, type Failure, type RunSummary } from './operation.js';
 import { type Checkout, exportCommit, type SourceRevision, sourceRevision } from '../project/git-tree.js';
-import { installStep, interpreterFor, planInstall } from './steps/install.js';
+import { installStep } from './steps/install.js';
+import { readReleaseInstall, withInstallLinks } from './release-install.js';
+import { decideInstall } from '../runtime/install-plan.js';
+import { recordOf } from '../runtime/install-record.js';
+import { probeHostRuntime } from '../runtime/host-runtime.js';
+import { hostInterpreter } from '../runtime/runner.js';
 import { prepareRelease, uploadRelease } from './steps/upload.js';
 import { runStep } from '../run/step.js';
 import { openSession, type Session } from './session.js';
@@ -74,17 +80,19 @@ async function deployRelease(
   checkout: Checkout | null,
 ): Promise<void> {
   const { bus, config, target, signal } = context;
+  // validateOnly builds first; without it the build still runs: it makes what ships.
   if (!options.skipValidate) await validateOnly(context);
-  const { local, gitSha, dirty } = (await runStep(context, 'prepare', 'Hash the release files', async (step) => {
+  else await buildStep(context);
+  const { local, gitSha, dirty, inputs, startScript } = (await runStep(context, 'prepare', 'Hash the release files', async (step) => {
     const revision = checkout === null ? await sourceRevision(config) : { sha: checkout.sha, changed: [] };
     const dirty = checkDirty(revision, options, config.source, (message) => bus.emit({ kind: 'notice', level: 'warn', message }));
     const prepared = await prepareRelease(config);
+    const install = readReleaseInstall(config, prepared.manifest);
     step.detail(
       `${prepared.manifest.length} files${revision.sha === null ? '' : `; commit ${revision.sha.slice(0, 7)}${dirty ? ' with uncommitted changes' : ''}`}`,
     );
-    return { local: prepared, gitSha: revision.sha?.slice(0, 7) ?? null, dirty };
+    return { local: prepared, gitSha: revision.sha?.slice(0, 7) ?? null, dirty, ...install };
   }))!;
-  const install = await planInstall(config);
 
   const session = await openSession(context, { operation: 'deploy', force: options.force ?? false });
   state.session = session;
@@ -95,6 +103,8 @@ async function deployRelease(
   const release = await uniqueReleaseId(session, makeReleaseId(now.stamp, gitSha, { dirty }));
   state.release = release;
   bus.emit({ kind: 'release', release, previous: state.previous });
+  const decision = decideInstall(config, inputs, await probeHostRuntime(transport, config, inputs));
+  const { plan } = decision;
 
   state.upload = (await runStep(context, 'upload', `Upload release ${release}`, async (step) => {
     const env = await renderServerEnv(config);
@@ -109,8 +119,14 @@ async function deployRelease(
       config,
       release,
       base: active?.release ?? null,
-      local,
-      meta: { createdAt: now.iso, gitSha, operator: context.operator, requirementsHash: install.kind === 'venv' ? install.hash : null },
+      local: withInstallLinks(local, layout, plan, release),
+      meta: {
+        createdAt: now.iso,
+        gitSha,
+        operator: context.operator,
+        requirementsHash: plan.kind === 'venv' ? plan.hash : null,
+        install: recordOf(plan),
+      },
       step,
       signal,
     });
@@ -121,12 +137,16 @@ async function deployRelease(
   }))!;
 
   await linkSharedStep(session, release, { deployed: true });
-  await installStep(session, install, release);
+  await installStep(session, decision, release);
 
   const progress = newProgress(target, active);
   state.progress = progress;
   const contractPolicy = options.allowBreaking || config.contract.allowBreaking ? 'allow' : 'gate';
-  await cutover(session, { release, interpreter: interpreterFor(config, session.layout, install), contractPolicy }, progress);
+  await cutover(
+    session,
+    { release, interpreter: hostInterpreter(config, layout, plan), startScript, contractPolicy, operation: 'deploy' },
+    progress,
+  );
   state.serving = describeServing(release, progress);
   await pruneStep(session);
 }

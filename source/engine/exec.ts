@@ -86,8 +86,9 @@ function releaseEnvironment(
   layout: HostLayout,
   active: { readonly release: string; readonly port: number; readonly venv: string | null },
 ): ScriptPart[] {
-  const python = active.venv === null ? config.runtime.python : `${active.venv}/bin/python`;
-  const { env } = serverCommand(config.runtime, { port: active.port, release: active.release, host: '127.0.0.1', python });
+  const interpreter =
+    config.runtime.type === 'node' ? config.runtime.node : active.venv === null ? config.runtime.python : `${active.venv}/bin/python`;
+  const { env } = serverCommand(config.runtime, { port: active.port, release: active.release, host: '127.0.0.1', interpreter });
   // The env file the release runs with: the one cutover hands the supervisor.
   const envFile = layout.envFile;
   return [

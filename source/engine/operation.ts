@@ -4,9 +4,15 @@ import { recordSteps, type EngineContext, type StepRecord } from './context.js';
 import type { CutoverProgress } from './cutover.js';
 import type { Session } from './session.js';
 import type { DeclaredStep, StepId } from '../run/step-ids.js';
+import { localHookEnv, localHookStep } from './steps/hooks.js';
 
 /** The runs that share this frame: each takes the lock, is audited, and ends in a RunSummary. */
 export type RunOperation = 'deploy' | 'rollback' | 'restart' | 'prune';
+
+/** The hooks run around deploys and rollbacks: a restart or a prune moves no release. */
+function hooked(operation: RunOperation): operation is 'deploy' | 'rollback' {
+  return operation === 'deploy' || operation === 'rollback';
+}
 
 export type RunSummary = {
   readonly ok: boolean;
@@ -43,8 +49,9 @@ export type OperationState = {
 export type Failure = { readonly step: StepId; readonly message: string };
 
 /**
- * The frame deploy, rollback, restart and prune share: announce the run, remember which step failed first,
- * let the operation undo what it must, then audit, unlock, announce the end and sum it up. The
+ * The frame deploy, rollback, restart and prune share: announce the run, run hooks.local.before
+ * (deploys and rollbacks), remember which step failed first, let the operation undo what it must,
+ * run hooks.local.after with what happened, then audit, unlock, announce the end and sum it up. The
  * exit code is decided here: an interrupted run is 130, a run that was rolled back is 1 whatever
  * the cause (traffic is on the old release), otherwise the error's own code.
  */
@@ -83,6 +90,7 @@ export async function runOperation(
 
   let failure: unknown = null;
   try {
+    if (hooked(operation)) await localHookStep(context, 'local.before', localHookEnv(context, operation));
     await body(state);
   } catch (error) {
     failure = error;
@@ -94,11 +102,33 @@ export async function runOperation(
     stopTracking();
   }
 
+  const resultOf = (failed: boolean) => (!failed ? 'ok' : signal.aborted ? 'interrupted' : state.rolledBack ? 'rolled-back' : 'failed');
+  // Told what happened, whatever it was; it fails a run that had succeeded, never hides an earlier failure.
+  const first = failure === null ? undefined : errorSummary(failedStep, failure, signal);
+  const after = hooked(operation)
+    ? localHookStep(
+        context,
+        'local.after',
+        localHookEnv(context, operation, {
+          result: resultOf(failure !== null),
+          release: state.release,
+          previous: state.previous,
+          serving: state.serving,
+          ...(first ? { error: { step: first.step, message: first.message } } : {}),
+        }),
+      )
+    : Promise.resolve();
+  await after.catch((error: unknown) => {
+    if (failure !== null) return;
+    failure = error;
+    failedStep = 'hooks.local.after';
+  });
+
   const ok = failure === null;
   const error = ok ? undefined : errorSummary(failedStep, failure, signal);
   const audited = error ? { error: { step: error.step, message: error.message } } : {};
   await state.session?.finish({
-    result: ok ? 'ok' : signal.aborted ? 'interrupted' : state.rolledBack ? 'rolled-back' : 'failed',
+    result: resultOf(!ok),
     from: state.previous,
     to: state.release,
     steps: recorder.steps,

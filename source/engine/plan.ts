@@ -7,7 +7,10 @@ import { readState, type HostState } from '../host/state.js';
 import type { Transport } from '../remote/transport.js';
 import type { EngineContext } from './context.js';
 import { bytesToUpload, diffManifests } from './manifest.js';
-import { planInstall } from './steps/install.js';
+import type { Release } from '../host/releases.js';
+import { probeHostRuntime } from '../runtime/host-runtime.js';
+import { readInstallInputs } from '../runtime/install-inputs.js';
+import { decideInstall, type InstallDecision, type InstallProblem } from '../runtime/install-plan.js';
 import { prepareRelease, readRemoteManifest } from './steps/upload.js';
 
 /** What the host looks like right now, as far as an operator about to change it cares. */
@@ -21,14 +24,24 @@ export type HostOverview = {
 export type RequirementsPlan =
   | { readonly kind: 'none'; readonly reason: string }
   | { readonly kind: 'command'; readonly command: string }
-  | {
-      readonly kind: 'venv';
-      readonly hash: string;
-      /** The active release's requirements hash; null when there is none or it recorded none. */
-      readonly activeHash: string | null;
-      /** Whether the install step will need a venv the active release does not use. */
-      readonly changed: boolean;
-    };
+  | SharedInstallPlan<'venv'>
+  | SharedInstallPlan<'deps'>;
+
+/** A shared venv (`shared/venvs/<hash>`) or install folder (`shared/deps/<hash>`). */
+export type SharedInstallPlan<Kind extends 'venv' | 'deps'> = {
+  readonly kind: Kind;
+  readonly hash: string;
+  /** The active release's hash of the same kind; null when there is none or it recorded none. */
+  readonly activeHash: string | null;
+  /** Whether the install step will need a venv or folder the active release does not use. */
+  readonly changed: boolean;
+  /** The tool that installs (pip, uv, npm, …) and why, in words. */
+  readonly why: string;
+  /** What stops the install on this host, with what to do; null when nothing does. */
+  readonly problem: InstallProblem | null;
+  /** The host's node against package.json's engines.node, for a node runtime. */
+  readonly node: InstallDecision['node'];
+};
 
 export type ToolsPlan = {
   /** What the active release served when it passed its checks; null when it recorded nothing. */
@@ -87,9 +100,10 @@ export async function planDeploy(
 ): Promise<DeployPlan> {
   const { config, target } = context;
   const layout = hostLayout(target.path);
-  const [local, install, state, lock] = await Promise.all([
+  const inputs = readInstallInputs(config);
+  const [local, host, state, lock] = await Promise.all([
     prepareRelease(config),
-    planInstall(config),
+    probeHostRuntime(transport, config, inputs),
     readState(transport, layout),
     readLock(transport, layout, { staleMinutes: target.lockStaleMinutes, localHostName: context.localHost }),
   ]);
@@ -100,8 +114,9 @@ export async function planDeploy(
   ]);
   const activeRelease = base === null ? undefined : releases.find((release) => release.id === base);
   const diff = diffManifests(local.manifest, remote);
-  const activeHash = activeRelease?.requirementsHash ?? null;
-  const requirementsChanged = install.kind === 'venv' && install.hash !== activeHash;
+  const decision = decideInstall(config, inputs, host);
+  const requirements = requirementsPlan(decision, activeRelease);
+  const requirementsChanged = (requirements.kind === 'venv' || requirements.kind === 'deps') && requirements.changed;
   const filesChanged = remote === null || diff.added.length + diff.changed.length + diff.removed.length > 0;
   const shipsEnvironment = config.env.file !== undefined || config.env.required.length > 0;
   return {
@@ -119,8 +134,7 @@ export async function planDeploy(
       unchanged: diff.unchanged.length,
     },
     bytes: { total: local.manifest.reduce((sum, entry) => sum + entry.size, 0), upload: bytesToUpload(diff) },
-    requirements:
-      install.kind === 'venv' ? { kind: 'venv', hash: install.hash, activeHash, changed: install.hash !== activeHash } : install,
+    requirements,
     tools: diffTools(activeRelease?.tools ?? null, options.tools ?? null),
     contract: planContract(activeRelease?.contract ?? null, options.contract ?? null),
     nothingChanged: base !== null && !filesChanged && !requirementsChanged && !shipsEnvironment,
@@ -133,6 +147,21 @@ export function planContract(active: Contract | null, next: Contract | null): Co
     next: next === null ? null : summarizeContract(next),
     diff: active === null || next === null ? null : diffContracts(active, next),
   };
+}
+
+function requirementsPlan(decision: InstallDecision, active: Release | undefined): RequirementsPlan {
+  const { plan } = decision;
+  if (plan.kind === 'none' || plan.kind === 'command') return plan;
+  const activeHash = (plan.kind === 'venv' ? active?.requirementsHash : active?.depsHash) ?? null;
+  const shared = {
+    hash: plan.hash,
+    activeHash,
+    changed: plan.hash !== activeHash,
+    why: decision.why,
+    problem: decision.problem,
+    node: decision.node,
+  };
+  return plan.kind === 'venv' ? { kind: 'venv', ...shared } : { kind: 'deps', ...shared };
 }
 
 /** Tools that appear and disappear between two recorded lists; nothing when either is unknown. */

@@ -1,9 +1,5 @@
 import { DeployError } from '../errors.js';
 import { readReleaseMeta } from '../host/releases.js';
-import type { Transport } from '../remote/transport.js';
-import type { HostLayout } from '../host/layout.js';
-import { runStep, StepSkipped } from '../run/step.js';
-import type { Config } from '../config/load.js';
 import type { EngineContext } from './context.js';
 import { cutover, newProgress } from './cutover.js';
 import { restartSteps } from './declared-steps.js';
@@ -11,7 +7,9 @@ import { describeServing, runOperation, type RunSummary } from './operation.js';
 import { recoverCutover } from './recover-cutover.js';
 import { openSession } from './session.js';
 import { linkSharedStep } from './steps/link-shared.js';
-import { ensureVenv, type InstallPlan, interpreterFor } from './steps/install.js';
+import { recheckStep } from './steps/install.js';
+import { recordedInstall } from '../runtime/install-record.js';
+import { hostInterpreter, needsStartScript, startScriptOf } from '../runtime/runner.js';
 
 /**
  * `mcp-deploy restart`: the active release again, started fresh on the idle colour and moved to
@@ -38,22 +36,24 @@ export async function restart(context: EngineContext, options: { readonly force?
       state.previous = active.release;
       state.release = active.release;
       await linkSharedStep(session, active.release, { deployed: false });
-      const install = (await runStep(context, 'install', 'Check the release venv', async (step) => {
-        const plan = await releaseInstallPlan(transport, layout, config, active.release);
-        if (plan.kind === 'none') throw new StepSkipped(plan.reason);
-        if (plan.kind !== 'venv') throw new StepSkipped('nothing to check');
-        const outcome = await ensureVenv(transport, layout, config, plan, layout.releaseDir(active.release), step.log);
-        step.detail(outcome === 'cached' ? 'venv still there: nothing installed' : 'venv was pruned: rebuilt');
-        return plan;
-      })) ?? { kind: 'none' as const, reason: 'no venv' };
+      const meta = await readReleaseMeta(transport, layout, active.release);
+      const recorded =
+        meta === null
+          ? null
+          : recordedInstall(meta, {
+              python: config.runtime.python,
+              pipArgs: config.runtime.pip_args,
+              requirements: config.runtime.requirements,
+            });
+      if (recorded !== null) await recheckStep(session, recorded, active.release);
+      const startScript = needsStartScript(config.runtime)
+        ? startScriptOf((await transport.readFile(`${layout.releaseDir(active.release)}/package.json`))?.toString('utf8') ?? null)
+        : null;
+      const interpreter = hostInterpreter(config, layout, recorded ?? { kind: 'none', reason: 'nothing shared' });
       const progress = newProgress(target, active);
       state.progress = progress;
       // The same release: a contract that differs now is told, never a reason to stop (as in a rollback).
-      await cutover(
-        session,
-        { release: active.release, interpreter: interpreterFor(config, layout, install), contractPolicy: 'warn' },
-        progress,
-      );
+      await cutover(session, { release: active.release, interpreter, startScript, contractPolicy: 'warn', operation: 'restart' }, progress);
       state.serving = describeServing(active.release, progress);
     },
     async (state, failure) => {
@@ -64,11 +64,4 @@ export async function restart(context: EngineContext, options: { readonly force?
       state.serving = await recoverCutover(session, release, progress, failure, { markFailed: false });
     },
   );
-}
-
-/** The venv the release was deployed with, from its release.json; none when it records none. */
-async function releaseInstallPlan(transport: Transport, layout: HostLayout, config: Config, release: string): Promise<InstallPlan> {
-  const hash = (await readReleaseMeta(transport, layout, release))?.requirementsHash ?? null;
-  if (hash === null) return { kind: 'none', reason: `release ${release} records no venv` };
-  return { kind: 'venv', hash, requirements: config.runtime.requirements ?? 'requirements.txt', needsPip: true };
 }

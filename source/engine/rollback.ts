@@ -6,8 +6,10 @@ import { cutover, newProgress } from './cutover.js';
 import { rollbackSteps } from './declared-steps.js';
 import { recoverCutover } from './recover-cutover.js';
 import { describeServing, runOperation, type RunSummary } from './operation.js';
-import { ensureVenv, interpreterFor, planInstall, type InstallPlan } from './steps/install.js';
 import { linkSharedStep } from './steps/link-shared.js';
+import { recheckStep } from './steps/install.js';
+import { recordedInstall } from '../runtime/install-record.js';
+import { hostInterpreter, needsStartScript, startScriptOf } from '../runtime/runner.js';
 import { pruneStep } from './steps/prune.js';
 import { openSession } from './session.js';
 import { runStep } from '../run/step.js';
@@ -20,7 +22,8 @@ export type RollbackOptions = {
 
 /**
  * A zero-downtime move to an earlier release: the same cutover as a deploy (idle colour, checks,
- * switch, verify, drain), with no upload, and no install while the release's venv is still there.
+ * switch, verify, drain), with no upload, and no install while the release's venv or shared
+ * install folder is still there.
  */
 export async function rollback(context: EngineContext, options: RollbackOptions = {}): Promise<RunSummary> {
   const { bus, target, config } = context;
@@ -48,25 +51,21 @@ export async function rollback(context: EngineContext, options: RollbackOptions 
       state.release = chosen.id;
       bus.emit({ kind: 'release', release: chosen.id, previous: state.previous });
       await linkSharedStep(session, chosen.id, { deployed: false });
-      const install: InstallPlan = chosen.requirementsHash
-        ? { kind: 'venv', hash: chosen.requirementsHash, requirements: config.runtime.requirements ?? 'requirements.txt', needsPip: true }
-        : await planInstall(config).then((plan) =>
-            plan.kind === 'venv' ? { kind: 'none' as const, reason: 'release records no venv' } : plan,
-          );
-      if (install.kind === 'venv') {
-        await runStep(context, 'install', 'Check the release venv', async (step) => {
-          const outcome = await ensureVenv(transport, layout, config, install, layout.releaseDir(chosen.id), step.log);
-          step.detail(outcome === 'cached' ? 'venv still there: nothing installed' : 'venv was pruned: rebuilt');
-        });
-      }
+      const recorded = recordedInstall(chosen, {
+        python: config.runtime.python,
+        pipArgs: config.runtime.pip_args,
+        requirements: config.runtime.requirements,
+      });
+      if (recorded !== null) await recheckStep(session, recorded, chosen.id);
+      // The release's own start script: the local package.json may have moved on since.
+      const startScript = needsStartScript(config.runtime)
+        ? startScriptOf((await transport.readFile(`${layout.releaseDir(chosen.id)}/package.json`))?.toString('utf8') ?? null)
+        : null;
       const progress = newProgress(target, active);
       state.progress = progress;
+      const interpreter = hostInterpreter(config, layout, recorded ?? { kind: 'none', reason: 'nothing shared' });
       // Rolling back is never gated, but it warns when the target's contract differs from the active one's.
-      await cutover(
-        session,
-        { release: chosen.id, interpreter: interpreterFor(config, layout, install), contractPolicy: 'warn' },
-        progress,
-      );
+      await cutover(session, { release: chosen.id, interpreter, startScript, contractPolicy: 'warn', operation: 'rollback' }, progress);
       state.serving = describeServing(chosen.id, progress);
       await pruneStep(session);
     },

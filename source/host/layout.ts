@@ -30,6 +30,9 @@ export type HostLayout = {
   readonly envFile: string;
   readonly venvsDir: string;
   venvDir(hash: string): string;
+  /** `shared/deps`: installs keyed by the hash of what pins them (node_modules, a cached runtime.install). */
+  readonly depsRoot: string;
+  depsDir(hash: string): string;
   readonly logsDir: string;
   logFile(id: string): string;
   readonly runDir: string;
@@ -53,6 +56,7 @@ export function hostLayout(root: string): HostLayout {
   const sharedDir = join('shared');
   const venvsDir = posix.join(sharedDir, 'venvs');
   const logsDir = posix.join(sharedDir, 'logs');
+  const depsRoot = posix.join(sharedDir, 'deps');
   const runDir = join('run');
   const lockDir = join('deploy.lock');
   return {
@@ -71,6 +75,8 @@ export function hostLayout(root: string): HostLayout {
     envFile: posix.join(sharedDir, '.env'),
     venvsDir,
     venvDir: (hash) => posix.join(venvsDir, assertSafeName(hash, 'venv hash')),
+    depsRoot,
+    depsDir: (hash) => posix.join(depsRoot, assertSafeName(hash, 'install hash')),
     logsDir,
     logFile: (id) => posix.join(logsDir, `${assertSafeReleaseId(id)}.log`),
     runDir,

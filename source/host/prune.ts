@@ -14,7 +14,8 @@ import { compareNewestFirst, type Release } from './releases.js';
  * Rules: keep the newest `keep` good releases, plus whatever is active, previous, current or named
  * by the live lock; failed releases never count towards `keep`, and the newest `keepFailed` of them
  * stay for debugging. Upload leftovers (`.partial`) go once they are older than `minAgeSeconds`
- * and not the lock's release. Venvs go when no remaining release uses them.
+ * and not the lock's release. Venvs and shared install folders (shared/deps) go when no remaining
+ * release uses them.
  */
 
 /** A directory on the host and how long ago (host clock) it was last modified. */
@@ -36,6 +37,8 @@ export type PruneOptions = {
   readonly garbage?: readonly AgedEntry[];
   /** Entries of shared/venvs (see readPruneCandidates). */
   readonly venvs?: readonly AgedEntry[];
+  /** Entries of shared/deps (see readPruneCandidates). */
+  readonly deps?: readonly AgedEntry[];
   /** Leftovers and unused venvs younger than this stay: something may be writing them. 1 hour by default. */
   readonly minAgeSeconds?: number;
 };
@@ -47,6 +50,8 @@ export type PrunePlan = {
   readonly garbage: readonly string[];
   /** Names of dirs in shared/venvs to remove. */
   readonly venvs: readonly string[];
+  /** Names of dirs in shared/deps to remove. */
+  readonly deps: readonly string[];
   readonly kept: readonly { readonly id: string; readonly reasons: readonly KeepReason[] }[];
   /** Why something that looks removable was left, in words. */
   readonly notes: readonly string[];
@@ -99,30 +104,50 @@ export function planPrune(releases: readonly Release[], options: PruneOptions): 
     }
   }
 
-  const venvs: string[] = [];
-  const used = new Set(remaining.map((release) => release.requirementsHash).filter((hash): hash is string => hash !== null));
   const unknown = remaining.filter((release) => release.metadata === 'invalid').map((release) => release.id);
-  if (unknown.length > 0) {
-    notes.push(
-      `venvs left as they are: ${unknown.join(', ')} ${unknown.length === 1 ? 'has' : 'have'} an unreadable release.json, so the venvs in use are not known`,
-    );
-  } else {
-    for (const entry of options.venvs ?? []) {
+  const sharedFolders = (what: 'venv' | 'install folder', entries: readonly AgedEntry[], used: Set<string>): string[] => {
+    const removable: string[] = [];
+    for (const entry of entries) {
       if (venvTemporaryName.test(entry.name)) {
-        if (oldEnough(entry)) venvs.push(entry.name);
+        if (oldEnough(entry)) removable.push(entry.name);
       } else if (venvName.test(entry.name) && !used.has(entry.name)) {
-        // A young unused venv may belong to an upload still in `.partial`, whose release.json we cannot see.
-        if (oldEnough(entry)) venvs.push(entry.name);
-        else notes.push(`venv ${entry.name} left: unused but built less than ${Math.round(minAge / 60)} minutes ago`);
+        // A young unused one may belong to an upload still in `.partial`, whose release.json we cannot see.
+        if (oldEnough(entry)) removable.push(entry.name);
+        else notes.push(`${what} ${entry.name} left: unused but built less than ${Math.round(minAge / 60)} minutes ago`);
       }
     }
+    return removable;
+  };
+  let venvs: string[] = [];
+  let deps: string[] = [];
+  if (unknown.length > 0) {
+    notes.push(
+      `venvs and install folders left as they are: ${unknown.join(', ')} ${unknown.length === 1 ? 'has' : 'have'} an unreadable release.json, so the ones in use are not known`,
+    );
+  } else {
+    const inUse = (pick: (release: Release) => string | null) =>
+      new Set(remaining.map(pick).filter((hash): hash is string => hash !== null));
+    venvs = sharedFolders(
+      'venv',
+      options.venvs ?? [],
+      inUse((release) => release.requirementsHash),
+    );
+    deps = sharedFolders(
+      'install folder',
+      options.deps ?? [],
+      inUse((release) => release.depsHash),
+    );
   }
-  return { releases: remove, garbage, venvs, kept, notes };
+  return { releases: remove, garbage, venvs, deps, kept, notes };
 }
 
-export type PruneCandidates = { readonly garbage: readonly AgedEntry[]; readonly venvs: readonly AgedEntry[] };
+export type PruneCandidates = {
+  readonly garbage: readonly AgedEntry[];
+  readonly venvs: readonly AgedEntry[];
+  readonly deps: readonly AgedEntry[];
+};
 
-/** The dot dirs of releases/ and the entries of shared/venvs with their ages, in one remote command. */
+/** The dot dirs of releases/ and the entries of shared/venvs and shared/deps with their ages, in one remote command. */
 export async function readPruneCandidates(transport: Transport, layout: HostLayout): Promise<PruneCandidates> {
   // Names outside the safe alphabet are skipped in sh too, so each line is exactly "<tag> <mtime> <name>".
   const listing = (tag: string, dir: string, glob: string) => [
@@ -136,6 +161,7 @@ export async function readPruneCandidates(transport: Transport, layout: HostLayo
     op('; date -u +%s;'),
     ...listing('G', layout.releasesDir, '.*'),
     ...listing('V', layout.venvsDir, '* .*'),
+    ...listing('D', layout.depsRoot, '* .*'),
   );
   const result = await transport.run({ script: text }, { timeoutMs: 60_000 });
   if (result.code !== 0) {
@@ -148,15 +174,16 @@ export async function readPruneCandidates(transport: Transport, layout: HostLayo
   const now = parseEpoch(first, transport.label);
   const garbage: AgedEntry[] = [];
   const venvs: AgedEntry[] = [];
+  const deps: AgedEntry[] = [];
   for (const line of lines) {
-    const match = /^([GV]) (\S+) (.+)$/.exec(line);
+    const match = /^([GVD]) (\S+) (.+)$/.exec(line);
     if (!match) continue;
     const [, tag, mtime, name] = match;
     if (name === undefined || mtime === undefined) continue;
     const ageSeconds = /^\d+$/.test(mtime) ? Math.max(0, now - Number(mtime)) : null;
-    (tag === 'G' ? garbage : venvs).push({ name, ageSeconds });
+    (tag === 'G' ? garbage : tag === 'V' ? venvs : deps).push({ name, ageSeconds });
   }
-  return { garbage, venvs };
+  return { garbage, venvs, deps };
 }
 
 export type PruneResult = {
@@ -164,6 +191,7 @@ export type PruneResult = {
   readonly logs: readonly string[];
   readonly garbage: readonly string[];
   readonly venvs: readonly string[];
+  readonly deps: readonly string[];
   /** Paths that could not be removed (their error went to the command's stderr, quoted in `error`). */
   readonly failed: readonly string[];
   readonly error?: string;
@@ -184,10 +212,15 @@ export async function prune(transport: Transport, layout: HostLayout, plan: Prun
     if (!name.startsWith('.') || !isSafeReleaseId(name.slice(1))) throw new Error(`not a garbage dir name: ${JSON.stringify(name)}`);
     return posix.join(layout.releasesDir, name);
   });
-  const venvPairs = plan.venvs.map((name) => {
-    if (venvTemporaryName.test(name)) return [posix.join(layout.venvsDir, name), posix.join(layout.venvsDir, name)] as const;
-    return [layout.venvDir(name), posix.join(layout.venvsDir, `.${name}.tmp-pruning`)] as const;
-  });
+  const sharedPairs = (names: readonly string[], dir: string, path: (name: string) => string) =>
+    names.map((name) => {
+      if (venvTemporaryName.test(name)) return [posix.join(dir, name), posix.join(dir, name)] as const;
+      return [path(name), posix.join(dir, `.${name}.tmp-pruning`)] as const;
+    });
+  const venvPairs = [
+    ...sharedPairs(plan.venvs, layout.venvsDir, layout.venvDir),
+    ...sharedPairs(plan.deps, layout.depsRoot, layout.depsDir),
+  ];
 
   const first = await removeAll(transport, [
     ...releasePairs,
@@ -213,6 +246,10 @@ export async function prune(transport: Transport, layout: HostLayout, plan: Prun
     garbage: plan.garbage.filter((name) => removed.has(posix.join(layout.releasesDir, name))),
     venvs: plan.venvs.filter((_name, index) => {
       const pair = venvPairs[index];
+      return pair !== undefined && removed.has(pair[0]);
+    }),
+    deps: plan.deps.filter((_name, index) => {
+      const pair = venvPairs[plan.venvs.length + index];
       return pair !== undefined && removed.has(pair[0]);
     }),
     failed,

@@ -21,6 +21,8 @@ export const releaseMetaSchema = z.looseObject({
   gitSha: z.string().nullable(),
   operator: z.string(),
   requirementsHash: z.string().nullable(),
+  /** The install the release used (runtime/install-record.ts); absent in releases made before it was recorded. */
+  install: z.unknown().optional(),
   files: z.number().int().nonnegative(),
   bytes: z.number().nonnegative(),
 });
@@ -37,6 +39,10 @@ export type Release = {
   readonly gitSha: string | null;
   readonly operator: string | null;
   readonly requirementsHash: string | null;
+  /** The `shared/deps/<hash>` folder the release links to, if any. */
+  readonly depsHash: string | null;
+  /** release.json's `install` record, unparsed: runtime/install-record.ts reads it. */
+  readonly install: unknown;
   readonly files: number | null;
   readonly bytes: number | null;
   /** Disk use of the dir (`du -sk`), counting files hard-linked with other releases in full. */
@@ -170,6 +176,8 @@ function toRelease(id: string, files: Partial<Record<(typeof metaFiles)[number],
     gitSha: meta?.gitSha ?? null,
     operator: meta?.operator ?? null,
     requirementsHash: meta?.requirementsHash ?? null,
+    depsHash: depsHashOf(meta?.install),
+    install: meta?.install ?? null,
     files: meta?.files ?? null,
     bytes: meta?.bytes ?? null,
     sizeBytes: kib === null ? null : kib * 1024,
@@ -179,6 +187,12 @@ function toRelease(id: string, files: Partial<Record<(typeof metaFiles)[number],
     metadata: files['release.json'] === undefined ? 'missing' : meta === null ? 'invalid' : 'ok',
     problems,
   };
+}
+
+function depsHashOf(install: unknown): string | null {
+  if (typeof install !== 'object' || install === null) return null;
+  const { kind, hash } = install as { kind?: unknown; hash?: unknown };
+  return kind === 'deps' && typeof hash === 'string' ? hash : null;
 }
 
 function parseJsonFile<T>(text: string | undefined, schema: z.ZodType<T>, name: string, problems: string[]): T | null {

@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Config, Target } from '../config/load.js';
 import { describeError, isDeployError } from '../errors.js';
 import { colours, type Colour } from '../engine/colours.js';
@@ -11,6 +13,7 @@ import { createHostProbe, fail, lastLines, pass, type DoctorCheck, type HostProb
 import { nginxChecks, sudoChecks } from './doctor-nginx.js';
 import { inspectDeployRoot } from './deploy-root.js';
 import { rebootCheck } from './doctor-reboot.js';
+import { runtimeChecks } from './doctor-runtime.js';
 
 export type { DoctorCheck } from './doctor-check.js';
 
@@ -51,6 +54,7 @@ export async function runDoctor(input: DoctorInput): Promise<DoctorCheck[]> {
       await deployRoot(probe),
       await diskSpace(probe),
       ...(await python(probe)),
+      ...(await runtimeChecks(probe)),
       ...(await ports(probe)),
       ...(await nginxChecks(probe)),
       ...(await sudoChecks(probe)),
@@ -123,7 +127,7 @@ async function python(probe: HostProbe): Promise<DoctorCheck[]> {
     ];
   }
   const checks = [pass('python', `${python} ${version.stdout.trim()}`)];
-  if (runtime.requirements === undefined) return checks;
+  if (runtime.requirements === undefined && !existsSync(join(probe.config.source, 'pyproject.toml'))) return checks;
   // A real venv with pip, as the install step builds it: Debian's python3 lacks ensurepip without python3-venv.
   const venv = await probe.sh(
     [

@@ -24,6 +24,8 @@ export type WorkflowInput = {
   readonly envFile?: string;
   readonly requirements?: string;
   readonly python: boolean;
+  /** A node server: its folder and the command that installs its dependencies (dev ones too: the build and the local checks need them). */
+  readonly nodeInstall?: { readonly folder: string; readonly command: string };
   /** Where the target's key and known_hosts live on the runner: `~/…` or absolute. */
   readonly identityFile: string;
   readonly knownHosts: string;
@@ -54,10 +56,9 @@ export function workflowInputFor(
   };
   assertPinnedMcpDeploy(repoRoot);
   const source = inRepo(config.source, 'The source folder');
-  const requirements =
-    config.runtime.type === 'python' && config.runtime.requirements !== undefined
-      ? join(config.source, config.runtime.requirements)
-      : undefined;
+  const named = config.runtime.requirements ?? (existsSync(join(config.source, 'pyproject.toml')) ? 'pyproject.toml' : undefined);
+  // pip installs a pyproject.toml's dependencies as a project install of the source folder.
+  const requirements = config.runtime.type === 'python' && named !== undefined ? join(config.source, named) : undefined;
   return {
     app: config.app,
     target: target.name,
@@ -66,6 +67,10 @@ export function workflowInputFor(
     ...(config.env.file === undefined ? {} : { envFile: inRepo(config.env.file, 'env.file') }),
     ...(requirements === undefined ? {} : { requirements: inRepo(requirements, 'runtime.requirements') }),
     python: config.runtime.type === 'python',
+    // A server at the repository's root shares its package.json with mcp-deploy's pin: one npm ci installs both.
+    ...(config.runtime.type === 'node' && !(source === '' && nodeInstallCommand(config.source) === 'npm ci')
+      ? { nodeInstall: { folder: source === '' ? '.' : source, command: nodeInstallCommand(config.source) } }
+      : {}),
     identityFile: runnerPath(target.identityFile ?? '~/.ssh/id_ed25519'),
     knownHosts: runnerPath(target.knownHosts ?? '~/.ssh/known_hosts'),
     branch: options.branch ?? 'main',
@@ -177,7 +182,18 @@ ${input.requirements === undefined ? '' : `          cache: pip\n          cache
   input.requirements === undefined
     ? ''
     : `      - name: Install the server's requirements (the local checks start the server)
-        run: ${y(command(['python', '-m', 'pip', 'install', '-r', input.requirements]))}
+        run: ${y(
+          input.requirements.endsWith('pyproject.toml')
+            ? command(['python', '-m', 'pip', 'install', dirOf(input.requirements)])
+            : command(['python', '-m', 'pip', 'install', '-r', input.requirements]),
+        )}
+`
+}${
+  input.nodeInstall === undefined
+    ? ''
+    : `      - name: Install the server's dependencies (its build and the local checks need them)
+        working-directory: ${y(input.nodeInstall.folder)}
+        run: ${y(input.nodeInstall.command)}
 `
 }      - name: Install the pinned mcp-deploy
         run: npm ci
@@ -337,6 +353,14 @@ function contractJob(input: WorkflowInput, setup: string, tool: readonly string[
 ${setup}      - name: ${JSON.stringify(`Compare ${input.contractFile} with the server`)}
         run: ${JSON.stringify(command(check))}
 `;
+}
+
+/** The lockfile's install with dev dependencies, as a CI runner has none of the managers but npm. */
+function nodeInstallCommand(source: string): string {
+  if (existsSync(join(source, 'pnpm-lock.yaml')) && !existsSync(join(source, 'package-lock.json')))
+    return 'corepack enable && pnpm install --frozen-lockfile';
+  if (existsSync(join(source, 'yarn.lock')) && !existsSync(join(source, 'package-lock.json'))) return 'corepack enable && yarn install';
+  return 'npm ci';
 }
 
 /** Writes the workflow under `repoRoot`; an existing one is replaced only with `force`. */

@@ -1,4 +1,6 @@
 import { appName, type RawConfig } from '../config/schema.js';
+import type { RuntimeFacts } from './init-project.js';
+import { type Entry, inline, nodeRuntimeEntries, pythonRuntimeEntries, renderEntries } from './init-render.js';
 
 /**
  * The answers `mcp-deploy init` collects, checked one by one, and the `.mcpdeployrc` they make:
@@ -21,14 +23,14 @@ export const initFields = [
     label: 'Server entry',
     flag: '--entry',
     required: true,
-    hint: 'The Python script that starts the server, relative to the source folder.',
+    hint: 'The file that starts the server (server.py, or dist/index.js for node), relative to the source folder.',
   },
   {
     key: 'requirements',
     label: 'Requirements',
     flag: null,
     required: false,
-    hint: "Relative to the source folder. Empty: none, the server runs on the host's python3.",
+    hint: 'Python: requirements.txt or pyproject.toml, relative to the source folder. Empty: none (a node server installs from its lockfile).',
   },
   {
     key: 'ontologies',
@@ -90,6 +92,8 @@ export type InitAnswers = {
   readonly healthPath: string | null;
   /** How the host keeps the server running; systemd unless asked otherwise (the nginx reload assumes it too). */
   readonly supervisor?: Supervisor;
+  /** What init found about how the source runs (node or python, lockfile, build); absent: python. */
+  readonly project?: RuntimeFacts | null;
 };
 
 export const supervisors = ['systemd', 'process'] as const;
@@ -155,7 +159,7 @@ function publicUrlProblem(domain: string): string | null {
 /** The answers as the config needs them; call after every `answerProblem` came back null. */
 export function answersFrom(
   texts: AnswerTexts,
-  options: { readonly healthPath: string | null; readonly supervisor?: Supervisor },
+  options: { readonly healthPath: string | null; readonly supervisor?: Supervisor; readonly project?: RuntimeFacts | null },
 ): InitAnswers {
   const text = (key: FieldKey) => texts[key].trim();
   return {
@@ -175,6 +179,7 @@ export function answersFrom(
     targetName: text('target'),
     healthPath: options.healthPath,
     ...(options.supervisor === undefined ? {} : { supervisor: options.supervisor }),
+    ...(options.project ? { project: options.project } : {}),
   };
 }
 
@@ -184,7 +189,10 @@ export function buildConfig(answers: InitAnswers): RawConfig {
     app: answers.app,
     source: answers.source,
     exclude: [],
-    runtime: { type: 'python', entry: answers.entry, ...(answers.requirements === null ? {} : { requirements: answers.requirements }) },
+    runtime: isNode(answers)
+      ? { type: 'node', entry: answers.entry }
+      : { type: 'python', entry: answers.entry, ...(answers.requirements === null ? {} : { requirements: answers.requirements }) },
+    ...(nodeBuild(answers) === null ? {} : { build: nodeBuild(answers)! }),
     ontologies: [...answers.ontologies],
     health: {
       http: answers.healthPath === null ? [] : [{ path: answers.healthPath, status: 200 }],
@@ -206,30 +214,15 @@ export function buildConfig(answers: InitAnswers): RawConfig {
   };
 }
 
-/** One key of a rendered object: comments above it, and a value that is JSON text or a nested object. */
-type Entry =
-  | { readonly comment?: readonly string[]; readonly key: string; readonly value: string | readonly Entry[]; readonly gap?: boolean }
-  | { readonly comment: readonly string[] };
-
 /** The config as commented JSON: each key says in a line what it is for, like .mcpdeployrc.example. */
 export function renderConfig(answers: InitAnswers): string {
   const config = buildConfig(answers);
   const target = config.targets[answers.targetName]!;
-  const runtime: Entry[] = [
-    {
-      comment: ['"python": run <venv>/bin/python <entry> (or "command" with a start command of your own).'],
-      key: 'type',
-      value: inline('python'),
-    },
-    { comment: ['The script to run, relative to "source".'], key: 'entry', value: inline(answers.entry) },
-    answers.requirements === null
-      ? { comment: ['No requirements file: the server runs on the host\'s python3. Add "requirements" to get a cached venv.'] }
-      : {
-          comment: ['Its sha256 keys the venv on the host: releases with the same requirements share one.'],
-          key: 'requirements',
-          value: inline(answers.requirements),
-        },
-  ];
+  const project = answers.project;
+  const runtime = isNode(answers)
+    ? nodeRuntimeEntries({ entry: answers.entry, lockfile: project?.type === 'node' ? project.lockfile : null })
+    : pythonRuntimeEntries(answers);
+  const build = nodeBuild(answers);
   const health: Entry[] = [
     {
       comment:
@@ -299,6 +292,16 @@ export function renderConfig(answers: InitAnswers): string {
       value: '[]',
     },
     { key: 'runtime', value: runtime, gap: true },
+    ...(build === null
+      ? []
+      : [
+          {
+            comment: [`Run on this machine before the checks; only "output" (with package.json and the lockfile) ships.`],
+            key: 'build',
+            value: inline(build),
+            gap: true,
+          },
+        ]),
     {
       comment: ['Globs, relative to "source", of Turtle files that must parse before a deploy.'],
       key: 'ontologies',
@@ -315,37 +318,15 @@ export function renderConfig(answers: InitAnswers): string {
   return `${header.join('\n')}\n{\n${renderEntries(top, '  ')}\n}\n`;
 }
 
-function renderEntries(entries: readonly Entry[], indent: string): string {
-  const lastKeyed = entries.findLastIndex((entry) => 'key' in entry);
-  const lines: string[] = [];
-  entries.forEach((entry, index) => {
-    if ('key' in entry && entry.gap && lines.length > 0) lines.push('');
-    for (const comment of entry.comment ?? []) lines.push(`${indent}// ${comment}`);
-    if (!('key' in entry)) return;
-    const comma = index === lastKeyed ? '' : ',';
-    if (typeof entry.value === 'string') {
-      lines.push(`${indent}${jsonString(entry.key)}: ${entry.value}${comma}`);
-    } else {
-      lines.push(`${indent}${jsonString(entry.key)}: {`, renderEntries(entry.value, `${indent}  `), `${indent}}${comma}`);
-    }
-  });
-  return lines.join('\n');
+function isNode(answers: InitAnswers): boolean {
+  return answers.project?.type === 'node';
 }
 
-/** A value on one line, spaced like the example file: `{ "path": "/health", "status": 200 }`. */
-function inline(value: unknown): string {
-  if (typeof value === 'string') return jsonString(value);
-  if (Array.isArray(value)) return `[${value.map(inline).join(', ')}]`;
-  if (typeof value === 'object' && value !== null) {
-    const fields = Object.entries(value).filter(([, item]) => item !== undefined);
-    return fields.length === 0 ? '{}' : `{ ${fields.map(([key, item]) => `${jsonString(key)}: ${inline(item)}`).join(', ')} }`;
-  }
-  return JSON.stringify(value);
-}
-
-/** A JSON string whose `${` stays literal: the loader would read it as an environment variable. */
-function jsonString(value: string): string {
-  return JSON.stringify(value.replaceAll('${', () => '$${'));
+function nodeBuild(answers: InitAnswers): { command: string; output: string } | null {
+  const project = answers.project;
+  if (project?.type !== 'node' || project.build === null) return null;
+  // Only while the entry is what the build makes: a hand-typed entry elsewhere needs no build.
+  return answers.entry.startsWith(`${project.build.output}/`) ? { command: project.build.command, output: project.build.output } : null;
 }
 
 function normaliseRelative(path: string): string {

@@ -1,9 +1,12 @@
 import { existsSync, readdirSync, readFileSync, statSync, type Dirent } from 'node:fs';
-import { basename, join, posix, relative, resolve, sep } from 'node:path';
-import { execa } from 'execa';
+import { join, posix, relative, resolve, sep } from 'node:path';
 import { globSync } from 'tinyglobby';
 import { configFileNames } from '../config/load.js';
-import { appName } from '../config/schema.js';
+import { readGitRemote, suggestAppName } from './init-names.js';
+import { nodeSignals, pythonFacts, type NodeSignals, type RuntimeFacts } from './init-project.js';
+
+export type { RuntimeFacts } from './init-project.js';
+export { appNameForFolder, readGitRemote, redactRemote, sanitizeAppName } from './init-names.js';
 
 /**
  * What `mcp-deploy init` can learn from the repository before asking anything: where the MCP
@@ -15,9 +18,12 @@ import { appName } from '../config/schema.js';
 export type ServerCandidate = {
   /** Relative to the repository root; '.' for the root itself. */
   readonly folder: string;
-  /** Relative to `folder`; null when nothing in it looks like the script to run. */
+  /** Relative to `folder`; null when nothing in it looks like the script (or built file) to run. */
   readonly entry: string | null;
+  /** For python: requirements.txt or pyproject.toml; null for node, or when there is neither. */
   readonly requirements: string | null;
+  /** How it runs and installs: python or node, lockfile, build. */
+  readonly runtime: RuntimeFacts;
   /** Globs relative to `folder`, each matching at least one `.ttl` file. */
   readonly ontologies: readonly string[];
   /** Some Python file in the folder mentions `/health`: worth checking after a deploy. */
@@ -42,8 +48,6 @@ export type Detection = {
 
 /** Never looked into: version control, caches, environments and build output hold no server of ours. */
 const skippedFolders = new Set(['node_modules', '__pycache__', 'venv', 'env', 'site-packages', 'dist', 'build']);
-/** Folder names that say nothing about the app (`src/server.py` should not name it "src"). */
-const genericNames = new Set(['src', 'server', 'servers', 'app', 'apps', 'mcp', 'backend', 'python', 'service', 'api', 'lib']);
 const preferredEntries = ['server.py', 'main.py', 'app.py', '__main__.py'];
 const maxDepth = 4;
 const maxEntriesVisited = 20_000;
@@ -64,7 +68,7 @@ export async function detectProject(root: string): Promise<Detection> {
   const candidates = scanForServers(absoluteRoot);
   const gitRemote = await readGitRemote(absoluteRoot);
   const server = candidates[0] ?? null;
-  const { app, appReason } = suggestAppName(absoluteRoot, server, gitRemote);
+  const { app, appReason } = suggestAppName(absoluteRoot, server?.folder ?? null, gitRemote);
   return {
     root: absoluteRoot,
     server,
@@ -80,7 +84,33 @@ export async function detectProject(root: string): Promise<Detection> {
 export function inspectFolder(root: string, folder: string): ServerCandidate {
   const absolute = resolve(root, folder);
   const files = pythonFilesIn(absolute).map((name) => readSignals(absolute, name));
-  return candidateFor(resolve(root), absolute, files);
+  const python = candidateFor(resolve(root), absolute, files);
+  // A package.json with an MCP SDK, or one with no Python server beside it, makes it a node project.
+  const node = nodeSignals(absolute);
+  if (node !== null && (node.isServer || python.entry === null) && node.score >= python.score)
+    return nodeCandidate(resolve(root), absolute, node);
+  return python;
+}
+
+function nodeCandidate(root: string, folder: string, node: NodeSignals): ServerCandidate {
+  const { globs, count } = turtleGlobs(folder);
+  const reasons = [...node.reasons, ...(count > 0 ? [`${count} Turtle file${count === 1 ? '' : 's'} (${globs.join(', ')})`] : [])];
+  return {
+    folder: toPosix(relative(root, folder)) || '.',
+    entry: node.facts.entry,
+    requirements: null,
+    runtime: node.facts,
+    ontologies: globs,
+    mentionsHealth: mentionsHealth(folder, node.facts.entry),
+    score: node.score,
+    reasons,
+  };
+}
+
+/** The node entry's source, or its TypeScript source before a build, mentions /health. */
+function mentionsHealth(folder: string, entry: string | null): boolean {
+  const candidates = entry === null ? [] : [entry, entry.replace(/^(dist|build|out|lib)\//, 'src/').replace(/\.[cm]?js$/, '.ts')];
+  return candidates.some((path) => /\/health\b/.test(readText(join(folder, path))));
 }
 
 function scanForServers(root: string): ServerCandidate[] {
@@ -98,6 +128,8 @@ function scanForServers(root: string): ServerCandidate[] {
       .filter((entry) => entry.isFile() && isServerScriptName(entry.name))
       .map((entry) => readSignals(folder, entry.name));
     if (signals.some((file) => file.looksLikeServer)) found.push(candidateFor(root, folder, signals));
+    const node = entries.some((entry) => entry.isFile() && entry.name === 'package.json') ? nodeSignals(folder) : null;
+    if (node?.isServer) found.push(nodeCandidate(root, folder, node));
     if (depth >= maxDepth) return;
     for (const entry of entries) {
       if (visited > maxEntriesVisited) return;
@@ -117,13 +149,18 @@ function candidateFor(root: string, folder: string, files: readonly FileSignals[
   const reasons: string[] = [];
   let score = entry?.score ?? 0;
   if (entry !== null) reasons.push(`${entry.name}: ${entry.reasons.join(', ')}`);
-  const requirements = existsSync(join(folder, 'requirements.txt')) ? 'requirements.txt' : null;
+  const runtime = pythonFacts(folder);
+  const { requirements } = runtime;
   if (requirements !== null) {
-    const mentionsMcp = /^\s*(mcp|fastmcp)\b/im.test(readText(join(folder, requirements)));
+    const mentionsMcp =
+      /^\s*(mcp|fastmcp)\b/im.test(readText(join(folder, requirements))) ||
+      /["'](mcp|fastmcp)\b/i.test(readText(join(folder, requirements)));
     if (mentionsMcp) score += 1;
-    reasons.push(mentionsMcp ? 'requirements.txt lists mcp' : 'requirements.txt found');
-  } else if (existsSync(join(folder, 'pyproject.toml'))) {
-    reasons.push("pyproject.toml but no requirements.txt: the server will run on the host's python3 unless you add one");
+    if (requirements === 'requirements.txt') reasons.push(mentionsMcp ? 'requirements.txt lists mcp' : 'requirements.txt found');
+    else
+      reasons.push(
+        `pyproject.toml${mentionsMcp ? ' depends on mcp' : ''}: its dependencies go into a cached venv${runtime.uvLock ? ' (from uv.lock where the host has uv)' : ''}`,
+      );
   }
   const { globs, count } = turtleGlobs(folder);
   if (count > 0) reasons.push(`${count} Turtle file${count === 1 ? '' : 's'} (${globs.join(', ')})`);
@@ -132,6 +169,7 @@ function candidateFor(root: string, folder: string, files: readonly FileSignals[
     folder: folderPath,
     entry: entry?.name ?? null,
     requirements,
+    runtime,
     ontologies: globs,
     mentionsHealth: files.some((file) => file.mentionsHealth),
     score,
@@ -194,56 +232,6 @@ function isSkippedFolder(name: string): boolean {
   return name.startsWith('.') || skippedFolders.has(name) || name === 'tests' || name === 'test';
 }
 
-/** `origin`'s URL, or null outside a repository, without a remote, or without git at all. */
-export async function readGitRemote(root: string): Promise<string | null> {
-  try {
-    const result = await execa('git', ['remote', 'get-url', 'origin'], { cwd: root, reject: false, timeout: 5_000, stdin: 'ignore' });
-    const url = result.exitCode === 0 ? String(result.stdout).trim() : '';
-    return url === '' ? null : redactRemote(url);
-  } catch {
-    return null;
-  }
-}
-
-/** `https://user:token@host/x` → `https://host/x`: a remote may carry a token, which is never shown. */
-export function redactRemote(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, '$1');
-}
-
-/** A name the `app` key accepts, made from anything (a folder, a repository), or null. */
-export function sanitizeAppName(raw: string): string | null {
-  const cleaned = raw
-    .toLowerCase()
-    .replace(/\.git$/, '')
-    .replace(/[^a-z0-9_.-]+/g, '-')
-    .replace(/^[^a-z0-9]+/, '')
-    .slice(0, 63)
-    .replace(/[-_.]+$/, '');
-  return cleaned !== '' && appName.safeParse(cleaned).success ? cleaned : null;
-}
-
-function suggestAppName(root: string, server: ServerCandidate | null, gitRemote: string | null): { app: string; appReason: string } {
-  const folderName = server ? appNameForFolder(server.folder) : null;
-  const repoName = gitRemote ? (/([^/:]+?)(\.git)?\/?$/.exec(gitRemote)?.[1] ?? null) : null;
-  const choices: [string | null, string][] = [
-    [folderName, `the server's folder, ${server?.folder}/`],
-    [repoName, `the repository's name, ${repoName}`],
-    [basename(root), `this folder's name, ${basename(root)}`],
-  ];
-  for (const [raw, reason] of choices) {
-    const name = raw === null ? null : sanitizeAppName(raw);
-    if (name !== null) return { app: name, appReason: `from ${reason}` };
-  }
-  return { app: 'mcp-server', appReason: 'a default: nothing here made a usable name' };
-}
-
-/** An app name from a server folder's own name, unless the name is a generic one (`src`, `server`). */
-export function appNameForFolder(folder: string): string | null {
-  const name = posix.basename(toPosix(folder));
-  if (folder === '.' || name === '' || name === '..' || genericNames.has(name.toLowerCase())) return null;
-  return sanitizeAppName(name);
-}
-
 /**
  * Whether a local answer points at something real: the source folder, the entry and requirements
  * inside it, and ontology globs that each match a file. Null when it does.
@@ -265,7 +253,11 @@ export function localAnswerProblem(
   }
   if (answers.value === '') return null;
   const file = resolve(source, answers.value);
-  return isFile(file) ? null : `no file ${answers.value} in ${answers.source}`;
+  if (isFile(file)) return null;
+  // A TypeScript server's entry is made by its build: it need not exist before the first one.
+  const build = field === 'entry' ? nodeSignals(source)?.facts.build : undefined;
+  if (build && answers.value.replace(/^\.\//, '').startsWith(`${build.output}/`)) return null;
+  return `no file ${answers.value} in ${answers.source}`;
 }
 
 /** `a, b,c` → ['a', 'b', 'c']: how lists are typed in one line. */

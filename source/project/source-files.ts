@@ -3,6 +3,7 @@ import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import ignore, { type Ignore } from 'ignore';
 import { DeployError } from '../errors.js';
 import type { Config } from '../config/load.js';
+import { keepBuildOutput } from './build-output.js';
 import { decodeFileName, fsPath, printableName } from './file-names.js';
 
 /**
@@ -30,10 +31,11 @@ export const alwaysExcluded = ['.git/', '__pycache__/', '*.pyc', '.venv/', 'node
  * Walks `config.source` without following symlinks (so a link loop cannot hang the walk) and
  * returns every directory, regular file and symlink that is not excluded, sorted by path.
  * A symlink is kept only when it stays inside the tree; anything else would ship a dangling link
- * or, worse, a pointer to host files, so it is refused with a DeployError.
+ * or, worse, a pointer to host files, so it is refused with a DeployError. With `build.output`,
+ * only the build's output and the runtime's install files are listed (build-output.ts).
  */
 export async function listSourceFiles(
-  config: Pick<Config, 'source' | 'exclude'> & { readonly shared?: Config['shared'] },
+  config: Pick<Config, 'source' | 'exclude'> & { readonly shared?: Config['shared'] } & Partial<Pick<Config, 'build' | 'runtime'>>,
   options: { readonly onSkipped?: (entry: SkippedEntry) => void } = {},
 ): Promise<SourceEntry[]> {
   const root = resolve(config.source);
@@ -53,7 +55,9 @@ export async function listSourceFiles(
   const entries: SourceEntry[] = [];
   await walk(realRoot, '', { fixed, configured, shared, realRoot, entries, onSkipped: options.onSkipped });
   entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  return entries;
+  return config.build?.output !== undefined && config.runtime !== undefined
+    ? keepBuildOutput(entries, { build: config.build, runtime: config.runtime })
+    : entries;
 }
 
 type WalkState = {

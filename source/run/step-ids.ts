@@ -4,6 +4,8 @@
  * step's title, are the engine's (engine/declared-steps.ts) and validate's to declare.
  */
 export const stepIds = [
+  'hooks.local.before',
+  'build',
   'validate.files',
   'validate.python',
   'validate.ontologies',
@@ -16,6 +18,7 @@ export const stepIds = [
   'upload',
   'link',
   'install',
+  'hooks.beforeStart',
   'start',
   'health',
   'contract',
@@ -24,7 +27,9 @@ export const stepIds = [
   'watch',
   'finalize',
   'drain',
+  'hooks.afterSwitch',
   'prune',
+  'hooks.local.after',
   'audit',
   'rollback.switch',
   'rollback.stop',

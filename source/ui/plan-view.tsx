@@ -43,16 +43,24 @@ export function planLines(plan: DeployPlan): ReactElement[] {
   }
   add('upload', `${formatBytes(bytes.upload)} of ${formatBytes(bytes.total)}`);
 
-  if (requirements.kind === 'venv') {
-    const venv = requirements.hash.slice(0, 12);
+  if (requirements.kind === 'venv' || requirements.kind === 'deps') {
+    const short = requirements.hash.slice(0, 12);
+    const label = requirements.kind === 'venv' ? 'python' : 'install';
+    const what = requirements.kind === 'venv' ? `venv ${short}` : `shared/deps ${short}`;
+    const pins = requirements.kind === 'venv' ? 'requirements' : 'dependencies';
     add(
-      'python',
+      label,
       requirements.changed ? (
-        <Paint tone="warn">{`requirements changed: venv ${venv} is used (built now unless another release made it)`}</Paint>
+        <Paint tone="warn">{`${pins} changed: ${what} is used (built now unless another release made it)`}</Paint>
       ) : (
-        `requirements unchanged: venv ${venv} is reused`
+        `${pins} unchanged: ${what} is reused`
       ),
     );
+    add('by', <Paint tone="muted">{requirements.why}</Paint>);
+    if (requirements.node !== null) add('node', nodeSummary(requirements.node));
+    if (requirements.problem !== null) {
+      add('problem', <Paint tone="fail">{`${requirements.problem.message} → ${requirements.problem.hint}`}</Paint>);
+    }
   } else if (requirements.kind === 'command') {
     add('install', `runtime.install runs: ${requirements.command}`);
   } else {
@@ -138,6 +146,14 @@ function contractLines(contract: DeployPlan['contract']): ReactElement[] {
     );
   }
   return lines;
+}
+
+function nodeSummary(node: NonNullable<Extract<DeployPlan['requirements'], { kind: 'deps' }>['node']>): ReactElement | string {
+  if (node.version === null) return <Paint tone="fail">not found on the host</Paint>;
+  if (node.engines === null) return `${node.version} on the host (package.json sets no engines.node)`;
+  if (node.satisfied === false)
+    return <Paint tone="fail">{`${node.version} on the host does not satisfy engines.node ${node.engines}`}</Paint>;
+  return `${node.version} on the host satisfies engines.node ${node.engines}`;
 }
 
 function toolsSummary(tools: DeployPlan['tools']): ReactElement | string {

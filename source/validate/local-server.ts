@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../config/load.js';
 import { splitLines } from '../remote/lines.js';
+import { localRunner } from '../runtime/runner.js';
 import { serverCommand } from '../runtime/server-command.js';
 import { readEnvFile } from './env-check.js';
 
@@ -52,7 +53,7 @@ export async function startLocalServer(
     port,
     release: options.release ?? 'local-validate',
     host,
-    python: config.runtime.python,
+    ...localRunner(config),
   });
   const child = spawn('sh', ['-c', script], {
     cwd: config.source,

@@ -11,6 +11,7 @@ import { runDoctor, type DoctorCheck } from '../../source/ops/doctor.js';
 import { planSetup } from '../../source/ops/setup.js';
 import { existsSync } from 'node:fs';
 import { connectSsh } from '../../source/remote/connect.js';
+import { nodeFixture } from '../e2e/node-project.js';
 import { freePort, nginxSkipReason, sshdSkipReason, startNginx, startSshd, type NginxHandle, type SshdHandle } from '../harness/index.js';
 
 /**
@@ -322,5 +323,45 @@ describe.skipIf(skip !== undefined)(`mcp-deploy doctor on a real host${skip ? ` 
       new RegExp(`✖ port blue\\s+${ports.blue} is taken by another process.*\\n\\s+→ Find it on the host with: ss -ltnp`),
     );
     expect(output).toContain('1 check(s) failed');
+  });
+
+  it('checks node, engines.node and the lockfile’s package manager for a node server, with the fix when engines.node refuses the host’s node', async () => {
+    // Given a node server (the e2e fixture's package.json and lockfile) whose engines.node the host does or does not meet
+    const project = join(scratch, 'node-server');
+    await mkdir(project, { recursive: true });
+    await writeFile(join(project, 'package-lock.json'), await readFile(join(nodeFixture, 'package-lock.json')));
+    const pkg = JSON.parse(await readFile(join(nodeFixture, 'package.json'), 'utf8')) as Record<string, unknown>;
+    const checksFor = async (engines: string) => {
+      await writeFile(join(project, 'package.json'), JSON.stringify({ ...pkg, engines: { node: engines } }));
+      const raw = { ...rawConfig(), source: project, runtime: { type: 'node', entry: 'dist/server.js' } };
+      const config = parseConfig(JSON.stringify(raw), join(scratch, '.mcpdeployrc.json'), {});
+      const target = selectTarget(config, undefined);
+      const connect = () =>
+        connectSsh({
+          host: sshd.host,
+          port: sshd.port,
+          user: sshd.user,
+          identityFile: sshd.identityFile,
+          knownHostsFile: target.knownHosts!,
+          agent: false,
+        });
+      return runDoctor({ config, target, connect });
+    };
+
+    // When doctor runs, Then node and the install pass where the range allows the host's node
+    const good = await checksFor('>=18');
+    expect(named(good, 'node')).toMatchObject({ ok: true, detail: expect.stringMatching(/^node \d+\.\d+\.\d+$/) });
+    expect(named(good, 'engines.node')).toMatchObject({ ok: true, detail: expect.stringContaining('satisfies ">=18"') });
+    expect(named(good, 'install')).toMatchObject({ ok: true, detail: expect.stringContaining('npm ci --omit=dev') });
+    expect(good.some((check) => check.check.startsWith('python'))).toBe(false);
+
+    // And engines.node fails with what to do where it does not
+    const bad = await checksFor('>=99');
+    expect(named(bad, 'engines.node')).toMatchObject({
+      ok: false,
+      detail: expect.stringContaining('does not satisfy engines.node ">=99"'),
+      fix: expect.stringContaining('Install a Node.js the range allows on the host'),
+    });
+    expect(named(bad, 'install').ok).toBe(true);
   });
 });

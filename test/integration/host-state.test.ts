@@ -566,9 +566,13 @@ describe('prune', () => {
   });
 
   it('refuses a plan naming an unsafe path', async () => {
-    await expect(prune(transport, layout, { releases: ['../../etc'], garbage: [], venvs: [], kept: [], notes: [] })).rejects.toMatchObject({
+    await expect(
+      prune(transport, layout, { releases: ['../../etc'], garbage: [], venvs: [], deps: [], kept: [], notes: [] }),
+    ).rejects.toMatchObject({
       kind: 'usage',
     });
-    await expect(prune(transport, layout, { releases: [], garbage: ['..'], venvs: [], kept: [], notes: [] })).rejects.toThrow(/garbage/);
+    await expect(prune(transport, layout, { releases: [], garbage: ['..'], venvs: [], deps: [], kept: [], notes: [] })).rejects.toThrow(
+      /garbage/,
+    );
   });
 });

@@ -298,13 +298,16 @@ describe.skipIf(sshSkip !== undefined)(`bad input over SSH${sshSkip ? ` (skipped
     }
     expect(await hostFacts(world)).toEqual(facts);
 
-    // A failure outside any step (here: planning the install) still says what is wrong.
+    // A missing requirements file is found while the release files are hashed (what the install
+    // reads is checked there), before the host is touched.
     const noRequirements = join(scratch, 'no-requirements');
     copyExample(noRequirements);
     rmSync(join(noRequirements, 'requirements.txt'));
     const missing = await deployWith(cliConfigFile(world, 'bad-input-no-req', { source: noRequirements }), ['--skip-validate']);
     expect(missing.code, out(missing)).toBe(2);
-    expect(missing.stdout).toMatch(/✖ runtime\.requirements: requirements\.txt was not found in .*no-requirements/);
+    expect(missing.stdout).toMatch(
+      /✖ Hash the release files[\s\S]*runtime\.requirements: requirements\.txt was not found in .*no-requirements/,
+    );
     expect(treeSnapshot(world.hostRoot)).toEqual(before);
   }, 120_000);
 

@@ -26,6 +26,31 @@ describe('the plan screen', () => {
     expect(engine.calls.deploy).toBe(0);
   });
 
+  it('says which tool installs a node server’s dependencies and why, and checks engines.node against the host', async () => {
+    const plan = samplePlan({
+      requirements: {
+        kind: 'deps',
+        hash: 'c'.repeat(64),
+        activeHash: 'c'.repeat(64),
+        changed: false,
+        why: 'npm ci --omit=dev --no-audit --no-fund: package-lock.json is the lockfile, for node 20 on the host',
+        problem: {
+          message: 'Node 20.20.2 on the host does not satisfy engines.node ">=22" in package.json.',
+          hint: 'Install a Node.js the range allows.',
+        },
+        node: { version: '20.20.2', engines: '>=22', satisfied: false },
+      },
+    });
+    const { screen } = open({ plan }, { columns: 160, rows: 40 });
+    const frame = await screen.waitFor((text) => text.includes('Deploy this?'));
+    expect(frame).toContain('install dependencies unchanged: shared/deps cccccccccccc is reused');
+    expect(frame).toContain('by      npm ci --omit=dev --no-audit --no-fund: package-lock.json is the lockfile, for node 20 on the host');
+    expect(frame).toContain('node    20.20.2 on the host does not satisfy engines.node >=22');
+    expect(frame).toContain(
+      'problem Node 20.20.2 on the host does not satisfy engines.node ">=22" in package.json. → Install a Node.js the range allows.',
+    );
+  });
+
   it('warns that a held lock will stop the deploy', async () => {
     const plan = samplePlan({
       lock: {

@@ -7,7 +7,9 @@ import { parseConfig, selectTarget } from '../../source/config/load.js';
 import type { EngineContext } from '../../source/engine/context.js';
 import { EventBus } from '../../source/run/events.js';
 import { diffTools, planDeploy } from '../../source/engine/plan.js';
-import { planInstall } from '../../source/engine/steps/install.js';
+import { readInstallInputs } from '../../source/runtime/install-inputs.js';
+import { decideInstall } from '../../source/runtime/install-plan.js';
+import { unprobedHost } from '../../source/runtime/host-runtime.js';
 import { hostLayout } from '../../source/host/layout.js';
 import { LocalTransport } from '../../source/remote/local-transport.js';
 
@@ -113,7 +115,10 @@ describe('planDeploy', () => {
     });
     expect(plan.state?.active?.release).toBe(active);
     expect(plan.lock).toEqual({ held: false });
-    expect(plan.requirements).toEqual({ kind: 'none', reason: 'no runtime.requirements; the server runs on python3' });
+    expect(plan.requirements).toEqual({
+      kind: 'none',
+      reason: 'no runtime.requirements and no pyproject.toml; the server runs on python3',
+    });
     expect(plan.nothingChanged).toBe(false);
   });
 
@@ -135,12 +140,15 @@ describe('planDeploy', () => {
   it('says the requirements changed when the active release recorded another venv', async () => {
     const { context, config } = await setUp({ withActive: true, requirements: 'rdflib==7.1.1\n' });
     const plan = await planDeploy(context, transport);
-    const install = await planInstall(config);
-    expect(plan.requirements).toEqual({
+    // This host has no uv, so the plan is pip's, keyed as the install step keys it.
+    const { plan: install } = decideInstall(config, readInstallInputs(config), { ...unprobedHost, probed: true });
+    expect(plan.requirements).toMatchObject({
       kind: 'venv',
       hash: install.kind === 'venv' ? install.hash : '',
       activeHash: 'b'.repeat(64),
       changed: true,
+      why: 'pip install -r requirements.txt: the host has no uv',
+      problem: null,
     });
     expect(plan.tools.next).toBeNull();
   });

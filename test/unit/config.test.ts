@@ -124,7 +124,7 @@ describe('config: every kind of bad', () => {
   });
 
   it('reports an unknown enum value with the allowed ones', () => {
-    expect(failure(minimal({ runtime: { type: 'ruby' } })).message).toContain('runtime.type: expected one of "python", "command"');
+    expect(failure(minimal({ runtime: { type: 'ruby' } })).message).toContain('runtime.type: expected one of "python", "node", "command"');
   });
 
   it('reports a target without a host when the transport is ssh', () => {
@@ -159,5 +159,53 @@ describe('config: every kind of bad', () => {
     expect(() => loadConfig({ cwd: dir })).toThrow(/No \.mcpdeployrc or \.mcpdeployrc\.json in/);
     writeFileSync(join(dir, '.mcpdeployrc.json'), JSON.stringify(minimal()));
     expect(loadConfig({ cwd: dir, environment: {} }).app).toBe('ontology');
+  });
+});
+
+describe('config: runtimes, builds and hooks', () => {
+  it('takes a node runtime, a build with its output, a cached install and hooks in both of their forms', () => {
+    const config = parseConfig(
+      JSON.stringify(
+        minimal({
+          runtime: {
+            type: 'command',
+            command: 'bun run server.ts',
+            install: { command: 'bun install --production', cacheKey: ['package.json', 'bun.lock'], cachePaths: ['node_modules'] },
+          },
+          build: { command: 'npm run build', output: ['dist', 'assets'] },
+          hooks: {
+            beforeStart: 'npm run migrate',
+            afterSwitch: { command: 'curl -fsS "$MCP_DEPLOY_PUBLIC_URL/health"', timeoutSeconds: 20 },
+            local: { after: 'echo done' },
+          },
+        }),
+      ),
+      file,
+      {},
+    );
+    expect(config.build).toEqual({ command: 'npm run build', output: ['dist', 'assets'], timeoutSeconds: 600 });
+    expect(config.hooks?.afterSwitch).toEqual({ command: 'curl -fsS "$MCP_DEPLOY_PUBLIC_URL/health"', timeoutSeconds: 20 });
+    expect(config.hooks?.beforeStart).toBe('npm run migrate');
+    expect(parseConfig(JSON.stringify(minimal({ runtime: { type: 'node' } })), file, {}).runtime).toMatchObject({
+      type: 'node',
+      node: 'node',
+    });
+  });
+
+  it('refuses a cached install for python, and cache paths that leave the source folder', () => {
+    const cached = { command: 'x', cacheKey: ['a'], cachePaths: ['b'] };
+    expect(failure(minimal({ runtime: { type: 'python', entry: 'server.py', install: cached } })).message).toContain(
+      'runtime.install: runtime.type "python" caches its venv by runtime.requirements',
+    );
+    const escaping = { type: 'command', command: 'x', install: { ...cached, cacheKey: ['../secrets'], cachePaths: ['/opt/x'] } };
+    const message = failure(minimal({ runtime: escaping })).message;
+    expect(message).toContain('runtime.install.cacheKey[0]: must stay inside "source" (no "..")');
+    expect(message).toContain('runtime.install.cachePaths[0]: expected a path relative to "source"');
+  });
+
+  it('suggests the hook a typo meant', () => {
+    expect(failure(minimal({ hooks: { beforeStrat: 'x' } })).message).toContain(
+      'hooks.beforeStrat: unknown key; did you mean "beforeStart"?',
+    );
   });
 });

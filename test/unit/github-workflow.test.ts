@@ -12,7 +12,14 @@ import { renderWorkflow, workflowInputFor, workflowPath, writeWorkflow, type Wor
 
 /** The workflow `mcp-deploy ci github` writes, read back as YAML and its scripts run for real. */
 
-type Step = { name?: string; uses?: string; with?: Record<string, unknown>; env?: Record<string, string>; run?: string };
+type Step = {
+  name?: string;
+  uses?: string;
+  with?: Record<string, unknown>;
+  env?: Record<string, string>;
+  run?: string;
+  'working-directory'?: string;
+};
 type Workflow = {
   on: {
     push: { branches: string[]; tags: string[]; paths?: string[] };
@@ -199,6 +206,18 @@ describe('the generated GitHub workflow', () => {
     expect(workflow({ unreachableHost: '10.0.0.5' }).text).toContain(
       "WARNING: the target's host 10.0.0.5 is a loopback, private or local-network address",
     );
+  });
+
+  it('installs a node server’s dependencies in its folder before the build and the local checks', () => {
+    writeFileSync(join(repo, 'services', 'ontology', 'package.json'), '{"name":"x"}');
+    writeFileSync(join(repo, 'services', 'ontology', 'package-lock.json'), '{}');
+    const file = join(repo, 'services', 'ontology', '.mcpdeployrc.json');
+    const raw = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    writeFileSync(file, JSON.stringify({ ...raw, runtime: { type: 'node', entry: 'dist/index.js' } }));
+    const { parsed } = workflow();
+    const install = step(parsed, (s) => s.run === 'npm ci' && s['working-directory'] === 'services/ontology');
+    expect(install.name).toContain('dependencies');
+    expect(parsed.jobs.deploy.steps.some((s) => s.run?.includes('pip install') === true)).toBe(false);
   });
 
   it('uses the secrets only through env, never in a script, and never prints them', () => {

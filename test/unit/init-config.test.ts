@@ -149,3 +149,40 @@ describe('init-config: answers', () => {
     for (const [key, value] of Object.entries(texts)) expect(answerProblem(key as keyof AnswerTexts, value), key).toBeNull();
   });
 });
+
+describe('init-config: node and pyproject servers', () => {
+  it('writes a node runtime with the build that makes its entry', () => {
+    const node: InitAnswers = {
+      ...answers,
+      source: 'servers/weather-ts',
+      entry: 'dist/index.js',
+      requirements: null,
+      ontologies: [],
+      project: {
+        type: 'node',
+        lockfile: 'package-lock.json',
+        manager: 'npm',
+        entry: 'dist/index.js',
+        build: { command: 'npm run build', output: 'dist' },
+      },
+    };
+    const text = renderConfig(node);
+    const config = parseConfig(text, file, {});
+    expect(config.runtime).toMatchObject({ type: 'node', entry: 'dist/index.js', node: 'node' });
+    expect(config.runtime.requirements).toBeUndefined();
+    expect(config.build).toEqual({ command: 'npm run build', output: 'dist', timeoutSeconds: 600 });
+    expect(text).toContain('Dependencies come from package-lock.json, installed once per lockfile into shared/deps');
+    // An entry typed by hand outside the build's output needs no build.
+    expect(parseConfig(renderConfig({ ...node, entry: 'server.mjs' }), file, {}).build).toBeUndefined();
+  });
+
+  it('writes pyproject.toml as the requirements of a python server, saying how it is installed', () => {
+    const text = renderConfig({
+      ...answers,
+      requirements: 'pyproject.toml',
+      project: { type: 'python', requirements: 'pyproject.toml', uvLock: true },
+    });
+    expect(parseConfig(text, file, {}).runtime).toMatchObject({ type: 'python', requirements: 'pyproject.toml' });
+    expect(text).toContain('uv sync --frozen from uv.lock');
+  });
+});

@@ -180,3 +180,79 @@ describe('init-detect: helpers', () => {
     );
   });
 });
+
+describe('init-detect: Node and pyproject servers', () => {
+  const tsServer = {
+    'servers/weather-ts/package.json': JSON.stringify({
+      name: 'weather-ts',
+      main: 'dist/index.js',
+      scripts: { build: 'tsc', start: 'node dist/index.js' },
+      dependencies: { '@modelcontextprotocol/sdk': '^1.20.0' },
+      devDependencies: { typescript: '^5.9.0' },
+    }),
+    'servers/weather-ts/package-lock.json': '{"lockfileVersion": 3}',
+    'servers/weather-ts/tsconfig.json': '{\n  // the compiled server\n  "compilerOptions": { "outDir": "./dist/", },\n}\n',
+    'servers/weather-ts/src/index.ts': 'app.get("/health", (_req, res) => res.json({ status: "ok" }));\n',
+    'web/package.json': JSON.stringify({ name: 'site', scripts: { build: 'vite build' }, dependencies: { react: '^19.0.0' } }),
+  };
+
+  it('finds a TypeScript server by the MCP SDK among its dependencies, with its lockfile, build and built entry', async () => {
+    const root = repo(tsServer);
+    const detection = await detectProject(root);
+    expect(detection.server).toMatchObject({
+      folder: 'servers/weather-ts',
+      entry: 'dist/index.js',
+      requirements: null,
+      mentionsHealth: true,
+      runtime: {
+        type: 'node',
+        lockfile: 'package-lock.json',
+        manager: 'npm',
+        entry: 'dist/index.js',
+        build: { command: 'npm run build', output: 'dist' },
+      },
+    });
+    expect(detection.server!.reasons).toEqual(
+      expect.arrayContaining(['package.json depends on @modelcontextprotocol/sdk', 'TypeScript, built by npm run build into dist/']),
+    );
+    // A package.json without an MCP SDK (the web front end) is no server.
+    expect(detection.others.map((other) => other.folder)).toEqual([]);
+    expect(detection.app).toBe('weather-ts');
+    // The built entry does not exist before the first build, and that is fine; another file is not.
+    expect(localAnswerProblem(root, 'entry', { source: 'servers/weather-ts', value: 'dist/index.js' })).toBeNull();
+    expect(localAnswerProblem(root, 'entry', { source: 'servers/weather-ts', value: 'index.js' })).toMatch(/no file index\.js/);
+  });
+
+  it('runs pnpm’s build for a pnpm project, and reads the entry from the start script', () => {
+    const root = repo({
+      'package.json': JSON.stringify({
+        name: 'x',
+        scripts: { build: 'tsc -p .', start: 'node --enable-source-maps build/server.js' },
+        dependencies: { '@modelcontextprotocol/server': '2.4.0' },
+      }),
+      'pnpm-lock.yaml': 'lockfileVersion: 9.0\n',
+    });
+    expect(inspectFolder(root, '.')).toMatchObject({
+      entry: 'build/server.js',
+      runtime: { type: 'node', lockfile: 'pnpm-lock.yaml', manager: 'pnpm', build: { command: 'pnpm run build', output: 'build' } },
+    });
+  });
+
+  it('takes pyproject.toml as what a Python server installs from when there is no requirements.txt, and notes uv.lock', async () => {
+    const root = repo({
+      'weather/server.py': fastMcpServer,
+      'weather/pyproject.toml': '[project]\nname = "weather"\ndependencies = ["mcp[cli]>=1.9"]\n',
+      'weather/uv.lock': 'version = 1\n',
+    });
+    const detection = await detectProject(root);
+    expect(detection.server).toMatchObject({
+      folder: 'weather',
+      entry: 'server.py',
+      requirements: 'pyproject.toml',
+      runtime: { type: 'python', requirements: 'pyproject.toml', uvLock: true },
+    });
+    expect(detection.server!.reasons).toContain(
+      'pyproject.toml depends on mcp: its dependencies go into a cached venv (from uv.lock where the host has uv)',
+    );
+  });
+});

@@ -40,7 +40,7 @@ describe('shared.dirs and shared.files', () => {
     expect(refusal(minimal({ shared: { dirs: ['../up'] } }))).toContain('shared.dirs[0]: must not contain "." or ".." segments');
     expect(refusal(minimal({ shared: { files: ['/etc/passwd'] } }))).toContain('shared.files[0]: must be relative');
     expect(refusal(minimal({ shared: { dirs: ['.'] } }))).toContain('names the release folder itself');
-    for (const name of ['venvs', 'logs/x', '.env', '.env.local', '.mcp-deploy']) {
+    for (const name of ['venvs', 'deps', 'logs/x', '.env', '.env.local', '.mcp-deploy']) {
       expect(refusal(minimal({ shared: { dirs: [name] } })), name).toContain("is mcp-deploy's own");
     }
     expect(refusal(minimal({ shared: { dirs: ['data'], files: ['data/app.db'] } }))).toContain(

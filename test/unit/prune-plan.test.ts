@@ -16,6 +16,8 @@ function release(day: number, options: Partial<Release> = {}): Release {
     operator: 'ana',
     requirementsHash: null,
     contract: null,
+    depsHash: null,
+    install: null,
     files: 3,
     bytes: 100,
     sizeBytes: 4096,
@@ -133,5 +135,25 @@ describe('planPrune', () => {
     const plan = planPrune(releases, { keep: 2, active: null, previous: null, venvs: [{ name: hashC, ageSeconds: 99_999 }] });
     expect(plan.venvs).toEqual([]);
     expect(plan.notes.join('\n')).toMatch(/unreadable release\.json/);
+  });
+
+  it('removes install folders (shared/deps) no remaining release links, once they are old enough', () => {
+    const releases = [release(3, { depsHash: hashA }), release(2, { depsHash: hashB }), release(1, { depsHash: hashC })];
+    const plan = planPrune(releases, {
+      keep: 1,
+      active: release(3).id,
+      previous: release(2).id,
+      deps: [
+        { name: hashA, ageSeconds: 99_999 },
+        { name: hashB, ageSeconds: 99_999 },
+        { name: hashC, ageSeconds: 99_999 },
+        { name: 'd'.repeat(64), ageSeconds: 10 },
+        { name: `.${hashC}.tmp-pruning`, ageSeconds: 4000 },
+      ],
+    });
+    expect(plan.releases).toEqual([release(1).id]);
+    expect(plan.deps).toEqual([hashC, `.${hashC}.tmp-pruning`]);
+    expect(plan.venvs).toEqual([]);
+    expect(plan.notes).toContain(`install folder ${'d'.repeat(64)} left: unused but built less than 60 minutes ago`);
   });
 });

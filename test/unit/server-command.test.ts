@@ -16,7 +16,7 @@ function runtimeOf(runtime: Record<string, unknown>) {
   return config.runtime;
 }
 
-const values = { port: 5002, release: '20261124T101500Z-abc1234', host: '127.0.0.1', python: '/srv/app/venvs/abc/bin/python' };
+const values = { port: 5002, release: '20261124T101500Z-abc1234', host: '127.0.0.1', interpreter: '/srv/app/venvs/abc/bin/python' };
 
 /** What `sh` makes of the script: each argv word of the exec'd command, one per line. */
 function wordsOf(script: string): string[] {
@@ -32,7 +32,10 @@ describe('serverCommand', () => {
   });
 
   it('quotes an entry and an interpreter path with spaces and quotes so sh sees one word each', () => {
-    const result = serverCommand(runtimeOf({ type: 'python', entry: "my app/it's.py" }), { ...values, python: '/opt/py thon/bin/python' });
+    const result = serverCommand(runtimeOf({ type: 'python', entry: "my app/it's.py" }), {
+      ...values,
+      interpreter: '/opt/py thon/bin/python',
+    });
     expect(wordsOf(result.script)).toEqual(['/opt/py thon/bin/python', '-u', "my app/it's.py"]);
   });
 
@@ -78,5 +81,36 @@ describe('serverCommand', () => {
     const result = serverCommand(runtimeOf({ type: 'python', entry: 'server.py', command: 'gunicorn app:app -b {host}:{port}' }), values);
     expect(result.script).toBe('exec gunicorn app:app -b 127.0.0.1:5002');
     expect(result.env['PYTHONUNBUFFERED']).toBe('1');
+  });
+
+  it('runs a node entry with the configured node, and sets no PYTHONUNBUFFERED', () => {
+    const result = serverCommand(runtimeOf({ type: 'node', entry: 'dist/server.js' }), { ...values, interpreter: '/opt/node 24/bin/node' });
+    expect(wordsOf(result.script)).toEqual(['/opt/node 24/bin/node', 'dist/server.js']);
+    expect(result.env['PYTHONUNBUFFERED']).toBeUndefined();
+  });
+
+  it("runs package.json's start script without npm: exec'd when it is a plain command line, with node_modules/.bin first", () => {
+    const node = runtimeOf({ type: 'node' });
+    const plain = serverCommand(node, { ...values, interpreter: 'node', startScript: 'NODE_ENV=production node dist/index.js --port 1' });
+    expect(plain.script).toBe('PATH="$PWD/node_modules/.bin":"$PATH" NODE_ENV=production exec node dist/index.js --port 1');
+    // What sh runs: the program itself, with the assignment in its environment and the bin folder on PATH.
+    const probe = plain.script.replace('exec node', `exec sh -c 'printf "%s|%s|%s\\n" "$NODE_ENV" "\${PATH%%:*}" "$*"' sh`);
+    expect(execFileSync('sh', ['-c', probe], { encoding: 'utf8', cwd: '/tmp' }).trim()).toBe(
+      'production|/tmp/node_modules/.bin|dist/index.js --port 1',
+    );
+    const compound = serverCommand(node, { ...values, interpreter: 'node', startScript: 'node migrate.js && node "dist/my server.js"' });
+    expect(compound.script).toBe(`PATH="$PWD/node_modules/.bin":"$PATH" exec sh -c 'node migrate.js && node "dist/my server.js"'`);
+    const absolute = serverCommand(runtimeOf({ type: 'node', node: '/opt/node/bin/node' }), {
+      ...values,
+      interpreter: '/opt/node/bin/node',
+      startScript: 'node x.js',
+    });
+    expect(absolute.script).toBe('PATH="$PWD/node_modules/.bin":/opt/node/bin:"$PATH" exec node x.js');
+  });
+
+  it('refuses a node runtime with neither an entry nor a start script', () => {
+    expect(() => serverCommand(runtimeOf({ type: 'node' }), { ...values, interpreter: 'node', startScript: null })).toThrow(
+      'needs runtime.entry',
+    );
   });
 });

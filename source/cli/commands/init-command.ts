@@ -174,8 +174,10 @@ function flagOf(key: FieldKey): string {
 
 /** The config text for these answers, checked by the same parser every command uses. */
 function configText(root: string, file: string, texts: AnswerTexts, supervisor: Supervisor): string {
-  const healthPath = inspectFolder(root, texts.source.trim()).mentionsHealth ? '/health' : null;
-  const text = renderConfig(answersFrom(texts, { healthPath, supervisor }));
+  const facts = inspectFolder(root, texts.source.trim());
+  const text = renderConfig(
+    answersFrom(texts, { healthPath: facts.mentionsHealth ? '/health' : null, supervisor, project: facts.runtime }),
+  );
   try {
     parseConfig(text, file, {});
   } catch (error) {

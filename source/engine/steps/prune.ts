@@ -6,7 +6,7 @@ import { runStep } from '../../run/step.js';
 
 /**
  * Step 11, under the lock: keep `keepReleases` good releases plus the active, previous and
- * `current` ones; drop unused venvs and abandoned partial uploads.
+ * `current` ones; drop unused venvs and install folders, and abandoned partial uploads.
  */
 export async function pruneStep(session: Session): Promise<PruneResult | undefined> {
   const { transport, layout, context } = session;
@@ -28,6 +28,7 @@ export async function pruneStep(session: Session): Promise<PruneResult | undefin
         current: current?.release ?? null,
         garbage: candidates.garbage,
         venvs: candidates.venvs,
+        deps: candidates.deps,
       });
       const removed = await prune(transport, layout, plan);
       if (removed.failed.length > 0)
@@ -35,6 +36,7 @@ export async function pruneStep(session: Session): Promise<PruneResult | undefin
       const parts = [
         `${removed.releases.length} release(s)`,
         `${removed.venvs.length} venv(s)`,
+        ...(removed.deps.length > 0 ? [`${removed.deps.length} install folder(s)`] : []),
         ...(removed.garbage.length > 0 ? [`${removed.garbage.length} leftover(s)`] : []),
       ];
       step.detail(`removed ${parts.join(', ')}; kept ${releases.length - removed.releases.length}`);

@@ -62,7 +62,14 @@ export async function uploadRelease(options: {
   readonly release: string;
   readonly base: string | null;
   readonly local: { entries: SourceEntry[]; manifest: Manifest };
-  readonly meta: { createdAt: string; gitSha: string | null; operator: string; requirementsHash: string | null };
+  readonly meta: {
+    createdAt: string;
+    gitSha: string | null;
+    operator: string;
+    requirementsHash: string | null;
+    /** The venv or shared install the release uses (runtime/install-record.ts), for rollback and prune. */
+    install?: unknown;
+  };
   readonly step: StepContext;
   readonly signal: AbortSignal;
 }): Promise<UploadResult> {
@@ -104,6 +111,7 @@ export async function uploadRelease(options: {
           operator: options.meta.operator,
           localHost: hostname(),
           requirementsHash: options.meta.requirementsHash,
+          ...(options.meta.install === undefined || options.meta.install === null ? {} : { install: options.meta.install }),
           files: local.manifest.length,
           bytes: local.manifest.reduce((sum, entry) => sum + entry.size, 0),
           base,
