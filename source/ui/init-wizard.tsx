@@ -45,16 +45,16 @@ export function InitWizard({ port, color }: { port: InitWizardPort; color: boole
     setCursor(current[initFields[next]!.key].length);
     setProblem(null);
   };
-  const accept = () => {
-    const found = port.problem(field.key, texts);
+  const accept = (current: AnswerTexts = texts) => {
+    const found = port.problem(field.key, current);
     if (found !== null) return setProblem(found);
-    let next = texts;
-    if (field.key === 'source' && texts.source.trim() !== sourceShown.trim()) {
+    let next = current;
+    if (field.key === 'source' && current.source.trim() !== sourceShown.trim()) {
       // A new folder has its own entry, requirements and ontologies, and a name unless one was typed.
-      const { app, ...inFolder } = port.suggestFor(texts.source.trim());
-      next = { ...texts, ...inFolder, ...(app !== undefined && texts.app === port.initial.app ? { app } : {}) };
+      const { app, ...inFolder } = port.suggestFor(current.source.trim());
+      next = { ...current, ...inFolder, ...(app !== undefined && current.app === port.initial.app ? { app } : {}) };
       setTexts(next);
-      setSourceShown(texts.source);
+      setSourceShown(current.source);
     }
     if (index < initFields.length - 1) return goTo(index + 1, next);
     const wrong = initFields.findIndex((candidate) => port.problem(candidate.key, next) !== null);
@@ -104,9 +104,12 @@ export function InitWizard({ port, color }: { port: InitWizardPort; color: boole
         if (key.upArrow) return index > 0 ? goTo(index - 1) : undefined;
         const edited = editLine(texts[field.key], cursor, input, key);
         if (edited === null) return;
-        setTexts({ ...texts, [field.key]: edited.value });
+        const next = { ...texts, [field.key]: edited.value };
+        setTexts(next);
         setCursor(edited.cursor);
         setProblem(null);
+        // A value pasted with its Enter answers the field, as typing it and pressing Enter would.
+        if (edited.submit) accept(next);
         return;
       }
       if (stage === 'review') {

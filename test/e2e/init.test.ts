@@ -198,6 +198,16 @@ describe.skipIf(skip !== undefined)(`mcp-deploy init, the wizard in a real pty${
     return term.waitFor(/enter (write|replace) \.mcpdeployrc/, 10_000);
   };
 
+  it('takes a value pasted with its Enter as the answer and moves to the next question', async () => {
+    const term = await open(exampleRepo());
+    for (const label of ['App name', 'Source folder', 'Server entry', 'Requirements', 'Ontologies']) await answer(term, label);
+    await term.waitFor('› SSH host', 10_000);
+    // One write, as a terminal delivers a paste of a copied line: the value and its line break together.
+    term.send('-l', 'paste.example.org\r');
+    const screen = await term.waitFor('› SSH user', 10_000);
+    expect(screen).toMatch(/SSH host +paste\.example\.org/);
+  });
+
   it('shows what it found, takes the answers, shows the config, and writes it on enter', async () => {
     const root = exampleRepo();
     const term = await open(root);
