@@ -169,6 +169,8 @@ export function createProgram(run: Runner): Command {
     .option('--host <host>', 'SSH host (required with --yes)')
     .option('--user <user>', 'SSH user (default: deploy)')
     .option('--port <n>', 'SSH port (default: 22)')
+    .option('--identity-file <file>', 'the private key to log in with (default: the SSH agent and ~/.ssh/id_*)')
+    .option('--known-hosts <file>', "the known_hosts file with the host's key (default: ~/.ssh/known_hosts)")
     .option('--path <dir>', 'deploy root on the host, absolute (required with --yes)')
     .option('--domain <name>', 'public domain: publicUrl becomes https://<name> (required with --yes)')
     .option('-t, --target <name>', 'target name (default: production)')

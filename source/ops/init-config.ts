@@ -49,6 +49,20 @@ export const initFields = [
   },
   { key: 'port', label: 'SSH port', flag: '--port', required: true, hint: 'The SSH port on the host.' },
   {
+    key: 'identityFile',
+    label: 'SSH key',
+    flag: '--identity-file',
+    required: false,
+    hint: 'The private key to log in with, on this machine. Empty: the SSH agent and ~/.ssh/id_ed25519, id_ecdsa, id_rsa.',
+  },
+  {
+    key: 'knownHosts',
+    label: 'Known hosts',
+    flag: '--known-hosts',
+    required: false,
+    hint: "The known_hosts file holding the host's key (checked strictly). Empty: ~/.ssh/known_hosts.",
+  },
+  {
     key: 'path',
     label: 'Deploy path',
     flag: '--path',
@@ -85,6 +99,8 @@ export type InitAnswers = {
   readonly host: string;
   readonly user: string;
   readonly port: number;
+  readonly identityFile: string | null;
+  readonly knownHosts: string | null;
   readonly path: string;
   readonly domain: string;
   readonly targetName: string;
@@ -120,6 +136,9 @@ export function answerProblem(key: FieldKey, raw: string): string | null {
       return value.startsWith('/') ? 'expected a path relative to this folder' : null;
     case 'ontologies':
       return null;
+    case 'identityFile':
+    case 'knownHosts':
+      return /\s/.test(value) ? 'expected a path without spaces (~/ for your home folder)' : null;
     case 'host':
       if (value.includes('@')) return 'just the host; the user has a question of its own';
       return /^[A-Za-z0-9._:[\]%-]+$/.test(value) ? null : 'expected a host name or an IP address';
@@ -174,6 +193,8 @@ export function answersFrom(
     host: text('host'),
     user: text('user'),
     port: Number(text('port')),
+    identityFile: text('identityFile') === '' ? null : text('identityFile'),
+    knownHosts: text('knownHosts') === '' ? null : text('knownHosts'),
     path: text('path').length > 1 ? text('path').replace(/\/+$/, '') : text('path'),
     domain: text('domain'),
     targetName: text('target'),
@@ -205,6 +226,8 @@ export function buildConfig(answers: InitAnswers): RawConfig {
         host: answers.host,
         port: answers.port,
         user: answers.user,
+        ...(answers.identityFile === null ? {} : { identityFile: answers.identityFile }),
+        ...(answers.knownHosts === null ? {} : { knownHosts: answers.knownHosts }),
         path: answers.path,
         publicUrl: publicUrlOf(answers.domain),
         nginx: { test: sudoNginx.test, reload: sudoNginx.reload },
@@ -244,12 +267,17 @@ export function renderConfig(answers: InitAnswers): string {
     { key: 'host', value: inline(answers.host) },
     { key: 'port', value: String(answers.port) },
     { key: 'user', value: inline(answers.user) },
-    {
-      comment: [
-        'Private key (default ~/.ssh/id_ed25519, id_ecdsa, id_rsa); the SSH agent is tried too.',
-        '"identityFile": "~/.ssh/id_ed25519",',
-      ],
-    },
+    answers.identityFile === null
+      ? {
+          comment: [
+            'Private key (default ~/.ssh/id_ed25519, id_ecdsa, id_rsa); the SSH agent is tried too.',
+            '"identityFile": "~/.ssh/id_ed25519",',
+          ],
+        }
+      : { comment: ['Private key to log in with; the SSH agent is tried too.'], key: 'identityFile', value: inline(answers.identityFile) },
+    ...(answers.knownHosts === null
+      ? []
+      : [{ comment: ["known_hosts holding the host's key (checked strictly)."], key: 'knownHosts', value: inline(answers.knownHosts) }]),
     { comment: ['Deploy root on the host; `mcp-deploy setup` lays it out.'], key: 'path', value: inline(answers.path) },
     {
       comment: ['Where clients reach the server through nginx; checked after every switch.'],

@@ -23,7 +23,7 @@ afterAll(() => rmSync(scratch, { recursive: true, force: true }));
  * remote, which pins mcp-deploy in its lockfile (a tarball with an integrity hash), as the CI
  * workflow requires.
  */
-function exampleRepo(options: { pinned?: boolean } = {}): string {
+function exampleRepo(options: { pinned?: boolean; ownConfig?: boolean } = {}): string {
   repos += 1;
   const root = join(scratch, `repo-${repos}`);
   mkdirSync(root);
@@ -31,7 +31,7 @@ function exampleRepo(options: { pinned?: boolean } = {}): string {
   execFileSync('git', ['remote', 'add', 'origin', 'git@github.com:acme/knowledge.git'], { cwd: root });
   cpSync(exampleServer, join(root, 'ontology-server'), {
     recursive: true,
-    filter: (path) => !path.includes('__pycache__') && !path.endsWith('.mcpdeployrc.json'),
+    filter: (path) => !path.includes('__pycache__') && (options.ownConfig === true || !path.endsWith('.mcpdeployrc.json')),
   });
   if (options.pinned !== false) {
     const dependency = { 'mcp-deploy': 'file:vendor/mcp-deploy-0.1.0.tgz' };
@@ -148,6 +148,21 @@ describe('mcp-deploy init --yes (the binary, as CI runs it)', () => {
     expect(existsSync(join(root, '.mcpdeployrc'))).toBe(false);
   });
 
+  it("starts from the server folder's own .mcpdeployrc.json: its host, path and domain need no flags", async () => {
+    // Given the example server with its own config (host mcp.example.org by its fallback, path /srv/mcp/ontology)
+    const root = exampleRepo({ ownConfig: true });
+    // When init runs with no answers on the command line
+    const result = await cli(['init', '--yes'], root, { DEPLOY_HOST: 'mcp.acme.example' });
+    // Then the written config carries the server config's answers, its references resolved as a deploy would
+    expect(result.exitCode, result.stderr).toBe(0);
+    const { config, target } = load(root);
+    expect(config.app).toBe('ontology');
+    expect(target.name).toBe('production');
+    expect(target.host).toBe('mcp.acme.example');
+    expect(target.path).toBe('/srv/mcp/ontology');
+    expect(target.publicUrl).toBe('https://mcp.acme.example');
+  });
+
   it('--ci-github in a repository that does not pin mcp-deploy refuses up front with the fix, writing nothing', async () => {
     const root = exampleRepo({ pinned: false });
     const result = await cli(['init', '--yes', ...flags, '--ci-github'], root);
@@ -192,6 +207,8 @@ describe.skipIf(skip !== undefined)(`mcp-deploy init, the wizard in a real pty${
     await answer(term, 'SSH host', 'mcp.example.org');
     await answer(term, 'SSH user');
     await answer(term, 'SSH port');
+    await answer(term, 'SSH key');
+    await answer(term, 'Known hosts');
     await answer(term, 'Deploy path', '/srv/mcp/ontology');
     await answer(term, 'Public domain', 'mcp.example.org');
     await answer(term, 'Target name');

@@ -24,6 +24,8 @@ const answers: InitAnswers = {
   host: 'mcp.example.org',
   user: 'deploy',
   port: 2222,
+  identityFile: null,
+  knownHosts: null,
   path: '/srv/mcp/ontology-server',
   domain: 'mcp.example.org',
   targetName: 'production',
@@ -108,6 +110,8 @@ describe('init-config: answers', () => {
     host: 'mcp.example.org',
     user: 'deploy',
     port: '22',
+    identityFile: '',
+    knownHosts: '',
     path: '/srv/mcp/ontology/',
     domain: 'https://mcp.example.org/',
     target: 'production',
@@ -123,11 +127,26 @@ describe('init-config: answers', () => {
       host: 'mcp.example.org',
       user: 'deploy',
       port: 22,
+      identityFile: null,
+      knownHosts: null,
       path: '/srv/mcp/ontology',
       domain: 'https://mcp.example.org/',
       targetName: 'production',
       healthPath: null,
     });
+  });
+
+  it('writes the SSH key and known_hosts into the target when they are given', () => {
+    const given = answersFrom(
+      { ...texts, identityFile: '~/.ssh/deploy_ed25519', knownHosts: '~/.ssh/known_hosts_mcp' },
+      { healthPath: null },
+    );
+    const target = buildConfig(given).targets['production'] as Record<string, unknown>;
+    expect(target).toMatchObject({ identityFile: '~/.ssh/deploy_ed25519', knownHosts: '~/.ssh/known_hosts_mcp' });
+    const text = renderConfig(given, file);
+    expect(text).toContain('"identityFile": "~/.ssh/deploy_ed25519",');
+    expect(text).toContain('"knownHosts": "~/.ssh/known_hosts_mcp",');
+    expect(answerProblem('identityFile', '~/my keys/id')).toMatch(/without spaces/);
   });
 
   it('makes https:// URLs from domains, and keeps a URL typed in full', () => {

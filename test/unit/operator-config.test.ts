@@ -86,6 +86,8 @@ describe('the supervisor a host calls for', () => {
   it('init writes systemd unless told otherwise, with a line saying why', () => {
     const texts: AnswerTexts = {
       ...defaultTexts,
+      identityFile: '',
+      knownHosts: '',
       app: 'demo',
       source: '.',
       entry: 'server.py',

@@ -23,6 +23,7 @@ import {
   type FieldKey,
 } from '../../ops/init-config.js';
 import { appNameForFolder, detectProject, inspectFolder, localAnswerProblem, type Detection } from '../../ops/init-detect.js';
+import { reuseServerConfig } from '../../ops/init-reuse.js';
 import type { InitWizardPort, WorkflowOffer } from '../../ui/init-wizard.js';
 import type { Output } from '../output.js';
 import { chooseFace } from '../terminal.js';
@@ -36,6 +37,8 @@ export type InitOptions = {
   readonly host?: string;
   readonly user?: string;
   readonly port?: string;
+  readonly identityFile?: string;
+  readonly knownHosts?: string;
   readonly path?: string;
   readonly domain?: string;
   readonly target?: string;
@@ -129,9 +132,13 @@ export function initialTexts(detection: Detection, options: InitOptions): Answer
     host: '',
     user: defaultTexts.user,
     port: defaultTexts.port,
+    identityFile: '',
+    knownHosts: '',
     path: '',
     domain: '',
     target: defaultTexts.target,
+    // A server folder with a config of its own: its answers, not the defaults.
+    ...(chosen === null ? {} : (reuseServerConfig(detection.root, chosen.folder)?.texts ?? {})),
   };
   const flags: Partial<Record<FieldKey, string | undefined>> = {
     app: options.app,
@@ -140,6 +147,8 @@ export function initialTexts(detection: Detection, options: InitOptions): Answer
     host: options.host,
     user: options.user,
     port: options.port,
+    identityFile: options.identityFile,
+    knownHosts: options.knownHosts,
     path: options.path,
     domain: options.domain,
     target: options.target,
