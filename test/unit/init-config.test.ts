@@ -143,7 +143,7 @@ describe('init-config: answers', () => {
     );
     const target = buildConfig(given).targets['production'] as Record<string, unknown>;
     expect(target).toMatchObject({ identityFile: '~/.ssh/deploy_ed25519', knownHosts: '~/.ssh/known_hosts_mcp' });
-    const text = renderConfig(given, file);
+    const text = renderConfig(given);
     expect(text).toContain('"identityFile": "~/.ssh/deploy_ed25519",');
     expect(text).toContain('"knownHosts": "~/.ssh/known_hosts_mcp",');
     expect(answerProblem('identityFile', '~/my keys/id')).toMatch(/without spaces/);
