@@ -1,4 +1,5 @@
 import { constants } from 'node:os';
+import { Readable } from 'node:stream';
 import type { Client, ClientChannel } from 'ssh2';
 import { signalChannel, withStdinWatchdog } from './ssh-channel.js';
 import { Slots } from './slots.js';
@@ -151,8 +152,22 @@ export class ExecChannels {
     if (options.timeoutMs !== undefined) timers.push(setTimeout(() => stop('timeout'), options.timeoutMs));
     options.signal?.addEventListener('abort', onAbort, { once: true });
     if (options.signal?.aborted) stop('aborted');
-    if (!watchdog) channel.end(options.input);
+    if (!watchdog) feed(channel, options.input);
   }
+}
+
+/**
+ * Writes a command's input. A stream is piped with back pressure (the channel's window) and ends
+ * the channel's stdin when it ends; one that fails closes the channel instead, so the command sees
+ * a broken input (a truncated archive), never a complete-looking one.
+ */
+function feed(channel: ClientChannel, input: ExecOptions['input']): void {
+  if (!(input instanceof Readable)) {
+    channel.end(input);
+    return;
+  }
+  input.once('error', () => channel.close());
+  input.pipe(channel);
 }
 
 /**

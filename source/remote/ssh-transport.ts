@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Socket } from 'node:net';
-import { posix } from 'node:path';
 import type { Client, SFTPWrapper } from 'ssh2';
 import { DeployError } from '../errors.js';
 import { composeCommand } from './compose.js';
@@ -8,8 +7,6 @@ import { splitLines } from './lines.js';
 import { connectionLost } from './ssh-errors.js';
 import { ExecChannels, exitCode } from './ssh-exec.js';
 import { isUnsupported, sftpCall, sftpFailure, type SftpError } from './sftp-calls.js';
-import { uploadTreeOverSftp } from './sftp-upload.js';
-import { planWireNames } from './wire-names.js';
 import {
   commandTimedOut,
   type RemoteCommand,
@@ -18,14 +15,13 @@ import {
   type StreamOptions,
   type Transport,
   type Tunnel,
-  type UploadEntry,
-  type UploadOptions,
 } from './transport.js';
 
 /**
  * A host reached over one SSH connection (made by connect.ts). Commands are exec channels
- * multiplexed on it (ssh-exec.ts, which also says what exit codes mean); files go through one
- * SFTP session opened on first use. If the connection drops, every pending call rejects with an
+ * multiplexed on it (ssh-exec.ts, which also says what exit codes mean); single files are read
+ * and written through one SFTP session opened on first use (a tree goes as a tar stream on an
+ * exec channel, tar-upload.ts). If the connection drops, every pending call rejects with an
  * 'unreachable' DeployError naming what it was doing. A timeout throws a 'timeout' DeployError.
  */
 
@@ -67,7 +63,8 @@ export class SshTransport implements Transport {
         (chunk) => stderr.push(chunk),
       );
       if (outcome.kind === 'timeout') throw commandTimedOut(options.timeoutMs ?? 0);
-      return { code: exitCode(outcome), stdout: Buffer.concat(stdout).toString('utf8'), stderr: Buffer.concat(stderr).toString('utf8') };
+      const stdoutBytes = Buffer.concat(stdout);
+      return { code: exitCode(outcome), stdout: stdoutBytes.toString('utf8'), stderr: Buffer.concat(stderr).toString('utf8'), stdoutBytes };
     });
   }
 
@@ -84,22 +81,6 @@ export class SshTransport implements Transport {
       if (outcome.kind === 'exit') return { code: outcome.code };
       if (outcome.kind === 'aborted' && outcome.code !== undefined) return { code: outcome.code };
       return { code: null };
-    });
-  }
-
-  uploadTree(remoteRootAsGiven: string, entries: readonly UploadEntry[], options: UploadOptions = {}): Promise<void> {
-    // Normalised so that depth counting treats the root and its children consistently.
-    const remoteRoot = posix.normalize(remoteRootAsGiven).replace(/(.)\/+$/, '$1');
-    return this.#guard(`the upload to ${remoteRoot}`, async () => {
-      const sftp = await this.#sftpSession();
-      const plan = planWireNames(remoteRoot, entries);
-      await uploadTreeOverSftp(sftp, remoteRoot, plan.entries, options, {
-        hardLink: (from, to) => this.#hardLink(sftp, from, to),
-        modesSetLater: plan.modesSetLater,
-        beforeModes: async () => {
-          for (const step of plan.finish) await this.#runChecked(step.argv, step.what, { input: step.input });
-        },
-      });
     });
   }
 
@@ -250,18 +231,6 @@ export class SshTransport implements Transport {
       }
     });
     return this.#sftp;
-  }
-
-  /** Hard link through the OpenSSH SFTP extension, or `ln` when the server lacks it. */
-  async #hardLink(sftp: SFTPWrapper, from: string, to: string): Promise<void> {
-    let extension = true;
-    try {
-      await sftpCall(`hard link ${to}`, (done) => sftp.ext_openssh_hardlink(from, to, done));
-    } catch (error) {
-      if (!isUnsupported(error)) throw error;
-      extension = false;
-    }
-    if (!extension) await this.#runChecked(['ln', '--', from, to], `hard link ${to}`);
   }
 
   /** posix-rename replaces an existing file; plain SFTP rename refuses to. */

@@ -14,7 +14,10 @@ import { connectSsh } from '../../source/remote/connect.js';
 import { withStdinWatchdog } from '../../source/remote/ssh-transport.js';
 import { LocalTransport } from '../../source/remote/local-transport.js';
 import { cmd, op, script } from '../../source/remote/quote.js';
-import type { Transport, UploadEntry, UploadProgress } from '../../source/remote/transport.js';
+import type { Transport } from '../../source/remote/transport.js';
+import type { UploadEntry, UploadProgress } from '../../source/remote/upload-entry.js';
+import { probeHostTools } from '../../source/remote/host-tools.js';
+import { uploadTree as uploadTreeWith, type UploadReceipt, type UploadTreeOptions } from '../../source/remote/tar-upload.js';
 import { pidsWithCommandLine, sshdSkipReason, startSshd, waitFor, type SshdHandle } from '../harness/index.js';
 
 /**
@@ -75,6 +78,16 @@ const flavours: readonly Flavour[] = [
     }),
   ),
 ];
+
+/** The tree upload with what the deploy asks first (the host's tools) asked here. */
+async function uploadTree(
+  transport: Transport,
+  root: string,
+  entries: readonly UploadEntry[],
+  options: Partial<UploadTreeOptions> = {},
+): Promise<UploadReceipt> {
+  return uploadTreeWith(transport, root, entries, { tools: await probeHostTools(transport), hash: 'sent', ...options });
+}
 
 function sshOptions(sshd: SshdHandle) {
   return {
@@ -170,7 +183,7 @@ for (const flavour of flavours) {
 
       it('keeps stdout and stderr apart', async () => {
         const result = await transport.run({ script: script(cmd(['echo', 'to out']), op(';'), cmd(['echo', 'to err']), op('>&2')) });
-        expect(result).toEqual({ code: 0, stdout: 'to out\n', stderr: 'to err\n' });
+        expect(result).toMatchObject({ code: 0, stdout: 'to out\n', stderr: 'to err\n' });
       });
 
       it('runs in the given working directory', async () => {
@@ -385,7 +398,7 @@ for (const flavour of flavours) {
         ];
         const progress: UploadProgress[] = [];
         await transport.run(['mkdir', '-p', release1]);
-        await transport.uploadTree(release1, entries, { onProgress: (update) => progress.push(update) });
+        await uploadTree(transport, release1, entries, { onProgress: (update) => progress.push(update) });
 
         const listing = await transport.run(['find', '.', '-mindepth', '1', '-printf', '%P\\0'], { cwd: release1 });
         const expected = [
@@ -436,7 +449,7 @@ for (const flavour of flavours) {
 
         // The next release hard-links unchanged files from the previous one.
         await transport.run(['mkdir', '-p', release2]);
-        await transport.uploadTree(release2, [
+        await uploadTree(transport, release2, [
           { kind: 'link', path: 'with space.txt', mode: 0o644, size: 0, from: join(release1, 'with space.txt') },
           { kind: 'link', path: 'deep/$(touch CANARY).txt', mode: 0o644, size: 0, from: join(release1, '$(touch CANARY).txt') },
           { kind: 'link', path: 'new\nline.txt', mode: 0o644, size: 0, from: join(release1, 'new\nline.txt') },
@@ -482,7 +495,7 @@ for (const flavour of flavours) {
         const localPath = join(localDir, `caf${e9}.txt`);
         await writeFile(fsPath(localPath), 'latin-1');
         await transport.run(['mkdir', '-p', root1, root2]);
-        await transport.uploadTree(root1, [
+        await uploadTree(transport, root1, [
           { kind: 'dir', path: `r${e9}p`, mode: 0o755 },
           { kind: 'dir', path: `r${e9}p/sub`, mode: 0o555 },
           { kind: 'dir', path: 'ro', mode: 0o555 },
@@ -510,7 +523,7 @@ for (const flavour of flavours) {
         expect([...one.values()].filter((entry) => entry.type === 'f').map((entry) => entry.size)).toEqual([7, 7, 7]);
 
         // A hard link from a release whose file name is not UTF-8, into a folder whose name is not either.
-        await transport.uploadTree(root2, [
+        await uploadTree(transport, root2, [
           { kind: 'link', path: `n${e9}w/caf${e9}.txt`, mode: 0o640, size: 7, from: join(root1, `caf${e9}.txt`) },
         ]);
         const two = await treeOnHost(root2);
@@ -528,7 +541,7 @@ for (const flavour of flavours) {
         controller.abort();
         const root = join(workDir, 'aborted-upload');
         await expect(
-          transport.uploadTree(root, [{ kind: 'file', path: 'a', mode: 0o644, size: 1, localPath: await localFile('a', 'a') }], {
+          uploadTree(transport, root, [{ kind: 'file', path: 'a', mode: 0o644, size: 1, localPath: await localFile('a', 'a') }], {
             signal: controller.signal,
           }),
         ).rejects.toThrow();
@@ -602,7 +615,7 @@ describe.skipIf(sshdSkip !== undefined)(`SshTransport only${sshdSkip ? ` (skippe
       const local = await mkdtemp(join(tmpdir(), 'mcpd-umask-'));
       await mkdir(local, { recursive: true });
       await writeFile(join(local, 'f'), 'x');
-      await transport.uploadTree(dir, [
+      await uploadTree(transport, dir, [
         { kind: 'dir', path: 'open', mode: 0o777 },
         { kind: 'file', path: 'open/f', mode: 0o666, size: 1, localPath: join(local, 'f') },
       ]);

@@ -1,0 +1,57 @@
+import { decodeFileName } from '../project/file-names.js';
+import { op, type ScriptPart } from './quote.js';
+
+/**
+ * What a tree on the host holds, in one command run inside it: the size, link count and mode of
+ * every regular file, and the sha256 of the files asked for (those with one link, i.e. not shared
+ * with another release, or all). Names come back as bytes, NUL-separated, so every name survives.
+ */
+
+/** A regular file in a tree on the host. */
+export type ArrivedFile = { readonly size: number; readonly links: number; readonly mode: number; readonly sha256: string | null };
+
+/** Script text to run in the tree's root; its stdout is what `parseInventory` reads. */
+export function inventoryScript(hash: 'sent' | 'all'): ScriptPart[] {
+  return [
+    op("find . -type f -printf '%s %n %m %P\\0' && printf '\\0' &&"),
+    op(hash === 'all' ? 'find . -type f -print0' : 'find . -type f -links 1 -print0'),
+    op('| xargs -0 -r sha256sum -z --'),
+  ];
+}
+
+/** `<size> <links> <mode> <path>\0` records, an empty record, then sha256sum's `<hash>  ./<path>\0`. */
+export function parseInventory(output: Buffer): Map<string, ArrivedFile> {
+  const files = new Map<string, ArrivedFile>();
+  let start = 0;
+  let listing = true;
+  const hashes = new Map<string, string>();
+  while (start < output.length) {
+    const end = output.indexOf(0, start);
+    const record = output.subarray(start, end === -1 ? output.length : end);
+    start = end === -1 ? output.length : end + 1;
+    if (listing) {
+      if (record.length === 0) {
+        listing = false;
+        continue;
+      }
+      const first = record.indexOf(0x20);
+      const second = record.indexOf(0x20, first + 1);
+      const third = record.indexOf(0x20, second + 1);
+      files.set(decodeFileName(record.subarray(third + 1)), {
+        size: Number(record.subarray(0, first).toString('latin1')),
+        links: Number(record.subarray(first + 1, second).toString('latin1')),
+        mode: Number.parseInt(record.subarray(second + 1, third).toString('latin1'), 8),
+        sha256: null,
+      });
+    } else if (record.length > 0) {
+      const hash = record.subarray(0, 64).toString('latin1');
+      // "<hash>  ./<path>"; a name sha256sum had to escape would start with '\' (never with -z).
+      hashes.set(decodeFileName(record.subarray(64 + 2 + 2)), hash);
+    }
+  }
+  for (const [path, sha256] of hashes) {
+    const file = files.get(path);
+    if (file !== undefined) files.set(path, { ...file, sha256 });
+  }
+  return files;
+}
