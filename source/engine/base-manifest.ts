@@ -27,7 +27,12 @@ export function baseManifestScript(layout: HostLayout, base: string, knownHash: 
   ];
 }
 
-export type BaseManifest = { readonly manifest: Manifest | null; readonly transferred: boolean };
+export type BaseManifest = {
+  readonly manifest: Manifest | null;
+  /** The manifest file's bytes, as they are on the host (a patch of the next manifest is made against them). */
+  readonly bytes: Buffer | null;
+  readonly transferred: boolean;
+};
 
 /** Reads what `baseManifestScript` printed; a manifest that cannot be read is null (it only costs a full upload). */
 export async function parseBaseManifest(
@@ -40,26 +45,26 @@ export async function parseBaseManifest(
     .find((line) => line.startsWith(hashMarker))
     ?.slice(hashMarker.length)
     .trim();
-  if (hash === undefined || hash === 'none') return { manifest: null, transferred: false };
+  if (hash === undefined || hash === 'none') return { manifest: null, bytes: null, transferred: false };
   const body = lines
     .find((line) => line.startsWith(bodyMarker))
     ?.slice(bodyMarker.length)
     .trim();
   let bytes: Buffer;
   if (body === undefined) {
-    if (cached === null || cached.hash !== hash) return { manifest: null, transferred: false };
+    if (cached === null || cached.hash !== hash) return { manifest: null, bytes: null, transferred: false };
     bytes = cached.bytes;
   } else {
     const [format, data = ''] = body.split(' ');
     try {
       bytes = format === 'gz' ? gunzipSync(Buffer.from(data, 'base64')) : Buffer.from(data, 'base64');
     } catch {
-      return { manifest: null, transferred: true };
+      return { manifest: null, bytes: null, transferred: true };
     }
   }
   const manifest = parseManifest(bytes);
   if (manifest !== null && body !== undefined) await storeManifest(base, bytes);
-  return { manifest, transferred: body !== undefined };
+  return { manifest, bytes: manifest === null ? null : bytes, transferred: body !== undefined };
 }
 
 export function parseManifest(bytes: Buffer): Manifest | null {

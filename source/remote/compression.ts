@@ -15,6 +15,7 @@ export const gzipLevel = 1;
 
 type ZlibWithZstd = typeof zlib & {
   createZstdCompress?: (options: { params: Record<number, number> }) => Transform;
+  zstdCompressSync?: (data: Buffer, options: { params: Record<number, number>; dictionary?: Buffer }) => Buffer;
   constants: typeof zlib.constants & { ZSTD_c_compressionLevel?: number };
 };
 
@@ -40,6 +41,14 @@ export function compressor(compression: Compression): Transform | null {
     return create({ params: { [level]: zstdLevel } });
   }
   return null;
+}
+
+/** `data` compressed with `earlier` as zstd's dictionary: what `zstd -d -D <earlier>` turns back into `data`. */
+export function zstdPatch(data: Buffer, earlier: Buffer): Buffer {
+  const compress = withZstd.zstdCompressSync;
+  const level = withZstd.constants.ZSTD_c_compressionLevel;
+  if (compress === undefined || level === undefined) throw new Error('this Node has no zstd');
+  return compress(data, { params: { [level]: zstdLevel }, dictionary: earlier });
 }
 
 /** The option that makes GNU tar decompress what it reads. */

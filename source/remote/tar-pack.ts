@@ -31,7 +31,29 @@ const holeBlock = 4096;
 /** Files smaller than this are never worth a sparse map. */
 const sparseMinimumBytes = 1024 * 1024;
 
+/**
+ * The archive in pieces of about `batchBytes`: handed to the compressor (zstd or gzip in libuv's
+ * thread pool) header by header, the 512-byte writes cost more than the compression (measured:
+ * 0.6 s for 36 MB in 3,900 files, against 0.1 s batched).
+ */
 export async function* tarArchive(entries: readonly UploadEntry[], options: PackOptions): AsyncGenerator<Buffer> {
+  let batch: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of members(entries, options)) {
+    batch.push(chunk);
+    size += chunk.length;
+    if (size >= batchBytes) {
+      yield Buffer.concat(batch, size);
+      batch = [];
+      size = 0;
+    }
+  }
+  if (size > 0) yield Buffer.concat(batch, size);
+}
+
+const batchBytes = 256 * 1024;
+
+async function* members(entries: readonly UploadEntry[], options: PackOptions): AsyncGenerator<Buffer> {
   let written = 0;
   const emit = (chunk: Buffer) => {
     written += chunk.length;
@@ -40,7 +62,8 @@ export async function* tarArchive(entries: readonly UploadEntry[], options: Pack
   const now = Math.floor(Date.now() / 1000);
   const name = (path: string) => (path === '' ? options.root : Buffer.concat([options.root, Buffer.from('/'), encodeFileName(path)]));
   yield emit(memberHeader({ name: options.root, type: 'dir', mode: 0o755, size: 0, mtimeSeconds: now }));
-  for (const entry of entries) {
+  const ahead = new ReadAhead(entries, options);
+  for (const [index, entry] of entries.entries()) {
     options.signal?.throwIfAborted();
     switch (entry.kind) {
       case 'dir':
@@ -76,15 +99,96 @@ export async function* tarArchive(entries: readonly UploadEntry[], options: Pack
         yield emit(entry.data);
         yield emit(padding(entry.data.length));
         break;
-      case 'file':
-        for await (const chunk of fileMember(entry, name(entry.path), options)) yield emit(chunk);
+      case 'file': {
+        const small = ahead.take(index);
+        if (small !== undefined) for (const chunk of await small) yield emit(chunk);
+        else for await (const chunk of fileMember(entry, name(entry.path), options)) yield emit(chunk);
         break;
+      }
     }
   }
   yield emit(endOfArchive(written));
 }
 
 type FileEntry = Extract<UploadEntry, { kind: 'file' }>;
+
+/** Files up to this size are read whole, several at a time ahead of the stream. */
+const smallFileBytes = 256 * 1024;
+/** How many small files are read ahead: bounds memory to window × smallFileBytes. */
+const readAheadWindow = 16;
+
+/**
+ * Reads small files ahead of the archive, a few at once: one file at a time costs four file
+ * system calls in a row (open, stat, read, close), each a trip through libuv's thread pool, and
+ * with thousands of small files those waits, not the bytes, were most of the upload (measured:
+ * 1.3 s of 2.7 s for 3,900 files on loopback). The archive still takes them in order.
+ */
+class ReadAhead {
+  readonly #entries: readonly UploadEntry[];
+  readonly #options: PackOptions;
+  readonly #pending = new Map<number, Promise<Buffer[]>>();
+  #next = 0;
+
+  constructor(entries: readonly UploadEntry[], options: PackOptions) {
+    this.#entries = entries;
+    this.#options = options;
+  }
+
+  /** The member for the small file at `index` (started now if need be), or undefined for a big one. */
+  take(index: number): Promise<Buffer[]> | undefined {
+    this.#fill(index);
+    const member = this.#pending.get(index);
+    this.#pending.delete(index);
+    this.#fill(index + 1);
+    return member;
+  }
+
+  #fill(from: number): void {
+    this.#next = Math.max(this.#next, from);
+    while (this.#pending.size < readAheadWindow && this.#next < this.#entries.length) {
+      const index = this.#next;
+      this.#next += 1;
+      const entry = this.#entries[index];
+      if (entry?.kind !== 'file' || entry.size > smallFileBytes) continue;
+      const member = smallFileMember(entry, this.#options);
+      // Rejections are seen when the member is taken; until then they must not count as unhandled.
+      member.catch(() => {});
+      this.#pending.set(index, member);
+    }
+  }
+}
+
+/** A small file as one read (one byte more than its size, to see whether it grew), hashed and checked. */
+async function smallFileMember(entry: FileEntry, options: PackOptions): Promise<Buffer[]> {
+  const handle = await openUnchanged(entry);
+  try {
+    const info = await handle.stat();
+    if (!info.isFile()) throw changedFile(entry, 'it is no longer a regular file');
+    if (info.size !== entry.size) throw changedFile(entry, `its size went from ${entry.size} to ${info.size} bytes`);
+    const buffer = Buffer.allocUnsafe(entry.size + 1);
+    let read = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, read, buffer.length - read, read);
+      if (bytesRead === 0) break;
+      read += bytesRead;
+      if (read === buffer.length) break;
+    }
+    if (read > entry.size) throw changedFile(entry, 'it grew after it was hashed');
+    if (read < entry.size) throw changedFile(entry, `it ended after ${read} of ${entry.size} bytes`);
+    const data = buffer.subarray(0, entry.size);
+    if (entry.sha256 !== undefined && createHash('sha256').update(data).digest('hex') !== entry.sha256)
+      throw changedFile(entry, 'its bytes are not the ones that were hashed');
+    options.onFileBytes?.(entry.path, entry.size, true);
+    const name = Buffer.concat([options.root, Buffer.from('/'), encodeFileName(entry.path)]);
+    return [
+      memberHeader({ name, type: 'file', mode: entry.mode, size: entry.size, mtimeSeconds: info.mtimeMs / 1000 }),
+      data,
+      padding(entry.size),
+    ];
+  } finally {
+    await handle.close();
+  }
+}
 
 /** Bytes of a file read at `offset`. */
 type Chunk = { readonly bytes: Buffer; readonly offset: number };

@@ -6,7 +6,9 @@ import type { HostTools } from './host-tools.js';
 import { cmd, op, script } from './quote.js';
 import { tarArchive } from './tar-pack.js';
 import { RemoteCommandError, type Transport } from './transport.js';
-import { inventoryScript, parseInventory, type ArrivedFile } from './tree-inventory.js';
+import { inventoryScript, readInventory, type ArrivedFile } from './tree-inventory.js';
+import { planLinkLists } from './link-lists.js';
+import { planPatchedData } from './patched-data.js';
 
 export type { ArrivedFile } from './tree-inventory.js';
 import type { UploadEntry, UploadProgress } from './upload-entry.js';
@@ -68,8 +70,10 @@ export async function uploadTree(
   const progress = new Progress(filesTotal, bytesTotal, options.onProgress);
   let packError: unknown;
   let archiveBytes = 0;
+  const patched = planPatchedData(entries, options.tools);
+  const linking = planLinkLists(patched.entries);
   const archive = Readable.from(
-    tarArchive(entries, {
+    tarArchive(linking.entries, {
       root: encodeFileName(posix.basename(remoteRoot)),
       linkTarget: (from) => linkTarget(parent, from),
       sparse: true,
@@ -99,9 +103,11 @@ export async function uploadTree(
         cmd(['tar', '-x', '-p', '--no-same-owner', '--delay-directory-restore', ...tarDecompressOption(compression), '-f', '-']),
         op('&&'),
         cmd(['cd', '--', remoteRoot]),
-        ...(options.readOnlyFiles ? [op("&& find . -type f -perm /0222 -exec chmod a-w -- '{}' +")] : []),
         op('&&'),
-        ...inventoryScript(options.hash),
+        ...linking.steps,
+        ...patched.steps,
+        ...(options.readOnlyFiles ? [op("find . -type f -perm /0222 -exec chmod a-w -- '{}' + &&")] : []),
+        ...inventoryScript(options.hash, options.tools.gzip),
       ),
     },
     { input, signal: options.signal },
@@ -112,7 +118,7 @@ export async function uploadTree(
     const detail = result.stderr.trim().split('\n').slice(-5).join('\n');
     throw new RemoteCommandError(`extracting the upload into ${remoteRoot} with tar`, result.code, detail);
   }
-  return { compression, archiveBytes, files: parseInventory(result.stdoutBytes) };
+  return { compression, archiveBytes, files: readInventory(result.stdoutBytes, options.tools.gzip) };
 }
 
 /** A hard link's target as tar must see it: relative to the folder it extracts in. */

@@ -17,6 +17,12 @@ export type UploadEntry =
       readonly path: string;
       readonly mode: number;
       readonly data: Buffer;
+      /**
+       * A file on the host that holds `bytes` (an earlier version of `data`): when both ends have
+       * zstd, only the difference travels (zstd with that file as its dictionary), and the host
+       * rebuilds `data` from it.
+       */
+      readonly patchFrom?: { readonly hostPath: string; readonly bytes: Buffer };
     }
   | {
       /** An unchanged file: hard-linked from a file already on the host, no bytes cross the wire. */

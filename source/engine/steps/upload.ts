@@ -14,7 +14,7 @@ import { formatBytes } from '../../run/format.js';
 import type { StepContext } from '../../run/step.js';
 import { baseManifestScript, parseBaseManifest } from '../base-manifest.js';
 import { buildManifest, diffManifests, type Manifest, type ManifestDiff } from '../manifest.js';
-import { cachedManifest, storeManifest } from '../manifest-cache.js';
+import { cachedManifest, sha256Hex, storeManifest } from '../manifest-cache.js';
 import { checkRelease, describeProblems, type ReleaseCheck } from '../release-check.js';
 import { planUpload, uploadTotals } from '../upload-plan.js';
 
@@ -120,7 +120,8 @@ export async function uploadRelease(options: {
   if (tools === null) throw new Error(`preparing the upload on ${transport.label} printed no tool list: ${prepared.stderr.trim()}`);
   const removedPartials = prepared.stdout.split('\n').filter((line) => line === removedMarker).length;
   if (removedPartials > 0) step.log(`removed ${removedPartials} partial upload(s) left by killed runs`);
-  const previous = base === null ? null : (await parseBaseManifest(prepared.stdout, base, cached)).manifest;
+  const baseManifest = base === null ? null : await parseBaseManifest(prepared.stdout, base, cached);
+  const previous = baseManifest?.manifest ?? null;
 
   const diff = diffManifests(local.manifest, previous);
   const plan = planUpload(
@@ -137,7 +138,13 @@ export async function uploadRelease(options: {
   const manifestBytes = Buffer.from(`${JSON.stringify(local.manifest)}\n`);
   const records: UploadEntry[] = [
     { kind: 'dir', path: metaDirName, mode: 0o755 },
-    { kind: 'data', path: `${metaDirName}/manifest.json`, mode: 0o644, data: manifestBytes },
+    {
+      kind: 'data',
+      path: `${metaDirName}/manifest.json`,
+      mode: 0o644,
+      data: manifestBytes,
+      ...(base !== null && baseManifest?.bytes ? { patchFrom: { hostPath: layout.manifestJson(base), bytes: baseManifest.bytes } } : {}),
+    },
     { kind: 'data', path: `${metaDirName}/release.json`, mode: 0o644, data: releaseJson(options) },
   ];
   const send = (entries: readonly UploadEntry[]) =>
@@ -187,6 +194,12 @@ export async function uploadRelease(options: {
       check = checkRelease(local.manifest, receipt.files);
       if (check.problems.some((problem) => again.has(problem.path))) resent = [];
     }
+    const arrivedManifest = receipt.files.get(`${metaDirName}/manifest.json`);
+    if (arrivedManifest !== undefined && arrivedManifest.sha256 !== null && arrivedManifest.sha256 !== sha256Hex(manifestBytes))
+      check = {
+        ...check,
+        problems: [...check.problems, { path: `${metaDirName}/manifest.json`, problem: 'other bytes than were sent', linked: false }],
+      };
     if (check.problems.length > 0) {
       throw new DeployError(
         'deploy',
