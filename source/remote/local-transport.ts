@@ -92,6 +92,7 @@ export class LocalTransport implements Transport {
       const input = options.input;
       if (input instanceof Readable) {
         // As over SSH: a failed input stream must not look like a complete one, so no EOF then.
+        if (input.destroyed) killGroup('aborted');
         input.once('error', () => killGroup('aborted'));
         input.pipe(child.stdin);
       } else child.stdin.end(input ?? '');

@@ -166,6 +166,11 @@ function feed(channel: ClientChannel, input: ExecOptions['input']): void {
     channel.end(input);
     return;
   }
+  // It may have failed already, while the channel was being opened.
+  if (input.destroyed) {
+    channel.close();
+    return;
+  }
   input.once('error', () => channel.close());
   input.pipe(channel);
 }
