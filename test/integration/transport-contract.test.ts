@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -534,6 +534,151 @@ for (const flavour of flavours) {
           expect((await transport.run(removeTree(root))).code).toBe(0);
           expect((await transport.run(['test', '-e', root])).code).toBe(1);
         }
+      });
+
+      it('lists what arrived: size, links and mode of every file, sha256 of the sent ones (or of all)', async () => {
+        const base = join(workDir, 'receipt-base');
+        const next = join(workDir, 'receipt-next');
+        await uploadTree(transport, base, [{ kind: 'file', path: 'a.txt', mode: 0o644, size: 3, localPath: await localFile('a', 'aaa') }]);
+        const sent = await uploadTree(transport, next, [
+          { kind: 'file', path: 'b.txt', mode: 0o640, size: 2, localPath: await localFile('b', 'bb') },
+          { kind: 'link', path: 'a.txt', mode: 0o644, size: 3, from: join(base, 'a.txt') },
+          { kind: 'data', path: 'meta/record.json', mode: 0o600, data: Buffer.from('{}\n') },
+        ]);
+        const sha = (text: string) => createHash('sha256').update(text).digest('hex');
+        expect(Object.fromEntries(sent.files)).toEqual({
+          'a.txt': { size: 3, links: 2, mode: 0o644, sha256: null },
+          'b.txt': { size: 2, links: 1, mode: 0o640, sha256: sha('bb') },
+          'meta/record.json': { size: 3, links: 1, mode: 0o600, sha256: sha('{}\n') },
+        });
+        const all = await uploadTree(
+          transport,
+          join(workDir, 'receipt-all'),
+          [{ kind: 'link', path: 'a.txt', mode: 0o644, size: 3, from: join(base, 'a.txt') }],
+          { hash: 'all' },
+        );
+        expect(all.files.get('a.txt')).toEqual({ size: 3, links: 3, mode: 0o644, sha256: sha('aaa') });
+      });
+
+      it('takes the write bits off every file when asked, linked ones included', async () => {
+        const base = join(workDir, 'ro-base');
+        await uploadTree(transport, base, [{ kind: 'file', path: 'a', mode: 0o664, size: 1, localPath: await localFile('a', 'a') }]);
+        const next = await uploadTree(
+          transport,
+          join(workDir, 'ro-next'),
+          [
+            { kind: 'link', path: 'a', mode: 0o664, size: 1, from: join(base, 'a') },
+            { kind: 'file', path: 'run.sh', mode: 0o755, size: 1, localPath: await localFile('r', 'r') },
+          ],
+          { readOnlyFiles: true },
+        );
+        expect(next.files.get('a')?.mode).toBe(0o444);
+        expect(next.files.get('run.sh')?.mode).toBe(0o555);
+        expect((await transport.run(['stat', '-c', '%a', join(base, 'a')])).stdout.trim()).toBe('444');
+      });
+
+      it('links unchanged files into read-only folders and folders whose names are not UTF-8', async () => {
+        const e9 = '\udce9';
+        const base = join(workDir, 'list-base');
+        const entries: UploadEntry[] = [
+          { kind: 'dir', path: 'ro', mode: 0o555 },
+          { kind: 'dir', path: `ro/d${e9}`, mode: 0o500 },
+          { kind: 'file', path: `ro/d${e9}/f${e9}.txt`, mode: 0o644, size: 4, localPath: await localFile('f', 'four') },
+          { kind: 'file', path: '-n', mode: 0o644, size: 4, localPath: await localFile('n', 'dash') },
+        ];
+        await uploadTree(transport, base, entries);
+        const linked = entries.map(
+          (entry): UploadEntry =>
+            entry.kind === 'file'
+              ? { kind: 'link', path: entry.path, mode: entry.mode, size: entry.size, from: join(base, entry.path) }
+              : entry,
+        );
+        const next = await uploadTree(transport, join(workDir, 'list-next'), linked);
+        expect(next.files.get(`ro/d${e9}/f${e9}.txt`)).toMatchObject({ size: 4, links: 2 });
+        expect(next.files.get('-n')).toMatchObject({ size: 4, links: 2 });
+        const modes = await transport.run(
+          { script: script(cmd(['find', '.', '-type', 'd', '-printf', '%m %P\\n']), op('| sort')) },
+          {
+            cwd: join(workDir, 'list-next'),
+          },
+        );
+        expect(modes.stdout.split('\n').filter(Boolean)).toEqual(['555 ro', '500 ro/d\ufffd', '755 '].sort());
+        // No scratch list left behind.
+        expect([...next.files.keys()].filter((path) => path.includes('mcp-deploy-upload'))).toEqual([]);
+        for (const root of ['list-base', 'list-next']) expect((await transport.run(removeTree(join(workDir, root)))).code).toBe(0);
+      });
+
+      it('sends a data file that has an earlier version on the host as a patch, rebuilt byte for byte', async () => {
+        const earlier = Buffer.from(
+          JSON.stringify(Array.from({ length: 500 }, (_, index) => ({ path: `f${index}`, sha256: randomBytes(32).toString('hex') }))),
+        );
+        const later = Buffer.from(earlier.toString().replace('"f7"', '"f7-renamed"'));
+        const base = join(workDir, 'patch-base');
+        await uploadTree(transport, base, [{ kind: 'data', path: 'm.json', mode: 0o644, data: earlier }]);
+        const next = await uploadTree(transport, join(workDir, 'patch-next'), [
+          { kind: 'data', path: 'm.json', mode: 0o644, data: later, patchFrom: { hostPath: join(base, 'm.json'), bytes: earlier } },
+        ]);
+        expect((await transport.readFile(join(workDir, 'patch-next', 'm.json')))?.equals(later)).toBe(true);
+        expect(next.files.get('m.json')).toMatchObject({
+          size: later.length,
+          mode: 0o644,
+          sha256: createHash('sha256').update(later).digest('hex'),
+        });
+        // Far smaller than the file, whose hashes do not compress.
+        expect(next.archiveBytes).toBeLessThan(later.length / 4);
+      });
+
+      it('keeps a sparse file sparse', async () => {
+        const local = join(localDir, 'sparse.bin');
+        await writeFile(local, '');
+        execFileSync('truncate', ['-s', '64M', local]);
+        execFileSync('sh', ['-c', 'printf "in the middle" | dd of="$1" bs=1 seek=33554432 conv=notrunc status=none', 'sh', local]);
+        const root = join(workDir, 'sparse');
+        const sent = await uploadTree(transport, root, [
+          { kind: 'file', path: 'sparse.bin', mode: 0o644, size: 64 * 1024 * 1024, localPath: local },
+        ]);
+        expect(sent.files.get('sparse.bin')?.sha256).toBe(
+          createHash('sha256')
+            .update(await readFile(local))
+            .digest('hex'),
+        );
+        const allocated = Number(
+          (await transport.run(['stat', '-c', '%b*%B', join(root, 'sparse.bin')])).stdout
+            .trim()
+            .split('*')
+            .reduce((a, b) => String(Number(a) * Number(b))),
+        );
+        expect(allocated).toBeLessThan(1024 * 1024);
+        expect(sent.archiveBytes).toBeLessThan(1024 * 1024);
+      });
+
+      it('refuses a file that is not the one that was hashed, naming it, and leaves no complete-looking tree', async () => {
+        const local = await localFile('c', 'hashed bytes');
+        const wrong = createHash('sha256').update('other bytes!').digest('hex');
+        const root = join(workDir, 'changed');
+        const error = await uploadTree(transport, root, [
+          {
+            kind: 'file',
+            path: 'big-first.bin',
+            mode: 0o644,
+            size: 5 * 1024 * 1024,
+            localPath: await localFile('big', randomBytes(5 * 1024 * 1024)),
+          },
+          { kind: 'file', path: 'data/changed.txt', mode: 0o644, size: 12, localPath: local, sha256: wrong },
+        ]).catch((caught: unknown) => caught);
+        expect(isDeployError(error)).toBe(true);
+        expect((error as Error).message).toBe(
+          'data/changed.txt changed after it was hashed (its bytes are not the ones that were hashed); it was not uploaded.',
+        );
+        const swapped = join(localDir, 'swapped');
+        await writeFile(swapped, 'x');
+        await rm(swapped);
+        await symlink('/etc/hostname', swapped);
+        const symlinked = await uploadTree(transport, join(workDir, 'changed-2'), [
+          { kind: 'file', path: 'swapped', mode: 0o644, size: 1, localPath: swapped },
+        ]).catch((caught: unknown) => caught);
+        expect((symlinked as Error).message).toBe('swapped changed after it was hashed (it is now a symlink); it was not uploaded.');
+        await rm(swapped);
       });
 
       it('stops when aborted', async () => {
