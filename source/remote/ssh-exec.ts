@@ -12,7 +12,7 @@ import type { RunOptions } from './transport.js';
  * and what happens to pending commands when it drops, belong to SshTransport.
  */
 
-/** OpenSSH allows 10 sessions per connection (MaxSessions); one is our SFTP session. */
+/** OpenSSH allows 10 sessions per connection (MaxSessions); two are left for tunnels' bursts and sshd's slow slot release. */
 const maxExecChannels = 8;
 /** After asking a command to stop, how long to wait for it to end before closing its channel. */
 const stopGraceMs = 3_000;
