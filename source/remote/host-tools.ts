@@ -1,3 +1,4 @@
+import { DeployError } from '../errors.js';
 import { op, script } from './quote.js';
 import type { Transport } from './transport.js';
 
@@ -27,6 +28,10 @@ export function parseHostTools(output: string): HostTools | null {
 export async function probeHostTools(transport: Transport): Promise<HostTools> {
   const result = await transport.run({ script: hostToolsProbe });
   const tools = parseHostTools(result.stdout);
-  if (tools === null) throw new Error(`could not ask ${transport.label} which tools it has: ${result.stderr.trim()}`);
+  if (tools === null)
+    throw new DeployError(
+      'host-state',
+      `Could not ask ${transport.label} which tools it has (exit ${result.code}): ${result.stderr.trim()}`,
+    );
   return tools;
 }

@@ -85,14 +85,20 @@ export class SshTransport implements Transport {
   async readFile(remotePath: string): Promise<Buffer | null> {
     const result = await this.run(readFileCommand(remotePath));
     if (result.code === missingFileCode) return null;
-    if (result.code !== 0) throw new Error(`Could not read ${remotePath} on ${this.label} (exit ${result.code}): ${result.stderr.trim()}`);
+    if (result.code !== 0)
+      throw new DeployError('host-state', `Could not read ${remotePath} on ${this.label} (exit ${result.code}): ${result.stderr.trim()}`, {
+        hint: 'Check the permissions under the deploy root: mcp-deploy doctor checks them.',
+      });
     return result.stdoutBytes;
   }
 
   async writeFileAtomic(remotePath: string, data: string | Buffer, mode = 0o644): Promise<void> {
     const temporary = `${remotePath}.tmp-${randomBytes(6).toString('hex')}`;
     const result = await this.run(writeFileAtomicCommand(remotePath, temporary, mode), { input: data });
-    if (result.code !== 0) throw new Error(`Could not write ${remotePath} on ${this.label} (exit ${result.code}): ${result.stderr.trim()}`);
+    if (result.code !== 0)
+      throw new DeployError('host-state', `Could not write ${remotePath} on ${this.label} (exit ${result.code}): ${result.stderr.trim()}`, {
+        hint: 'Check the free space and the permissions under the deploy root: mcp-deploy doctor checks both.',
+      });
   }
 
   async openTunnel(remotePort: number): Promise<Tunnel> {

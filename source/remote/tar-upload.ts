@@ -1,5 +1,6 @@
 import { posix } from 'node:path';
 import { PassThrough, Readable, Transform, pipeline } from 'node:stream';
+import { DeployError } from '../errors.js';
 import { encodeFileName } from '../project/file-names.js';
 import { chooseCompression, compressor, tarDecompressOption, type Compression } from './compression.js';
 import type { HostTools } from './host-tools.js';
@@ -57,8 +58,12 @@ export async function uploadTree(
   options: UploadTreeOptions,
 ): Promise<UploadReceipt> {
   if (!options.tools.gnuTar)
-    throw new Error(
-      `the host's tar is not GNU tar (busybox?): mcp-deploy uploads with GNU tar's pax and sparse support; install it (apk add tar)`,
+    throw new DeployError(
+      'host-state',
+      `The tar on ${transport.label} is not GNU tar (busybox?): uploads need GNU tar's pax and sparse support.`,
+      {
+        hint: 'Install GNU tar on the host (Alpine: apk add tar findutils coreutils), then deploy again.',
+      },
     );
   const remoteRoot = posix.normalize(remoteRootAsGiven).replace(/(.)\/+$/, '$1');
   const parent = posix.dirname(remoteRoot);

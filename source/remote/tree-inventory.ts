@@ -1,4 +1,5 @@
 import { gunzipSync } from 'node:zlib';
+import { DeployError } from '../errors.js';
 import { decodeFileName } from '../project/file-names.js';
 import { op, type ScriptPart } from './quote.js';
 
@@ -33,7 +34,9 @@ export function readInventory(output: Buffer, gzip: boolean): Map<string, Arrive
   const bytes = gzip && output.length > 0 ? gunzipSync(output) : output;
   const marker = Buffer.from(`${endMarker}\0`);
   if (bytes.length < marker.length || !bytes.subarray(bytes.length - marker.length).equals(marker))
-    throw new Error('the host could not list the files it holds (find or sha256sum failed)');
+    throw new DeployError('host-state', 'The host could not list the files it holds (find or sha256sum failed, or is missing).', {
+      hint: 'Uploads need GNU find and coreutils on the host (Alpine: apk add findutils coreutils).',
+    });
   return parseInventory(bytes.subarray(0, bytes.length - marker.length));
 }
 

@@ -117,7 +117,8 @@ export async function uploadRelease(options: {
     throw new DeployError('host-state', `Release ${release} already exists on ${transport.label}; refusing to overwrite it.`);
   if (prepared.code !== 0) throw new RemoteCommandError('preparing the upload', prepared.code, prepared.stderr.trim());
   const tools = parseHostTools(prepared.stdout);
-  if (tools === null) throw new Error(`preparing the upload on ${transport.label} printed no tool list: ${prepared.stderr.trim()}`);
+  if (tools === null)
+    throw new DeployError('host-state', `Preparing the upload on ${transport.label} printed no tool list: ${prepared.stderr.trim()}`);
   const removedPartials = prepared.stdout.split('\n').filter((line) => line === removedMarker).length;
   if (removedPartials > 0) step.log(`removed ${removedPartials} partial upload(s) left by killed runs`);
   const baseManifest = base === null ? null : await parseBaseManifest(prepared.stdout, base, cached);
