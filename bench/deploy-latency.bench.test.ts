@@ -45,13 +45,19 @@ function counted(transport: Transport, current: () => StepId | null, commands: M
     const step = current();
     if (step !== null) commands.set(step, (commands.get(step) ?? 0) + 1);
   };
+  const counting =
+    <A extends unknown[], R>(call: (...args: A) => R) =>
+    (...args: A): R => {
+      count();
+      return call(...args);
+    };
   return {
     label: transport.label,
-    run: (command, options) => (count(), transport.run(command, options)),
-    stream: (command, options) => (count(), transport.stream(command, options)),
-    readFile: (path) => (count(), transport.readFile(path)),
-    writeFileAtomic: (path, data, mode) => (count(), transport.writeFileAtomic(path, data, mode)),
-    openTunnel: (port) => (count(), transport.openTunnel(port)),
+    run: counting((command, options) => transport.run(command, options)),
+    stream: counting((command, options) => transport.stream(command, options)),
+    readFile: counting((path) => transport.readFile(path)),
+    writeFileAtomic: counting((path, data, mode) => transport.writeFileAtomic(path, data, mode)),
+    openTunnel: counting((port) => transport.openTunnel(port)),
     close: () => transport.close(),
   };
 }

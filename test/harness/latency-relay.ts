@@ -93,7 +93,7 @@ export async function startLatencyRelay(targetPort: number, options: { rttMs?: n
       const enqueue = (chunk: Buffer | null) => {
         queue.push({ due: performance.now() + relay.rttMs / 2, chunk });
         if (relay.rttMs === 0 && queue.length === 1) flush();
-        else timer ??= setTimeout(flush, relay.rttMs / 2);
+        else if (timer === undefined) timer = setTimeout(flush, relay.rttMs / 2);
       };
       from.on('data', (chunk: Buffer) => {
         if (direction === 'up') {
