@@ -21,6 +21,7 @@ export type AppOptions = GlobalOptions & {
   readonly allowBreaking?: boolean;
   /** Refuse uncommitted changes (`deploy --require-clean`). */
   readonly requireClean?: boolean;
+  readonly verifyAll?: boolean;
   /** `logs`: nginx's error log instead of the server's, and how many lines to start with. */
   readonly nginx?: boolean;
   readonly lines?: string;
@@ -91,6 +92,7 @@ export function appEngine(context: RunContext, options: AppOptions, connections:
         skipValidate: true,
         allowBreaking: (options.allowBreaking ?? false) || (choice?.allowBreaking ?? false),
         requireClean: options.requireClean ?? false,
+        verifyAll: options.verifyAll ?? false,
       }),
     rollback: (chosen) => rollback(context, { ...(chosen ? { release: chosen } : {}), force }),
     overview: () => withConnection((transport) => readOverview(context, transport)),

@@ -38,6 +38,7 @@ export function createProgram(run: Runner): Command {
     .option('--allow-breaking', 'let breaking MCP contract changes through (otherwise the deploy stops before the switch, exit 5)')
     .option('--ref <ref>', 'deploy this commit, branch or tag from a clean export of it (not the working tree)')
     .option('--require-clean', 'refuse to deploy a git tree with uncommitted changes (they would make a -dirty release)')
+    .option('--verify-all', 'check the sha256 of every file of the new release on the host, not only of the files sent')
     .action((options: import('./commands/deploy-command.js').DeployOptions) =>
       run(options, async (output) => (await import('./commands/deploy-command.js')).deployCommand(options, output)),
     );
@@ -151,6 +152,15 @@ export function createProgram(run: Runner): Command {
     program.command('config').description('the resolved config for a target: ${VAR}s filled in, defaults applied, secrets masked'),
   ).action((options: GlobalOptions) =>
     run(options, async (output) => (await import('./commands/config-command.js')).configCommand(options, output)),
+  );
+
+  withGlobals(
+    program
+      .command('verify-release')
+      .argument('[release]', 'release id (default: the active one)')
+      .description("check a release on the host against its manifest: every file's size and sha256"),
+  ).action((release: string | undefined, options: GlobalOptions) =>
+    run(options, async (output) => (await import('./commands/verify-release-command.js')).verifyReleaseCommand(release, options, output)),
   );
 
   withGlobals(program.command('unlock').description('show the host lock; remove it with --force'))

@@ -3,7 +3,6 @@ import { hostNow } from '../host/host-clock.js';
 import { makeReleaseId } from '../host/layout.js';
 import { markFailed } from '../host/releases.js';
 import { removeTree } from '../host/remove-tree.js';
-import { formatBytes } from '../run/format.js';
 import { validateOnly } from './validate-gate.js';
 import { buildStep } from './steps/build.js';
 import type { EngineContext } from './context.js';
@@ -19,7 +18,7 @@ import { decideInstall } from '../runtime/install-plan.js';
 import { recordOf } from '../runtime/install-record.js';
 import { probeHostRuntime } from '../runtime/host-runtime.js';
 import { hostInterpreter } from '../runtime/runner.js';
-import { prepareRelease, uploadRelease } from './steps/upload.js';
+import { prepareRelease, uploadDetail, uploadRelease } from './steps/upload.js';
 import { runStep } from '../run/step.js';
 import { openSession, type Session } from './session.js';
 import { linkSharedStep } from './steps/link-shared.js';
@@ -37,6 +36,8 @@ export type DeployOptions = {
   readonly ref?: string;
   /** Refuse to deploy uncommitted changes (which otherwise make a `-dirty` release, with a warning). */
   readonly requireClean?: boolean;
+  /** Check the sha256 of every file of the new release on the host, not only of the files sent. */
+  readonly verifyAll?: boolean;
 };
 
 /**
@@ -129,10 +130,9 @@ async function deployRelease(
       },
       step,
       signal,
+      verifyAll: options.verifyAll ?? false,
     });
-    step.detail(
-      `${result.files} file(s) sent, ${formatBytes(result.bytes)}; ${result.linked} unchanged linked; +${result.diff.added.length} ~${result.diff.changed.length} -${result.diff.removed.length}`,
-    );
+    step.detail(uploadDetail(result));
     return result;
   }))!;
 

@@ -1,6 +1,6 @@
 import { posix } from 'node:path';
-import type { UploadEntry } from '../remote/transport.js';
-import type { ManifestDiff } from './manifest.js';
+import type { UploadEntry } from '../remote/upload-entry.js';
+import type { Manifest, ManifestDiff } from './manifest.js';
 
 export type PlanSource = {
   readonly dirs: readonly { readonly path: string; readonly mode: number }[];
@@ -12,10 +12,12 @@ export type PlanSource = {
  * The entries of a new release tree: directories first, then files that are new or changed
  * (their bytes are sent), files whose bytes are already in `previousReleaseDir` (hard-linked
  * there, nothing sent), and symlinks last. A hard link shares the mode of the file it links,
- * so a file whose mode changed is sent again rather than linked.
+ * so a file whose mode changed is sent again rather than linked. A file sent carries the sha256
+ * it was hashed with (from `manifest`): the upload refuses it if the bytes it reads are others.
  */
-export function planUpload(source: PlanSource, diff: ManifestDiff, previousReleaseDir: string | null): UploadEntry[] {
+export function planUpload(source: PlanSource, diff: ManifestDiff, previousReleaseDir: string | null, manifest?: Manifest): UploadEntry[] {
   const reusable = new Map(diff.unchanged.map((entry) => [entry.path, entry]));
+  const hashes = new Map((manifest ?? []).map((entry) => [entry.path, entry.sha256]));
   const entries: UploadEntry[] = source.dirs.map((dir) => ({ kind: 'dir', path: dir.path, mode: dir.mode & 0o7777 }));
   for (const file of source.files) {
     const previous = reusable.get(file.path);
@@ -23,7 +25,8 @@ export function planUpload(source: PlanSource, diff: ManifestDiff, previousRelea
     if (previous !== undefined && previousReleaseDir !== null && previous.mode === mode) {
       entries.push({ kind: 'link', path: file.path, mode, size: file.size, from: posix.join(previousReleaseDir, file.path) });
     } else {
-      entries.push({ kind: 'file', path: file.path, mode, size: file.size, localPath: file.absolutePath });
+      const sha256 = hashes.get(file.path);
+      entries.push({ kind: 'file', path: file.path, mode, size: file.size, localPath: file.absolutePath, ...(sha256 ? { sha256 } : {}) });
     }
   }
   for (const link of source.symlinks) entries.push({ kind: 'symlink', path: link.path, target: link.target });

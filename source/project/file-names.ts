@@ -8,7 +8,7 @@ import { isUtf8 } from 'node:buffer';
  * mapping is one-to-one: `encodeFileName(decodeFileName(bytes))` is always `bytes`. Such strings
  * survive JSON (lone surrogates are written as `\udcXX`), and Python's `open()` turns them back
  * into the same bytes. Only the edges that touch a file system convert back: `fsPath` here,
- * and the SSH upload, which sends these names by a route that carries bytes (wire-names.ts).
+ * and the upload's tar stream, whose headers carry names as bytes (remote/tar-header.ts).
  */
 
 const escapeBase = 0xdc00;

@@ -1,8 +1,7 @@
 import { spawn } from 'node:child_process';
-import { chmod, copyFile, link, mkdir, readFile, rename, symlink, writeFile } from 'node:fs/promises';
+import { chmod, readFile, rename, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
-import { dirname, join } from 'node:path';
-import { fsPath } from '../project/file-names.js';
+import { Readable } from 'node:stream';
 import { composeCommand } from './compose.js';
 import {
   commandTimedOut,
@@ -12,8 +11,6 @@ import {
   type StreamOptions,
   type Transport,
   type Tunnel,
-  type UploadEntry,
-  type UploadOptions,
 } from './transport.js';
 import { splitLines } from './lines.js';
 
@@ -34,7 +31,8 @@ export class LocalTransport implements Transport {
       (chunk) => stderr.push(chunk),
     );
     // As over SSH: a command that did not exit on its own reports 255.
-    return { code: code ?? 255, stdout: Buffer.concat(stdout).toString('utf8'), stderr: Buffer.concat(stderr).toString('utf8') };
+    const stdoutBytes = Buffer.concat(stdout);
+    return { code: code ?? 255, stdout: stdoutBytes.toString('utf8'), stderr: Buffer.concat(stderr).toString('utf8'), stdoutBytes };
   }
 
   async stream(remote: RemoteCommand, options: StreamOptions): Promise<{ code: number | null }> {
@@ -91,50 +89,14 @@ export class LocalTransport implements Transport {
       child.stdin.on('error', () => {
         // the command may exit without reading its input
       });
-      child.stdin.end(options.input ?? '');
+      const input = options.input;
+      if (input instanceof Readable) {
+        // As over SSH: a failed input stream must not look like a complete one, so no EOF then.
+        if (input.destroyed) killGroup('aborted');
+        input.once('error', () => killGroup('aborted'));
+        input.pipe(child.stdin);
+      } else child.stdin.end(input ?? '');
     });
-  }
-
-  async uploadTree(remoteRoot: string, entries: readonly UploadEntry[], options: UploadOptions = {}): Promise<void> {
-    await mkdir(remoteRoot, { recursive: true });
-    const files = entries.filter((entry) => entry.kind === 'file' || entry.kind === 'link');
-    const filesTotal = files.length;
-    const bytesTotal = entries.reduce((sum, entry) => sum + (entry.kind === 'file' ? entry.size : 0), 0);
-    let filesDone = 0;
-    let bytesDone = 0;
-    // Paths go to node:fs as bytes when they are not UTF-8 (file-names.ts), so every name arrives as it was.
-    const at = (path: string) => fsPath(join(remoteRoot, path));
-    const parentOf = (path: string) => fsPath(dirname(join(remoteRoot, path)));
-    const dirModes: { path: string; mode: number }[] = [];
-    for (const entry of entries) {
-      options.signal?.throwIfAborted();
-      switch (entry.kind) {
-        case 'dir':
-          // Owner-writable while the tree fills; the real mode is set at the end.
-          await mkdir(at(entry.path), { recursive: true, mode: entry.mode | 0o700 });
-          dirModes.push({ path: entry.path, mode: entry.mode });
-          break;
-        case 'file':
-          await mkdir(parentOf(entry.path), { recursive: true });
-          await copyFile(fsPath(entry.localPath), at(entry.path));
-          await chmod(at(entry.path), entry.mode);
-          filesDone += 1;
-          bytesDone += entry.size;
-          break;
-        case 'link':
-          await mkdir(parentOf(entry.path), { recursive: true });
-          await link(fsPath(entry.from), at(entry.path));
-          filesDone += 1;
-          break;
-        case 'symlink':
-          await mkdir(parentOf(entry.path), { recursive: true });
-          await symlink(fsPath(entry.target), at(entry.path));
-          break;
-      }
-      if (entry.kind === 'file' || entry.kind === 'link') options.onProgress?.({ filesDone, filesTotal, bytesDone, bytesTotal });
-    }
-    // Deepest first: a directory without search permission must not hide the ones below it.
-    for (const dir of dirModes.sort((a, b) => b.path.split('/').length - a.path.split('/').length)) await chmod(at(dir.path), dir.mode);
   }
 
   async readFile(remotePath: string): Promise<Buffer | null> {

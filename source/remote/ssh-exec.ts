@@ -1,4 +1,5 @@
 import { constants } from 'node:os';
+import { Readable } from 'node:stream';
 import type { Client, ClientChannel } from 'ssh2';
 import { signalChannel, withStdinWatchdog } from './ssh-channel.js';
 import { Slots } from './slots.js';
@@ -11,7 +12,7 @@ import type { RunOptions } from './transport.js';
  * and what happens to pending commands when it drops, belong to SshTransport.
  */
 
-/** OpenSSH allows 10 sessions per connection (MaxSessions); one is our SFTP session. */
+/** OpenSSH allows 10 sessions per connection (MaxSessions); two are left for tunnels' bursts and sshd's slow slot release. */
 const maxExecChannels = 8;
 /** After asking a command to stop, how long to wait for it to end before closing its channel. */
 const stopGraceMs = 3_000;
@@ -151,8 +152,27 @@ export class ExecChannels {
     if (options.timeoutMs !== undefined) timers.push(setTimeout(() => stop('timeout'), options.timeoutMs));
     options.signal?.addEventListener('abort', onAbort, { once: true });
     if (options.signal?.aborted) stop('aborted');
-    if (!watchdog) channel.end(options.input);
+    if (!watchdog) feed(channel, options.input);
   }
+}
+
+/**
+ * Writes a command's input. A stream is piped with back pressure (the channel's window) and ends
+ * the channel's stdin when it ends; one that fails closes the channel instead, so the command sees
+ * a broken input (a truncated archive), never a complete-looking one.
+ */
+function feed(channel: ClientChannel, input: ExecOptions['input']): void {
+  if (!(input instanceof Readable)) {
+    channel.end(input);
+    return;
+  }
+  // It may have failed already, while the channel was being opened.
+  if (input.destroyed) {
+    channel.close();
+    return;
+  }
+  input.once('error', () => channel.close());
+  input.pipe(channel);
 }
 
 /**

@@ -1,15 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Socket } from 'node:net';
-import { posix } from 'node:path';
-import type { Client, SFTPWrapper } from 'ssh2';
+import type { Client } from 'ssh2';
 import { DeployError } from '../errors.js';
 import { composeCommand } from './compose.js';
 import { splitLines } from './lines.js';
 import { connectionLost } from './ssh-errors.js';
 import { ExecChannels, exitCode } from './ssh-exec.js';
-import { isUnsupported, sftpCall, sftpFailure, type SftpError } from './sftp-calls.js';
-import { uploadTreeOverSftp } from './sftp-upload.js';
-import { planWireNames } from './wire-names.js';
+import { missingFileCode, readFileCommand, writeFileAtomicCommand } from './file-commands.js';
 import {
   commandTimedOut,
   type RemoteCommand,
@@ -18,18 +15,16 @@ import {
   type StreamOptions,
   type Transport,
   type Tunnel,
-  type UploadEntry,
-  type UploadOptions,
 } from './transport.js';
 
 /**
  * A host reached over one SSH connection (made by connect.ts). Commands are exec channels
- * multiplexed on it (ssh-exec.ts, which also says what exit codes mean); files go through one
- * SFTP session opened on first use. If the connection drops, every pending call rejects with an
+ * multiplexed on it (ssh-exec.ts, which also says what exit codes mean); single files are read
+ * and written by commands too (file-commands.ts: fewer round trips than SFTP), and a tree goes as
+ * a tar stream on one command's stdin (tar-upload.ts). No SFTP subsystem is needed. If the
+ * connection drops, every pending call rejects with an
  * 'unreachable' DeployError naming what it was doing. A timeout throws a 'timeout' DeployError.
  */
-
-const sftpNoSuchFile = 2;
 
 type Pending = { readonly during: string; readonly fail: (error: DeployError) => void };
 
@@ -37,7 +32,6 @@ export class SshTransport implements Transport {
   readonly label: string;
   readonly #client: Client;
   readonly #exec: ExecChannels;
-  #sftp: Promise<SFTPWrapper> | undefined;
   /** Set once the connection is gone, whether we closed it or it dropped. */
   #ended: 'closed' | 'lost' | undefined;
   #closing = false;
@@ -67,7 +61,8 @@ export class SshTransport implements Transport {
         (chunk) => stderr.push(chunk),
       );
       if (outcome.kind === 'timeout') throw commandTimedOut(options.timeoutMs ?? 0);
-      return { code: exitCode(outcome), stdout: Buffer.concat(stdout).toString('utf8'), stderr: Buffer.concat(stderr).toString('utf8') };
+      const stdoutBytes = Buffer.concat(stdout);
+      return { code: exitCode(outcome), stdout: stdoutBytes.toString('utf8'), stderr: Buffer.concat(stderr).toString('utf8'), stdoutBytes };
     });
   }
 
@@ -87,48 +82,23 @@ export class SshTransport implements Transport {
     });
   }
 
-  uploadTree(remoteRootAsGiven: string, entries: readonly UploadEntry[], options: UploadOptions = {}): Promise<void> {
-    // Normalised so that depth counting treats the root and its children consistently.
-    const remoteRoot = posix.normalize(remoteRootAsGiven).replace(/(.)\/+$/, '$1');
-    return this.#guard(`the upload to ${remoteRoot}`, async () => {
-      const sftp = await this.#sftpSession();
-      const plan = planWireNames(remoteRoot, entries);
-      await uploadTreeOverSftp(sftp, remoteRoot, plan.entries, options, {
-        hardLink: (from, to) => this.#hardLink(sftp, from, to),
-        modesSetLater: plan.modesSetLater,
-        beforeModes: async () => {
-          for (const step of plan.finish) await this.#runChecked(step.argv, step.what, { input: step.input });
-        },
+  async readFile(remotePath: string): Promise<Buffer | null> {
+    const result = await this.run(readFileCommand(remotePath));
+    if (result.code === missingFileCode) return null;
+    if (result.code !== 0)
+      throw new DeployError('host-state', `Could not read ${remotePath} on ${this.label} (exit ${result.code}): ${result.stderr.trim()}`, {
+        hint: 'Check the permissions under the deploy root: mcp-deploy doctor checks them.',
       });
-    });
+    return result.stdoutBytes;
   }
 
-  readFile(remotePath: string): Promise<Buffer | null> {
-    return this.#guard(`reading ${remotePath}`, async () => {
-      const sftp = await this.#sftpSession();
-      return new Promise<Buffer | null>((resolve, reject) => {
-        sftp.readFile(remotePath, (error: SftpError | undefined, data: Buffer) => {
-          if (error === undefined || error === null) resolve(data);
-          else if (error.code === sftpNoSuchFile) resolve(null);
-          else reject(sftpFailure(`read ${remotePath}`, error));
-        });
+  async writeFileAtomic(remotePath: string, data: string | Buffer, mode = 0o644): Promise<void> {
+    const temporary = `${remotePath}.tmp-${randomBytes(6).toString('hex')}`;
+    const result = await this.run(writeFileAtomicCommand(remotePath, temporary, mode), { input: data });
+    if (result.code !== 0)
+      throw new DeployError('host-state', `Could not write ${remotePath} on ${this.label} (exit ${result.code}): ${result.stderr.trim()}`, {
+        hint: 'Check the free space and the permissions under the deploy root: mcp-deploy doctor checks both.',
       });
-    });
-  }
-
-  writeFileAtomic(remotePath: string, data: string | Buffer, mode = 0o644): Promise<void> {
-    return this.#guard(`writing ${remotePath}`, async () => {
-      const sftp = await this.#sftpSession();
-      const temporary = `${remotePath}.tmp-${randomBytes(6).toString('hex')}`;
-      try {
-        await sftpCall(`write ${temporary}`, (done) => sftp.writeFile(temporary, data, { mode }, done));
-        await sftpCall(`chmod ${temporary}`, (done) => sftp.chmod(temporary, mode, done));
-        await this.#replace(sftp, temporary, remotePath);
-      } catch (error) {
-        await new Promise<void>((resolve) => sftp.unlink(temporary, () => resolve()));
-        throw error;
-      }
-    });
   }
 
   async openTunnel(remotePort: number): Promise<Tunnel> {
@@ -222,78 +192,6 @@ export class SshTransport implements Transport {
   #endedError(during: string): DeployError {
     if (this.#ended === 'lost') return connectionLost(this.label, during);
     return new DeployError('unreachable', `The connection to ${this.label} is closed; cannot start ${during}.`);
-  }
-
-  #sftpSession(): Promise<SFTPWrapper> {
-    this.#sftp ??= new Promise<SFTPWrapper>((resolve, reject) => {
-      try {
-        this.#client.sftp((error, sftp) => {
-          if (error !== undefined && error !== null) {
-            this.#sftp = undefined;
-            reject(
-              new DeployError('host-state', `Cannot open an SFTP session on ${this.label}: ${error.message}.`, {
-                hint: "Enable the sftp subsystem in the host's sshd_config (Subsystem sftp internal-sftp, or the sftp-server path), then reload sshd.",
-                cause: error,
-              }),
-            );
-            return;
-          }
-          // A session that ends (the server's sftp process died) is reopened on next use.
-          sftp.on('close', () => {
-            this.#sftp = undefined;
-          });
-          resolve(sftp);
-        });
-      } catch (error) {
-        this.#sftp = undefined;
-        reject(error);
-      }
-    });
-    return this.#sftp;
-  }
-
-  /** Hard link through the OpenSSH SFTP extension, or `ln` when the server lacks it. */
-  async #hardLink(sftp: SFTPWrapper, from: string, to: string): Promise<void> {
-    let extension = true;
-    try {
-      await sftpCall(`hard link ${to}`, (done) => sftp.ext_openssh_hardlink(from, to, done));
-    } catch (error) {
-      if (!isUnsupported(error)) throw error;
-      extension = false;
-    }
-    if (!extension) await this.#runChecked(['ln', '--', from, to], `hard link ${to}`);
-  }
-
-  /** posix-rename replaces an existing file; plain SFTP rename refuses to. */
-  async #replace(sftp: SFTPWrapper, from: string, to: string): Promise<void> {
-    let extension = true;
-    try {
-      await sftpCall(`rename ${from}`, (done) => sftp.ext_openssh_rename(from, to, done));
-    } catch (error) {
-      if (!isUnsupported(error)) throw error;
-      extension = false;
-    }
-    if (!extension) await this.#runChecked(['mv', '-f', '--', from, to], `rename ${from}`);
-  }
-
-  async #runChecked(argv: readonly string[], what: string, options: { readonly input?: Buffer } = {}): Promise<void> {
-    const stderr: Buffer[] = [];
-    const outcome = await this.#exec.execute(
-      composeCommand(argv),
-      options,
-      () => {},
-      (chunk) => stderr.push(chunk),
-    );
-    const code = exitCode(outcome);
-    if (code !== 0) {
-      throw new DeployError(
-        'host-state',
-        `Could not ${what} on ${this.label} (exit ${code}): ${Buffer.concat(stderr).toString('utf8').trim()}`,
-        {
-          hint: 'Check the free space and the permissions under the deploy root: mcp-deploy doctor checks both.',
-        },
-      );
-    }
   }
 }
 

@@ -4,9 +4,11 @@
  * tests do not know which one they hold.
  *
  * Commands are argument arrays (see quote.ts), or a `Script` when a step needs shell operators;
- * a Script's text must have been built with the helpers in quote.ts.
+ * a Script's text must have been built with the helpers in quote.ts. A tree upload is one
+ * command with a tar stream on its stdin (tar-upload.ts), the same on every transport.
  */
 
+import type { Readable } from 'node:stream';
 import { DeployError } from '../errors.js';
 
 export type Script = { readonly script: string };
@@ -23,8 +25,11 @@ export type RunOptions = {
   readonly cwd?: string;
   /** Extra environment for the command (exported in the remote shell before it runs). */
   readonly env?: Readonly<Record<string, string>>;
-  /** Bytes written to the command's stdin, which is then closed. */
-  readonly input?: string | Buffer;
+  /**
+   * Bytes written to the command's stdin, which is then closed; a stream is piped (with back
+   * pressure) and closed when it ends. A stream that fails closes the channel without EOF.
+   */
+  readonly input?: string | Buffer | Readable;
   /** Give up after this long: the command is killed and the call throws DeployError('timeout'). */
   readonly timeoutMs?: number;
   /** Ends the command (code 255 from `run`, null from `stream`); already aborted: nothing runs. */
@@ -35,44 +40,12 @@ export type RunResult = {
   readonly code: number;
   readonly stdout: string;
   readonly stderr: string;
+  /** stdout as the bytes it was, for output that holds file names (which need not be UTF-8). */
+  readonly stdoutBytes: Buffer;
 };
 
 export type StreamOptions = RunOptions & {
   readonly onLine: (line: string, stream: 'stdout' | 'stderr') => void;
-};
-
-/** One file or directory of a tree upload. Paths are relative to the upload root, '/'-separated. */
-export type UploadEntry =
-  | { readonly kind: 'dir'; readonly path: string; readonly mode: number }
-  | {
-      readonly kind: 'file';
-      readonly path: string;
-      readonly mode: number;
-      readonly size: number;
-      /** Absolute local path to send. */
-      readonly localPath: string;
-    }
-  | {
-      /** An unchanged file: hard-linked from a file already on the host, no bytes cross the wire. */
-      readonly kind: 'link';
-      readonly path: string;
-      readonly mode: number;
-      readonly size: number;
-      /** Absolute path on the host of the identical file to link. */
-      readonly from: string;
-    }
-  | { readonly kind: 'symlink'; readonly path: string; readonly target: string };
-
-export type UploadProgress = {
-  readonly filesDone: number;
-  readonly filesTotal: number;
-  readonly bytesDone: number;
-  readonly bytesTotal: number;
-};
-
-export type UploadOptions = {
-  readonly onProgress?: (progress: UploadProgress) => void;
-  readonly signal?: AbortSignal;
 };
 
 export interface Transport {
@@ -83,9 +56,6 @@ export interface Transport {
 
   /** Runs a command, delivering its output line by line until it exits or `signal` aborts. */
   stream(command: RemoteCommand, options: StreamOptions): Promise<{ code: number | null }>;
-
-  /** Creates `remoteRoot` and every entry below it. Parents of `remoteRoot` must exist. */
-  uploadTree(remoteRoot: string, entries: readonly UploadEntry[], options?: UploadOptions): Promise<void>;
 
   /** The file's bytes, or null if it does not exist. */
   readFile(remotePath: string): Promise<Buffer | null>;

@@ -1,4 +1,4 @@
-import type { UploadProgress } from './transport.js';
+import type { UploadProgress } from './upload-entry.js';
 
 /** How often upload progress is reported at most. */
 const progressIntervalMs = 200;

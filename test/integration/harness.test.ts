@@ -4,6 +4,8 @@ import { existsSync } from 'node:fs';
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { createServer, type Server } from 'node:http';
+import { connect, createServer as createNetServer } from 'node:net';
+import { once } from 'node:events';
 import { command } from '../../source/remote/quote.js';
 import {
   childPids,
@@ -11,6 +13,7 @@ import {
   nginxSkipReason,
   pidAlive,
   sshdSkipReason,
+  startLatencyRelay,
   startNginx,
   startSshd,
   upstreamConf,
@@ -184,5 +187,88 @@ describe.skipIf(sshdSkip !== undefined || nginxSkip !== undefined)('nginx owned 
       return answer.status === 200 && answer;
     });
     expect(response.body).toBe('green');
+  });
+});
+
+describe('latency relay', () => {
+  let echo: ReturnType<typeof createNetServer>;
+  let echoPort = 0;
+
+  beforeAll(async () => {
+    echo = createNetServer((socket) => {
+      socket.on('error', () => {
+        // a cut reaches the echo server as a reset
+      });
+      socket.pipe(socket);
+    });
+    await new Promise<void>((resolve) => echo.listen(0, '127.0.0.1', () => resolve()));
+    const address = echo.address();
+    echoPort = typeof address === 'object' && address !== null ? address.port : 0;
+  });
+
+  afterAll(async () => {
+    await new Promise<void>((resolve) => echo.close(() => resolve()));
+  });
+
+  /** Sends each message and waits for its echo: one round trip each. */
+  async function exchange(port: number, messages: readonly string[]): Promise<string[]> {
+    const socket = connect(port, '127.0.0.1');
+    await once(socket, 'connect');
+    const answers: string[] = [];
+    for (const message of messages) {
+      socket.write(message);
+      const [chunk] = (await once(socket, 'data')) as [Buffer];
+      answers.push(chunk.toString());
+    }
+    socket.end();
+    await once(socket, 'close');
+    return answers;
+  }
+
+  it('delivers everything in order both ways, and counts the bytes and round trips', async () => {
+    const relay = await startLatencyRelay(echoPort, { rttMs: 20 });
+    try {
+      const messages = ['one', 'two two', 'three three three'];
+      expect(await exchange(relay.port, messages)).toEqual(messages);
+      const bytes = messages.join('').length;
+      expect(relay.counters()).toEqual({ up: bytes, down: bytes, roundTrips: 3, connections: 1 });
+      relay.resetCounters();
+      expect(relay.counters()).toEqual({ up: 0, down: 0, roundTrips: 0, connections: 0 });
+    } finally {
+      await relay.close();
+    }
+  });
+
+  it('holds a chunk back for the round-trip time: a direct echo sent later arrives first', async () => {
+    const relay = await startLatencyRelay(echoPort, { rttMs: 300 });
+    try {
+      const order: string[] = [];
+      const slow = exchange(relay.port, ['through the relay']).then(() => order.push('relay'));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      await exchange(echoPort, ['direct']).then(() => order.push('direct'));
+      await slow;
+      expect(order).toEqual(['direct', 'relay']);
+    } finally {
+      await relay.close();
+    }
+  });
+
+  it('cuts every connection once a number of bytes went up', async () => {
+    const relay = await startLatencyRelay(echoPort);
+    try {
+      const socket = connect(relay.port, '127.0.0.1');
+      const closed = new Promise((resolve) => socket.on('close', resolve));
+      socket.on('error', () => {});
+      const cut = relay.cutAfterUpBytes(1000);
+      await once(socket, 'connect');
+      socket.write(Buffer.alloc(400));
+      socket.write(Buffer.alloc(800));
+      await cut;
+      await closed;
+      expect(relay.counters().up).toBe(1200);
+      expect(relay.counters().down).toBeLessThanOrEqual(400);
+    } finally {
+      await relay.close();
+    }
   });
 });

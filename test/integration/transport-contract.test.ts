@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +14,10 @@ import { connectSsh } from '../../source/remote/connect.js';
 import { withStdinWatchdog } from '../../source/remote/ssh-transport.js';
 import { LocalTransport } from '../../source/remote/local-transport.js';
 import { cmd, op, script } from '../../source/remote/quote.js';
-import type { Transport, UploadEntry, UploadProgress } from '../../source/remote/transport.js';
+import type { Transport } from '../../source/remote/transport.js';
+import type { UploadEntry, UploadProgress } from '../../source/remote/upload-entry.js';
+import { probeHostTools } from '../../source/remote/host-tools.js';
+import { uploadTree as uploadTreeWith, type UploadReceipt, type UploadTreeOptions } from '../../source/remote/tar-upload.js';
 import { pidsWithCommandLine, sshdSkipReason, startSshd, waitFor, type SshdHandle } from '../harness/index.js';
 
 /**
@@ -75,6 +78,16 @@ const flavours: readonly Flavour[] = [
     }),
   ),
 ];
+
+/** The tree upload with what the deploy asks first (the host's tools) asked here. */
+async function uploadTree(
+  transport: Transport,
+  root: string,
+  entries: readonly UploadEntry[],
+  options: Partial<UploadTreeOptions> = {},
+): Promise<UploadReceipt> {
+  return uploadTreeWith(transport, root, entries, { tools: await probeHostTools(transport), hash: 'sent', ...options });
+}
 
 function sshOptions(sshd: SshdHandle) {
   return {
@@ -164,13 +177,13 @@ for (const flavour of flavours) {
         // read …") in about one run in three, standing in for the real cause in error messages.
         for (let round = 0; round < 20; round += 1) {
           const result = await transport.run({ script: 'echo real cause >&2; exit 1' });
-          expect(result).toEqual({ code: 1, stdout: '', stderr: 'real cause\n' });
+          expect(result).toMatchObject({ code: 1, stdout: '', stderr: 'real cause\n' });
         }
       });
 
       it('keeps stdout and stderr apart', async () => {
         const result = await transport.run({ script: script(cmd(['echo', 'to out']), op(';'), cmd(['echo', 'to err']), op('>&2')) });
-        expect(result).toEqual({ code: 0, stdout: 'to out\n', stderr: 'to err\n' });
+        expect(result).toMatchObject({ code: 0, stdout: 'to out\n', stderr: 'to err\n' });
       });
 
       it('runs in the given working directory', async () => {
@@ -385,7 +398,7 @@ for (const flavour of flavours) {
         ];
         const progress: UploadProgress[] = [];
         await transport.run(['mkdir', '-p', release1]);
-        await transport.uploadTree(release1, entries, { onProgress: (update) => progress.push(update) });
+        await uploadTree(transport, release1, entries, { onProgress: (update) => progress.push(update) });
 
         const listing = await transport.run(['find', '.', '-mindepth', '1', '-printf', '%P\\0'], { cwd: release1 });
         const expected = [
@@ -436,7 +449,7 @@ for (const flavour of flavours) {
 
         // The next release hard-links unchanged files from the previous one.
         await transport.run(['mkdir', '-p', release2]);
-        await transport.uploadTree(release2, [
+        await uploadTree(transport, release2, [
           { kind: 'link', path: 'with space.txt', mode: 0o644, size: 0, from: join(release1, 'with space.txt') },
           { kind: 'link', path: 'deep/$(touch CANARY).txt', mode: 0o644, size: 0, from: join(release1, '$(touch CANARY).txt') },
           { kind: 'link', path: 'new\nline.txt', mode: 0o644, size: 0, from: join(release1, 'new\nline.txt') },
@@ -482,7 +495,7 @@ for (const flavour of flavours) {
         const localPath = join(localDir, `caf${e9}.txt`);
         await writeFile(fsPath(localPath), 'latin-1');
         await transport.run(['mkdir', '-p', root1, root2]);
-        await transport.uploadTree(root1, [
+        await uploadTree(transport, root1, [
           { kind: 'dir', path: `r${e9}p`, mode: 0o755 },
           { kind: 'dir', path: `r${e9}p/sub`, mode: 0o555 },
           { kind: 'dir', path: 'ro', mode: 0o555 },
@@ -510,7 +523,7 @@ for (const flavour of flavours) {
         expect([...one.values()].filter((entry) => entry.type === 'f').map((entry) => entry.size)).toEqual([7, 7, 7]);
 
         // A hard link from a release whose file name is not UTF-8, into a folder whose name is not either.
-        await transport.uploadTree(root2, [
+        await uploadTree(transport, root2, [
           { kind: 'link', path: `n${e9}w/caf${e9}.txt`, mode: 0o640, size: 7, from: join(root1, `caf${e9}.txt`) },
         ]);
         const two = await treeOnHost(root2);
@@ -523,12 +536,157 @@ for (const flavour of flavours) {
         }
       });
 
+      it('lists what arrived: size, links and mode of every file, sha256 of the sent ones (or of all)', async () => {
+        const base = join(workDir, 'receipt-base');
+        const next = join(workDir, 'receipt-next');
+        await uploadTree(transport, base, [{ kind: 'file', path: 'a.txt', mode: 0o644, size: 3, localPath: await localFile('a', 'aaa') }]);
+        const sent = await uploadTree(transport, next, [
+          { kind: 'file', path: 'b.txt', mode: 0o640, size: 2, localPath: await localFile('b', 'bb') },
+          { kind: 'link', path: 'a.txt', mode: 0o644, size: 3, from: join(base, 'a.txt') },
+          { kind: 'data', path: 'meta/record.json', mode: 0o600, data: Buffer.from('{}\n') },
+        ]);
+        const sha = (text: string) => createHash('sha256').update(text).digest('hex');
+        expect(Object.fromEntries(sent.files)).toEqual({
+          'a.txt': { size: 3, links: 2, mode: 0o644, sha256: null },
+          'b.txt': { size: 2, links: 1, mode: 0o640, sha256: sha('bb') },
+          'meta/record.json': { size: 3, links: 1, mode: 0o600, sha256: sha('{}\n') },
+        });
+        const all = await uploadTree(
+          transport,
+          join(workDir, 'receipt-all'),
+          [{ kind: 'link', path: 'a.txt', mode: 0o644, size: 3, from: join(base, 'a.txt') }],
+          { hash: 'all' },
+        );
+        expect(all.files.get('a.txt')).toEqual({ size: 3, links: 3, mode: 0o644, sha256: sha('aaa') });
+      });
+
+      it('takes the write bits off every file when asked, linked ones included', async () => {
+        const base = join(workDir, 'ro-base');
+        await uploadTree(transport, base, [{ kind: 'file', path: 'a', mode: 0o664, size: 1, localPath: await localFile('a', 'a') }]);
+        const next = await uploadTree(
+          transport,
+          join(workDir, 'ro-next'),
+          [
+            { kind: 'link', path: 'a', mode: 0o664, size: 1, from: join(base, 'a') },
+            { kind: 'file', path: 'run.sh', mode: 0o755, size: 1, localPath: await localFile('r', 'r') },
+          ],
+          { readOnlyFiles: true },
+        );
+        expect(next.files.get('a')?.mode).toBe(0o444);
+        expect(next.files.get('run.sh')?.mode).toBe(0o555);
+        expect((await transport.run(['stat', '-c', '%a', join(base, 'a')])).stdout.trim()).toBe('444');
+      });
+
+      it('links unchanged files into read-only folders and folders whose names are not UTF-8', async () => {
+        const e9 = '\udce9';
+        const base = join(workDir, 'list-base');
+        const entries: UploadEntry[] = [
+          { kind: 'dir', path: 'ro', mode: 0o555 },
+          { kind: 'dir', path: `ro/d${e9}`, mode: 0o500 },
+          { kind: 'file', path: `ro/d${e9}/f${e9}.txt`, mode: 0o644, size: 4, localPath: await localFile('f', 'four') },
+          { kind: 'file', path: '-n', mode: 0o644, size: 4, localPath: await localFile('n', 'dash') },
+        ];
+        await uploadTree(transport, base, entries);
+        const linked = entries.map(
+          (entry): UploadEntry =>
+            entry.kind === 'file'
+              ? { kind: 'link', path: entry.path, mode: entry.mode, size: entry.size, from: join(base, entry.path) }
+              : entry,
+        );
+        const next = await uploadTree(transport, join(workDir, 'list-next'), linked);
+        expect(next.files.get(`ro/d${e9}/f${e9}.txt`)).toMatchObject({ size: 4, links: 2 });
+        expect(next.files.get('-n')).toMatchObject({ size: 4, links: 2 });
+        const modes = await transport.run(
+          { script: script(cmd(['find', '.', '-type', 'd', '-printf', '%m %P\\n']), op('| sort')) },
+          {
+            cwd: join(workDir, 'list-next'),
+          },
+        );
+        expect(modes.stdout.split('\n').filter(Boolean)).toEqual(['555 ro', '500 ro/d\ufffd', '755 '].sort());
+        // No scratch list left behind.
+        expect([...next.files.keys()].filter((path) => path.includes('mcp-deploy-upload'))).toEqual([]);
+        for (const root of ['list-base', 'list-next']) expect((await transport.run(removeTree(join(workDir, root)))).code).toBe(0);
+      });
+
+      it('sends a data file that has an earlier version on the host as a patch, rebuilt byte for byte', async () => {
+        const earlier = Buffer.from(
+          JSON.stringify(Array.from({ length: 500 }, (_, index) => ({ path: `f${index}`, sha256: randomBytes(32).toString('hex') }))),
+        );
+        const later = Buffer.from(earlier.toString().replace('"f7"', '"f7-renamed"'));
+        const base = join(workDir, 'patch-base');
+        await uploadTree(transport, base, [{ kind: 'data', path: 'm.json', mode: 0o644, data: earlier }]);
+        const next = await uploadTree(transport, join(workDir, 'patch-next'), [
+          { kind: 'data', path: 'm.json', mode: 0o644, data: later, patchFrom: { hostPath: join(base, 'm.json'), bytes: earlier } },
+        ]);
+        expect((await transport.readFile(join(workDir, 'patch-next', 'm.json')))?.equals(later)).toBe(true);
+        expect(next.files.get('m.json')).toMatchObject({
+          size: later.length,
+          mode: 0o644,
+          sha256: createHash('sha256').update(later).digest('hex'),
+        });
+        // Far smaller than the file, whose hashes do not compress.
+        expect(next.archiveBytes).toBeLessThan(later.length / 4);
+      });
+
+      it('keeps a sparse file sparse', async () => {
+        const local = join(localDir, 'sparse.bin');
+        await writeFile(local, '');
+        execFileSync('truncate', ['-s', '64M', local]);
+        execFileSync('sh', ['-c', 'printf "in the middle" | dd of="$1" bs=1 seek=33554432 conv=notrunc status=none', 'sh', local]);
+        const root = join(workDir, 'sparse');
+        const sent = await uploadTree(transport, root, [
+          { kind: 'file', path: 'sparse.bin', mode: 0o644, size: 64 * 1024 * 1024, localPath: local },
+        ]);
+        expect(sent.files.get('sparse.bin')?.sha256).toBe(
+          createHash('sha256')
+            .update(await readFile(local))
+            .digest('hex'),
+        );
+        const allocated = Number(
+          (await transport.run(['stat', '-c', '%b*%B', join(root, 'sparse.bin')])).stdout
+            .trim()
+            .split('*')
+            .reduce((a, b) => String(Number(a) * Number(b))),
+        );
+        expect(allocated).toBeLessThan(1024 * 1024);
+        expect(sent.archiveBytes).toBeLessThan(1024 * 1024);
+      });
+
+      it('refuses a file that is not the one that was hashed, naming it, and leaves no complete-looking tree', async () => {
+        const local = await localFile('c', 'hashed bytes');
+        const wrong = createHash('sha256').update('other bytes!').digest('hex');
+        const root = join(workDir, 'changed');
+        const error = await uploadTree(transport, root, [
+          {
+            kind: 'file',
+            path: 'big-first.bin',
+            mode: 0o644,
+            size: 5 * 1024 * 1024,
+            localPath: await localFile('big', randomBytes(5 * 1024 * 1024)),
+          },
+          { kind: 'file', path: 'data/changed.txt', mode: 0o644, size: 12, localPath: local, sha256: wrong },
+        ]).catch((caught: unknown) => caught);
+        expect(isDeployError(error)).toBe(true);
+        expect((error as Error).message).toBe(
+          'data/changed.txt changed after it was hashed (its bytes are not the ones that were hashed); it was not uploaded.',
+        );
+        const swapped = join(localDir, 'swapped');
+        await writeFile(swapped, 'x');
+        await rm(swapped);
+        await symlink('/etc/hostname', swapped);
+        const symlinked = await uploadTree(transport, join(workDir, 'changed-2'), [
+          { kind: 'file', path: 'swapped', mode: 0o644, size: 1, localPath: swapped },
+        ]).catch((caught: unknown) => caught);
+        expect((symlinked as Error).message).toBe('swapped changed after it was hashed (it is now a symlink); it was not uploaded.');
+        await rm(swapped);
+      });
+
       it('stops when aborted', async () => {
         const controller = new AbortController();
         controller.abort();
         const root = join(workDir, 'aborted-upload');
         await expect(
-          transport.uploadTree(root, [{ kind: 'file', path: 'a', mode: 0o644, size: 1, localPath: await localFile('a', 'a') }], {
+          uploadTree(transport, root, [{ kind: 'file', path: 'a', mode: 0o644, size: 1, localPath: await localFile('a', 'a') }], {
             signal: controller.signal,
           }),
         ).rejects.toThrow();
@@ -602,7 +760,7 @@ describe.skipIf(sshdSkip !== undefined)(`SshTransport only${sshdSkip ? ` (skippe
       const local = await mkdtemp(join(tmpdir(), 'mcpd-umask-'));
       await mkdir(local, { recursive: true });
       await writeFile(join(local, 'f'), 'x');
-      await transport.uploadTree(dir, [
+      await uploadTree(transport, dir, [
         { kind: 'dir', path: 'open', mode: 0o777 },
         { kind: 'file', path: 'open/f', mode: 0o666, size: 1, localPath: join(local, 'f') },
       ]);

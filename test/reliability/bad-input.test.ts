@@ -73,7 +73,8 @@ async function sha256(path: string | Buffer): Promise<string> {
 
 /**
  * Every file, dir and symlink under `root` (skipping `skip` at the top), with content hashes: two
- * equal results mean byte-identical trees. Names are read as bytes and keyed as latin1 text, so a
+ * equal results mean byte-identical trees. File modes are compared without their write bits,
+ * which a release takes off its files. Names are read as bytes and keyed as latin1 text, so a
  * name that is not UTF-8 is compared byte for byte too.
  */
 async function treeDigest(root: string, skip: readonly string[] = []): Promise<Map<string, string>> {
@@ -88,7 +89,7 @@ async function treeDigest(root: string, skip: readonly string[] = []): Promise<M
       else if (info.isDirectory()) {
         result.set(`${rel}/`, `dir ${(info.mode & 0o777).toString(8)}`);
         await walk(path, `${rel}/`);
-      } else result.set(rel, `file ${(info.mode & 0o777).toString(8)} ${info.size} ${await sha256(path)}`);
+      } else result.set(rel, `file ${(info.mode & 0o555).toString(8)} ${info.size} ${await sha256(path)}`);
     }
   };
   await walk(Buffer.from(root), '');
@@ -311,7 +312,7 @@ describe.skipIf(sshSkip !== undefined)(`bad input over SSH${sshSkip ? ` (skipped
     expect(treeSnapshot(world.hostRoot)).toEqual(before);
   }, 120_000);
 
-  it('a 1 GiB sparse file is streamed: it arrives intact, the CLI stays small, and the next deploy links it instead of sending it again', async () => {
+  it('a 1 GiB sparse file is streamed: it arrives intact and sparse, the CLI stays small, and the next deploy links it instead of sending it again', async () => {
     const project = join(scratch, 'huge');
     copyExample(project);
     const huge = join(project, 'huge.bin');
@@ -339,6 +340,10 @@ describe.skipIf(sshSkip !== undefined)(`bad input over SSH${sshSkip ? ` (skipped
     const remote = join(world.hostRoot, 'current', 'huge.bin');
     expect(lstatSync(remote).size).toBe(1024 ** 3);
     expect(await sha256(remote)).toBe(await sha256(huge));
+    // It stays sparse: a GNU sparse member carries only its data (a page here), not 1 GiB of zeros.
+    const allocated = lstatSync(remote).blocks * 512;
+    console.log(`huge file: ${(allocated / 1024).toFixed(0)} KiB allocated on the host for 1 GiB`);
+    expect(allocated).toBeLessThan(1024 * 1024);
 
     writeFileSync(join(project, 'server.py'), `${readFileSync(join(project, 'server.py'), 'utf8')}\n# small change\n`);
     const again = await deployWith(configFile, ['--skip-validate']);

@@ -12,6 +12,7 @@ export type DeployOptions = GlobalOptions & {
   readonly allowBreaking?: boolean;
   readonly ref?: string;
   readonly requireClean?: boolean;
+  readonly verifyAll?: boolean;
 };
 
 /** `mcp-deploy [deploy]` and `mcp-deploy rollback [RELEASE]`. Returns the exit code. */
@@ -27,6 +28,7 @@ export async function deployCommand(options: DeployOptions, output: Output): Pro
       allowBreaking: options.allowBreaking ?? false,
       ...(options.ref === undefined ? {} : { ref: options.ref }),
       requireClean: options.requireClean ?? false,
+      verifyAll: options.verifyAll ?? false,
     }).finally(() => reportNotifications(context));
     return finish(summary, output);
   } finally {

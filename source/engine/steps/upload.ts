@@ -2,11 +2,20 @@ import { hostname } from 'node:os';
 import type { Config } from '../../config/load.js';
 import { DeployError } from '../../errors.js';
 import { metaDirName, type HostLayout } from '../../host/layout.js';
-import { removeTree } from '../../host/remove-tree.js';
+import { removeTreeFunction } from '../../host/remove-tree.js';
 import { listSourceFiles, type SourceEntry } from '../../project/source-files.js';
-import { runChecked, type Transport } from '../../remote/transport.js';
-import { buildManifest, diffManifests, manifestSchema, type Manifest, type ManifestDiff } from '../manifest.js';
+import type { Compression } from '../../remote/compression.js';
+import { hostToolsProbe, parseHostTools } from '../../remote/host-tools.js';
+import { arg, cmd, op, script } from '../../remote/quote.js';
+import { uploadTree, type UploadReceipt } from '../../remote/tar-upload.js';
+import { RemoteCommandError, runChecked, type Transport } from '../../remote/transport.js';
+import type { UploadEntry } from '../../remote/upload-entry.js';
+import { formatBytes } from '../../run/format.js';
 import type { StepContext } from '../../run/step.js';
+import { baseManifestScript, parseBaseManifest } from '../base-manifest.js';
+import { buildManifest, diffManifests, type Manifest, type ManifestDiff } from '../manifest.js';
+import { cachedManifest, sha256Hex, storeManifest } from '../manifest-cache.js';
+import { checkRelease, describeProblems, type ReleaseCheck } from '../release-check.js';
 import { planUpload, uploadTotals } from '../upload-plan.js';
 
 export type UploadResult = {
@@ -14,7 +23,17 @@ export type UploadResult = {
   readonly bytes: number;
   readonly linked: number;
   readonly diff: ManifestDiff;
+  readonly compression: Compression;
+  /** Bytes of the compressed archive (the wire carries these plus SSH's framing). */
+  readonly archiveBytes: number;
+  /** Linked files that no longer matched the base release's manifest, sent again. */
+  readonly resent: readonly string[];
+  /** Stale `.partial` uploads of killed runs, removed first. */
+  readonly removedPartials: number;
+  readonly check: ReleaseCheck;
 };
+
+export { readBaseManifest as readRemoteManifest } from '../base-manifest.js';
 
 /** The local side of a release: its files and their manifest. Computed before anything changes on the host. */
 export async function prepareRelease(config: Config): Promise<{ entries: SourceEntry[]; manifest: Manifest }> {
@@ -38,22 +57,16 @@ export async function prepareRelease(config: Config): Promise<{ entries: SourceE
   return { entries, manifest };
 }
 
-/** The manifest of a release on the host, or null when it has none (first deploy, hand-made release). */
-export async function readRemoteManifest(transport: Transport, layout: HostLayout, release: string | null): Promise<Manifest | null> {
-  if (release === null) return null;
-  const buffer = await transport.readFile(layout.manifestJson(release));
-  if (buffer === null) return null;
-  try {
-    return manifestSchema.parse(JSON.parse(buffer.toString('utf8')));
-  } catch {
-    return null; // an unreadable manifest only costs a full upload
-  }
-}
-
 /**
- * Uploads a release into `releases/.<id>.partial` and renames it to `releases/<id>` once complete,
- * so a release folder that exists is always whole. Files whose bytes the base release already has
- * are hard-linked on the host instead of sent.
+ * Uploads a release into `releases/.<id>.partial` and renames it to `releases/<id>` once it is
+ * complete and matches its manifest, so a release folder that exists is always whole and right.
+ * Three commands, whatever the file count: one prepares (refuses an existing release, removes the
+ * partial uploads of killed runs, asks for the host's tools and the base release's manifest hash,
+ * with the manifest itself only when this machine has no copy); one carries the whole tree as a
+ * tar stream and lists what arrived (sizes of all files, sha256 of the sent ones, or of all with
+ * `verifyAll`); one publishes it. Files whose bytes the base release already has are hard-linked
+ * there, in the same stream; one that changed on the host since (its size, or with `verifyAll`
+ * its bytes, differ from the base's manifest) is sent again.
  */
 export async function uploadRelease(options: {
   readonly transport: Transport;
@@ -72,9 +85,45 @@ export async function uploadRelease(options: {
   };
   readonly step: StepContext;
   readonly signal: AbortSignal;
+  /** Hash every file of the new release on the host, not only the ones sent. */
+  readonly verifyAll?: boolean;
+  /** Only the bench sets this, to compare the choices. */
+  readonly compression?: Compression;
 }): Promise<UploadResult> {
   const { transport, layout, release, base, local, step } = options;
-  const previous = await readRemoteManifest(transport, layout, base);
+  const partial = layout.partialDir(release);
+  const final = layout.releaseDir(release);
+  const cached = base === null ? null : await cachedManifest(base);
+  const prepared = await transport.run({
+    script: script(
+      op('{ set --'),
+      arg(final),
+      op(`; if test -e "$1"; then echo '${existsMarker}'; exit 0; fi; }`),
+      op(`&& ${removeTreeFunction}`),
+      op('set --'),
+      arg(layout.releasesDir),
+      // Under the lock no other upload can be running: every .partial is a killed run's, and only fills the disk.
+      op(
+        `; for mcpd_p in "$1"/.*.partial; do test -e "$mcpd_p" || continue; mcpd_rmtree "$mcpd_p" || exit 1; echo '${removedMarker}'; done`,
+      ),
+      op('&&'),
+      cmd(['mkdir', '-p', '--', layout.releasesDir]),
+      op('&&'),
+      op(hostToolsProbe),
+      ...(base === null ? [] : [op('&&'), ...baseManifestScript(layout, base, cached?.hash ?? null)]),
+    ),
+  });
+  if (prepared.stdout.includes(existsMarker))
+    throw new DeployError('host-state', `Release ${release} already exists on ${transport.label}; refusing to overwrite it.`);
+  if (prepared.code !== 0) throw new RemoteCommandError('preparing the upload', prepared.code, prepared.stderr.trim());
+  const tools = parseHostTools(prepared.stdout);
+  if (tools === null)
+    throw new DeployError('host-state', `Preparing the upload on ${transport.label} printed no tool list: ${prepared.stderr.trim()}`);
+  const removedPartials = prepared.stdout.split('\n').filter((line) => line === removedMarker).length;
+  if (removedPartials > 0) step.log(`removed ${removedPartials} partial upload(s) left by killed runs`);
+  const baseManifest = base === null ? null : await parseBaseManifest(prepared.stdout, base, cached);
+  const previous = baseManifest?.manifest ?? null;
+
   const diff = diffManifests(local.manifest, previous);
   const plan = planUpload(
     {
@@ -84,54 +133,140 @@ export async function uploadRelease(options: {
     },
     diff,
     previous === null || base === null ? null : layout.releaseDir(base),
+    local.manifest,
   );
   const totals = uploadTotals(plan);
-  const partial = layout.partialDir(release);
-  const final = layout.releaseDir(release);
-  const exists = await transport.run(['test', '-e', final]);
-  if (exists.code === 0)
-    throw new DeployError('host-state', `Release ${release} already exists on ${transport.label}; refusing to overwrite it.`);
-  await runChecked(transport, removeTree(partial), 'clearing an old partial upload');
-  await runChecked(transport, ['mkdir', '-p', layout.releasesDir], 'creating the releases folder');
-  try {
-    await transport.uploadTree(partial, [...plan, { kind: 'dir', path: metaDirName, mode: 0o755 }], {
+  const manifestBytes = Buffer.from(`${JSON.stringify(local.manifest)}\n`);
+  const records: UploadEntry[] = [
+    { kind: 'dir', path: metaDirName, mode: 0o755 },
+    {
+      kind: 'data',
+      path: `${metaDirName}/manifest.json`,
+      mode: 0o644,
+      data: manifestBytes,
+      ...(base !== null && baseManifest?.bytes ? { patchFrom: { hostPath: layout.manifestJson(base), bytes: baseManifest.bytes } } : {}),
+    },
+    { kind: 'data', path: `${metaDirName}/release.json`, mode: 0o644, data: releaseJson(options) },
+  ];
+  const send = (entries: readonly UploadEntry[]) =>
+    uploadTree(transport, partial, entries, {
+      tools,
+      hash: options.verifyAll ? 'all' : 'sent',
+      readOnlyFiles: true,
       signal: options.signal,
+      ...(options.compression ? { compression: options.compression } : {}),
       onProgress: (progress) =>
-        step.progress(progress.bytesDone, totals.bytes, 'bytes', `${progress.filesDone}/${progress.filesTotal} files`),
+        step.progress(progress.bytesDone, progress.bytesTotal, 'bytes', `${progress.filesDone}/${progress.filesTotal} files`),
     });
-    const meta = `${partial}/${metaDirName}`;
-    await transport.writeFileAtomic(`${meta}/manifest.json`, `${JSON.stringify(local.manifest)}\n`);
-    await transport.writeFileAtomic(
-      `${meta}/release.json`,
-      `${JSON.stringify(
+  let receipt: UploadReceipt;
+  let check: ReleaseCheck;
+  let resent: string[] = [];
+  try {
+    receipt = await send([...plan, ...records]);
+    check = checkRelease(local.manifest, receipt.files);
+    if (check.problems.length > 0 && check.problems.every((problem) => problem.linked)) {
+      // The base release's copy was changed on the host after its manifest was written: send ours.
+      resent = check.problems.map((problem) => problem.path);
+      step.log(`${resent.length} linked file(s) differ from the base release's manifest (changed on the host?): sending them again`);
+      await runChecked(
+        transport,
+        { script: script(cmd(['find', partial, '-type', 'd']), op("-exec chmod u+w -- '{}' +")) },
+        'reopening folders',
+      );
+      const again = new Set(resent);
+      const byPath = new Map(local.entries.map((entry) => [entry.path, entry]));
+      const files = resent.flatMap((path): UploadEntry[] => {
+        const source = byPath.get(path);
+        const hashed = local.manifest.find((entry) => entry.path === path);
+        return source?.kind === 'file'
+          ? [
+              {
+                kind: 'file',
+                path,
+                mode: source.mode & 0o7777,
+                size: source.size,
+                localPath: source.absolutePath,
+                ...(hashed ? { sha256: hashed.sha256 } : {}),
+              },
+            ]
+          : [];
+      });
+      receipt = await send([...plan.filter((entry) => entry.kind === 'dir'), ...files]);
+      check = checkRelease(local.manifest, receipt.files);
+      if (check.problems.some((problem) => again.has(problem.path))) resent = [];
+    }
+    const arrivedManifest = receipt.files.get(`${metaDirName}/manifest.json`);
+    if (arrivedManifest !== undefined && arrivedManifest.sha256 !== null && arrivedManifest.sha256 !== sha256Hex(manifestBytes))
+      check = {
+        ...check,
+        problems: [...check.problems, { path: `${metaDirName}/manifest.json`, problem: 'other bytes than were sent', linked: false }],
+      };
+    if (check.problems.length > 0) {
+      throw new DeployError(
+        'deploy',
+        `Release ${release} on ${transport.label} does not match its manifest after the upload: ${describeProblems(check.problems)}. It was not published.`,
         {
-          id: release,
-          createdAt: options.meta.createdAt,
-          gitSha: options.meta.gitSha,
-          operator: options.meta.operator,
-          localHost: hostname(),
-          requirementsHash: options.meta.requirementsHash,
-          ...(options.meta.install === undefined || options.meta.install === null ? {} : { install: options.meta.install }),
-          files: local.manifest.length,
-          bytes: local.manifest.reduce((sum, entry) => sum + entry.size, 0),
-          base,
+          hint: 'Something on the host changed the files while they arrived, or the disk is failing; check the host, then deploy again (mcp-deploy verify-release checks a release).',
         },
-        null,
-        2,
-      )}\n`,
-    );
-    await runChecked(transport, ['mv', '-T', partial, final], 'publishing the release folder');
+      );
+    }
+    await runChecked(transport, ['mv', '-T', '--', partial, final], 'publishing the release folder');
   } catch (error) {
     throw await uploadFailure(transport, layout, totals.bytes, error);
   }
-  return { files: totals.files, bytes: totals.bytes, linked: totals.linked, diff };
+  await storeManifest(release, manifestBytes);
+  return {
+    files: totals.files + resent.length,
+    bytes: totals.bytes,
+    linked: totals.linked - resent.length,
+    diff,
+    compression: receipt.compression,
+    archiveBytes: receipt.archiveBytes,
+    resent,
+    removedPartials,
+    check,
+  };
+}
+
+/** The upload step's line: what was sent and linked, how it travelled, what the host checked. */
+export function uploadDetail(result: UploadResult): string {
+  const { diff, check } = result;
+  return [
+    `${result.files} file(s) sent, ${formatBytes(result.bytes)}; ${result.linked} unchanged linked; +${diff.added.length} ~${diff.changed.length} -${diff.removed.length}`,
+    `one tar stream, ${result.compression === 'none' ? 'uncompressed' : result.compression} ${formatBytes(result.archiveBytes)}`,
+    `checked on the host: ${check.checked} sizes, ${check.hashed} sha256`,
+  ].join('; ');
+}
+
+const existsMarker = 'mcp-deploy-release-exists';
+const removedMarker = 'mcp-deploy-removed-partial';
+
+function releaseJson(options: Parameters<typeof uploadRelease>[0]): Buffer {
+  const { manifest } = options.local;
+  return Buffer.from(
+    `${JSON.stringify(
+      {
+        id: options.release,
+        createdAt: options.meta.createdAt,
+        gitSha: options.meta.gitSha,
+        operator: options.meta.operator,
+        localHost: hostname(),
+        requirementsHash: options.meta.requirementsHash,
+        ...(options.meta.install === undefined || options.meta.install === null ? {} : { install: options.meta.install }),
+        files: manifest.length,
+        bytes: manifest.reduce((sum, entry) => sum + entry.size, 0),
+        base: options.base,
+      },
+      null,
+      2,
+    )}\n`,
+  );
 }
 
 /**
- * After a failed upload (found by the host-fault tests): SFTP reports a full disk as a bare
- * "Failure", so look at the free space while the partial upload still fills it (the deploy
- * removes it afterwards) and say so when that was the cause. A connection that is gone fails the
- * look quietly, and the original error stands.
+ * After a failed upload (found by the host-fault tests): look at the free space while the partial
+ * upload still fills it (the deploy removes it afterwards) and say so when that was the cause. A
+ * connection that is gone fails the look quietly, and the original error stands.
  */
 async function uploadFailure(transport: Transport, layout: HostLayout, bytes: number, error: unknown): Promise<unknown> {
   const df = await transport.run(['df', '-Pk', layout.releasesDir], { timeoutMs: 15_000 }).catch(() => null);
