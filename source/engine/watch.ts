@@ -1,6 +1,7 @@
 import type { WatchConfig } from '../config/schema.js';
 import { DeployError } from '../errors.js';
 import type { Transport } from '../remote/transport.js';
+import { quantile, tallyByPort } from './access-log.js';
 
 /**
  * The post-cutover watch window: after the switch and before the old colour is stopped, read what
@@ -24,35 +25,54 @@ export async function readWindow(transport: Transport, file: string, offset: num
   return summarize(result.stdout, port);
 }
 
-/** Pure: counts the lines served by 127.0.0.1:<port>, 5xx answers among them, and the p99 of $request_time. */
-export function summarize(text: string, port: number): WatchSample {
-  const upstream = `127.0.0.1:${port}`;
-  let requests = 0;
-  let errors = 0;
-  const times: number[] = [];
-  for (const line of text.split('\n')) {
-    if (!line.includes(upstream)) continue;
-    // $status is the first three-digit field before the upstream address in our format; fall
-    // back to any " 5xx " in the line for combined-style formats.
-    const status = /(?:^|\s)([1-5]\d\d)\s/.exec(line)?.[1];
-    requests += 1;
-    if (status?.startsWith('5')) errors += 1;
-    const afterUpstream = line.slice(line.indexOf(upstream) + upstream.length);
-    const time = /\s(\d+\.\d{3})(?:\s|$)/.exec(afterUpstream)?.[1];
-    if (time !== undefined) times.push(Number(time) * 1000);
-  }
-  times.sort((a, b) => a - b);
-  const p99Ms = times.length === 0 ? null : times[Math.min(times.length - 1, Math.floor(times.length * 0.99))]!;
-  return { requests, errors, p99Ms };
+/** How much of the log before the switch is read for `watch.maxSlowdown`'s "before". */
+export const beforeBytes = 256 * 1024;
+
+/**
+ * The old colour's traffic just before the switch: the last `beforeBytes` before `offset`,
+ * for the relative bound (watch.maxSlowdown). Empty when the log cannot be read.
+ */
+export async function readBefore(transport: Transport, file: string, offset: number, port: number): Promise<WatchSample> {
+  const start = Math.max(0, offset - beforeBytes);
+  const result = await transport.run(
+    { script: 'tail -c +$((start + 1)) -- "$f" | head -c $((end - start))' },
+    { env: { f: file, start: String(start), end: String(Math.max(start, offset)) }, timeoutMs: 30_000 },
+  );
+  if (result.code !== 0) return { requests: 0, errors: 0, p99Ms: null };
+  // Started inside a line: that part line is not counted.
+  const text = start > 0 ? result.stdout.slice(result.stdout.indexOf('\n') + 1) : result.stdout;
+  return summarize(text, port);
 }
 
+/** Pure: counts the lines served by 127.0.0.1:<port>, 5xx answers among them, and the p99 of $request_time. */
+export function summarize(text: string, port: number): WatchSample {
+  const tally = tallyByPort(text).get(port) ?? { requests: 0, errors: 0, times: [] };
+  return { requests: tally.requests, errors: tally.errors, p99Ms: quantile(tally.times, 0.99) };
+}
+
+/** Fewer requests than this on either side judge no slowdown: a handful of requests says nothing of a p99. */
+export const slowdownMinRequests = 10;
+
 /** Null when the window is within bounds; otherwise why it is not. */
-export function judge(sample: WatchSample, watch: WatchConfig): string | null {
+export function judge(sample: WatchSample, watch: WatchConfig, before: WatchSample | null = null): string | null {
   if (sample.requests > 0 && sample.errors / sample.requests > watch.maxErrorRate) {
     return `${sample.errors} of ${sample.requests} requests through nginx failed (${Math.round((sample.errors / sample.requests) * 100)}% > ${Math.round(watch.maxErrorRate * 100)}%)`;
   }
   if (watch.maxP99Ms !== undefined && sample.p99Ms !== null && sample.p99Ms > watch.maxP99Ms) {
     return `p99 latency through nginx was ${Math.round(sample.p99Ms)} ms (> ${watch.maxP99Ms} ms)`;
+  }
+  if (
+    watch.maxSlowdown !== undefined &&
+    before !== null &&
+    before.p99Ms !== null &&
+    before.p99Ms > 0 &&
+    sample.p99Ms !== null &&
+    before.requests >= slowdownMinRequests &&
+    sample.requests >= slowdownMinRequests &&
+    sample.p99Ms > before.p99Ms * (1 + watch.maxSlowdown)
+  ) {
+    const slower = Math.round((sample.p99Ms / before.p99Ms - 1) * 100);
+    return `p99 latency through nginx was ${Math.round(sample.p99Ms)} ms, ${slower}% above the old release's ${Math.round(before.p99Ms)} ms before the switch (more than ${Math.round(watch.maxSlowdown * 100)}%)`;
   }
   return null;
 }

@@ -24,3 +24,25 @@ describe('the post-cutover watch window', () => {
     expect(judge({ requests: 0, errors: 0, p99Ms: null }, { seconds: 5, maxErrorRate: 0 })).toBeNull();
   });
 });
+
+describe('the relative bound (watch.maxSlowdown)', () => {
+  const lines = (port: number, seconds: string, count: number) => `200 127.0.0.1:${port} ${seconds} "GET / HTTP/1.1"\n`.repeat(count);
+
+  it('switches back when the new colour is slower than the old one was before the switch by more than the bound', () => {
+    const before = summarize(lines(5002, '0.010', 20), 5002);
+    const after = summarize(lines(5003, '0.031', 20), 5003);
+    expect(judge(after, { seconds: 5, maxErrorRate: 1, maxSlowdown: 2 }, before)).toMatch(
+      /p99 latency through nginx was 31 ms, 210% above the old release's 10 ms before the switch \(more than 200%\)/,
+    );
+    expect(judge(after, { seconds: 5, maxErrorRate: 1, maxSlowdown: 2.5 }, before)).toBeNull();
+    // Off without the key, or without a before
+    expect(judge(after, { seconds: 5, maxErrorRate: 1 }, before)).toBeNull();
+    expect(judge(after, { seconds: 5, maxErrorRate: 1, maxSlowdown: 0.1 }, null)).toBeNull();
+  });
+
+  it('judges no slowdown on a handful of requests', () => {
+    const before = summarize(lines(5002, '0.010', 20), 5002);
+    const few = summarize(lines(5003, '0.500', 9), 5003);
+    expect(judge(few, { seconds: 5, maxErrorRate: 1, maxSlowdown: 0.1 }, before)).toBeNull();
+  });
+});
