@@ -83,11 +83,23 @@ export function createProgram(run: Runner): Command {
   );
 
   withGlobals(program.command('status').description('active colour, release, health of both colours, lock'))
-    .option('-w, --watch', 'refresh: MCP latency, CPU and memory of each colour, nginx 5xx rate')
+    .option('-w, --watch', 'keep sampling: the dashboard in a terminal, one line (or with --json one JSON object) per sample otherwise')
     .option('--interval <seconds>', 'with --watch: seconds between refreshes', '2')
     .option('--count <n>', 'with --watch: stop after this many refreshes')
     .action((options: GlobalOptions & { watch?: boolean; interval?: string; count?: string }) =>
       run(options, async (output) => (await import('./commands/status-command.js')).statusCommand(options, output)),
+    );
+
+  withGlobals(
+    program
+      .command('monitor')
+      .description('judge the serving release against the monitor thresholds; notify only when that changes; exit 0 healthy, 1 not'),
+  )
+    .option('--once', 'one sample (the default)')
+    .option('--for <duration>', 'sample for this long (90s, 5m, 1h) and judge the whole window')
+    .option('--interval <duration>', 'with --for: time between samples (default: monitor.intervalSeconds)')
+    .action((options: import('./commands/monitor-command.js').MonitorOptions) =>
+      run(options, async (output) => (await import('./commands/monitor-command.js')).monitorCommand(options, output)),
     );
 
   withGlobals(program.command('logs').description("the active server's log"))

@@ -5,7 +5,7 @@ import { hostLayout } from '../host/layout.js';
 import { parseHeldReport, type LockStatus } from '../host/lock.js';
 import { hostStateSchema, type HostState } from '../host/state.js';
 import type { Transport, Tunnel } from '../remote/transport.js';
-import { addToWindow, emptyWindow, quantile, tallyByPort, type TrafficWindow } from './access-log.js';
+import { addToWindow, emptyWindow, type PortTally, quantile, tallyByPort, type TrafficWindow } from './access-log.js';
 import { colours, otherColour, portOf, type Colour } from './colours.js';
 import type { EngineContext } from './context.js';
 import { compareWindows, type Comparison } from './degradation.js';
@@ -55,6 +55,8 @@ export type ColourSample = {
   /** The release state.json says it runs (the active one), or null. */
   readonly release: string | null;
   readonly pid: number | null;
+  /** The process's start time in clock ticks since boot: with `pid`, it tells a restart from the same process. */
+  readonly startTicks: number | null;
   /** Its process is another one than at the previous sample, for the same release. */
   readonly restarted: boolean;
   /** This probe's MCP round trip (handshake, tools/list, configured calls), and p50/p99 over the last probes. */
@@ -95,6 +97,8 @@ export type SamplerOptions = {
   readonly maxBytesPerTick?: number;
   /** Resume reading the access log here (monitor keeps the offset on the host between runs). */
   readonly accessCursor?: { readonly offset: number; readonly inode: string };
+  /** Each tick's access-log lines, by the port that answered (monitor judges its whole window from them). */
+  readonly onTally?: (port: number, tally: PortTally) => void;
   /** Traffic windows kept on the host by `monitor`, to continue. */
   readonly windows?: { readonly since: TrafficWindow; readonly prior: TrafficWindow; readonly release: string | null };
 };
@@ -182,7 +186,7 @@ export function createStatusSampler(context: EngineContext, transport: Transport
       const active = state?.active ?? null;
 
       // The access log: what each port answered since the last tick.
-      let tallies = new Map<number, { requests: number; errors: number; times: number[] }>();
+      let tallies = new Map<number, PortTally>();
       let accessLog: StatusSample['accessLog'] = null;
       if (accessFile !== undefined) {
         const read = parts.access;
@@ -194,6 +198,7 @@ export function createStatusSampler(context: EngineContext, transport: Transport
           const end = body.lastIndexOf('\n') + 1;
           const held = Buffer.byteLength(body.slice(end));
           tallies = tallyByPort(body.slice(0, end));
+          for (const [port, tally] of tallies) options.onTally?.(port, tally);
           cursor = { offset: read.size - held, inode: read.inode };
           accessLog = { file: accessFile, readable: true, bytesRead: read.size - read.from, skipped: read.skipped };
         } else accessLog = { file: accessFile, readable: false, bytesRead: 0, skipped: 0 };
@@ -240,6 +245,7 @@ export function createStatusSampler(context: EngineContext, transport: Transport
           serving: trafficPort === port,
           release,
           pid,
+          startTicks: tree?.startTicks ?? null,
           restarted,
           mcp: { ms: probe?.ms ?? null, ...(pid === null ? { p50Ms: null, p99Ms: null } : percentiles(probes[colour].values())) },
           cpuPercent: cpu,
@@ -288,13 +294,13 @@ export type SamplerMemory = {
   readonly windows: { readonly since: TrafficWindow; readonly prior: TrafficWindow; readonly release: string | null };
 };
 
-function windowFrom(tally: { requests: number; errors: number; times: number[] } | undefined): TrafficWindow {
+function windowFrom(tally: PortTally | undefined): TrafficWindow {
   const window = emptyWindow();
   if (tally) addToWindow(window, tally);
   return window;
 }
 
-function nginxFigures(tally: { requests: number; errors: number; times: number[] } | undefined, elapsed: number | null): NginxFigures {
+function nginxFigures(tally: PortTally | undefined, elapsed: number | null): NginxFigures {
   const requests = tally?.requests ?? 0;
   const errors = tally?.errors ?? 0;
   const times = tally?.times ?? [];

@@ -28,7 +28,12 @@ describe('reading nginx access log lines', () => {
   });
 
   it('tallies by port: requests, 5xx only as errors, the times', () => {
-    const text = ['200 127.0.0.1:5002 0.001 "a"', '404 127.0.0.1:5002 0.002 "b"', '503 127.0.0.1:5002 0.003 "c"', '200 127.0.0.1:5003 0.010 "d"'].join('\n');
+    const text = [
+      '200 127.0.0.1:5002 0.001 "a"',
+      '404 127.0.0.1:5002 0.002 "b"',
+      '503 127.0.0.1:5002 0.003 "c"',
+      '200 127.0.0.1:5003 0.010 "d"',
+    ].join('\n');
     const tallies = tallyByPort(text);
     expect(tallies.get(5002)).toEqual({ requests: 3, errors: 1, times: [1, 2, 3] });
     expect(tallies.get(5003)).toEqual({ requests: 1, errors: 0, times: [10] });
