@@ -6,6 +6,7 @@ import { describeHolder } from '../../host/lock.js';
 import { sampleLine } from '../../report/sample-line.js';
 import type { GlobalOptions } from '../options.js';
 import type { Output } from '../output.js';
+import { chooseFace } from '../terminal.js';
 import { withHost } from '../with-host.js';
 
 export type StatusOptions = GlobalOptions & { readonly watch?: boolean; readonly interval?: string; readonly count?: string };
@@ -50,13 +51,17 @@ function statusLines(output: Output, app: string, status: HostStatus): string[] 
 }
 
 /**
- * `status --watch`: one line per
- * sample, or with --json one JSON object per sample (NDJSON), with the same fields. Ctrl-C (or
+ * `status --watch`: in a terminal, the dashboard (ui/dashboard-view.tsx); otherwise (or with
+ * --count) one line per sample, or with --json one JSON object per sample (NDJSON), with the same fields. Ctrl-C (or
  * --count) ends it.
  */
 async function watchStatus(options: StatusOptions, output: Output): Promise<number> {
   const intervalMs = watchInterval(options.interval);
   const count = options.count === undefined ? undefined : Math.max(1, Number.parseInt(options.count, 10) || 1);
+  if (count === undefined && chooseFace({ yes: options.yes ?? false, json: options.json ?? false }) === 'app') {
+    const { runApp } = await import('../app-bridge.js');
+    return runApp('dashboard', { ...options, intervalMs }, output);
+  }
   return withHost(options, output, async (context, transport) => {
     const sampler = createStatusSampler(context, transport);
     try {
