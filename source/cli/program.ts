@@ -227,6 +227,7 @@ export function createProgram(run: Runner): Command {
     .option('--print', 'print the workflow instead of writing it')
     .option('--branch <name>', 'the branch whose pushes deploy', 'main')
     .option('--contract-check <file>', 'add a pull-request job that fails when this committed MCP contract is stale')
+    .option('--monitor [schedule]', 'write the scheduled monitor workflow instead (cron, UTC; default "*/15 * * * *")')
     .action((provider: string, options: import('./commands/ci-command.js').CiOptions) =>
       run(options, async (output) => (await import('./commands/ci-command.js')).ciCommand(provider, options, output)),
     );
