@@ -213,9 +213,11 @@ export function createProgram(run: Runner): Command {
     program
       .command('setup')
       .description('lay out the deploy root and the nginx upstream include; show the nginx site, logrotate rule and systemd unit'),
-  ).action((options: GlobalOptions) =>
-    run(options, async (output) => (await import('./commands/setup-command.js')).setupCommand(options, output)),
-  );
+  )
+    .option('--monitor-timer [every]', 'also a systemd timer on the host running mcp-deploy monitor --once (30s, 5min, 1h; default 5min)')
+    .action((options: GlobalOptions & { monitorTimer?: string | boolean }) =>
+      run(options, async (output) => (await import('./commands/setup-command.js')).setupCommand(options, output)),
+    );
 
   withGlobals(
     program
