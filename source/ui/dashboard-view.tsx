@@ -37,7 +37,8 @@ export function layoutDashboard(props: {
     return { lines: lines.slice(0, height) };
   }
   const { axis, marks } = markerAxis(samples, spark);
-  const span = Math.round((Math.min(samples.length, spark) * props.intervalMs) / 1000);
+  const oldest = samples[Math.max(0, samples.length - spark)]!;
+  const span = Math.max(Math.round(last.t - oldest.t), Math.round(props.intervalMs / 1000));
   lines.push(
     <Line key="axis">
       <Paint tone="muted">{`${`last ${formatAge(span)}`.padEnd(labelWidth)}${axis} now`}</Paint>
