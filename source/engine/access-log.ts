@@ -37,8 +37,12 @@ export function parseAccessLine(line: string): AccessLine | null {
   };
 }
 
-/** What one colour served in a stretch of the log. `times` are ms, unsorted. */
-export type PortTally = { requests: number; errors: number; times: number[] };
+/**
+ * What one colour served in a stretch of the log. `times` are ms, unsorted; `okTimes` are those of
+ * the answers that were not 5xx (a failing release answers its errors fast: its latency is no
+ * baseline).
+ */
+export type PortTally = { requests: number; errors: number; times: number[]; okTimes: number[] };
 
 /** Tallies every line by the port that answered it. */
 export function tallyByPort(text: string): Map<number, PortTally> {
@@ -46,10 +50,12 @@ export function tallyByPort(text: string): Map<number, PortTally> {
   for (const line of text.split('\n')) {
     const parsed = parseAccessLine(line);
     if (parsed === null) continue;
-    const tally = tallies.get(parsed.port) ?? { requests: 0, errors: 0, times: [] };
+    const tally = tallies.get(parsed.port) ?? { requests: 0, errors: 0, times: [], okTimes: [] };
+    const failed = parsed.status !== null && parsed.status >= 500;
     tally.requests += 1;
-    if (parsed.status !== null && parsed.status >= 500) tally.errors += 1;
+    if (failed) tally.errors += 1;
     if (parsed.ms !== null) tally.times.push(parsed.ms);
+    if (parsed.ms !== null && !failed) tally.okTimes.push(parsed.ms);
     tallies.set(parsed.port, tally);
   }
   return tallies;
@@ -98,7 +104,7 @@ export function histogramQuantile(histogram: LatencyHistogram, q: number): numbe
   return Math.round(bucketGrowth ** (bucketCount - 1));
 }
 
-/** Requests, 5xx answers and latencies of one release over a stretch of time, bounded in size. */
+/** Requests, 5xx answers and the latencies of the answers that did not fail, of one release over a stretch of time, bounded in size. */
 export type TrafficWindow = { requests: number; errors: number; latency: LatencyHistogram };
 
 export function emptyWindow(): TrafficWindow {
@@ -108,5 +114,10 @@ export function emptyWindow(): TrafficWindow {
 export function addToWindow(window: TrafficWindow, tally: PortTally): void {
   window.requests += tally.requests;
   window.errors += tally.errors;
-  addToHistogram(window.latency, tally.times);
+  addToHistogram(window.latency, tally.okTimes);
+}
+
+/** How many latencies the histogram holds. */
+export function histogramCount(histogram: LatencyHistogram): number {
+  return histogram.counts.reduce((sum, count) => sum + count, 0);
 }

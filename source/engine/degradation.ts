@@ -1,4 +1,4 @@
-import { histogramQuantile, type TrafficWindow } from './access-log.js';
+import { histogramCount, histogramQuantile, type TrafficWindow } from './access-log.js';
 
 /**
  * Whether the release deployed last is worse than the one before it: its traffic through nginx
@@ -20,11 +20,19 @@ export type Comparison = {
   readonly before: string | null;
   readonly since: WindowFigures;
   readonly prior: WindowFigures;
-  /** p99 now relative to before: 0.5 is 50% slower; null when either side has too few requests. */
+  /** Latency now relative to before (0.5 is 50% slower) at `measure`; null when either side has too few answers. */
   readonly slowdown: number | null;
+  /**
+   * Which quantile was compared: p99 once both sides have `p99Answers` answers that did not fail,
+   * p50 before that (with a few dozen answers, p99 is the slowest one: a cold start, not a trend).
+   */
+  readonly measure: 'p50' | 'p99';
   /** What is worse, in words; empty when nothing is (or nothing can be told yet). */
   readonly findings: readonly string[];
 };
+
+/** Answers on each side from which the p99, not the p50, is compared. */
+export const p99Answers = 100;
 
 export function figures(window: TrafficWindow): WindowFigures {
   return {
@@ -44,13 +52,18 @@ export function compareWindows(
   const now = figures(since);
   const then = figures(prior);
   const enough = now.requests >= options.minRequests && then.requests >= options.minRequests;
-  const slowdown = enough && now.p99Ms !== null && then.p99Ms !== null && then.p99Ms > 0 ? now.p99Ms / then.p99Ms - 1 : null;
+  // Latency is compared over answers that did not fail, and only with enough of them on both sides.
+  const timed = histogramCount(since.latency) >= options.minRequests && histogramCount(prior.latency) >= options.minRequests;
+  const measure = Math.min(histogramCount(since.latency), histogramCount(prior.latency)) >= p99Answers ? 'p99' : 'p50';
+  const nowMs = measure === 'p99' ? now.p99Ms : now.p50Ms;
+  const thenMs = measure === 'p99' ? then.p99Ms : then.p50Ms;
+  const slowdown = timed && nowMs !== null && thenMs !== null && thenMs > 0 ? nowMs / thenMs - 1 : null;
   const findings: string[] = [];
   const name = options.release ?? 'the release serving now';
   const against = options.before ?? 'the release before it';
   if (slowdown !== null && slowdown > options.maxSlowdown) {
     findings.push(
-      `${name} is slower than ${against}: p99 ${now.p99Ms} ms vs ${then.p99Ms} ms (+${Math.round(slowdown * 100)}%, more than ${Math.round(options.maxSlowdown * 100)}%)`,
+      `${name} is slower than ${against}: ${measure} ${nowMs} ms vs ${thenMs} ms (+${Math.round(slowdown * 100)}%, more than ${Math.round(options.maxSlowdown * 100)}%)`,
     );
   }
   // More errors: at least twice the share, and at least one point more (0.1% → 0.3% is noise).
@@ -59,7 +72,7 @@ export function compareWindows(
       findings.push(`${name} errs more than ${against}: ${percent(now.errorRate)} 5xx vs ${percent(then.errorRate)}`);
     }
   }
-  return { release: options.release, before: options.before, since: now, prior: then, slowdown, findings };
+  return { release: options.release, before: options.before, since: now, prior: then, slowdown, measure, findings };
 }
 
 export function percent(rate: number): string {

@@ -3,7 +3,7 @@ import { hostLayout } from '../host/layout.js';
 import { type MonitorState, readMonitorState, writeMonitorState } from '../host/monitor-state.js';
 import type { Transport } from '../remote/transport.js';
 import type { MonitorAlert, MonitorEvidence } from '../run/events.js';
-import { addToWindow, emptyWindow, histogramQuantile, type TrafficWindow } from './access-log.js';
+import { addToWindow, emptyWindow, histogramCount, histogramQuantile, type TrafficWindow } from './access-log.js';
 import type { EngineContext } from './context.js';
 import { percent } from './degradation.js';
 import { sampleEvery } from './sample-loop.js';
@@ -156,7 +156,12 @@ export function judgeMonitor(input: MonitorInput, thresholds: MonitorConfig): st
     );
   }
   const p99 = histogramQuantile(window.latency, 0.99);
-  if (enough && thresholds.maxP99Ms !== undefined && p99 !== null && p99 > thresholds.maxP99Ms) {
+  if (
+    histogramCount(window.latency) >= thresholds.minRequests &&
+    thresholds.maxP99Ms !== undefined &&
+    p99 !== null &&
+    p99 > thresholds.maxP99Ms
+  ) {
     problems.push(`p99: ${p99} ms through nginx (> ${thresholds.maxP99Ms} ms)`);
   }
   if (thresholds.maxMemoryMB !== undefined && serving?.rssBytes != null && serving.rssBytes > thresholds.maxMemoryMB * 1e6) {

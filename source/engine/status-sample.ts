@@ -210,7 +210,7 @@ export function createStatusSampler(context: EngineContext, transport: Transport
         since = emptyWindow();
         windowRelease = active.release;
       }
-      if (active !== null) addToWindow(since, tallies.get(active.port) ?? { requests: 0, errors: 0, times: [] });
+      if (active !== null) addToWindow(since, tallies.get(active.port) ?? { requests: 0, errors: 0, times: [], okTimes: [] });
 
       const running = colours.filter((colour) => parts.pids[colour] !== null);
       const checks = new Map(await Promise.all(running.map(async (colour) => [colour, await check(colour)] as const)));

@@ -69,7 +69,7 @@ describe.each([
   });
 
   const monitor = (...args: string[]) =>
-    execa(process.execPath, [bin, 'monitor', '--once', '--config', config, ...args], {
+    execa(process.execPath, [bin, 'monitor', ...(args.includes('--for') ? [] : ['--once']), '--config', config, ...args], {
       reject: false,
       cwd: world.project,
       env: { CI: 'true', NO_COLOR: '1', MCP_DEPLOY_OPERATOR: 'cron' },

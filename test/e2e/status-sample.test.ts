@@ -4,7 +4,8 @@ import { deploy } from '../../source/engine/deploy.js';
 import { createStatusSampler, type StatusSample } from '../../source/engine/status-sample.js';
 import type { Transport } from '../../source/remote/transport.js';
 import { sshdSkipReason } from '../harness/index.js';
-import { createWorld, type World } from './world.js';
+import { execa } from 'execa';
+import { createWorld, writeCliConfig, type World } from './world.js';
 
 /**
  * The status sampler against a deployed world: one script per tick reads state, the include,
@@ -12,6 +13,7 @@ import { createWorld, type World } from './world.js';
  * ones the host really has (requests sent through nginx, the server's own pid and memory).
  */
 const sshSkip = await sshdSkipReason();
+const bin = new URL('../../bin/mcp-deploy.js', import.meta.url).pathname;
 
 describe.each([
   ['local', undefined],
@@ -109,6 +111,36 @@ describe.each([
       await subject.close();
     }
   });
+
+  it.skipIf(skip !== undefined || transportKind === 'ssh')(
+    'the binary without a terminal: one plain line per sample, or one JSON object per sample with --json',
+    async () => {
+      const config = writeCliConfig(world, { watch: { accessLog: world.nginx.accessLog } });
+      const run = (...args: string[]) =>
+        execa(process.execPath, [bin, 'status', '--watch', '--count', '2', '--interval', '0.2', '--config', config, ...args], {
+          reject: false,
+          env: { CI: 'true', NO_COLOR: '1' },
+          timeout: 60_000,
+        });
+      const json = await run('--json');
+      expect(json.exitCode, json.stderr).toBe(0);
+      const records = json.stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as StatusSample);
+      expect(records.map((record) => record.seq)).toEqual([1, 2]);
+      expect(records[1]!.colours.find((colour) => colour.serving)).toMatchObject({ running: true, healthy: true, release });
+      const plain = await run();
+      expect(plain.exitCode, plain.stderr).toBe(0);
+      const lines = plain.stdout.trim().split('\n');
+      expect(lines).toHaveLength(2);
+      expect(lines[1]).toMatch(
+        new RegExp(
+          `^\\S+Z \\| world active (blue|green) ${release} \\| .*healthy mcp \\d+ms p50 \\d+ms p99 \\d+ms cpu \\d+\\.\\d% mem .* \\| lock free$`,
+        ),
+      );
+    },
+  );
 
   it.skipIf(skip !== undefined)('a rotated access log is read from its start, not skipped', async () => {
     const subject = sampler();

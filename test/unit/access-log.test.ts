@@ -35,8 +35,8 @@ describe('reading nginx access log lines', () => {
       '200 127.0.0.1:5003 0.010 "d"',
     ].join('\n');
     const tallies = tallyByPort(text);
-    expect(tallies.get(5002)).toEqual({ requests: 3, errors: 1, times: [1, 2, 3] });
-    expect(tallies.get(5003)).toEqual({ requests: 1, errors: 0, times: [10] });
+    expect(tallies.get(5002)).toEqual({ requests: 3, errors: 1, times: [1, 2, 3], okTimes: [1, 2] });
+    expect(tallies.get(5003)).toEqual({ requests: 1, errors: 0, times: [10], okTimes: [10] });
   });
 });
 

@@ -10,7 +10,8 @@ const thresholds: MonitorConfig = { maxErrorRate: 0.05, maxRestarts: 0, maxSlowd
 
 const window = (requests: number, errors: number, ms: number) => {
   const result = emptyWindow();
-  addToWindow(result, { requests, errors, times: new Array<number>(requests).fill(ms) });
+  const times = new Array<number>(requests).fill(ms);
+  addToWindow(result, { requests, errors, times, okTimes: times.slice(errors) });
   return result;
 };
 
@@ -56,12 +57,29 @@ describe('degradation against the release before', () => {
   const options = { release: 'v2', before: 'v1', maxSlowdown: 0.5, minRequests: 20 };
 
   it('says when the release since the last deploy is slower or errs more', () => {
-    const result = compareWindows(window(100, 10, 200), window(100, 1, 50), options);
+    const result = compareWindows(window(120, 10, 200), window(120, 1, 50), options);
+    expect(result.measure).toBe('p99');
     expect(result.findings).toEqual([
       expect.stringMatching(/^v2 is slower than v1: p99 \d+ ms vs \d+ ms \(\+\d+%, more than 50%\)$/),
-      'v2 errs more than v1: 10% 5xx vs 1.0%',
+      'v2 errs more than v1: 8.3% 5xx vs 0.8%',
     ]);
     expect(result.slowdown).toBeGreaterThan(2);
+  });
+
+  it('compares the p50 while there are too few answers for a p99: one cold-start outlier is no slowdown', () => {
+    const cold = emptyWindow();
+    const times = [...new Array<number>(29).fill(3), 70];
+    addToWindow(cold, { requests: 30, errors: 0, times, okTimes: times });
+    const result = compareWindows(cold, window(30, 0, 3), options);
+    expect(result.measure).toBe('p50');
+    expect(result.findings).toEqual([]);
+    expect(compareWindows(window(30, 0, 9), window(30, 0, 3), options).findings).toEqual([
+      expect.stringMatching(/^v2 is slower than v1: p50 \d+ ms vs \d+ ms/),
+    ]);
+  });
+
+  it('compares latency over answers that did not fail: a release that failed fast is no baseline', () => {
+    expect(compareWindows(window(100, 0, 70), window(100, 95, 3), options).findings).toEqual([]);
   });
 
   it('says nothing on too few requests, or within the bounds', () => {
