@@ -107,7 +107,10 @@ export async function runMonitor(context: EngineContext, transport: Transport, o
     problems: [...problems],
     accessCursor: config.watch?.accessLog === undefined ? null : memory.accessCursor,
     windows: memory.windows,
-    process: serving?.pid != null && serving.startTicks !== null ? { pid: serving.pid, startTicks: serving.startTicks, release } : null,
+    process:
+      serving?.pid != null && serving.startTicks !== null
+        ? { pid: serving.pid, startTicks: serving.startTicks, release, colour: serving.colour }
+        : null,
   };
   // Recorded before anyone is told: if the record cannot be written, no alert goes out that the next run would repeat.
   await writeMonitorState(transport, layout, next);
@@ -195,10 +198,15 @@ function countRestarts(samples: readonly StatusSample[], previous: MonitorState 
   return restarts;
 }
 
-/** A live deploy or rollback switches colours: what a monitor sees meanwhile is not a failure. */
+/**
+ * A live deploy, rollback or restart switches colours: what a monitor sees meanwhile is not a
+ * failure. A lock taken on purpose (`mcp-deploy lock acquire`) or by a prune moves no traffic:
+ * the release is judged as usual.
+ */
 function deployInProgress(sample: StatusSample): string | null {
   const lock = sample.lock;
   if (!lock.held || lock.stale) return null;
+  if (lock.info !== null && !['deploy', 'rollback', 'restart'].includes(lock.info.operation)) return null;
   const what = lock.info ? `${lock.info.operation} by ${lock.info.operator}` : 'a deploy';
   return `${what} holds the lock on ${sample.target}: nothing was judged, the last verdict stands`;
 }

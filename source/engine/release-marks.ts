@@ -36,7 +36,7 @@ export function auditMarks(lines: readonly string[]): AuditMark[] {
   return marks;
 }
 
-/** Whether the record changed what serves: a deploy or rollback that went through. */
-export function changedRelease(mark: AuditMark): boolean {
-  return mark.operation !== 'unlock' && mark.result === 'ok';
+/** Whether the record changed what serves: a deploy, rollback or restart that went through. */
+export function changedRelease(mark: Pick<AuditMark, 'operation' | 'result'>): boolean {
+  return (mark.operation === 'deploy' || mark.operation === 'rollback' || mark.operation === 'restart') && mark.result === 'ok';
 }

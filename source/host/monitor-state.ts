@@ -31,8 +31,13 @@ export const monitorStateSchema = z.object({
   accessCursor: z.object({ offset: z.number().int(), inode: z.string() }).nullable(),
   /** The serving release's traffic since it took over, and the release before it's. */
   windows: z.object({ since: window, prior: window, release: z.string().nullable() }).nullable(),
-  /** The serving process at the last run: another one for the same release is a restart. */
-  process: z.object({ pid: z.number().int(), startTicks: z.number(), release: z.string().nullable() }).nullable(),
+  /**
+   * The serving process at the last run: another one for the same release on the same colour is a
+   * restart (`mcp-deploy restart` moves the release to the other colour: no restart of the server).
+   */
+  process: z
+    .object({ pid: z.number().int(), startTicks: z.number(), release: z.string().nullable(), colour: z.enum(['blue', 'green']).optional() })
+    .nullable(),
 });
 
 export type MonitorState = z.output<typeof monitorStateSchema>;

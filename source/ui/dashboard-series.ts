@@ -1,5 +1,5 @@
 import sparkly from 'sparkly';
-import type { AuditMark, ColourSample, StatusSample } from './engine-port.js';
+import { type AuditMark, changedRelease, type ColourSample, type StatusSample } from './engine-port.js';
 
 /**
  * The dashboard's pictures as data: for the last `width` samples, one column each, every row's
@@ -128,7 +128,7 @@ export function metricRows(samples: readonly StatusSample[], colour: string, wid
  */
 export function markerAxis(samples: readonly StatusSample[], width: number): { axis: string; marks: AuditMark[] } {
   const columns = visible(samples, width);
-  const marks = (samples.at(-1)?.audit ?? []).filter((mark) => mark.operation !== 'unlock' && mark.result === 'ok' && mark.t !== null);
+  const marks = (samples.at(-1)?.audit ?? []).filter((mark) => changedRelease(mark) && mark.t !== null);
   const cells = columns.map(() => '·');
   const shown: AuditMark[] = [];
   const firstShown = columns.findIndex((sample) => sample !== null);

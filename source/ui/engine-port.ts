@@ -12,7 +12,7 @@ export type { RunSummary } from '../engine/deploy.js';
 export type { ReleaseRow, ReleasesListing } from '../engine/inspect.js';
 export type { DeployPlan, HostOverview } from '../engine/plan.js';
 export type { ColourSample, StatusSample } from '../engine/status-sample.js';
-export type { AuditMark } from '../engine/release-marks.js';
+export { type AuditMark, changedRelease } from '../engine/release-marks.js';
 export { chooseRelease } from '../engine/rollback.js';
 export { describeSummary, summarizeContract } from '../contract/contract.js';
 export type { Detection } from '../ops/init-detect.js';
