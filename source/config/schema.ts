@@ -269,7 +269,7 @@ const shared = z
 
 /**
  * `mcp-deploy monitor` (and the dashboard's verdicts): when the serving colour counts as failing
- * between deploys. An alert goes out only when that verdict changes (docs/operations.md#7-monitoring).
+ * between deploys. An alert goes out only when that verdict changes (docs/operations.md#8-monitoring-between-deploys).
  */
 const monitor = z.strictObject({
   /** Share of 5xx answers through nginx over the window. */
