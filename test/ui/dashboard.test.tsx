@@ -88,3 +88,25 @@ describe('dashboard keys typed faster than a frame', () => {
     expect(engine.calls.follow).toHaveLength(1);
   });
 });
+
+describe('rolling back from the dashboard', () => {
+  it('2, r, y rolls back with the checklist, and q comes back to the dashboard, whose q quits', async () => {
+    const engine = fakeEngine({ samples: sampleSeries(3) });
+    const screen = renderTerminal(<App engine={engine} view="dashboard" color={false} flushMs={20} />, { columns: 80, rows: 24 });
+    await screen.waitFor((text) => text.includes('healthy'));
+    await screen.press('2');
+    await screen.waitFor((text) => text.includes('newest first'));
+    await screen.press('r');
+    await screen.waitFor((text) => text.includes('Roll back to'));
+    await screen.press('y');
+    await screen.waitFor((text) => text.includes('Serving now:'));
+    expect(engine.calls.rollback).toHaveLength(1);
+    await screen.press('q');
+    const back = await screen.waitFor((text) => text.includes('q quit · 2 releases · l log'));
+    expect(back).toMatch(/health\s+\S+ healthy/);
+    await screen.press('q');
+    expect(await screen.exitCode()).toBe(0);
+    // The sampling went on through it all: one watch, never restarted.
+    expect(engine.calls.watch).toBe(1);
+  });
+});
