@@ -1,6 +1,6 @@
 import type { MonitorConfig } from '../config/schema.js';
 import { hostLayout } from '../host/layout.js';
-import { type MonitorState, readMonitorState, writeMonitorState } from '../host/monitor-state.js';
+import { type MonitorState, readMonitorState, releaseMonitorLock, takeMonitorLock, writeMonitorState } from '../host/monitor-state.js';
 import type { Transport } from '../remote/transport.js';
 import type { MonitorAlert, MonitorEvidence } from '../run/events.js';
 import { addToWindow, emptyWindow, histogramCount, histogramQuantile, type TrafficWindow } from './access-log.js';
@@ -38,6 +38,47 @@ export type MonitorVerdict = {
 };
 
 export async function runMonitor(context: EngineContext, transport: Transport, options: MonitorOptions): Promise<MonitorVerdict> {
+  const layout = hostLayout(context.target.path);
+  if ((await takeMonitorLock(transport, layout)) === 'busy') {
+    const previous = await readMonitorState(transport, layout);
+    return standing(previous, `another monitor run holds ${layout.monitorLock}: nothing was judged, the last verdict stands`);
+  }
+  try {
+    return await judgeRun(context, transport, options);
+  } finally {
+    await releaseMonitorLock(transport, layout);
+  }
+}
+
+/** The last verdict, unchanged, when this run may not judge. */
+function standing(previous: MonitorState | null, why: string): MonitorVerdict {
+  const state = previous?.state ?? 'ok';
+  const evidence: MonitorEvidence = {
+    colour: null,
+    health: 'not checked',
+    requests: null,
+    errors: null,
+    errorRate: null,
+    p99Ms: null,
+    rssBytes: null,
+    restarts: 0,
+    samples: 0,
+    windowSeconds: 0,
+    comparison: [],
+  };
+  return {
+    healthy: state === 'ok',
+    state,
+    transition: null,
+    problems: previous?.problems ?? [],
+    skipped: why,
+    since: previous?.since ?? new Date().toISOString(),
+    release: previous?.release ?? null,
+    evidence,
+  };
+}
+
+async function judgeRun(context: EngineContext, transport: Transport, options: MonitorOptions): Promise<MonitorVerdict> {
   const { config, target } = context;
   const layout = hostLayout(target.path);
   const previous = await readMonitorState(transport, layout);

@@ -43,6 +43,8 @@ export type HostLayout = {
   readonly auditLog: string;
   /** `mcp-deploy monitor`'s last verdict and where it stopped reading (docs/host-layout.md). */
   readonly monitorState: string;
+  /** Held (a directory) while a `monitor` run judges, so two runs never both send the same alert. */
+  readonly monitorLock: string;
   /** The default nginx upstream include; a target may configure another file. */
   readonly nginxUpstreamFile: string;
 };
@@ -92,6 +94,7 @@ export function hostLayout(root: string): HostLayout {
     lockInfo: posix.join(lockDir, 'info.json'),
     auditLog: join('audit.log'),
     monitorState: join('monitor.json'),
+    monitorLock: join('monitor.lock'),
     nginxUpstreamFile: join('nginx-upstream.conf'),
   };
 }

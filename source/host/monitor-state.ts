@@ -56,3 +56,29 @@ export async function readMonitorState(transport: Transport, layout: HostLayout)
 export async function writeMonitorState(transport: Transport, layout: HostLayout, state: MonitorState): Promise<void> {
   await transport.writeFileAtomic(layout.monitorState, `${JSON.stringify(monitorStateSchema.parse(state))}\n`, 0o644);
 }
+
+/** A monitor lock older than this belongs to a run that died: the next run takes it over. */
+export const monitorLockStaleSeconds = 600;
+
+/**
+ * Takes the monitor lock (mkdir: atomic), or says it is busy. One run at a time: two runs that
+ * both saw "ok" and then "failing" would both alert. A lock left by a run that died is taken
+ * over once it is `monitorLockStaleSeconds` old.
+ */
+export async function takeMonitorLock(transport: Transport, layout: HostLayout): Promise<'taken' | 'busy'> {
+  const result = await transport.run(
+    {
+      script: [
+        'if mkdir -- "$d" 2>/dev/null; then echo taken; exit 0; fi',
+        'm=$(stat -c %Y -- "$d" 2>/dev/null || echo 0)',
+        'if [ $(( $(date +%s) - m )) -gt "$stale" ]; then touch -- "$d" && echo taken; else echo busy; fi',
+      ].join('\n'),
+    },
+    { env: { d: layout.monitorLock, stale: String(monitorLockStaleSeconds) }, timeoutMs: 15_000 },
+  );
+  return result.stdout.trim() === 'taken' ? 'taken' : 'busy';
+}
+
+export async function releaseMonitorLock(transport: Transport, layout: HostLayout): Promise<void> {
+  await transport.run(['rm', '-rf', '--', layout.monitorLock], { timeoutMs: 15_000 }).catch(() => undefined);
+}

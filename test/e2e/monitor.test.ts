@@ -136,6 +136,15 @@ describe.each([
       expect(still.stdout).toContain('No message: the verdict is the same as at the last check.');
       expect(receiver.received).toHaveLength(1);
 
+      // While another run holds the monitor lock, a run judges nothing and sends nothing
+      const { mkdirSync, rmSync } = await import('node:fs');
+      mkdirSync(join(world.hostRoot, 'monitor.lock'));
+      const overlapping = await monitor();
+      rmSync(join(world.hostRoot, 'monitor.lock'), { recursive: true });
+      expect(overlapping.exitCode).toBe(1);
+      expect(overlapping.stdout).toContain('another monitor run holds');
+      expect(receiver.received).toHaveLength(1);
+
       // When a fixed release serves good traffic again: exit 0 and one recovery message
       world.editServer(() => `${original}\n# fixed\n`);
       const fixed = await deploy(world.context().context, { skipValidate: true });
