@@ -206,8 +206,8 @@ const watch = z.strictObject({
   maxErrorRate: z.number().min(0).max(1).default(0.05),
   maxP99Ms: z.number().positive().optional(),
   /**
-   * Relative: a p99 through nginx more than this much above the old colour's before the switch
-   * (0.5 = 50% slower) triggers a switch back. Off when absent.
+   * Relative: a latency through nginx more than this much above the old colour's before the switch
+   * (0.5 = 50% slower) triggers a switch back: the p99 with 100 answers on both sides, else the p50. Off when absent.
    */
   maxSlowdown: z.number().positive().optional(),
   /** nginx's access log on the host, in a format carrying $status, $upstream_addr and $request_time. */

@@ -10,7 +10,16 @@ import { quantile, tallyByPort } from './access-log.js';
  * are matched by the new colour's `127.0.0.1:<port>`, so other sites in the same log do not count.
  */
 
-export type WatchSample = { readonly requests: number; readonly errors: number; readonly p99Ms: number | null };
+export type WatchSample = {
+  readonly requests: number;
+  readonly errors: number;
+  readonly p99Ms: number | null;
+  /** Of the answers that were not 5xx: what watch.maxSlowdown compares while there are too few answers for a p99. */
+  readonly p50Ms?: number | null;
+  /** The p99 of the answers that were not 5xx. */
+  readonly okP99Ms?: number | null;
+  readonly okAnswers?: number;
+};
 
 /** Reads the access log's size now, so the window only counts what comes after the switch. */
 export async function accessLogOffset(transport: Transport, file: string): Promise<number> {
@@ -38,7 +47,7 @@ export async function readBefore(transport: Transport, file: string, offset: num
     { script: 'tail -c +$((start + 1)) -- "$f" | head -c $((end - start))' },
     { env: { f: file, start: String(start), end: String(Math.max(start, offset)) }, timeoutMs: 30_000 },
   );
-  if (result.code !== 0) return { requests: 0, errors: 0, p99Ms: null };
+  if (result.code !== 0) return { requests: 0, errors: 0, p99Ms: null, p50Ms: null, okP99Ms: null, okAnswers: 0 };
   // Started inside a line: that part line is not counted.
   const text = start > 0 ? result.stdout.slice(result.stdout.indexOf('\n') + 1) : result.stdout;
   return summarize(text, port);
@@ -46,12 +55,21 @@ export async function readBefore(transport: Transport, file: string, offset: num
 
 /** Pure: counts the lines served by 127.0.0.1:<port>, 5xx answers among them, and the p99 of $request_time. */
 export function summarize(text: string, port: number): WatchSample {
-  const tally = tallyByPort(text).get(port) ?? { requests: 0, errors: 0, times: [] };
-  return { requests: tally.requests, errors: tally.errors, p99Ms: quantile(tally.times, 0.99) };
+  const tally = tallyByPort(text).get(port) ?? { requests: 0, errors: 0, times: [], okTimes: [] };
+  return {
+    requests: tally.requests,
+    errors: tally.errors,
+    p99Ms: quantile(tally.times, 0.99),
+    p50Ms: quantile(tally.okTimes, 0.5),
+    okP99Ms: quantile(tally.okTimes, 0.99),
+    okAnswers: tally.okTimes.length,
+  };
 }
 
-/** Fewer requests than this on either side judge no slowdown: a handful of requests says nothing of a p99. */
+/** Fewer answers than this on either side judge no slowdown. */
 export const slowdownMinRequests = 10;
+/** From this many answers on both sides the p99 is compared; before, the p50 (a p99 of a few dozen is one slow request). */
+export const slowdownP99Answers = 100;
 
 /** Null when the window is within bounds; otherwise why it is not. */
 export function judge(sample: WatchSample, watch: WatchConfig, before: WatchSample | null = null): string | null {
@@ -61,18 +79,24 @@ export function judge(sample: WatchSample, watch: WatchConfig, before: WatchSamp
   if (watch.maxP99Ms !== undefined && sample.p99Ms !== null && sample.p99Ms > watch.maxP99Ms) {
     return `p99 latency through nginx was ${Math.round(sample.p99Ms)} ms (> ${watch.maxP99Ms} ms)`;
   }
-  if (
-    watch.maxSlowdown !== undefined &&
-    before !== null &&
-    before.p99Ms !== null &&
-    before.p99Ms > 0 &&
-    sample.p99Ms !== null &&
-    before.requests >= slowdownMinRequests &&
-    sample.requests >= slowdownMinRequests &&
-    sample.p99Ms > before.p99Ms * (1 + watch.maxSlowdown)
-  ) {
-    const slower = Math.round((sample.p99Ms / before.p99Ms - 1) * 100);
-    return `p99 latency through nginx was ${Math.round(sample.p99Ms)} ms, ${slower}% above the old release's ${Math.round(before.p99Ms)} ms before the switch (more than ${Math.round(watch.maxSlowdown * 100)}%)`;
+  const slowdown = watch.maxSlowdown === undefined || before === null ? null : compareLatency(sample, before);
+  if (watch.maxSlowdown !== undefined && slowdown !== null && slowdown.ratio > 1 + watch.maxSlowdown) {
+    const slower = Math.round((slowdown.ratio - 1) * 100);
+    return `${slowdown.measure} latency through nginx was ${Math.round(slowdown.nowMs)} ms, ${slower}% above the old release's ${Math.round(slowdown.thenMs)} ms before the switch (more than ${Math.round(watch.maxSlowdown * 100)}%)`;
   }
   return null;
+}
+
+/** The new colour's latency against the old one's, over answers that were not 5xx; null with too few of them. */
+function compareLatency(
+  sample: WatchSample,
+  before: WatchSample,
+): { measure: 'p50' | 'p99'; nowMs: number; thenMs: number; ratio: number } | null {
+  const answers = Math.min(sample.okAnswers ?? 0, before.okAnswers ?? 0);
+  if (answers < slowdownMinRequests) return null;
+  const measure = answers >= slowdownP99Answers ? 'p99' : 'p50';
+  const nowMs = measure === 'p99' ? sample.okP99Ms : sample.p50Ms;
+  const thenMs = measure === 'p99' ? before.okP99Ms : before.p50Ms;
+  if (nowMs == null || thenMs == null || thenMs <= 0) return null;
+  return { measure, nowMs, thenMs, ratio: nowMs / thenMs };
 }

@@ -97,14 +97,14 @@ describe.each([
       const later = await term.waitFor(/requests\/s\s+.*\d+\.\d\/s/, 30_000);
       await new Promise((resolve) => setTimeout(resolve, 2_000));
       expect(bars(row(term.screen(), 'health'))).toBeGreaterThan(before);
-      expect(row(later, '5xx rate')).toMatch(/0\.0%\s*$/);
+      expect(row(later, '5xx rate')).toMatch(/ 0\.0%\s*$/);
 
       // When the server starts failing
       writeFileSync(flag, 'now');
       const failing = await term.waitFor(/health\s+.* failing/, 30_000);
       expect(row(failing, 'health')).toMatch(/failing\s*$/);
       const erring = await term.waitFor(/5xx rate\s+.*\s(100\.0|[1-9]\d?\.\d)%/, 30_000);
-      expect(row(erring, '5xx rate')).not.toMatch(/0\.0%\s*$/);
+      expect(row(erring, '5xx rate')).not.toMatch(/ 0\.0%\s*$/);
       expect(erring.split('\n')[0]).toMatch(/^mcp-deploy · world → world/);
 
       // q quits

@@ -83,7 +83,9 @@ describe('post-cutover watch window (real nginx access log)', () => {
       const summary = await deploy(context, { skipValidate: true });
       expect(summary.ok).toBe(false);
       expect(summary.error?.step).toBe('watch');
-      expect(summary.error?.message).toMatch(/above the old release's \d+ ms before the switch \(more than 300%\)/);
+      expect(summary.error?.message).toMatch(
+        /p(50|99) latency through nginx was \d+ ms, \d+% above the old release's \d+ ms before the switch \(more than 300%\)/,
+      );
       expect(summary.rolledBack).toBe(true);
       expect((await getJson(`${world.publicUrl}/health`)).body['release']).toBe(before);
     } finally {
