@@ -82,6 +82,7 @@ const engine: AppEngine = {
   rollback: () => Promise.reject(new Error('not in this bench')),
   overview: async () => ({ host: 'bench', state: null, lock: { held: false } }),
   releases: () => Promise.reject(new Error('not in this bench')),
+  watchStatus: () => Promise.reject(new Error('not in this bench')),
   followLog: async (request) => {
     const started = performance.now();
     while (absorbed < total) {

@@ -3,6 +3,8 @@ import { readReleasesListing } from '../engine/inspect.js';
 import { streamLog } from '../engine/logs.js';
 import { planDeploy, readOverview } from '../engine/plan.js';
 import { rollback } from '../engine/rollback.js';
+import { sampleEvery } from '../engine/sample-loop.js';
+import { createStatusSampler } from '../engine/status-sample.js';
 import { validateOnly } from '../engine/validate-gate.js';
 import { explainFailure } from '../errors.js';
 import { notifyReportLines } from '../notify/notifier.js';
@@ -25,6 +27,8 @@ export type AppOptions = GlobalOptions & {
   /** `logs`: nginx's error log instead of the server's, and how many lines to start with. */
   readonly nginx?: boolean;
   readonly lines?: string;
+  /** `status --watch`: time between the dashboard's samples. */
+  readonly intervalMs?: number;
 };
 
 /**
@@ -45,6 +49,7 @@ export async function runApp(view: AppView, options: AppOptions, output: Output,
       color: output.color,
       ...(release ? { release } : {}),
       ...(view === 'logs' ? { logs: { nginx: options.nginx ?? false, lines } } : {}),
+      ...(view === 'dashboard' ? { dashboard: { intervalMs: options.intervalMs ?? 2_000 } } : {}),
     });
   } finally {
     await Promise.all([...connections].map((transport) => transport.close().catch(() => {})));
@@ -101,6 +106,19 @@ export function appEngine(context: RunContext, options: AppOptions, connections:
       withConnection(async (transport) => {
         const follow = { nginx: request.nginx ?? false, lines: request.lines ?? 50, follow: true, announce: true, signal: request.signal };
         await streamLog(context, transport, follow, (line, source) => request.onLine(context.output.clean(line), source));
+      }),
+    watchStatus: (request) =>
+      withConnection(async (transport) => {
+        const sampler = createStatusSampler(context, transport);
+        try {
+          await sampleEvery(sampler, {
+            intervalMs: request.intervalMs,
+            signal: AbortSignal.any([request.signal, context.signal]),
+            onSample: (sample) => request.onSample(context.output.cleanDeep(sample)),
+          });
+        } finally {
+          await sampler.close();
+        }
       }),
     failure: (error: unknown): Failure => {
       const report = explainFailure(error, { interrupted: context.signal.aborted });

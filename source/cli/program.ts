@@ -83,11 +83,23 @@ export function createProgram(run: Runner): Command {
   );
 
   withGlobals(program.command('status').description('active colour, release, health of both colours, lock'))
-    .option('-w, --watch', 'refresh: MCP latency, CPU and memory of each colour, nginx 5xx rate')
+    .option('-w, --watch', 'keep sampling: the dashboard in a terminal, one line (or with --json one JSON object) per sample otherwise')
     .option('--interval <seconds>', 'with --watch: seconds between refreshes', '2')
     .option('--count <n>', 'with --watch: stop after this many refreshes')
     .action((options: GlobalOptions & { watch?: boolean; interval?: string; count?: string }) =>
       run(options, async (output) => (await import('./commands/status-command.js')).statusCommand(options, output)),
+    );
+
+  withGlobals(
+    program
+      .command('monitor')
+      .description('judge the serving release against the monitor thresholds; notify only when that changes; exit 0 healthy, 1 not'),
+  )
+    .option('--once', 'one sample (the default)')
+    .option('--for <duration>', 'sample for this long (90s, 5m, 1h) and judge the whole window')
+    .option('--interval <duration>', 'with --for: time between samples (default: monitor.intervalSeconds)')
+    .action((options: import('./commands/monitor-command.js').MonitorOptions) =>
+      run(options, async (output) => (await import('./commands/monitor-command.js')).monitorCommand(options, output)),
     );
 
   withGlobals(program.command('logs').description("the active server's log"))
@@ -201,9 +213,11 @@ export function createProgram(run: Runner): Command {
     program
       .command('setup')
       .description('lay out the deploy root and the nginx upstream include; show the nginx site, logrotate rule and systemd unit'),
-  ).action((options: GlobalOptions) =>
-    run(options, async (output) => (await import('./commands/setup-command.js')).setupCommand(options, output)),
-  );
+  )
+    .option('--monitor-timer [every]', 'also a systemd timer on the host running mcp-deploy monitor --once (30s, 5min, 1h; default 5min)')
+    .action((options: GlobalOptions & { monitorTimer?: string | boolean }) =>
+      run(options, async (output) => (await import('./commands/setup-command.js')).setupCommand(options, output)),
+    );
 
   withGlobals(
     program
@@ -215,6 +229,7 @@ export function createProgram(run: Runner): Command {
     .option('--print', 'print the workflow instead of writing it')
     .option('--branch <name>', 'the branch whose pushes deploy', 'main')
     .option('--contract-check <file>', 'add a pull-request job that fails when this committed MCP contract is stale')
+    .option('--monitor [schedule]', 'write the scheduled monitor workflow instead (cron, UTC; default "*/15 * * * *")')
     .action((provider: string, options: import('./commands/ci-command.js').CiOptions) =>
       run(options, async (output) => (await import('./commands/ci-command.js')).ciCommand(provider, options, output)),
     );

@@ -205,6 +205,11 @@ const watch = z.strictObject({
   seconds: z.number().min(0).default(0),
   maxErrorRate: z.number().min(0).max(1).default(0.05),
   maxP99Ms: z.number().positive().optional(),
+  /**
+   * Relative: a latency through nginx more than this much above the old colour's before the switch
+   * (0.5 = 50% slower) triggers a switch back: the p99 with 100 answers on both sides, else the p50. Off when absent.
+   */
+  maxSlowdown: z.number().positive().optional(),
   /** nginx's access log on the host, in a format carrying $status, $upstream_addr and $request_time. */
   accessLog: nonEmpty.optional(),
 });
@@ -262,6 +267,27 @@ const shared = z
     });
   });
 
+/**
+ * `mcp-deploy monitor` (and the dashboard's verdicts): when the serving colour counts as failing
+ * between deploys. An alert goes out only when that verdict changes (docs/operations.md#8-monitoring-between-deploys).
+ */
+const monitor = z.strictObject({
+  /** Share of 5xx answers through nginx over the window. */
+  maxErrorRate: z.number().min(0).max(1).default(0.05),
+  /** p99 of $request_time through nginx over the window, in ms. */
+  maxP99Ms: z.number().positive().optional(),
+  /** Resident memory of the server's whole process tree, in MB (10^6 bytes). */
+  maxMemoryMB: z.number().positive().optional(),
+  /** Restarts of the serving process within the window (a new process for the same release). */
+  maxRestarts: z.number().int().min(0).default(0),
+  /** Relative: p99 since the last deploy more than this much above the release before it (0.5 = 50% slower). */
+  maxSlowdown: z.number().positive().default(0.5),
+  /** Fewer requests than this in a window judge neither its error rate nor its latency. */
+  minRequests: z.number().int().min(1).default(20),
+  /** With --for: seconds between samples. */
+  intervalSeconds: z.number().min(1).max(3600).default(10),
+});
+
 export const configSchema = z.strictObject({
   $schema: z.string().optional(),
   app: appName,
@@ -286,6 +312,7 @@ export const configSchema = z.strictObject({
     .default({ http: [], timeoutSeconds: 30 }),
   notify: notify.optional(),
   watch: watch.optional(),
+  monitor: monitor.default({ maxErrorRate: 0.05, maxRestarts: 0, maxSlowdown: 0.5, minRequests: 20, intervalSeconds: 10 }),
   /** The MCP contract gate (docs/contract.md): breaking changes stop a deploy before the switch unless allowed. */
   contract: z.strictObject({ allowBreaking: z.boolean().default(false) }).default({ allowBreaking: false }),
   shared: shared.default({ dirs: [], files: [] }),
@@ -310,6 +337,7 @@ export type BuildConfig = z.output<typeof build>;
 export type HooksConfig = z.output<typeof hooks>;
 export type HookConfig = z.output<typeof hook>;
 export type CachedInstallConfig = z.output<typeof cachedInstall>;
+export type MonitorConfig = z.output<typeof monitor>;
 
 export function describeValue(value: unknown): string {
   if (value === undefined) return 'nothing';

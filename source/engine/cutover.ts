@@ -12,7 +12,7 @@ import { followServerLog, readLogTail } from './server-log.js';
 import { runStep, StepFailure } from '../run/step.js';
 import { portInUse } from './port-check.js';
 import { drainPort } from './drain.js';
-import { accessLogOffset, judge, readWindow } from './watch.js';
+import { accessLogOffset, judge, readBefore, readWindow } from './watch.js';
 import { waitForRelease } from '../health/release-identity.js';
 import type { Contract } from '../contract/contract.js';
 import type { ContractDiff } from '../contract/diff.js';
@@ -171,7 +171,10 @@ export async function cutover(session: Session, next: CutoverTarget, progress: C
         await sleep(watch.seconds * 1000);
         signal.throwIfAborted();
         const sample = await readWindow(transport, accessLog, offset, port);
-        const verdict = judge(sample, watch);
+        // watch.maxSlowdown compares with what the old colour served just before the switch.
+        const before =
+          watch.maxSlowdown === undefined ? null : await readBefore(transport, accessLog, offset, portOf(target, otherColour(colour)));
+        const verdict = judge(sample, watch, before);
         if (verdict !== null) {
           throw new DeployError('deploy', `The new release misbehaved under real traffic: ${verdict}.`, {
             hint: 'Traffic was switched back; the release is marked failed. Its log is in shared/logs on the host.',

@@ -41,6 +41,10 @@ export type HostLayout = {
   readonly lockDir: string;
   readonly lockInfo: string;
   readonly auditLog: string;
+  /** `mcp-deploy monitor`'s last verdict and where it stopped reading (docs/host-layout.md). */
+  readonly monitorState: string;
+  /** Held (a directory) while a `monitor` run judges, so two runs never both send the same alert. */
+  readonly monitorLock: string;
   /** The default nginx upstream include; a target may configure another file. */
   readonly nginxUpstreamFile: string;
 };
@@ -89,6 +93,8 @@ export function hostLayout(root: string): HostLayout {
     lockDir,
     lockInfo: posix.join(lockDir, 'info.json'),
     auditLog: join('audit.log'),
+    monitorState: join('monitor.json'),
+    monitorLock: join('monitor.lock'),
     nginxUpstreamFile: join('nginx-upstream.conf'),
   };
 }

@@ -259,7 +259,7 @@ function lockedError(target: string, layout: HostLayout, status: Extract<LockSta
 }
 
 /** Script lines that, when the lock exists, print `held`, host now, lock dir mtime, info.json; and exit 0. */
-function heldReport(layout: HostLayout): ScriptPart[] {
+export function heldReport(layout: HostLayout): ScriptPart[] {
   return [
     op('if [ -d'),
     arg(layout.lockDir),
@@ -271,7 +271,8 @@ function heldReport(layout: HostLayout): ScriptPart[] {
   ];
 }
 
-function parseHeldReport(stdout: string, options: { staleMinutes?: number | undefined; localHostName: string }): LockStatus {
+/** Reads what `heldReport` (after `mtimeShellFunction`) printed; exported for the status sampler's one script per tick. */
+export function parseHeldReport(stdout: string, options: { staleMinutes?: number | undefined; localHostName: string }): LockStatus {
   const [word, nowText, mtimeText, ...rest] = stdout.split('\n');
   if (word !== 'held') return { held: false };
   const now = Number(nowText);

@@ -1,4 +1,4 @@
-import type { Notification } from './notification.js';
+import { type AlertNotification, isAlert, type Message, type Notification } from './notification.js';
 
 /**
  * The words of a notification, shared by every channel so Slack, Discord and email never tell
@@ -8,7 +8,8 @@ import type { Notification } from './notification.js';
 const marks = { start: '▶', success: '✔', failure: '✖', rollback: '↩' } as const;
 
 /** One line that says it all, such as "✖ ontology → production: deploy failed at health". */
-export function headline(n: Notification): string {
+export function headline(n: Message): string {
+  if (isAlert(n)) return alertHeadline(n);
   const where = `${n.app} → ${n.target ?? '(no target)'}`;
   const release = n.release ?? 'a new release';
   return `${n.ok === false && n.rollback?.phase === 'failed' ? marks.failure : marks[n.event]} ${where}: ${summary(n, release)}`;
@@ -25,7 +26,8 @@ function summary(n: Notification, release: string): string {
 }
 
 /** The lines under the headline: what went wrong, what serves now, who, how long. */
-export function detailLines(n: Notification): string[] {
+export function detailLines(n: Message): string[] {
+  if (isAlert(n)) return alertLines(n);
   const lines: string[] = [];
   if (n.error) lines.push(`${n.error.step}: ${n.error.message}`);
   if (n.rollback) {
@@ -38,6 +40,28 @@ export function detailLines(n: Notification): string[] {
   lines.push(`Release: ${n.release ?? 'none'} (previous: ${n.previous ?? 'none'})`);
   lines.push(`By: ${n.operator} on ${n.localHost}`);
   if (n.durationMs !== null) lines.push(`Took: ${formatDuration(n.durationMs)}`);
+  lines.push(`At: ${n.at}`);
+  return lines;
+}
+
+/** "🔴 ontology → production: failing — error rate: …", "🟢 ontology → production: recovered after 12m". */
+function alertHeadline(n: AlertNotification): string {
+  const where = `${n.app} → ${n.target}`;
+  if (n.event === 'recovered') return `✔ ${where}: recovered (failing since ${n.since})`;
+  return `✖ ${where}: failing — ${n.problems[0] ?? 'a threshold was crossed'}${n.problems.length > 1 ? ` (+${n.problems.length - 1} more)` : ''}`;
+}
+
+function alertLines(n: AlertNotification): string[] {
+  const e = n.evidence;
+  const lines = n.event === 'alert' ? n.problems.map((problem) => `• ${problem}`) : ['Every monitor threshold is met again.'];
+  lines.push(`Release: ${n.release ?? 'none'}${e.colour ? ` on ${e.colour}` : ''} — ${e.health}`);
+  if (e.requests !== null) {
+    const rate = e.errorRate === null ? '' : ` (${(e.errorRate * 100).toFixed(1)}%)`;
+    lines.push(`Through nginx: ${e.requests} request(s), ${e.errors ?? 0} 5xx${rate}, p99 ${e.p99Ms === null ? '—' : `${e.p99Ms} ms`}`);
+  }
+  if (e.rssBytes !== null) lines.push(`Memory: ${Math.round(e.rssBytes / 1e6)} MB resident; restarts: ${e.restarts}`);
+  for (const finding of e.comparison) lines.push(finding);
+  lines.push(`Checked: ${e.samples} sample(s) over ${e.windowSeconds} s, by ${n.operator} on ${n.localHost}`);
   lines.push(`At: ${n.at}`);
   return lines;
 }

@@ -1,5 +1,6 @@
 import type { NotifyEvent } from '../config/schema.js';
 import type { AuditRecord } from '../run/audit-record.js';
+import type { MonitorAlert } from '../run/events.js';
 
 export type { NotifyEvent };
 
@@ -45,3 +46,25 @@ export type Notification = {
    */
   readonly audit: AuditRecord | null;
 };
+
+/**
+ * An alert of `mcp-deploy monitor`: the serving release started failing its thresholds, or
+ * recovered. Sent to every configured channel whatever `notify.on` says (that list is about
+ * deploy runs); the webhook sends this object as its body.
+ */
+export type AlertNotification = MonitorAlert & {
+  readonly event: 'alert' | 'recovered';
+  readonly app: string;
+  /** false for an alert, true for a recovery. */
+  readonly ok: boolean;
+  /** Who ran the check (`MCP_DEPLOY_OPERATOR`, or the login name) and from where. */
+  readonly operator: string;
+  readonly localHost: string;
+};
+
+/** Whatever a channel may be asked to send. */
+export type Message = Notification | AlertNotification;
+
+export function isAlert(message: Message): message is AlertNotification {
+  return message.event === 'alert' || message.event === 'recovered';
+}

@@ -3,8 +3,8 @@ import type { EngineEvent } from '../run/events.js';
 import type { Channel, Fetch } from './channels/channel.js';
 import { channelsFor } from './channels/channels-for.js';
 import { withDeadline } from './deadline.js';
-import type { Notification, NotifyEvent } from './notification.js';
-import type { ChannelName, ChannelReport, NotifyReport } from './report.js';
+import type { AlertNotification, Message } from './notification.js';
+import type { ChannelName, ChannelReport, MessageEvent, NotifyReport } from './report.js';
 import { createRunTracker } from './run-tracker.js';
 import { scrubDeep } from '../run/scrub.js';
 import { scrubberFor } from './secrets.js';
@@ -46,14 +46,14 @@ export function createNotifier(options: NotifierOptions): Notifier {
   const channels = channelsFor(notify, options.fetch ?? ((input, init) => fetch(input, init)));
   const tracker = createRunTracker({ app: options.config.app, operator: options.operator, localHost: options.localHost, on: notify.on });
   const timeoutMs = notify.timeoutSeconds * 1000;
-  const outcomes = new Map<ChannelName, { delivered: NotifyEvent[]; failed: { event: NotifyEvent; error: string }[] }>(
+  const outcomes = new Map<ChannelName, { delivered: MessageEvent[]; failed: { event: MessageEvent; error: string }[] }>(
     channels.map((channel) => [channel.name, { delivered: [], failed: [] }]),
   );
   const pending = new Set<Promise<void>>();
   // Each channel's messages go out in order, so "finished" can never land before "started".
   const tails = new Map<ChannelName, Promise<void>>();
 
-  const send = (channel: Channel, notification: Notification): void => {
+  const send = (channel: Channel, notification: Message): void => {
     const previous = tails.get(channel.name) ?? Promise.resolve();
     // The deadline runs from now, and covers waiting for the message before: a channel that
     // hangs costs one timeout in all, not one per message.
@@ -72,7 +72,7 @@ export function createNotifier(options: NotifierOptions): Notifier {
     void recorded.finally(() => pending.delete(recorded));
   };
 
-  const dispatch = (notifications: readonly Notification[]): void => {
+  const dispatch = (notifications: readonly Message[]): void => {
     for (const notification of notifications) {
       // Secrets must not travel either: an error message can quote an SMTP password to Slack.
       const clean = scrubDeep(notification, scrub);
@@ -83,6 +83,10 @@ export function createNotifier(options: NotifierOptions): Notifier {
   return {
     listener(event) {
       try {
+        if (event.kind === 'monitor') {
+          dispatch([alertNotification(event.alert, options)]);
+          return;
+        }
         dispatch(tracker.observe(event));
       } catch {
         // A notifier bug must cost the notifications, never the deploy.
@@ -99,6 +103,20 @@ export function createNotifier(options: NotifierOptions): Notifier {
     },
   };
 }
+
+/** A monitor transition as a message: every channel gets it, whatever `notify.on` lists for deploy runs. */
+function alertNotification(alert: EngineEventAlert, options: NotifierOptions): AlertNotification {
+  return {
+    event: alert.transition === 'failing' ? 'alert' : 'recovered',
+    app: options.config.app,
+    ok: alert.transition === 'recovered',
+    ...alert,
+    operator: options.operator,
+    localHost: options.localHost,
+  };
+}
+
+type EngineEventAlert = Extract<EngineEvent, { kind: 'monitor' }>['alert'];
 
 function describe(error: unknown): string {
   if (error instanceof Error) return error.message || error.name;

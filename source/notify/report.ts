@@ -1,4 +1,7 @@
-import type { NotifyEvent } from './notification.js';
+import type { Message } from './notification.js';
+
+/** What a message was sent as: a deploy run's kind, or a monitor's `alert` / `recovered`. */
+export type MessageEvent = Message['event'];
 
 export type ChannelName = 'slack' | 'discord' | 'webhook' | 'email';
 
@@ -6,8 +9,8 @@ export type ChannelName = 'slack' | 'discord' | 'webhook' | 'email';
 export type ChannelReport = {
   readonly channel: ChannelName;
   readonly ok: boolean;
-  readonly delivered: readonly NotifyEvent[];
-  readonly failed: readonly { readonly event: NotifyEvent; readonly error: string }[];
+  readonly delivered: readonly MessageEvent[];
+  readonly failed: readonly { readonly event: MessageEvent; readonly error: string }[];
 };
 
 /** Every configured channel, in config order; `ok` is false when any message failed anywhere. */
@@ -24,7 +27,7 @@ export type NotifyReport = {
 export function notifyReportLines(report: NotifyReport): string[] {
   const lines: string[] = [];
   for (const channel of report.channels) {
-    const byError = new Map<string, NotifyEvent[]>();
+    const byError = new Map<string, MessageEvent[]>();
     for (const failure of channel.failed) byError.set(failure.error, [...(byError.get(failure.error) ?? []), failure.event]);
     for (const [error, events] of byError) {
       lines.push(`notification to ${channel.channel} failed: ${error} (${events.join(' and ')} message${events.length > 1 ? 's' : ''})`);

@@ -367,12 +367,13 @@ function nodeInstallCommand(source: string): string {
 export async function writeWorkflow(
   repoRoot: string,
   text: string,
-  options: { force: boolean },
+  options: { force: boolean; path?: string },
 ): Promise<{ path: string; replaced: boolean }> {
-  const path = join(repoRoot, workflowPath);
+  const relativePath = options.path ?? workflowPath;
+  const path = join(repoRoot, relativePath);
   const exists = existsSync(path);
   if (exists && !options.force) {
-    throw new DeployError('usage', `${workflowPath} already exists; left as it is.`, {
+    throw new DeployError('usage', `${relativePath} already exists; left as it is.`, {
       hint: 'Compare it with `mcp-deploy ci github --print`, or replace it with --force.',
     });
   }
@@ -405,7 +406,7 @@ function runnerPath(path: string): string {
 }
 
 /** `~/x` as shell text that expands on the runner; anything else quoted as it is. */
-function runnerShellPath(path: string): string {
+export function runnerShellPath(path: string): string {
   return path.startsWith('~/') ? `"$HOME"/${quote(path.slice(2))}` : quote(path);
 }
 

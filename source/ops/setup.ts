@@ -10,6 +10,7 @@ import { arg, op, script } from '../remote/quote.js';
 import type { Transport } from '../remote/transport.js';
 import { mcpLocationBlock } from '../sandbox/nginx-conf.js';
 import { type DeployRootState, inspectDeployRoot } from './deploy-root.js';
+import { monitorTimerFiles } from './monitor-timer.js';
 import { nginxSudoCommands, resolvePrograms, sudoersLine } from './sudo-rules.js';
 import { hostRunsSystemd, type SupervisorChange, supervisorChange } from './supervisor-choice.js';
 
@@ -60,11 +61,17 @@ export type SetupOutcome = {
 
 type Account = { readonly user: string; readonly group: string; readonly uid: string; readonly home: string };
 
+export type SetupOptions = {
+  /** `--monitor-timer [EVERY]`: also a systemd timer on the host that runs `mcp-deploy monitor --once` this often. */
+  readonly monitorTimer?: string;
+};
+
 export async function planSetup(
   transport: Transport,
   config: Config,
   configured: Target,
   host: { readonly runsSystemd?: boolean } = {},
+  options: SetupOptions = {},
 ): Promise<SetupPlan> {
   const account = await whoAmI(transport);
   // Plan for the supervisor the host calls for: the unit and its sudo rights come with systemd.
@@ -100,6 +107,21 @@ export async function planSetup(
     mode: 0o644,
   });
 
+  let monitorProgram: string | null = null;
+  if (options.monitorTimer !== undefined) {
+    monitorProgram = await programPath(transport, 'mcp-deploy');
+    wanted.push(
+      ...monitorTimerFiles({
+        config,
+        target,
+        every: options.monitorTimer,
+        user: account.user,
+        home: account.home,
+        program: monitorProgram,
+      }),
+    );
+  }
+
   const files: SetupFile[] = [];
   for (const file of wanted) {
     const current = await transport.readFile(file.path).catch(() => null);
@@ -113,7 +135,14 @@ export async function planSetup(
             : 'differs';
     files.push({ ...file, state, writable: await canWrite(transport, file.path) });
   }
-  return { user: account.user, root, dirs, files, review: await reviewTexts(transport, config, target, account), supervisor };
+  const review = await reviewTexts(transport, config, target, account);
+  if (options.monitorTimer !== undefined && monitorProgram === null) {
+    review.push({
+      title: 'mcp-deploy on the host, for the monitor timer',
+      text: `mcp-deploy is not on the PATH of ${account.user} on this host, so the service runs "/usr/bin/env mcp-deploy".\nInstall it there (npm install -g ./mcp-deploy-<version>.tgz, the tarball you pin) or change ExecStart.\n`,
+    });
+  }
+  return { user: account.user, root, dirs, files, review, supervisor };
 }
 
 /** Carries out a plan the operator agreed to; returns what happened to each file and folder. */
@@ -248,6 +277,13 @@ async function reviewTexts(
     });
   }
   return review;
+}
+
+/** Where `name` is on the host's PATH, or null. */
+async function programPath(transport: Transport, name: string): Promise<string | null> {
+  const result = await transport.run({ script: 'command -v "$p"' }, { env: { p: name }, timeoutMs: 15_000 });
+  const path = result.stdout.trim();
+  return result.code === 0 && path.startsWith('/') ? path : null;
 }
 
 async function whoAmI(transport: Transport): Promise<Account> {

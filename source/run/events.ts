@@ -65,6 +65,8 @@ export type EngineEvent =
       readonly summary: string;
       readonly changes: readonly ContractChangeLine[];
     }
+  /** `mcp-deploy monitor` found the serving release's verdict changed: ok → failing, or failing → ok. */
+  | { readonly kind: 'monitor'; readonly alert: MonitorAlert }
   /** The release this run moves to, once the host has given it an id (deploy) or it was chosen (rollback). */
   | { readonly kind: 'release'; readonly release: string; readonly previous: string | null }
   | {
@@ -78,6 +80,42 @@ export type EngineEvent =
     };
 
 export type EventKind = EngineEvent['kind'];
+
+/**
+ * What a monitor transition says, with its evidence: the webhook sends it as its body (after
+ * `event`), so these names are a public contract (docs/notifications.md#monitor-alerts).
+ */
+export type MonitorAlert = {
+  /** `failing`: it was ok (or never checked) and is not; `recovered`: it was failing and is ok. */
+  readonly transition: 'failing' | 'recovered';
+  readonly target: string;
+  /** The release serving at the check, if any. */
+  readonly release: string | null;
+  /** Each threshold crossed, in words; empty on recovery. */
+  readonly problems: readonly string[];
+  /** The failing verdict's start: now for `failing`, when it began for `recovered`. */
+  readonly since: string;
+  /** Host time of the check. */
+  readonly at: string;
+  readonly evidence: MonitorEvidence;
+};
+
+export type MonitorEvidence = {
+  readonly colour: string | null;
+  readonly health: string;
+  /** Through nginx over the checked window; null without an access log. */
+  readonly requests: number | null;
+  readonly errors: number | null;
+  readonly errorRate: number | null;
+  readonly p99Ms: number | null;
+  readonly rssBytes: number | null;
+  readonly restarts: number;
+  readonly samples: number;
+  /** Seconds from the first sample to the last. */
+  readonly windowSeconds: number;
+  /** Since the last deploy against the release before it, in words. */
+  readonly comparison: readonly string[];
+};
 
 /** One line of a contract diff as events carry it: rule ids and severities are documented in docs/contract.md. */
 export type ContractChangeLine = { readonly rule: string; readonly severity: 'breaking' | 'risky' | 'safe'; readonly text: string };

@@ -14,7 +14,7 @@ import type { RunPhase } from './run-screen.js';
  * the latest state, not the one they closed over, because the component keeps it in one place.
  */
 
-export type Screen = 'run' | 'releases' | 'logs';
+export type Screen = 'run' | 'releases' | 'logs' | 'dashboard';
 export type Focus = 'log' | 'checklist';
 
 export type AppState = {
@@ -39,6 +39,8 @@ export type AppState = {
   readonly busy: boolean;
   /** The code the app exits with when it is left after a finished run. */
   readonly exitCode: number;
+  /** The dashboard's log pane (`l`) is open. */
+  readonly dashboardLog: boolean;
 };
 
 export type AppEffect =
@@ -58,7 +60,9 @@ export type AppEffect =
    */
   | { readonly kind: 'follow-log'; readonly onlyNew?: boolean }
   | { readonly kind: 'stop-log' }
-  | { readonly kind: 'reset-run' };
+  | { readonly kind: 'reset-run' }
+  /** Start sampling the host for the dashboard (runs until the app leaves). */
+  | { readonly kind: 'watch-status' };
 
 /** What the component measured in the last frame, for keys that page and scroll. */
 export type Measured = { readonly logRows: number; readonly checklistMaxOffset: number };
@@ -86,7 +90,13 @@ export type AppEvent =
 
 export type Update = readonly [AppState, readonly AppEffect[]];
 
-const firstScreen: Record<AppView, Screen> = { deploy: 'run', rollback: 'releases', releases: 'releases', logs: 'logs' };
+const firstScreen: Record<AppView, Screen> = {
+  deploy: 'run',
+  rollback: 'releases',
+  releases: 'releases',
+  logs: 'logs',
+  dashboard: 'dashboard',
+};
 
 export function initialAppState(view: AppView, showLog: boolean): AppState {
   return {
@@ -105,12 +115,14 @@ export function initialAppState(view: AppView, showLog: boolean): AppState {
     listingLoaded: false,
     busy: view === 'deploy',
     exitCode: 0,
+    dashboardLog: false,
   };
 }
 
 /** The effects the app starts with, by the view it was opened on. */
 export function openingEffects(view: AppView): readonly AppEffect[] {
-  return view === 'logs' ? [{ kind: 'refresh-overview' }, { kind: 'follow-log' }] : [];
+  if (view === 'logs') return [{ kind: 'refresh-overview' }, { kind: 'follow-log' }];
+  return view === 'dashboard' ? [{ kind: 'watch-status' }] : [];
 }
 
 const interruptedText = (target: string) => `■ Interrupted: nothing was changed on ${target}.`;
@@ -169,7 +181,7 @@ export function update(state: AppState, event: AppEvent, target: string): Update
     case 'listing':
       return [{ ...state, listingLoaded: true, overview: event.overview }, []];
     case 'listing-failed':
-      if (state.view === 'deploy') return [{ ...state, listingLoaded: true }, []];
+      if (state.view === 'deploy' || state.view === 'dashboard') return [{ ...state, listingLoaded: true }, []];
       return [close({ ...state, listingLoaded: true, exitCode: event.failure.exitCode }, event.failure.exitCode), []];
   }
 }
@@ -182,7 +194,8 @@ function onKey(state: AppState, event: Extract<AppEvent, { kind: 'key' }>, targe
     if (!state.busy) return idleInterrupt(state, target);
     return [{ ...state, stopping: true }, [{ kind: 'interrupt' }]];
   }
-  const logVisible = state.screen === 'logs' || (state.screen === 'run' && state.showLog);
+  const logVisible =
+    state.screen === 'logs' || (state.screen === 'run' && state.showLog) || (state.screen === 'dashboard' && state.dashboardLog);
   if (state.logView.editing && logVisible) return [{ ...state, logView: editFilter(state.logView, input, key) }, []];
   if (state.screen === 'releases') return [state, []]; // the browser has its own keys
   const fresh: AppState = { ...state, flash: null };
@@ -197,6 +210,7 @@ function onKey(state: AppState, event: Extract<AppEvent, { kind: 'key' }>, targe
     if (input === 'n' || input === 'q' || key.escape) return stopped(fresh, `Nothing changed on ${target}.`, 0);
     return [fresh, []];
   }
+  if (fresh.screen === 'dashboard') return onDashboardKey(fresh, event);
   // Esc first clears a filter that is set; only then does it leave, like q.
   if (key.escape && fresh.logView.filter !== '' && logVisible) return [{ ...fresh, logView: { ...fresh.logView, filter: '' } }, []];
   if (fresh.screen === 'run') {
@@ -207,6 +221,8 @@ function onKey(state: AppState, event: Extract<AppEvent, { kind: 'key' }>, targe
     if (key.tab) return [{ ...fresh, focus: fresh.showLog && fresh.focus === 'checklist' ? 'log' : 'checklist' }, []];
     if (input === 'q' || key.escape) {
       if (fresh.phase.kind !== 'finished') return [{ ...fresh, flash: 'A run is in progress: Ctrl-C stops it safely.' }, []];
+      // From the dashboard, a finished rollback goes back to the picture it changed.
+      if (fresh.view === 'dashboard') return toDashboard(fresh);
       if (backToReleases(fresh)) return [{ ...fresh, screen: 'releases', listingLoaded: false }, []];
       return [close(fresh, fresh.exitCode), []];
     }
@@ -246,8 +262,50 @@ export function backToReleases(state: AppState): boolean {
  * bring `q` back here (the loop operators hit), so the app leaves instead.
  */
 function leaveBrowser(state: AppState): Update {
+  if (state.view === 'dashboard') return toDashboard(state);
   if (state.view === 'deploy' && !state.runFromBrowser) return [{ ...state, screen: 'run' }, []];
   return [close(state, state.exitCode), []];
+}
+
+/**
+ * The dashboard's keys: q (or Esc) quits, 2 opens the releases browser (a rollback from there runs
+ * as in the deploy app and comes back here), l opens and closes the log pane under the pictures.
+ */
+function onDashboardKey(state: AppState, event: Extract<AppEvent, { kind: 'key' }>): Update {
+  const { input, key } = event;
+  // Keys typed quickly arrive as one input ("l2"): each is a key of its own here.
+  if (input.length > 1 && !input.startsWith('/') && !state.logView.editing) {
+    let current: Update = [state, []];
+    for (const character of input) {
+      if (current[0].screen !== 'dashboard' || current[0].closing !== null) break;
+      const [next, effects] = onDashboardKey(current[0], { ...event, input: character });
+      current = [next, [...current[1], ...effects]];
+    }
+    return current;
+  }
+  const logVisible = state.dashboardLog;
+  if (key.escape && state.logView.filter !== '' && logVisible) return [{ ...state, logView: { ...state.logView, filter: '' } }, []];
+  if (input === 'q' || key.escape) return [close(state, 0), []];
+  if (input === '2') return [{ ...state, screen: 'releases', listingLoaded: false }, state.dashboardLog ? [{ kind: 'stop-log' }] : []];
+  if (input === 'l') {
+    const open = !state.dashboardLog;
+    return [{ ...state, dashboardLog: open, focus: 'log' }, [open ? { kind: 'follow-log' } : { kind: 'stop-log' }]];
+  }
+  if (input.startsWith('/') && logVisible) {
+    const typed = input.slice(1);
+    return [{ ...state, logView: { ...state.logView, editing: true, filter: typed === '' ? state.logView.filter : typed } }, []];
+  }
+  const scroll = scrollKeyOf(input, key);
+  if (scroll !== null && logVisible)
+    return [{ ...state, logView: scrollLog(state.logView, scroll, event.logEntries(), event.measured.logRows) }, []];
+  return [state, []];
+}
+
+function toDashboard(state: AppState): Update {
+  return [
+    { ...state, screen: 'dashboard', runFromBrowser: false },
+    [state.dashboardLog ? { kind: 'follow-log', onlyNew: true } : { kind: 'stop-log' }],
+  ];
 }
 
 function startRun(

@@ -11,6 +11,8 @@ import {
   openingEffects,
   update,
 } from './app-state.js';
+import { DashboardStore, overviewOf } from './dashboard-store.js';
+import { layoutDashboard } from './dashboard-view.js';
 import type { AppEngine, AppView } from './engine-port.js';
 import { EventFeed } from './event-feed.js';
 import { headerLines } from './header.js';
@@ -31,6 +33,8 @@ export type AppProps = {
   readonly color: boolean;
   /** For the logs view: nginx's error log instead, and how many lines to start with. */
   readonly logs?: { readonly nginx?: boolean; readonly lines?: number };
+  /** For the dashboard view: time between samples. */
+  readonly dashboard?: { readonly intervalMs: number };
   readonly flushMs?: number;
   readonly spinnerMs?: number;
   readonly logCapacity?: number;
@@ -51,6 +55,10 @@ export function App(props: AppProps): ReactElement {
   const version = useSyncExternalStore(feed.subscribe, feed.getVersion);
   const preferences = useMemo(openPreferences, []);
   const follower = useLogFollower(engine, feed, props.logs);
+  const [dashboard] = useState(() => new DashboardStore());
+  const [sampling] = useState(() => new AbortController());
+  useSyncExternalStore(dashboard.subscribe, dashboard.getVersion);
+  const intervalMs = props.dashboard?.intervalMs ?? 2_000;
   const measured = useRef<Measured>({ logRows: 10, checklistMaxOffset: 0 });
   // One place for the state (app-state.ts): async callbacks read the latest, not what they closed over.
   const stateRef = useRef<AppState>(initialAppState(view, preferences.read().showLogPane));
@@ -96,6 +104,20 @@ export function App(props: AppProps): ReactElement {
       case 'reset-run':
         feed.resetRun();
         return;
+      case 'watch-status':
+        engine
+          .watchStatus({
+            intervalMs,
+            signal: sampling.signal,
+            onSample: (sample) => {
+              dashboard.push(sample);
+              send({ kind: 'overview', overview: overviewOf(sample, engine.app) });
+            },
+          })
+          .catch((error: unknown) => {
+            if (!sampling.signal.aborted) dashboard.fail(engine.failure(error).message);
+          });
+        return;
     }
   };
 
@@ -113,6 +135,7 @@ export function App(props: AppProps): ReactElement {
     else engine.signal.addEventListener('abort', onAbort, { once: true });
     return () => {
       engine.signal.removeEventListener('abort', onAbort);
+      sampling.abort();
       follower.stop();
       feed.dispose();
     };
@@ -122,6 +145,7 @@ export function App(props: AppProps): ReactElement {
   useEffect(() => {
     if (state.closing === null) return;
     follower.stop();
+    sampling.abort();
     const code = state.closing;
     void waitUntilRenderFlush().then(() => exit(code));
   }, [state.closing]);
@@ -148,7 +172,7 @@ export function App(props: AppProps): ReactElement {
       view={logView}
       height={paneHeight}
       title={title}
-      focused={screen === 'logs' || focus === 'log'}
+      focused={screen === 'logs' || screen === 'dashboard' || focus === 'log'}
     />
   );
 
@@ -175,6 +199,26 @@ export function App(props: AppProps): ReactElement {
         {layout.top}
         {layout.logHeight > 0 ? pane(layout.logHeight, phase.kind === 'finished' ? 'active server log' : 'log') : null}
         {layout.bottom}
+      </>
+    );
+  } else if (screen === 'dashboard') {
+    const footer = closing === null ? 'q quit · 2 releases · l log' : 'Stopped watching.';
+    const logHeight = state.dashboardLog && closing === null ? Math.max(4, Math.floor((height - 1) * 0.4)) : 0;
+    const pictures = layoutDashboard({
+      samples: dashboard.samples,
+      failure: dashboard.failure,
+      width: columns,
+      height: Math.max(1, height - 1 - logHeight),
+      intervalMs,
+    });
+    measured.current = { logRows: Math.max(1, logHeight - 1), checklistMaxOffset: 0 };
+    body = (
+      <>
+        {pictures.lines}
+        {logHeight > 0 ? pane(logHeight, 'active server log') : null}
+        <Line>
+          <Paint tone="muted">{`${footer}${state.flash ? ` · ${state.flash}` : ''} · every ${intervalMs / 1000} s`}</Paint>
+        </Line>
       </>
     );
   } else if (screen === 'logs') {

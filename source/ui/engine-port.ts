@@ -1,6 +1,7 @@
 import type { RunSummary } from '../engine/deploy.js';
 import type { ReleasesListing } from '../engine/inspect.js';
 import type { DeployPlan, HostOverview } from '../engine/plan.js';
+import type { StatusSample } from '../engine/status-sample.js';
 import type { Listener, LogSource } from '../run/events.js';
 
 /**
@@ -10,6 +11,8 @@ import type { Listener, LogSource } from '../run/events.js';
 export type { RunSummary } from '../engine/deploy.js';
 export type { ReleaseRow, ReleasesListing } from '../engine/inspect.js';
 export type { DeployPlan, HostOverview } from '../engine/plan.js';
+export type { ColourSample, StatusSample } from '../engine/status-sample.js';
+export { type AuditMark, changedRelease } from '../engine/release-marks.js';
 export { chooseRelease } from '../engine/rollback.js';
 export { describeSummary, summarizeContract } from '../contract/contract.js';
 export type { Detection } from '../ops/init-detect.js';
@@ -41,6 +44,11 @@ export type AppEngine = {
    * until `signal` aborts or the remote tail exits. Rejects when there is nothing to follow.
    */
   followLog(request: FollowRequest): Promise<void>;
+  /**
+   * Samples the host every `intervalMs` on a connection of its own (the dashboard), until
+   * `signal` aborts. Rejects when the host cannot be sampled at all.
+   */
+  watchStatus(request: WatchRequest): Promise<void>;
   /** The message and exit code for an error an operation threw. */
   failure(error: unknown): Failure;
 };
@@ -54,7 +62,13 @@ export type FollowRequest = {
   readonly lines?: number;
 };
 
+export type WatchRequest = {
+  readonly intervalMs: number;
+  readonly signal: AbortSignal;
+  readonly onSample: (sample: StatusSample) => void;
+};
+
 export type Failure = { readonly exitCode: number; readonly message: string; readonly hint?: string };
 
 /** The first screen the app opens on, chosen by the command that started it. */
-export type AppView = 'deploy' | 'rollback' | 'releases' | 'logs';
+export type AppView = 'deploy' | 'rollback' | 'releases' | 'logs' | 'dashboard';

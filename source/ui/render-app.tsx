@@ -9,6 +9,7 @@ export type RenderAppOptions = {
   readonly release?: string;
   readonly color: boolean;
   readonly logs?: { readonly nginx?: boolean; readonly lines?: number };
+  readonly dashboard?: { readonly intervalMs: number };
   /** Streams to draw on and read keys from; the process's own by default (tests pass fakes). */
   readonly stdout?: NodeJS.WriteStream;
   readonly stdin?: NodeJS.ReadStream;
@@ -29,6 +30,7 @@ export async function renderApp(engine: AppEngine, options: RenderAppOptions): P
       color={options.color}
       {...(options.release ? { release: options.release } : {})}
       {...(options.logs ? { logs: options.logs } : {})}
+      {...(options.dashboard ? { dashboard: options.dashboard } : {})}
     />,
     {
       stdout,

@@ -66,6 +66,7 @@ export function reduceRun(model: RunModel, event: EngineEvent): RunModel {
       return { ...model, release: event.release };
     }
     case 'audit':
+    case 'monitor':
       return model;
     case 'step:start':
       return {

@@ -153,13 +153,15 @@ describe('mcp-deploy --yes --json (the binary, a local target behind real nginx)
     expect(list[0]).toMatchObject({ id: parsed.state.active.release, active: true, lastResult: 'ok' });
   });
 
-  it('status --watch refreshes with MCP latency, CPU, memory and the nginx 5xx count', async () => {
+  it('status --watch without a terminal prints one line per sample: MCP latency, CPU, memory and nginx', async () => {
     const watched = writeCliConfig(world, { watch: { seconds: 0, accessLog: world.nginx.accessLog } });
     const result = await cli(['status', '--watch', '--count', '2', '--interval', '0.3', '--config', watched]);
     expect(result.exitCode, result.stderr).toBe(0);
-    const blocks = result.stdout.trim().split('\n\n');
-    expect(blocks).toHaveLength(2);
-    expect(blocks[1]).toMatch(/blue +:\d+ +healthy +mcp \d+ ms · cpu \d+\.\d% · mem [\d.]+ MB · nginx 5xx 0\/\d+/);
+    const lines = result.stdout.trim().split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toMatch(
+      /\| blue\* healthy mcp \d+ms p50 \d+ms p99 \d+ms cpu \d+\.\d% mem [\d.]+ MB req\/s [\d.]+ 5xx 0\/\d+ upstream p50 \S+ p99 \S+ sessions - \|/,
+    );
   });
 
   it('a second deploy while the lock is held exits 4 naming the holder; unlock --force clears it', async () => {

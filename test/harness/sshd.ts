@@ -269,7 +269,10 @@ export async function ensureUser(name: string, shell: string): Promise<Account> 
     '/run/mcp-deploy-test-useradd.lock',
     'sh',
     '-c',
-    'getent passwd "$1" >/dev/null || useradd --create-home --shell "$2" --password "*" "$1"; ' +
+    // A group left behind by a user whose passwd entry was lost (an older harness without this
+    // lock racing) makes a plain useradd fail: join that group instead.
+    'group=; getent group "$1" >/dev/null && group="-g $1"; ' +
+      'getent passwd "$1" >/dev/null || useradd --create-home --shell "$2" --password "*" $group "$1"; ' +
       '[ "$(getent passwd "$1" | cut -d: -f7)" = "$2" ] || usermod --shell "$2" "$1"',
     'sh',
     name,

@@ -1,5 +1,6 @@
 import { createOutput } from '../../source/cli/output.js';
 import { existsSync } from 'node:fs';
+import { execa } from 'execa';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -104,6 +105,56 @@ describe.skipIf(sshdSkip !== undefined)(`mcp-deploy setup on a real host${sshdSk
     expect(outcomes).toContainEqual({ path: join(root, 'nginx-upstream.conf'), result: 'created' });
     expect(outcomes).toContainEqual(expect.objectContaining({ path: '/etc/logrotate.d/mcp-deploy-setuptest', result: 'by hand' }));
     expect(existsSync('/etc/logrotate.d/mcp-deploy-setuptest')).toBe(false);
+  });
+
+  it('--monitor-timer: writes the host its own monitor config (mode 600) and prints the service and timer only root may install', async () => {
+    // Given a target with notifications and thresholds
+    const { target } = load('timertest');
+    const withMonitor = parseConfig(
+      JSON.stringify({
+        ...rawConfig('timertest'),
+        notify: { webhook: { url: 'http://127.0.0.1:9/hook' } },
+        monitor: { maxErrorRate: 0.1 },
+      }),
+      join(scratch, '.mcpdeployrc.json'),
+      {},
+    );
+
+    // When setup is planned with a timer every 10 minutes and applied
+    const plan = await planSetup(transport, withMonitor, target, { runsSystemd: false }, { monitorTimer: '10min' });
+    const byPath = new Map(plan.files.map((file) => [file.path, file]));
+    const service = byPath.get('/etc/systemd/system/mcp-deploy-monitor-timertest.service')!;
+    const timer = byPath.get('/etc/systemd/system/mcp-deploy-monitor-timertest.timer')!;
+    const hostConfig = join(root, 'monitor', 'mcpdeployrc.json');
+    const outcomes = await applySetup(transport, plan, yes);
+
+    // Then the units run one check as the SSH user, every 10 minutes, and are left for root to install
+    expect(service.content).toContain(`User=${sshd.user}`);
+    // mcp-deploy is not installed on this host: the unit finds it on the PATH, and setup says to install it
+    expect(service.content).toContain(`ExecStart=/usr/bin/env mcp-deploy monitor --once --config ${hostConfig}\n`);
+    expect(plan.review.map((item) => item.title)).toContain('mcp-deploy on the host, for the monitor timer');
+    expect(service.content).toContain('Type=oneshot');
+    expect(timer.content).toContain('OnUnitActiveSec=10min');
+    expect(outcomes).toContainEqual(expect.objectContaining({ path: service.path, result: 'by hand' }));
+    expect(outcomes).toContainEqual(expect.objectContaining({ path: timer.path, result: 'by hand' }));
+    // And the host's config is this target through the local transport, readable by its owner only
+    expect(outcomes).toContainEqual({ path: hostConfig, result: 'created' });
+    const mode = (await import('node:fs')).statSync(hostConfig).mode & 0o777;
+    expect(mode).toBe(0o600);
+    const onHost = parseConfig(await readFile(hostConfig, 'utf8'), hostConfig, {});
+    const hostTarget = selectTarget(onHost, undefined);
+    expect(hostTarget).toMatchObject({ transport: 'local', path: root, ports: { blue: 6102, green: 6103 } });
+    expect(onHost.notify?.webhook?.url).toBe('http://127.0.0.1:9/hook');
+    expect(onHost.monitor.maxErrorRate).toBe(0.1);
+    // And what the timer runs loads it on the host: nothing is deployed yet, so "down", exit 1 (not a config error, 2)
+    const bin = new URL('../../bin/mcp-deploy.js', import.meta.url).pathname;
+    const check = await execa(process.execPath, [bin, 'monitor', '--once', '--config', hostConfig], {
+      reject: false,
+      env: { CI: 'true', NO_COLOR: '1' },
+      timeout: 60_000,
+    });
+    expect(check.exitCode, check.stderr).toBe(1);
+    expect(check.stdout).toContain('down: nothing is deployed on host');
   });
 
   it('shows the fix for a deploy root the SSH user cannot create before asking anything, and writes nothing', async () => {

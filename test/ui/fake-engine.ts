@@ -5,7 +5,7 @@ import type { RunSummary } from '../../source/engine/deploy.js';
 import type { ReleaseRow } from '../../source/engine/inspect.js';
 import type { DeployPlan, HostOverview } from '../../source/engine/plan.js';
 import { DeployError, isDeployError } from '../../source/errors.js';
-import type { AppEngine, FollowRequest, ReleasesListing } from '../../source/ui/engine-port.js';
+import type { AppEngine, FollowRequest, ReleasesListing, StatusSample } from '../../source/ui/engine-port.js';
 
 /**
  * A test double of the engine as the app sees it: it records calls, and each operation replays
@@ -20,6 +20,7 @@ export type FakeEngine = AppEngine & {
     rollback: (string | undefined)[];
     interrupt: number;
     follow: FollowRequest[];
+    watch: number;
   };
   readonly controller: AbortController;
 };
@@ -33,12 +34,14 @@ export type FakeScript = {
   readonly followLines?: readonly string[];
   /** Hold the deploy open until the test releases it (for Ctrl-C tests). */
   readonly deployGate?: Promise<void>;
+  /** Samples the dashboard receives, one per `watchStatus` tick (then it waits for the abort). */
+  readonly samples?: readonly StatusSample[];
 };
 
 export function fakeEngine(script: FakeScript): FakeEngine {
   const bus = new EventBus();
   const controller = new AbortController();
-  const calls: FakeEngine['calls'] = { plan: 0, deploy: 0, allowBreaking: [], rollback: [], interrupt: 0, follow: [] };
+  const calls: FakeEngine['calls'] = { plan: 0, deploy: 0, allowBreaking: [], rollback: [], interrupt: 0, follow: [], watch: 0 };
   const replay = async (events: readonly EngineEvent[]) => {
     for (const event of events) {
       bus.emit(event);
@@ -84,6 +87,15 @@ export function fakeEngine(script: FakeScript): FakeEngine {
     followLog: async (request) => {
       calls.follow.push(request);
       for (const line of script.followLines ?? []) request.onLine(line, 'server');
+      await new Promise<void>((resolve) => request.signal.addEventListener('abort', () => resolve(), { once: true }));
+    },
+    watchStatus: async (request) => {
+      calls.watch += 1;
+      for (const sample of script.samples ?? []) {
+        if (request.signal.aborted) return;
+        request.onSample(sample);
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      }
       await new Promise<void>((resolve) => request.signal.addEventListener('abort', () => resolve(), { once: true }));
     },
     failure: (error) =>

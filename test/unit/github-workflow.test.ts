@@ -8,6 +8,7 @@ import { parse } from 'yaml';
 import { ciCommand } from '../../source/cli/commands/ci-command.js';
 import { loadConfig, selectTarget } from '../../source/config/load.js';
 import { DeployError } from '../../source/errors.js';
+import { renderMonitorWorkflow } from '../../source/ops/github-monitor-workflow.js';
 import { renderWorkflow, workflowInputFor, workflowPath, writeWorkflow, type WorkflowInput } from '../../source/ops/github-workflow.js';
 
 /** The workflow `mcp-deploy ci github` writes, read back as YAML and its scripts run for real. */
@@ -385,5 +386,51 @@ describe('mcp-deploy ci github', () => {
     } finally {
       spy.mockRestore();
     }
+  });
+});
+
+describe('the scheduled monitor workflow (ci github --monitor)', () => {
+  type MonitorWorkflow = {
+    on: { schedule: { cron: string }[]; workflow_dispatch: unknown };
+    concurrency: { group: string; 'cancel-in-progress': boolean };
+    jobs: { monitor: { environment?: string; steps: Step[] } };
+  };
+  const render = (schedule = '*/10 * * * *') => parse(renderMonitorWorkflow(input(), schedule)) as MonitorWorkflow;
+
+  it('runs monitor --once with the pinned mcp-deploy on the schedule, outside the deploy environment, and removes the key', () => {
+    const parsed = render();
+    expect(parsed.on.schedule).toEqual([{ cron: '*/10 * * * *' }]);
+    expect(parsed.on).toHaveProperty('workflow_dispatch');
+    expect(parsed.concurrency).toEqual({ group: 'mcp-deploy-monitor-production', 'cancel-in-progress': false });
+    // Required reviewers on the deploy environment would hold every scheduled check.
+    expect(parsed.jobs.monitor.environment).toBeUndefined();
+    const steps = parsed.jobs.monitor.steps;
+    expect(steps.some((s) => s.run === 'npm ci')).toBe(true);
+    const check = steps.find((s) => s.run?.includes('monitor --once') === true)!;
+    expect(check.run).toContain(
+      'npx --no-install mcp-deploy monitor --once --config services/ontology/.mcpdeployrc.json --target production --json',
+    );
+    const last = steps.at(-1)!;
+    expect(last).toMatchObject({ name: 'Remove the SSH key', if: 'always()' });
+    for (const s of steps) if (s.run) execFileSync('bash', ['-n', '-c', s.run]);
+  });
+
+  it('passes the monitor exit code on, so the job fails while the target is unhealthy', () => {
+    const check = render().jobs.monitor.steps.find((s) => s.run?.includes('monitor --once') === true)!;
+    const bin = join(repo, 'bin');
+    mkdirSync(bin);
+    writeFileSync(join(bin, 'npx'), '#!/bin/sh\necho \'{"healthy":false}\'\nexit 1\n', { mode: 0o755 });
+    const result = spawnSync('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', check.run!], {
+      cwd: repo,
+      encoding: 'utf8',
+      env: { PATH: `${bin}:${process.env['PATH']}`, RUNNER_TEMP: repo, GITHUB_STEP_SUMMARY: join(repo, 'summary.md') },
+    });
+    expect(result.status).toBe(1);
+    expect(readFileSync(join(repo, 'summary.md'), 'utf8')).toContain('{"healthy":false}');
+  });
+
+  it('refuses a schedule that is not five cron fields', () => {
+    expect(() => renderMonitorWorkflow(input(), 'every 5 minutes')).toThrow(/not a cron schedule/);
+    expect(() => renderMonitorWorkflow(input(), '*/5 * * * * ${{ secrets.X }}')).toThrow(DeployError);
   });
 });

@@ -1,12 +1,19 @@
 import { dirname } from 'node:path';
 import { loadConfig, selectTarget } from '../../config/load.js';
 import { DeployError } from '../../errors.js';
+import { checkSchedule, defaultMonitorSchedule, monitorWorkflowPath, renderMonitorWorkflow } from '../../ops/github-monitor-workflow.js';
 import { findRepoRoot, renderWorkflow, workflowInputFor, workflowPath, writeWorkflow } from '../../ops/github-workflow.js';
 import type { GlobalOptions } from '../options.js';
 import type { Output } from '../output.js';
 import { packageVersion } from '../version.js';
 
-export type CiOptions = GlobalOptions & { readonly print?: boolean; readonly branch?: string; readonly contractCheck?: string };
+export type CiOptions = GlobalOptions & {
+  readonly print?: boolean;
+  readonly branch?: string;
+  readonly contractCheck?: string;
+  /** `--monitor [SCHEDULE]`: the scheduled monitor workflow instead (true without a schedule). */
+  readonly monitor?: string | boolean;
+};
 
 /** `mcp-deploy ci github [--force] [--print] [--branch NAME]`: writes .github/workflows/mcp-deploy.yml. */
 export async function ciCommand(provider: string, options: CiOptions, output: Output): Promise<number> {
@@ -28,6 +35,21 @@ export async function ciCommand(provider: string, options: CiOptions, output: Ou
     ...(options.branch ? { branch: options.branch } : {}),
     ...(options.contractCheck ? { contractFile: options.contractCheck } : {}),
   });
+  if (options.monitor !== undefined && options.monitor !== false) {
+    const schedule = options.monitor === true ? defaultMonitorSchedule : options.monitor;
+    const monitorText = renderMonitorWorkflow(input, schedule);
+    if (options.print) {
+      output.write(monitorText);
+      return 0;
+    }
+    const { replaced } = await writeWorkflow(repoRoot, monitorText, { force: options.force ?? false, path: monitorWorkflowPath });
+    output.write(
+      `${replaced ? 'Replaced' : 'Wrote'} ${monitorWorkflowPath} in ${repoRoot}: runs mcp-deploy monitor --once on ${target.name} on the schedule ${checkSchedule(schedule)} (UTC).\n`,
+    );
+    output.write('It uses the same repository secrets as the deploy workflow: MCP_DEPLOY_SSH_KEY and MCP_DEPLOY_KNOWN_HOSTS.\n');
+    output.write('Notifications go to the channels in notify (docs/notifications.md), only when the verdict changes.\n');
+    return 0;
+  }
   const text = renderWorkflow(input);
   if (options.print) {
     output.write(text);

@@ -1,6 +1,7 @@
 import { createInterface } from 'node:readline/promises';
 import type { ChalkInstance } from 'chalk';
 import { DeployError } from '../../errors.js';
+import { checkTimerSpan } from '../../ops/monitor-timer.js';
 import { applySetup, assertRootWritable, installByHand, planSetup, type Consent, type SetupPlan } from '../../ops/setup.js';
 import { writeSupervisor } from '../../ops/supervisor-choice.js';
 import type { GlobalOptions } from '../options.js';
@@ -11,13 +12,20 @@ import { createRunContext } from '../run-context.js';
  * `mcp-deploy setup [--target NAME] [--yes]`: shows everything it would do on the host, then does
  * it after a yes at the prompt (in a terminal) or with --yes. Without either it writes nothing.
  */
-export async function setupCommand(options: GlobalOptions, output: Output): Promise<number> {
+export async function setupCommand(options: GlobalOptions & { readonly monitorTimer?: string | boolean }, output: Output): Promise<number> {
   const context = createRunContext({ ...options, json: false }, output, { plain: true });
   const { paint } = output;
   const write = (text: string) => output.write(text);
   const transport = await context.connect();
   try {
-    const plan = await planSetup(transport, context.config, context.target);
+    const every = options.monitorTimer === true ? '5min' : options.monitorTimer === false ? undefined : options.monitorTimer;
+    const plan = await planSetup(
+      transport,
+      context.config,
+      context.target,
+      {},
+      every === undefined ? {} : { monitorTimer: checkTimerSpan(every) },
+    );
     write(`${paint.bold(`mcp-deploy setup: target ${context.target.name} (${transport.label})`)}\n\n${renderPlan(plan, paint)}\n`);
     if (!hasWork(plan)) {
       write(paint.green('Nothing to write: the host is laid out already.\n'));

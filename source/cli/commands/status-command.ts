@@ -1,10 +1,12 @@
 import type { HostStatus } from '../../engine/inspect.js';
 import { readStatus } from '../../engine/inspect.js';
-import { type ColourSample, createStatusSampler } from '../../engine/status-sample.js';
+import { sampleEvery } from '../../engine/sample-loop.js';
+import { createStatusSampler } from '../../engine/status-sample.js';
 import { describeHolder } from '../../host/lock.js';
-import { formatBytes } from '../../run/format.js';
+import { sampleLine } from '../../report/sample-line.js';
 import type { GlobalOptions } from '../options.js';
 import type { Output } from '../output.js';
+import { chooseFace } from '../terminal.js';
 import { withHost } from '../with-host.js';
 
 export type StatusOptions = GlobalOptions & { readonly watch?: boolean; readonly interval?: string; readonly count?: string };
@@ -20,7 +22,7 @@ export async function statusCommand(options: StatusOptions, output: Output): Pro
   });
 }
 
-function statusLines(output: Output, app: string, status: HostStatus, samples: readonly ColourSample[] = []): string[] {
+function statusLines(output: Output, app: string, status: HostStatus): string[] {
   const { paint } = output;
   const lines: string[] = [];
   const active = status.state?.active;
@@ -39,8 +41,7 @@ function statusLines(output: Output, app: string, status: HostStatus, samples: r
       : colour.healthy
         ? paint.green('healthy')
         : paint.red(`unhealthy: ${colour.problem ?? ''}`);
-    const sample = samples.find((candidate) => candidate.colour === colour.colour);
-    lines.push(`${colour.colour.padEnd(5)} :${colour.port}  ${health}${sample ? `  ${sampleText(sample)}` : ''}`);
+    lines.push(`${colour.colour.padEnd(5)} :${colour.port}  ${health}`);
   }
   if (status.lock.held) {
     const stale = status.lock.stale ? ` — stale (${status.lock.staleReason}); break it with: mcp-deploy unlock --force` : '';
@@ -49,50 +50,35 @@ function statusLines(output: Output, app: string, status: HostStatus, samples: r
   return lines;
 }
 
-function sampleText(sample: ColourSample): string {
-  const parts = [
-    sample.mcpLatencyMs === null ? `mcp: ${sample.mcpProblem ?? 'no answer'}` : `mcp ${Math.round(sample.mcpLatencyMs)} ms`,
-    ...(sample.rssBytes === null
-      ? []
-      : [`cpu ${sample.cpuPercent === null ? '…' : `${sample.cpuPercent.toFixed(1)}%`}`, `mem ${formatBytes(sample.rssBytes)}`]),
-    ...(sample.nginx ? [`nginx 5xx ${sample.nginx.errors}/${sample.nginx.requests}`] : []),
-  ];
-  return parts.join(' · ');
-}
-
 /**
- * `status --watch`: the same picture every few seconds, with each running colour's MCP latency,
- * CPU and memory, and nginx's 5xx share for the serving colour. Redraws in place on a terminal,
- * appends blocks otherwise, one JSON object per sample with --json; Ctrl-C (or --count) ends it.
+ * `status --watch`: in a terminal, the dashboard (ui/dashboard-view.tsx); otherwise (or with
+ * --count) one line per sample, or with --json one JSON object per sample (NDJSON), with the same fields. Ctrl-C (or
+ * --count) ends it.
  */
 async function watchStatus(options: StatusOptions, output: Output): Promise<number> {
-  const intervalMs = Math.max(200, (Number(options.interval ?? '2') || 2) * 1000);
-  const count = options.count === undefined ? Number.POSITIVE_INFINITY : Math.max(1, Number.parseInt(options.count, 10) || 1);
+  const intervalMs = watchInterval(options.interval);
+  const count = options.count === undefined ? undefined : Math.max(1, Number.parseInt(options.count, 10) || 1);
+  if (count === undefined && chooseFace({ yes: options.yes ?? false, json: options.json ?? false }) === 'app') {
+    const { runApp } = await import('../app-bridge.js');
+    return runApp('dashboard', { ...options, intervalMs }, output);
+  }
   return withHost(options, output, async (context, transport) => {
     const sampler = createStatusSampler(context, transport);
-    const redraw = !output.json && output.human.isTTY === true;
-    for (let round = 0; round < count && !context.signal.aborted; round += 1) {
-      const sample = await sampler.sample();
-      if (output.json) output.record({ at: new Date().toISOString(), ...sample });
-      else {
-        const block = statusLines(output, context.config.app, sample.status, sample.colours).join('\n');
-        if (redraw) output.clearScreen();
-        output.write(redraw ? `${block}\n(every ${intervalMs / 1000} s · Ctrl-C to stop)\n` : `${block}\n\n`);
-      }
-      if (round + 1 < count) await sleepUnlessAborted(intervalMs, context.signal);
+    try {
+      await sampleEvery(sampler, {
+        intervalMs,
+        ...(count === undefined ? {} : { count }),
+        signal: context.signal,
+        onSample: (sample) => (output.json ? output.record(sample) : output.line(sampleLine(sample, output.paint))),
+      });
+    } finally {
+      await sampler.close();
     }
     return 0;
   });
 }
 
-function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
+/** Seconds between samples, at least 0.2. */
+export function watchInterval(text: string | undefined): number {
+  return Math.max(200, (Number(text ?? '2') || 2) * 1000);
 }

@@ -1,3 +1,4 @@
+import { cmd, op, script } from '../../remote/quote.js';
 import type { Colour } from '../colours.js';
 import type { ProcessSupervisor } from './process-supervisor.js';
 import type { ServerSpec, StopResult, Supervisor } from './supervisor.js';
@@ -35,7 +36,8 @@ export class WithLeftoverProcesses implements Supervisor {
     return (await this.systemd.runningRelease?.(colour)) ?? (await this.leftovers.runningRelease(colour));
   }
 
-  async mainPid(colour: Colour): Promise<number | null> {
-    return (await this.systemd.mainPid?.(colour)) ?? (await this.leftovers.mainPid(colour));
+  /** The unit's main pid, else the leftover process group's. */
+  mainPidScript(colour: Colour): string {
+    return script(cmd(['sh', '-c', this.systemd.mainPidScript(colour)]), op('||'), cmd(['sh', '-c', this.leftovers.mainPidScript(colour)]));
   }
 }

@@ -89,10 +89,8 @@ rm -f`),
     return cwd.startsWith(prefix) && !cwd.slice(prefix.length).includes('/') ? cwd.slice(prefix.length) : null;
   }
 
-  async mainPid(colour: Colour): Promise<number | null> {
-    const result = await this.transport.run({ script: this.#whenAlive(colour, 'echo "$pid"') });
-    const pid = Number.parseInt(result.stdout.trim(), 10);
-    return result.code === 0 && Number.isInteger(pid) ? pid : null;
+  mainPidScript(colour: Colour): string {
+    return this.#whenAlive(colour, 'echo "$pid"');
   }
 
   async isRunning(colour: Colour): Promise<boolean> {

@@ -28,6 +28,10 @@ export interface Supervisor {
    * runs nothing. Lets a run that finds nginx and state.json disagreeing learn what really serves.
    */
   runningRelease?(colour: Colour): Promise<string | null>;
-  /** The server's main process on the host, for `status --watch`'s CPU and memory; null when it runs nothing. */
-  mainPid?(colour: Colour): Promise<number | null>;
+  /**
+   * A script that prints the colour's main process id and exits 0, or exits non-zero when it runs
+   * nothing: `status --watch` and `monitor` put it in their one sample script per tick, for the
+   * CPU and memory of the server's process tree.
+   */
+  mainPidScript(colour: Colour): string;
 }

@@ -87,6 +87,15 @@ if [ "$was" = 0 ]; then echo none; elif [ "$result" = timeout ]; then echo kille
     return result.code === 0;
   }
 
+  /** systemd's MainPID of the colour's instance; 0 (nothing runs) counts as none. */
+  mainPidScript(colour: Colour): string {
+    return script(
+      op(`${systemctlFunctions(this.options.mode)}\npid=$(q show -p MainPID --value`),
+      arg(this.unit(colour)),
+      op(`2>/dev/null) || exit 1\ncase "$pid" in ''|0|*[!0-9]*) exit 1;; esac\necho "$pid"`),
+    );
+  }
+
   private unit(colour: Colour): string {
     return instanceUnitName(this.options.app, this.options.ports[colour]);
   }

@@ -1,10 +1,10 @@
-import type { Notification } from '../notification.js';
+import type { Message } from '../notification.js';
 import type { ChannelName } from '../report.js';
 
 /** One place notifications go. `send` rejects on any failure and stops when `signal` aborts. */
 export type Channel = {
   readonly name: ChannelName;
-  send(notification: Notification, signal: AbortSignal): Promise<void>;
+  send(message: Message, signal: AbortSignal): Promise<void>;
 };
 
 export type Fetch = typeof fetch;

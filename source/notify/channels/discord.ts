@@ -1,5 +1,5 @@
 import { detailLines, headline, truncate } from '../message-text.js';
-import type { Notification } from '../notification.js';
+import type { Message } from '../notification.js';
 import type { Channel, Fetch } from './channel.js';
 import { postJson } from './post-json.js';
 
@@ -13,7 +13,7 @@ export function discordChannel(webhookUrl: string, fetchFn: Fetch): Channel {
   };
 }
 
-export function discordBody(notification: Notification): { content: string; allowed_mentions: { parse: string[] } } {
+export function discordBody(notification: Message): { content: string; allowed_mentions: { parse: string[] } } {
   const text = `**${escapeMarkdown(headline(notification))}**\n${detailLines(notification).map(escapeMarkdown).join('\n')}`;
   return {
     content: truncate(text, discordContentLimit),

@@ -1,7 +1,7 @@
 import { createTransport } from 'nodemailer';
 import type { NotifyConfig } from '../../config/schema.js';
 import { detailLines, headline } from '../message-text.js';
-import type { Notification } from '../notification.js';
+import type { Message } from '../notification.js';
 import type { Channel } from './channel.js';
 
 export type EmailSettings = NonNullable<NotifyConfig['email']>;
@@ -42,7 +42,7 @@ export function emailChannel(settings: EmailSettings, timeoutMs: number): Channe
 }
 
 export function emailMessage(
-  notification: Notification,
+  notification: Message,
   settings: Pick<EmailSettings, 'from' | 'to'>,
 ): { from: string; to: string | string[]; subject: string; text: string } {
   return {

@@ -1,5 +1,5 @@
 import { detailLines, headline, truncate } from '../message-text.js';
-import type { Notification } from '../notification.js';
+import type { Message } from '../notification.js';
 import type { Channel, Fetch } from './channel.js';
 import { postJson } from './post-json.js';
 
@@ -14,7 +14,7 @@ export function slackChannel(webhookUrl: string, fetchFn: Fetch): Channel {
   };
 }
 
-export function slackBody(notification: Notification): { text: string; blocks: unknown[] } {
+export function slackBody(notification: Message): { text: string; blocks: unknown[] } {
   const title = escapeSlack(headline(notification));
   const details = detailLines(notification).map(escapeSlack).join('\n');
   return {

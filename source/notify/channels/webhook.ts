@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import type { Notification } from '../notification.js';
+import type { Message } from '../notification.js';
 import type { Channel, Fetch } from './channel.js';
 import { postJson } from './post-json.js';
 
@@ -19,7 +19,7 @@ export function webhookChannel(options: { readonly url: string; readonly secret?
   };
 }
 
-export function webhookRequest(notification: Notification, secret: string | undefined): { body: string; headers: Record<string, string> } {
+export function webhookRequest(notification: Message, secret: string | undefined): { body: string; headers: Record<string, string> } {
   const body = JSON.stringify(notification);
   const headers: Record<string, string> = { 'x-mcp-deploy-event': notification.event };
   if (secret !== undefined) {
