@@ -99,7 +99,7 @@ export async function openSession(
   return {
     transport: connection,
     layout,
-    supervisor: createSupervisor(target, connection, layout, config.app),
+    supervisor: createSupervisor(target, connection, layout, config.app, (message) => bus.emit({ kind: 'notice', level: 'warn', message })),
     state: opened.state,
     active,
     servingDescription: active ? `release ${active.release} on ${active.colour} (port ${active.port})` : null,

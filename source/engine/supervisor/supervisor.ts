@@ -15,7 +15,12 @@ export type ServerSpec = {
   readonly logFile: string;
 };
 
-export type StopResult = { readonly wasRunning: boolean; readonly killed: boolean };
+export type StopResult = {
+  readonly wasRunning: boolean;
+  readonly killed: boolean;
+  /** Set when the record named a process that is not ours: what it is, in words. It was left alone. */
+  readonly foreign?: string;
+};
 
 export interface Supervisor {
   readonly kind: 'process' | 'systemd';

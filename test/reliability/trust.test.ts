@@ -1,0 +1,157 @@
+import { spawn } from 'node:child_process';
+import { chownSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { selectTarget } from '../../source/config/load.js';
+import { createSupervisor } from '../../source/engine/supervisor/create-supervisor.js';
+import { hostLayout } from '../../source/host/layout.js';
+import { freePort, portAccepts, sshdSkipReason, stopPid, waitFor } from '../harness/index.js';
+import { createWorld, processRunning, type World } from '../e2e/world.js';
+import { runCli, type CliEnd } from './cli-process.js';
+import { cliConfigFile, hostFacts, judge, killStrays, type Colour } from './host-facts.js';
+
+/**
+ * What mcp-deploy no longer takes on trust (issue #13), each over SSH as an unprivileged user,
+ * against a real nginx and real servers, with the real binary: a pid file is not proof of
+ * whose process it names.
+ */
+
+const sshSkip = await sshdSkipReason();
+const out = (run: CliEnd) => `${run.stdout}\n${run.stderr}`;
+const idle = (colour: Colour): Colour => (colour === 'blue' ? 'green' : 'blue');
+
+describe.skipIf(sshSkip !== undefined)(`trust nothing without checking it, over SSH${sshSkip ? ` (skipped: ${sshSkip})` : ''}`, () => {
+  let world: World;
+  let config: string;
+  const deploy = (extra: string[] = []) => runCli(['--yes', '--skip-validate', ...extra, '--config', config]);
+  const change = (note: string) => world.editServer((text) => `${text}\n# ${note}\n`);
+  const pidFile = (colour: Colour) => join(world.hostRoot, 'run', `${colour}.pid`);
+  /** Written as the deploy user would find it. */
+  const writeAsUser = (path: string, text: string) => {
+    writeFileSync(path, text);
+    chownSync(path, world.sshd!.uid, world.sshd!.gid);
+  };
+  const consistent = async () => {
+    const facts = await hostFacts(world);
+    const verdict = judge(facts);
+    expect(verdict.verdict, verdict.detail).toBe('consistent');
+    return facts.state as { colour: Colour; release: string };
+  };
+
+  beforeAll(async () => {
+    world = await createWorld({ transport: 'ssh' });
+    config = cliConfigFile(world, 'trust');
+    const first = await deploy();
+    expect(first.code, out(first)).toBe(0);
+  }, 120_000);
+
+  afterAll(async () => {
+    if (world) killStrays(world);
+    await world?.stop();
+  });
+
+  describe('a pid file names a process; the process must prove it is ours before any signal', () => {
+    /** Another app deployed by mcp-deploy into a root of its own, with its own token. */
+    const other = { pid: 0, port: 0, token: 'a1b2c3d4e5f6a1b2c3d4e5f6' };
+    beforeAll(async () => {
+      const release = join(world.sshd!.workDir, 'other-app', 'releases', 'r1');
+      mkdirSync(release, { recursive: true });
+      chownSync(release, world.sshd!.uid, world.sshd!.gid);
+      other.port = await freePort();
+      const child = spawn('python3', ['-m', 'http.server', String(other.port), '--bind', '127.0.0.1'], {
+        cwd: release,
+        uid: world.sshd!.uid,
+        gid: world.sshd!.gid,
+        detached: true,
+        stdio: 'ignore',
+        env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', RELEASE_ID: 'r1', PORT: String(other.port), MCP_DEPLOY_INSTANCE: other.token },
+      });
+      other.pid = child.pid!;
+      await waitFor('the other app to listen', () => portAccepts(other.port), { timeoutMs: 10_000 });
+    });
+    afterAll(async () => {
+      if (other.pid > 0) await stopPid(other.pid, 'SIGTERM');
+    });
+
+    it("nginx's master pid in the idle colour's pid file: reported, not signalled; the deploy goes on and nginx serves it", async () => {
+      const before = await consistent();
+      const master = world.nginx.pid();
+      expect(master).toBeDefined();
+      writeAsUser(pidFile(idle(before.colour)), `${master}\n`);
+      change('nginx pid in the pid file');
+      const run = await deploy();
+      expect(run.code, out(run)).toBe(0);
+      expect(run.stdout).toContain(`names pid ${master} (nginx), which is not the ${idle(before.colour)} server mcp-deploy started`);
+      expect(run.stdout).toContain('It was left running; nothing was signalled.');
+      expect(world.nginx.pid()).toBe(master);
+      expect(processRunning(master!)).toBe(true);
+      const after = await consistent();
+      expect(after.colour).toBe(idle(before.colour));
+      expect(after.release).not.toBe(before.release);
+    }, 120_000);
+
+    it("another app's server pid in the idle colour's pid file: reported, not signalled; it keeps answering", async () => {
+      const before = await consistent();
+      // Its pid, as a pid file of the older format holds it: the repro of the issue.
+      writeAsUser(pidFile(idle(before.colour)), `${other.pid}\n`);
+      change('another app in the pid file');
+      const run = await deploy();
+      expect(run.code, out(run)).toBe(0);
+      expect(processRunning(other.pid), 'the other app was stopped').toBe(true);
+      expect((await fetch(`http://127.0.0.1:${other.port}/`)).status).toBe(200);
+      expect(run.stdout).toContain(`names pid ${other.pid} (python3)`);
+      expect(run.stdout).toMatch(/it runs in \S*other-app\/releases\/r1, outside the deploy root/);
+      expect((await consistent()).colour).toBe(idle(before.colour));
+    }, 120_000);
+
+    it('a reused pid (start time), a record of another start (token), the other colour (older format): none is taken for the server', async () => {
+      const active = await consistent();
+      const spare = idle(active.colour);
+      const record = readFileSync(pidFile(active.colour), 'utf8').trim();
+      const [pid, start, token] = record.split(' ');
+      expect(token, `pid file ${record}`).toMatch(/^[0-9a-f]{24}$/);
+      const transport = await world.connect();
+      try {
+        const target = selectTarget(world.config(), undefined);
+        const supervisor = createSupervisor(target, transport, hostLayout(world.hostRoot), 'world');
+        const cases: [string, RegExp][] = [
+          // A complete record copied from another app's root: every word is right but where it runs.
+          [`${other.pid} ${startTime(other.pid)} ${other.token}`, /it runs in \S*other-app\/releases\/r1, outside the deploy root/],
+          [
+            `${pid} ${Number(start) + 1} ${token}`,
+            /started at another time than the server recorded in the pid file \(the pid was reused\)/,
+          ],
+          [`${pid} ${start} ffffffffffffffffffffffff`, /its environment lacks the MCP_DEPLOY_INSTANCE token/],
+          [
+            `${pid}`,
+            /an older format\) records no start time, and its environment does not name the release it runs in and this colour's port/,
+          ],
+        ];
+        for (const [text, why] of cases) {
+          writeAsUser(pidFile(spare), `${text}\n`);
+          expect(await supervisor.isRunning(spare), text).toBe(false);
+          const stopped = await supervisor.stop(spare, { graceMs: 1_000 });
+          expect(stopped.foreign, text).toMatch(why);
+          expect(stopped.wasRunning).toBe(false);
+          expect(processRunning(Number(pid)), `${text} stopped the ${active.colour} server`).toBe(true);
+        }
+        // The older format still recognises the server it names on its own colour, so the first
+        // deploy after an upgrade can stop the servers the old version started.
+        writeAsUser(pidFile(active.colour), `${pid}\n`);
+        expect(await supervisor.isRunning(active.colour)).toBe(true);
+        expect(await supervisor.mainPid?.(active.colour)).toBe(Number(pid));
+        writeAsUser(pidFile(active.colour), `${record}\n`);
+        writeAsUser(pidFile(spare), '');
+      } finally {
+        await transport.close();
+      }
+      await consistent();
+    }, 60_000);
+  });
+});
+
+/** Field 22 of /proc/<pid>/stat: when the process started, in clock ticks since boot. */
+function startTime(pid: number): string {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]!;
+}
