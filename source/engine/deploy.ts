@@ -107,7 +107,7 @@ async function deployRelease(
   const decision = decideInstall(config, inputs, await probeHostRuntime(transport, config, inputs));
   const { plan } = decision;
 
-  state.upload = (await runStep(context, 'upload', `Upload release ${release}`, async (step) => {
+  state.upload = (await runStep(session.context, 'upload', `Upload release ${release}`, async (step) => {
     const env = await renderServerEnv(config);
     if (env !== null) {
       await transport.run(['mkdir', '-p', layout.sharedDir]);

@@ -40,6 +40,8 @@ export type HostLayout = {
   readonly stateFile: string;
   readonly lockDir: string;
   readonly lockInfo: string;
+  /** Touched by the lock's holder every few seconds: its age says whether the holder still runs. */
+  readonly lockHeartbeat: string;
   readonly auditLog: string;
   /** `mcp-deploy monitor`'s last verdict and where it stopped reading (docs/host-layout.md). */
   readonly monitorState: string;
@@ -92,6 +94,7 @@ export function hostLayout(root: string): HostLayout {
     stateFile: join('state.json'),
     lockDir,
     lockInfo: posix.join(lockDir, 'info.json'),
+    lockHeartbeat: posix.join(lockDir, 'heartbeat'),
     auditLog: join('audit.log'),
     monitorState: join('monitor.json'),
     monitorLock: join('monitor.lock'),

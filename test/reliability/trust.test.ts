@@ -7,7 +7,7 @@ import { createSupervisor } from '../../source/engine/supervisor/create-supervis
 import { hostLayout } from '../../source/host/layout.js';
 import { freePort, portAccepts, sshdSkipReason, stopPid, waitFor } from '../harness/index.js';
 import { createWorld, processRunning, type World } from '../e2e/world.js';
-import { runCli, type CliEnd } from './cli-process.js';
+import { runCli, startCli, type CliEnd } from './cli-process.js';
 import { cliConfigFile, hostFacts, judge, killStrays, type Colour } from './host-facts.js';
 
 /**
@@ -147,6 +147,93 @@ describe.skipIf(sshSkip !== undefined)(`trust nothing without checking it, over 
       }
       await consistent();
     }, 60_000);
+  });
+
+  describe('the lock: a run re-checks that it is its own before each change to the host', () => {
+    type AuditLine = {
+      operation: string;
+      result: string;
+      from: string | null;
+      to: string | null;
+      error?: { message: string };
+      brokenLock?: string;
+    };
+    const audit = (): AuditLine[] =>
+      readFileSync(join(world.hostRoot, 'audit.log'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as AuditLine);
+    const releaseOf = (run: CliEnd) => /release (\S+) \(active now/.exec(run.stdout)?.[1];
+
+    it('unlock --force under a deploy whose server is slow to bind, then a second deploy: the first stops, undoes nothing, exits 4', async () => {
+      const base = await consistent();
+      const auditBefore = audit().length;
+      const original = readFileSync(join(world.project, 'server.py'), 'utf8');
+      // Slow to bind: the first release sleeps before it listens (the second deploy stops it).
+      world.editServer((text) =>
+        text.replace(
+          'from __future__ import annotations\n',
+          'from __future__ import annotations\nimport time as _slow\n_slow.sleep(120)\n',
+        ),
+      );
+      // Held at its health check (a test-only pause), so the second deploy runs all of its course in between.
+      const first = startCli(['--yes', '--skip-validate', '--config', config], {
+        fault: 'health:start:pause',
+        env: { MCP_DEPLOY_FAULT_PAUSE_MS: '90000' },
+      });
+      await first.waitForOutput(/FAULT-PAUSE health:start/);
+
+      const unlock = await runCli(['unlock', '--force', '--config', config]);
+      expect(unlock.code, out(unlock)).toBe(0);
+
+      world.editServer(() => `${original}\n# the second deploy\n`);
+      const second = await deploy();
+      expect(second.code, out(second)).toBe(0);
+      // The first goes on: its health check now meets the second's server, on the same port.
+      first.signal('SIGUSR2');
+      const firstEnd = await first.ended;
+      // The behaviour first: one story on the host, whatever was printed.
+      const after = await consistent();
+      expect(after.release).toBe(releaseOf(second));
+      expect(firstEnd.code, out(firstEnd)).toBe(4);
+      expect(firstEnd.stdout).toContain("is no longer this run's: it was broken");
+      expect(firstEnd.stdout).not.toContain('Rolling back');
+      expect(firstEnd.stdout).not.toMatch(/✔ Switch nginx/);
+
+      expect(unlock.stdout).toMatch(/Lock held by \S+ \(pid \d+\) since .* for deploy; last heartbeat/);
+      expect(unlock.stdout).toContain('Lock removed; recorded in audit.log.');
+      const lines = audit().slice(auditBefore);
+      expect(lines.map((line) => `${line.operation} ${line.result}`).sort()).toEqual(['deploy failed', 'deploy ok', 'unlock ok']);
+      expect(lines.find((line) => line.operation === 'unlock')?.brokenLock).toMatch(/ since .* for deploy/);
+      expect(lines.find((line) => line.result === 'failed')?.error?.message).toContain("is no longer this run's");
+      expect(lines.filter((line) => line.result === 'ok' && line.from === base.release && line.operation === 'deploy')).toHaveLength(1);
+    }, 180_000);
+
+    it('deploy --force from another PID namespace with the same host name: the live holder is not judged gone, its lock stands', async () => {
+      const before = await consistent();
+      change('held in its own namespace');
+      const holder = startCli(['--yes', '--skip-validate', '--config', config], {
+        fault: 'connect:end:pause',
+        env: { MCP_DEPLOY_FAULT_PAUSE_MS: '90000' },
+      });
+      try {
+        await holder.waitForOutput(/FAULT-PAUSE connect:end/);
+        // Its pid does not exist in a new PID namespace: judged by the pid alone, the holder is "gone".
+        const breaker = await runCli(['--yes', '--skip-validate', '--force', '--config', config], {
+          wrapper: ['unshare', '--pid', '--fork'],
+        });
+        expect(breaker.code, out(breaker)).toBe(4);
+        const info = JSON.parse(readFileSync(join(world.hostRoot, 'deploy.lock', 'info.json'), 'utf8'));
+        expect(info.machine, 'the holder records where its pid means something').toMatch(/\/pid:\[\d+\]$/);
+        expect(breaker.stdout).toContain('--force only breaks a stale lock, and this one is not stale.');
+        expect(breaker.stdout).toMatch(/last heartbeat \d+s ago/);
+      } finally {
+        holder.signal('SIGUSR2');
+      }
+      const held = await holder.ended;
+      expect(held.code, out(held)).toBe(0);
+      expect((await consistent()).release).not.toBe(before.release);
+    }, 180_000);
   });
 });
 
