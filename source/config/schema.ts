@@ -218,7 +218,7 @@ const watch = z.strictObject({
  * Names under `shared/` that mcp-deploy itself uses (venvs, install folders, server logs, the server's env file):
  * a shared path may not start with them.
  */
-export const reservedSharedNames = ['venvs', 'deps', 'logs', '.env', '.mcp-deploy'] as const;
+export const reservedSharedNames = ['venvs', 'deps', 'logs', 'env', '.env', '.mcp-deploy'] as const;
 
 /** What is wrong with a shared.dirs or shared.files entry (already normalised), or null. */
 export function sharedPathProblem(path: string): string | null {
@@ -230,7 +230,7 @@ export function sharedPathProblem(path: string): string | null {
   const first = segments[0] ?? '';
   const reserved = reservedSharedNames.find((name) => first === name || first.startsWith(`${name}.`));
   if (reserved !== undefined)
-    return `"${reserved}" is mcp-deploy's own (shared/venvs, shared/deps, shared/logs, shared/.env, .mcp-deploy); choose another name`;
+    return `"${reserved}" is mcp-deploy's own (shared/venvs, shared/deps, shared/logs, shared/env, shared/.env, .mcp-deploy); choose another name`;
   return null;
 }
 

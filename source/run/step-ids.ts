@@ -15,6 +15,7 @@ export const stepIds = [
   'prepare',
   'connect',
   'choose',
+  'env',
   'upload',
   'link',
   'install',
@@ -46,6 +47,7 @@ export type DeclaredStep = { readonly id: StepId; readonly title: string };
  * whose lock was broken stops before it changes anything else.
  */
 export const hostChangingSteps: ReadonlySet<StepId> = new Set<StepId>([
+  'env',
   'upload',
   'link',
   'install',

@@ -569,6 +569,8 @@ describe('prune', () => {
     await makeRelease(day(5), { release: meta(day(5), created(5), hash('d')) });
     await mkdir(join(root, 'shared', 'logs'), { recursive: true });
     for (const n of [1, 2, 3, 4, 5]) await writeFile(join(root, 'shared', 'logs', `${day(n)}.log`), 'log\n');
+    await mkdir(join(root, 'shared', 'env'), { recursive: true });
+    for (const n of [1, 2, 3, 4, 5]) await writeFile(join(root, 'shared', 'env', `${day(n)}.env`), 'A=1\n');
     const old = new Date(Date.now() - 2 * 3600 * 1000);
     for (const letter of ['a', 'b', 'c', 'd', 'f']) {
       await mkdir(join(root, 'shared', 'venvs', hash(letter), 'bin'), { recursive: true });
@@ -602,6 +604,7 @@ describe('prune', () => {
     const left = (dir: string) => readdir(join(root, dir)).then((names) => names.sort());
     expect(await left('releases')).toEqual(['.r-locked.partial', '.r-young.partial', day(2), day(3), day(4), day(5), 'weird name'].sort());
     expect(await left('shared/logs')).toEqual([2, 3, 4, 5].map((n) => `${day(n)}.log`));
+    expect(await left('shared/env')).toEqual([2, 3, 4, 5].map((n) => `${day(n)}.env`));
     expect(await left('shared/venvs')).toEqual([`.${hash('f')}.tmp-young`, hash('9'), hash('b'), hash('c'), hash('d')].sort());
 
     // Nothing left to do the second time round.

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { chownSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { selectTarget } from '../../source/config/load.js';
@@ -234,6 +234,70 @@ describe.skipIf(sshSkip !== undefined)(`trust nothing without checking it, over 
       expect(held.code, out(held)).toBe(0);
       expect((await consistent()).release).not.toBe(before.release);
     }, 180_000);
+  });
+
+  describe('the environment a release runs with is its own', () => {
+    const secrets = () => join(world.project, '..', 'trust-secrets.env');
+    const envConfig = () => cliConfigFile(world, 'trust-env', { env: { required: [], file: secrets() } });
+    const releaseOf = (run: CliEnd) => /release (\S+) \(active now/.exec(run.stdout)?.[1];
+    /** What the server serving now sees as SECRET, from its own environment. */
+    const servedSecret = async () => {
+      const { colour } = await consistent();
+      const pid = readFileSync(pidFile(colour), 'utf8').split(' ')[0];
+      return readFileSync(`/proc/${pid}/environ`, 'utf8')
+        .split('\0')
+        .find((entry) => entry.startsWith('SECRET='));
+    };
+
+    it('a failed deploy with a new secret leaves the others alone: a rollback, from a shell without the secrets, starts the old release with its own', async () => {
+      const file = envConfig();
+      const original = readFileSync(join(world.project, 'server.py'), 'utf8');
+      writeFileSync(secrets(), 'SECRET=old\n');
+      change('env: old');
+      const old = await runCli(['--yes', '--skip-validate', '--config', file]);
+      expect(old.code, out(old)).toBe(0);
+      const oldRelease = releaseOf(old)!;
+      writeFileSync(secrets(), 'SECRET=current\n');
+      change('env: current');
+      const current = await runCli(['--yes', '--skip-validate', '--config', file]);
+      expect(current.code, out(current)).toBe(0);
+      const currentRelease = releaseOf(current)!;
+      expect(await servedSecret()).toBe('SECRET=current');
+
+      // A deploy with a new secret that fails its health check.
+      writeFileSync(secrets(), 'SECRET=new\n');
+      world.editServer((text) =>
+        text.replace('from __future__ import annotations\n', 'from __future__ import annotations\nraise SystemExit(3)\n'),
+      );
+      const failed = await runCli(['--yes', '--skip-validate', '--config', file]);
+      expect(failed.code, out(failed)).toBe(1);
+      world.editServer(() => original);
+      expect(await servedSecret()).toBe('SECRET=current');
+
+      // The secrets are gone from this shell: the rollback needs none of them.
+      rmSync(secrets());
+      const back = await runCli(['rollback', oldRelease, '--yes', '--config', file]);
+      expect(back.code, out(back)).toBe(0);
+      expect((await consistent()).release).toBe(oldRelease);
+      expect(await servedSecret()).toBe('SECRET=old');
+
+      const envFile = join(world.hostRoot, 'shared', 'env', `${oldRelease}.env`);
+      expect(statSync(envFile).mode & 0o777).toBe(0o600);
+      expect(statSync(join(world.hostRoot, 'shared', 'env')).mode & 0o777).toBe(0o700);
+      expect(statSync(envFile).uid).toBe(world.sshd!.uid);
+      expect(existsSync(join(world.hostRoot, 'shared', '.env')), 'nothing writes the shared env file any more').toBe(false);
+
+      // Unless the operator says otherwise: the active release's environment, or one made here.
+      const withActive = await runCli(['rollback', currentRelease, '--env-from', 'active', '--yes', '--config', file]);
+      expect(withActive.code, out(withActive)).toBe(0);
+      expect(withActive.stdout).toMatch(new RegExp(`✔ Give ${currentRelease} the environment of the active release \\(${oldRelease}\\)`));
+      expect(await servedSecret()).toBe('SECRET=old');
+      writeFileSync(secrets(), 'SECRET=rotated\n');
+      const withLocal = await runCli(['rollback', oldRelease, '--env-from', 'local', '--yes', '--config', file]);
+      expect(withLocal.code, out(withLocal)).toBe(0);
+      expect(await servedSecret()).toBe('SECRET=rotated');
+      expect(out(withLocal)).not.toContain('rotated');
+    }, 240_000);
   });
 });
 

@@ -1,6 +1,7 @@
 import { arg, cmd, op, script } from '../../remote/quote.js';
 import { composeCommand } from '../../remote/compose.js';
 import { runChecked, type Transport } from '../../remote/transport.js';
+import { loadEnvScript } from '../env-file.js';
 import type { HostLayout } from '../../host/layout.js';
 import type { Colour } from '../colours.js';
 import { describeForeign, identityFunctions, instanceVariable, newInstanceToken, parseForeign, reportForeign } from './process-identity.js';
@@ -37,11 +38,7 @@ export class ProcessSupervisor implements Supervisor {
       cmd(['mkdir', '-p', this.layout.runDir, this.layout.logsDir]),
       op('&&'),
       cmd(['cd', spec.releaseDir]),
-      op('&& if [ -f'),
-      arg(spec.envFile),
-      op(']; then set -a; .'),
-      arg(spec.envFile),
-      op('; set +a; fi || exit 1'),
+      op(`&& { ${loadEnvScript(spec.envFiles)}; } || exit 1`),
       // setsid makes the server the leader of its own process group (the shell is not a group
       // leader here, so setsid does not fork and $! is the server's pid), so stop() can signal
       // everything it started, and closing the SSH channel cannot hang up on it. Its start time

@@ -11,7 +11,8 @@ export type ServerSpec = {
   readonly script: string;
   /** Non-secret environment for the server; secrets come from the env file. */
   readonly env: Readonly<Record<string, string>>;
-  readonly envFile: string;
+  /** The release's environment: the first of these that exists is loaded (env-file.ts envFilesFor). */
+  readonly envFiles: readonly string[];
   readonly logFile: string;
 };
 
