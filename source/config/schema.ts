@@ -50,6 +50,11 @@ const target = z
     user: nonEmpty.optional(),
     identityFile: nonEmpty.optional(),
     knownHosts: nonEmpty.optional(),
+    /**
+     * Accept a host that can only sign with ssh-rsa (RSA with SHA-1), which OpenSSH refuses by
+     * default since 8.8. Off: such a host is refused with a message that names this key.
+     */
+    allowSshRsaSha1: z.boolean().default(false),
     /** Deploy root on the host. */
     path: nonEmpty,
     ports: z.strictObject({ blue: port.default(5002), green: port.default(5003) }).default({ blue: 5002, green: 5003 }),

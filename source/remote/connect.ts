@@ -12,7 +12,7 @@ import {
   type HostKeyVerdict,
   type KnownHostEntry,
 } from './known-hosts.js';
-import { classifyConnectError, hostKeyError, noKeyError, type AuthContext } from './ssh-errors.js';
+import { classifyConnectError, hostKeyError, noCommonHostKeyAlgorithm, noKeyError, type AuthContext } from './ssh-errors.js';
 import { SshTransport } from './ssh-transport.js';
 
 /**
@@ -41,6 +41,11 @@ export type SshConnectOptions = {
    * known_hosts yet (--accept-host-key). It never overrides a known key that changed.
    */
   readonly acceptHostKey?: string;
+  /**
+   * Accept ssh-rsa (RSA with SHA-1) host key signatures, which OpenSSH has refused by default
+   * since 8.8; off by default. RSA keys signed with rsa-sha2-256/512 need nothing.
+   */
+  readonly allowSshRsaSha1?: boolean;
   /** SSH-level keepalives, so a dead connection is noticed; default 15 s (0 turns them off). */
   readonly keepaliveIntervalMs?: number;
   /**
@@ -54,18 +59,39 @@ export type UnknownHostKey = { readonly host: string; readonly port: number; rea
 
 const defaultKeyFiles = ['id_ed25519', 'id_ecdsa', 'id_rsa'] as const;
 
-/** Host key algorithms for each key type a known_hosts line can hold. */
-const algorithmsForKeyType: Readonly<Record<string, readonly ServerHostKeyAlgorithm[]>> = {
-  'ssh-ed25519': ['ssh-ed25519'],
-  'ecdsa-sha2-nistp256': ['ecdsa-sha2-nistp256'],
-  'ecdsa-sha2-nistp384': ['ecdsa-sha2-nistp384'],
-  'ecdsa-sha2-nistp521': ['ecdsa-sha2-nistp521'],
-  'ssh-rsa': ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'],
-};
-const defaultHostKeyAlgorithms = Object.values(algorithmsForKeyType).flat();
+/**
+ * Host key algorithms for each key type a known_hosts line can hold. `ssh-rsa` as an algorithm
+ * is RSA with SHA-1 signatures: only when the target allows it, as OpenSSH does.
+ */
+function algorithmsForKeyType(allowSha1: boolean): Readonly<Record<string, readonly ServerHostKeyAlgorithm[]>> {
+  return {
+    'ssh-ed25519': ['ssh-ed25519'],
+    'ecdsa-sha2-nistp256': ['ecdsa-sha2-nistp256'],
+    'ecdsa-sha2-nistp384': ['ecdsa-sha2-nistp384'],
+    'ecdsa-sha2-nistp521': ['ecdsa-sha2-nistp521'],
+    'ssh-rsa': ['rsa-sha2-512', 'rsa-sha2-256', ...(allowSha1 ? (['ssh-rsa'] as const) : [])],
+  };
+}
+
+/** `SHA256:` (optional) and the unpadded base64 of 32 bytes, as `ssh-keygen -l` prints it. */
+const sha256Fingerprint = /^(SHA256:)?[A-Za-z0-9+/]{43}=?$/i;
+
+/** --accept-host-key's value, refused before anything connects when it cannot be a fingerprint. */
+export function checkFingerprintOption(value: string): void {
+  if (sha256Fingerprint.test(value.trim())) return;
+  const md5 = /^(MD5:)?([0-9a-f]{2}:){15}[0-9a-f]{2}$/i.test(value.trim());
+  throw new DeployError(
+    'usage',
+    `--accept-host-key ${JSON.stringify(value)} is malformed: ${md5 ? 'that is an MD5 fingerprint; mcp-deploy checks SHA256 ones' : 'expected SHA256: and 43 characters of base64'}.`,
+    {
+      hint: 'Give the fingerprint as ssh-keygen -l -E sha256 -f <host key>.pub (or the refusal message) prints it, e.g. SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s.',
+    },
+  );
+}
 
 export async function connectSsh(options: SshConnectOptions): Promise<SshTransport> {
   const port = options.port ?? 22;
+  if (options.acceptHostKey !== undefined) checkFingerprintOption(options.acceptHostKey);
   const endpoint = { host: options.host, port, user: options.user };
   const knownHostsFile = options.knownHostsFile ?? join(homedir(), '.ssh', 'known_hosts');
   const readyTimeoutMs = options.readyTimeoutMs ?? 20_000;
@@ -120,7 +146,7 @@ export async function connectSsh(options: SshConnectOptions): Promise<SshTranspo
     keepaliveCountMax: 4,
     hostVerifier,
     authHandler: auth.methods,
-    algorithms: { serverHostKey: hostKeyPreference(entries, options.host, port) },
+    algorithms: { serverHostKey: hostKeyPreference(entries, options.host, port, options.allowSshRsaSha1 ?? false) },
   };
 
   await new Promise<void>((resolve, reject) => {
@@ -147,10 +173,21 @@ export async function connectSsh(options: SshConnectOptions): Promise<SshTranspo
       // ssh2 reports an unusable agent or key and then goes on with the next method.
       if (error.level === 'agent') return;
       if (error.level === 'client-authentication' && !/All configured authentication methods failed/.test(error.message)) return;
+      if (/no matching host key format/.test(error.message)) {
+        // Say why: ask the server what it offers (a second, short handshake) before settling.
+        explaining = true;
+        void offeredHostKeyFormats(options.host, port, readyTimeoutMs).then((offered) =>
+          settle(noCommonHostKeyAlgorithm(endpoint, offered, error)),
+        );
+        return;
+      }
       settle(refusal ?? classifyConnectError(error, { ...context, readyTimeoutMs }));
     };
-    const onClose = () =>
+    let explaining = false;
+    const onClose = () => {
+      if (explaining) return;
       settle(refusal ?? new DeployError('unreachable', `The SSH server at ${options.host}:${port} closed the connection during login.`));
+    };
     client.on('ready', onReady);
     client.on('error', onError);
     client.on('close', onClose);
@@ -169,6 +206,47 @@ export async function connectSsh(options: SshConnectOptions): Promise<SshTranspo
   });
 
   return new SshTransport(client, `${options.user}@${options.host}:${port}`);
+}
+
+/**
+ * What an SSH server offers to sign its host key with, read from a second handshake's log: only
+ * asked after a handshake found no algorithm in common, to say why (an ssh-rsa-only host). The
+ * log is not kept on for real connections: ssh2 would format a line for every packet.
+ */
+function offeredHostKeyFormats(host: string, port: number, timeoutMs: number): Promise<string[]> {
+  return new Promise((resolve) => {
+    const probe = new ssh2.Client();
+    let offered: string[] = [];
+    const done = () => {
+      clearTimeout(timer);
+      probe.removeAllListeners();
+      probe.on('error', () => {});
+      probe.destroy();
+      resolve(offered);
+    };
+    const timer = setTimeout(done, timeoutMs);
+    probe.on('error', done);
+    probe.on('close', done);
+    try {
+      probe.connect({
+        host,
+        port,
+        // Never used: the handshake stops at the host key, before any login.
+        username: 'mcp-deploy-probe',
+        readyTimeout: timeoutMs,
+        // Nothing is ever trusted on this connection: it only listens to the server's offer.
+        hostVerifier: () => false,
+        debug: (line: string) => {
+          const match = /^Handshake: \(remote\) Host key format: (.*)$/.exec(line);
+          if (match?.[1] === undefined) return;
+          offered = match[1].split(',');
+          done();
+        },
+      });
+    } catch {
+      done();
+    }
+  });
 }
 
 /** Appends `[host]:port type base64` (or `host type base64` on port 22) to known_hosts. */
@@ -191,9 +269,10 @@ function sameFingerprint(given: string, presented: string): boolean {
  * Ask first for the key types known_hosts lists for this host, as OpenSSH does, so a host with
  * an RSA entry is not refused as "unknown" just because it also offers an ed25519 key.
  */
-function hostKeyPreference(entries: readonly KnownHostEntry[], host: string, port: number): ServerHostKeyAlgorithm[] {
-  const preferred = knownKeyTypes(entries, host, port).flatMap((type) => algorithmsForKeyType[type] ?? []);
-  return [...new Set([...preferred, ...defaultHostKeyAlgorithms])];
+function hostKeyPreference(entries: readonly KnownHostEntry[], host: string, port: number, allowSha1: boolean): ServerHostKeyAlgorithm[] {
+  const algorithms = algorithmsForKeyType(allowSha1);
+  const preferred = knownKeyTypes(entries, host, port).flatMap((type) => algorithms[type] ?? []);
+  return [...new Set([...preferred, ...Object.values(algorithms).flat()])];
 }
 
 type AuthMethods = {
