@@ -236,6 +236,22 @@ describe.skipIf(sshSkip !== undefined)(`trust nothing without checking it, over 
     }, 180_000);
   });
 
+  it('a regular file where the lock directory goes: status says so (never "lock: free"), a deploy is refused, unlock --force removes it', async () => {
+    writeAsUser(join(world.hostRoot, 'deploy.lock'), 'left by hand\n');
+    const status = await runCli(['status', '--config', config]);
+    expect(status.code, out(status)).toBe(0);
+    expect(status.stdout).toContain(
+      'deploy.lock is a regular file, not the lock directory: no deploy can take the lock until it is removed',
+    );
+    expect(status.stdout).not.toContain('lock: free');
+    const refused = await deploy();
+    expect(refused.code, out(refused)).toBe(4);
+    const unlock = await runCli(['unlock', '--force', '--config', config]);
+    expect(unlock.code, out(unlock)).toBe(0);
+    expect(existsSync(join(world.hostRoot, 'deploy.lock'))).toBe(false);
+    expect((await runCli(['status', '--config', config])).stdout).toContain('lock: free');
+  }, 120_000);
+
   describe('the environment a release runs with is its own', () => {
     const secrets = () => join(world.project, '..', 'trust-secrets.env');
     const envConfig = () => cliConfigFile(world, 'trust-env', { env: { required: [], file: secrets() } });
