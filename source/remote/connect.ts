@@ -1,17 +1,10 @@
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import ssh2, { type AgentAuthMethod, type ConnectConfig, type PublicKeyAuthMethod, type ServerHostKeyAlgorithm } from 'ssh2';
+import ssh2, { type AgentAuthMethod, type ConnectConfig, type PublicKeyAuthMethod } from 'ssh2';
 import { DeployError } from '../errors.js';
-import {
-  checkHostKey,
-  fingerprint,
-  keyTypeOf,
-  knownKeyTypes,
-  loadKnownHosts,
-  type HostKeyVerdict,
-  type KnownHostEntry,
-} from './known-hosts.js';
+import { checkHostKey, fingerprint, keyTypeOf, loadKnownHosts, type HostKeyVerdict } from './known-hosts.js';
+import { checkFingerprintOption, hostKeyPreference, offeredHostKeyFormats } from './host-key-algorithms.js';
 import { classifyConnectError, hostKeyError, noCommonHostKeyAlgorithm, noKeyError, type AuthContext } from './ssh-errors.js';
 import { SshTransport } from './ssh-transport.js';
 
@@ -59,36 +52,6 @@ export type UnknownHostKey = { readonly host: string; readonly port: number; rea
 
 const defaultKeyFiles = ['id_ed25519', 'id_ecdsa', 'id_rsa'] as const;
 
-/**
- * Host key algorithms for each key type a known_hosts line can hold. `ssh-rsa` as an algorithm
- * is RSA with SHA-1 signatures: only when the target allows it, as OpenSSH does.
- */
-function algorithmsForKeyType(allowSha1: boolean): Readonly<Record<string, readonly ServerHostKeyAlgorithm[]>> {
-  return {
-    'ssh-ed25519': ['ssh-ed25519'],
-    'ecdsa-sha2-nistp256': ['ecdsa-sha2-nistp256'],
-    'ecdsa-sha2-nistp384': ['ecdsa-sha2-nistp384'],
-    'ecdsa-sha2-nistp521': ['ecdsa-sha2-nistp521'],
-    'ssh-rsa': ['rsa-sha2-512', 'rsa-sha2-256', ...(allowSha1 ? (['ssh-rsa'] as const) : [])],
-  };
-}
-
-/** `SHA256:` (optional) and the unpadded base64 of 32 bytes, as `ssh-keygen -l` prints it. */
-const sha256Fingerprint = /^(SHA256:)?[A-Za-z0-9+/]{43}=?$/i;
-
-/** --accept-host-key's value, refused before anything connects when it cannot be a fingerprint. */
-export function checkFingerprintOption(value: string): void {
-  if (sha256Fingerprint.test(value.trim())) return;
-  const md5 = /^(MD5:)?([0-9a-f]{2}:){15}[0-9a-f]{2}$/i.test(value.trim());
-  throw new DeployError(
-    'usage',
-    `--accept-host-key ${JSON.stringify(value)} is malformed: ${md5 ? 'that is an MD5 fingerprint; mcp-deploy checks SHA256 ones' : 'expected SHA256: and 43 characters of base64'}.`,
-    {
-      hint: 'Give the fingerprint as ssh-keygen -l -E sha256 -f <host key>.pub (or the refusal message) prints it, e.g. SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s.',
-    },
-  );
-}
-
 export async function connectSsh(options: SshConnectOptions): Promise<SshTransport> {
   const port = options.port ?? 22;
   if (options.acceptHostKey !== undefined) checkFingerprintOption(options.acceptHostKey);
@@ -112,8 +75,11 @@ export async function connectSsh(options: SshConnectOptions): Promise<SshTranspo
     );
 
   let refusal: DeployError | undefined;
+  // Set once the server has shown its host key: the algorithms were agreed on.
+  let keyPresented = false;
   // The verifier's result is ignored by ssh2: returning verify()'s is only a short way to stop.
   const hostVerifier = (key: Buffer, verify: (accepted: boolean) => void) => {
+    keyPresented = true;
     const verdict: HostKeyVerdict = checkHostKey(entries, options.host, port, key);
     if (verdict.status === 'known') return verify(true);
     const presented = fingerprint(key);
@@ -135,6 +101,7 @@ export async function connectSsh(options: SshConnectOptions): Promise<SshTranspo
       .catch(() => verify(false));
   };
 
+  const acceptedHostKeyAlgorithms = hostKeyPreference(entries, options.host, port, options.allowSshRsaSha1 ?? false);
   const client = new ssh2.Client();
   const config: ConnectConfig = {
     host: options.host,
@@ -146,7 +113,7 @@ export async function connectSsh(options: SshConnectOptions): Promise<SshTranspo
     keepaliveCountMax: 4,
     hostVerifier,
     authHandler: auth.methods,
-    algorithms: { serverHostKey: hostKeyPreference(entries, options.host, port, options.allowSshRsaSha1 ?? false) },
+    algorithms: { serverHostKey: acceptedHostKeyAlgorithms },
   };
 
   await new Promise<void>((resolve, reject) => {
@@ -173,20 +140,33 @@ export async function connectSsh(options: SshConnectOptions): Promise<SshTranspo
       // ssh2 reports an unusable agent or key and then goes on with the next method.
       if (error.level === 'agent') return;
       if (error.level === 'client-authentication' && !/All configured authentication methods failed/.test(error.message)) return;
-      if (/no matching host key format/.test(error.message)) {
-        // Say why: ask the server what it offers (a second, short handshake) before settling.
-        explaining = true;
-        void offeredHostKeyFormats(options.host, port, readyTimeoutMs).then((offered) =>
-          settle(noCommonHostKeyAlgorithm(endpoint, offered, error)),
-        );
-        return;
-      }
-      settle(refusal ?? classifyConnectError(error, { ...context, readyTimeoutMs }));
+      const failure = refusal ?? classifyConnectError(error, { ...context, readyTimeoutMs });
+      const resetEarly = (error as NodeJS.ErrnoException).code === 'ECONNRESET' && !keyPresented;
+      if (/no matching host key format/.test(error.message) || resetEarly) explainThen(failure, error);
+      else settle(failure);
     };
-    let explaining = false;
     const onClose = () => {
+      const failure =
+        refusal ?? new DeployError('unreachable', `The SSH server at ${options.host}:${port} closed the connection during login.`);
+      if (keyPresented) settle(failure);
+      else explainThen(failure, undefined);
+    };
+    // A handshake that ends before the server showed its key may have found no host key
+    // algorithm in common: which side noticed first decides whether we see ssh2's "no matching
+    // host key format" or the server closing on us. Ask the server what it offers (a second,
+    // short handshake that trusts nothing) and say so when that was the cause.
+    let explaining = false;
+    const explainThen = (failure: DeployError, cause: unknown) => {
       if (explaining) return;
-      settle(refusal ?? new DeployError('unreachable', `The SSH server at ${options.host}:${port} closed the connection during login.`));
+      explaining = true;
+      const accepted = new Set<string>(acceptedHostKeyAlgorithms);
+      void offeredHostKeyFormats(options.host, port, readyTimeoutMs).then((offered) =>
+        settle(
+          offered.length > 0 && !offered.some((format) => accepted.has(format))
+            ? noCommonHostKeyAlgorithm(endpoint, offered, cause)
+            : failure,
+        ),
+      );
     };
     client.on('ready', onReady);
     client.on('error', onError);
@@ -208,47 +188,6 @@ export async function connectSsh(options: SshConnectOptions): Promise<SshTranspo
   return new SshTransport(client, `${options.user}@${options.host}:${port}`);
 }
 
-/**
- * What an SSH server offers to sign its host key with, read from a second handshake's log: only
- * asked after a handshake found no algorithm in common, to say why (an ssh-rsa-only host). The
- * log is not kept on for real connections: ssh2 would format a line for every packet.
- */
-function offeredHostKeyFormats(host: string, port: number, timeoutMs: number): Promise<string[]> {
-  return new Promise((resolve) => {
-    const probe = new ssh2.Client();
-    let offered: string[] = [];
-    const done = () => {
-      clearTimeout(timer);
-      probe.removeAllListeners();
-      probe.on('error', () => {});
-      probe.destroy();
-      resolve(offered);
-    };
-    const timer = setTimeout(done, timeoutMs);
-    probe.on('error', done);
-    probe.on('close', done);
-    try {
-      probe.connect({
-        host,
-        port,
-        // Never used: the handshake stops at the host key, before any login.
-        username: 'mcp-deploy-probe',
-        readyTimeout: timeoutMs,
-        // Nothing is ever trusted on this connection: it only listens to the server's offer.
-        hostVerifier: () => false,
-        debug: (line: string) => {
-          const match = /^Handshake: \(remote\) Host key format: (.*)$/.exec(line);
-          if (match?.[1] === undefined) return;
-          offered = match[1].split(',');
-          done();
-        },
-      });
-    } catch {
-      done();
-    }
-  });
-}
-
 /** Appends `[host]:port type base64` (or `host type base64` on port 22) to known_hosts. */
 async function appendKnownHost(file: string, host: string, port: number, keyType: string, key: Buffer): Promise<void> {
   const name = port === 22 ? host : `[${host}]:${port}`;
@@ -263,16 +202,6 @@ function sameFingerprint(given: string, presented: string): boolean {
       .replace(/^SHA256:/i, '')
       .replace(/=+$/, '');
   return normal(given) === normal(presented);
-}
-
-/**
- * Ask first for the key types known_hosts lists for this host, as OpenSSH does, so a host with
- * an RSA entry is not refused as "unknown" just because it also offers an ed25519 key.
- */
-function hostKeyPreference(entries: readonly KnownHostEntry[], host: string, port: number, allowSha1: boolean): ServerHostKeyAlgorithm[] {
-  const algorithms = algorithmsForKeyType(allowSha1);
-  const preferred = knownKeyTypes(entries, host, port).flatMap((type) => algorithms[type] ?? []);
-  return [...new Set([...preferred, ...Object.values(algorithms).flat()])];
 }
 
 type AuthMethods = {
