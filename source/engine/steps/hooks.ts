@@ -3,7 +3,7 @@ import type { HookConfig } from '../../config/schema.js';
 import { DeployError, isDeployError } from '../../errors.js';
 import { composeCommand } from '../../remote/compose.js';
 import { LocalTransport } from '../../remote/local-transport.js';
-import { arg, op, quote, script } from '../../remote/quote.js';
+import { op, quote, script } from '../../remote/quote.js';
 import type { Transport } from '../../remote/transport.js';
 import { runStep, StepFailure } from '../../run/step.js';
 import type { StepId } from '../../run/step-ids.js';
