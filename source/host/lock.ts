@@ -15,7 +15,16 @@ import { describeHolder, heldReport, lockedError, parseHeldReport, type LockInfo
  * checks that the lock still carries its token: a lock broken with `--force` is noticed.
  */
 
-export { describeHolder, heldReport, parseHeldReport, isDeliberateLock, readLock, type LockInfo, type LockStatus, type StaleReason } from './lock-status.js';
+export {
+  describeHolder,
+  heldReport,
+  parseHeldReport,
+  isDeliberateLock,
+  readLock,
+  type LockInfo,
+  type LockStatus,
+  type StaleReason,
+} from './lock-status.js';
 
 /**
  * What a lock is for. Every run takes it for its own length; `lock` is the deliberate lock of

@@ -139,7 +139,7 @@ describe.skipIf(sshSkip !== undefined)(`trust nothing without checking it, over 
         // deploy after an upgrade can stop the servers the old version started.
         writeAsUser(pidFile(active.colour), `${pid}\n`);
         expect(await supervisor.isRunning(active.colour)).toBe(true);
-        expect(await supervisor.mainPid?.(active.colour)).toBe(Number(pid));
+        expect((await transport.run({ script: supervisor.mainPidScript(active.colour) })).stdout.trim()).toBe(pid);
         writeAsUser(pidFile(active.colour), `${record}\n`);
         writeAsUser(pidFile(spare), '');
       } finally {
