@@ -17,7 +17,6 @@ import { buildManifest, diffManifests, type Manifest, type ManifestDiff } from '
 import { cachedManifest, sha256Hex, storeManifest } from '../manifest-cache.js';
 import { checkRelease, describeProblems, type ReleaseCheck } from '../release-check.js';
 import { planUpload, uploadTotals } from '../upload-plan.js';
-import { diskReport, leftoversHint } from './disk-report.js';
 
 export type UploadResult = {
   readonly files: number;
@@ -213,7 +212,7 @@ export async function uploadRelease(options: {
     }
     await runChecked(transport, ['mv', '-T', '--', partial, final], 'publishing the release folder');
   } catch (error) {
-    throw await uploadFailure(transport, layout, totals.bytes, error, partial);
+    throw await uploadFailure(transport, layout, totals.bytes, error);
   }
   await storeManifest(release, manifestBytes);
   return {
@@ -269,9 +268,9 @@ function releaseJson(options: Parameters<typeof uploadRelease>[0]): Buffer {
  * upload still fills it (the deploy removes it afterwards) and say so when that was the cause. A
  * connection that is gone fails the look quietly, and the original error stands.
  */
-async function uploadFailure(transport: Transport, layout: HostLayout, bytes: number, error: unknown, partial: string): Promise<unknown> {
-  const disk = await diskReport(transport, layout, partial);
-  const availableKiB = disk?.availableKiB ?? Number.NaN;
+async function uploadFailure(transport: Transport, layout: HostLayout, bytes: number, error: unknown): Promise<unknown> {
+  const df = await transport.run(['df', '-Pk', layout.releasesDir], { timeoutMs: 15_000 }).catch(() => null);
+  const availableKiB = Number(df?.code === 0 ? df.stdout.trim().split('\n').pop()?.trim().split(/\s+/)[3] : Number.NaN);
   const message = error instanceof Error ? error.message : String(error);
   const full =
     /no space left|ENOSPC|quota exceeded|EDQUOT/i.test(message) ||
@@ -281,7 +280,7 @@ async function uploadFailure(transport: Transport, layout: HostLayout, bytes: nu
     'deploy',
     `The host ran out of disk space while uploading (${Number.isFinite(availableKiB) ? `${availableKiB} KiB free under ${layout.releasesDir}` : 'disk full'}; this release sends ${Math.ceil(bytes / 1024)} KiB): ${message}`,
     {
-      hint: `Free space on the host (old releases: mcp-deploy releases; logs in shared/logs; keepReleases), then deploy again.${leftoversHint(layout, disk?.leftovers ?? [])}`,
+      hint: 'Free space on the host (old releases: mcp-deploy releases; logs in shared/logs; keepReleases), then deploy again.',
       cause: error,
     },
   );
