@@ -308,7 +308,7 @@ describe.skipIf(sshdSkip !== undefined)(`host key signatures and fingerprints${s
             port: closedPort,
             user: old.user,
             identityFile: old.identityFile,
-            path: '/tmp/x',
+            path: '/srv/keys',
             publicUrl: 'http://127.0.0.1:1',
           },
         },
