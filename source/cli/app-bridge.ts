@@ -99,7 +99,8 @@ export function appEngine(context: RunContext, options: AppOptions, connections:
         requireClean: options.requireClean ?? false,
         verifyAll: options.verifyAll ?? false,
       }),
-    rollback: (chosen) => rollback(context, { ...(chosen ? { release: chosen } : {}), force }),
+    rollback: (chosen) =>
+      rollback(context, { ...(chosen ? { release: chosen } : {}), force, ...(options.envFrom ? { envFrom: options.envFrom } : {}) }),
     overview: () => withConnection((transport) => readOverview(context, transport)),
     releases: () => withConnection((transport) => readReleasesListing(context, transport)),
     followLog: (request) =>

@@ -20,6 +20,7 @@ export async function openTransport(target: Target, options: ConnectOptions = {}
     user: target.user ?? defaultUser(),
     ...(target.identityFile ? { identityFile: expandHome(target.identityFile) } : {}),
     ...(target.knownHosts ? { knownHostsFile: expandHome(target.knownHosts) } : {}),
+    ...(target.allowSshRsaSha1 ? { allowSshRsaSha1: true } : {}),
     ...(options.acceptHostKey ? { acceptHostKey: options.acceptHostKey } : {}),
     ...(options.confirmUnknownHostKey ? { confirmUnknownHostKey: options.confirmUnknownHostKey } : {}),
   });

@@ -1,3 +1,5 @@
+import type { EnvSource } from '../engine/rollback-env.js';
+
 export type GlobalOptions = {
   readonly config?: string;
   readonly target?: string;
@@ -7,4 +9,6 @@ export type GlobalOptions = {
   readonly verbose?: boolean;
   readonly color?: boolean;
   readonly acceptHostKey?: string;
+  /** rollback: the environment to start the release with (engine/rollback-env.ts). */
+  readonly envFrom?: EnvSource;
 };

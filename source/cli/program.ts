@@ -1,4 +1,5 @@
 import { Command, Option } from 'commander';
+import type { EnvSource } from '../engine/rollback-env.js';
 import type { GlobalOptions } from './options.js';
 import type { Output } from './output.js';
 import { packageVersion } from './version.js';
@@ -56,6 +57,12 @@ export function createProgram(run: Runner): Command {
       .description('zero-downtime move back to an earlier release'),
   )
     .option('--force', 'break a stale lock')
+    .addOption(
+      new Option(
+        '--env-from <source>',
+        "start it with another environment than the one it ran with: the active release's, or made here",
+      ).choices(['active', 'local'] satisfies readonly EnvSource[]),
+    )
     .action((release: string | undefined, options: GlobalOptions) =>
       run(options, async (output) => (await import('./commands/deploy-command.js')).rollbackCommand(release, options, output)),
     );

@@ -50,6 +50,11 @@ const target = z
     user: nonEmpty.optional(),
     identityFile: nonEmpty.optional(),
     knownHosts: nonEmpty.optional(),
+    /**
+     * Accept a host that can only sign with ssh-rsa (RSA with SHA-1), which OpenSSH refuses by
+     * default since 8.8. Off: such a host is refused with a message that names this key.
+     */
+    allowSshRsaSha1: z.boolean().default(false),
     /** Deploy root on the host. */
     path: nonEmpty,
     ports: z.strictObject({ blue: port.default(5002), green: port.default(5003) }).default({ blue: 5002, green: 5003 }),
@@ -218,7 +223,7 @@ const watch = z.strictObject({
  * Names under `shared/` that mcp-deploy itself uses (venvs, install folders, server logs, the server's env file):
  * a shared path may not start with them.
  */
-export const reservedSharedNames = ['venvs', 'deps', 'logs', '.env', '.mcp-deploy'] as const;
+export const reservedSharedNames = ['venvs', 'deps', 'logs', 'env', '.env', '.mcp-deploy'] as const;
 
 /** What is wrong with a shared.dirs or shared.files entry (already normalised), or null. */
 export function sharedPathProblem(path: string): string | null {
@@ -230,7 +235,7 @@ export function sharedPathProblem(path: string): string | null {
   const first = segments[0] ?? '';
   const reserved = reservedSharedNames.find((name) => first === name || first.startsWith(`${name}.`));
   if (reserved !== undefined)
-    return `"${reserved}" is mcp-deploy's own (shared/venvs, shared/deps, shared/logs, shared/.env, .mcp-deploy); choose another name`;
+    return `"${reserved}" is mcp-deploy's own (shared/venvs, shared/deps, shared/logs, shared/env, shared/.env, .mcp-deploy); choose another name`;
   return null;
 }
 

@@ -22,6 +22,8 @@ export type EngineContext = {
   readonly signal: AbortSignal;
   /** Test-only fault hook at every step's start and end (see run/step.ts); never set outside tests. */
   readonly checkpoint?: Checkpoint;
+  /** The lock guard of host-changing steps (run/step.ts): set on the session's context, never by the CLI. */
+  readonly guard?: (step: StepId) => Promise<void>;
 };
 
 export type StepRecord = { readonly name: StepId; readonly status: 'done' | 'failed' | 'skipped'; readonly ms: number };

@@ -12,6 +12,7 @@ import { followServerLog, readLogTail } from './server-log.js';
 import { runStep, StepFailure } from '../run/step.js';
 import { portInUse } from './port-check.js';
 import { drainPort } from './drain.js';
+import { envFilesFor } from './env-file.js';
 import { accessLogOffset, judge, readBefore, readWindow } from './watch.js';
 import { waitForRelease } from '../health/release-identity.js';
 import type { Contract } from '../contract/contract.js';
@@ -62,7 +63,8 @@ export async function cutover(session: Session, next: CutoverTarget, progress: C
   const { colour, port } = progress;
   const logFile = layout.logFile(release);
   // The env file the supervisor gives the release; its hooks get the same.
-  const envFile = layout.envFile;
+  // The environment the release runs with (env-file.ts): the server's and its hooks'.
+  const envFiles = envFilesFor(layout, release);
   const command = serverCommand(config.runtime, {
     port,
     release,
@@ -70,7 +72,7 @@ export async function cutover(session: Session, next: CutoverTarget, progress: C
     interpreter: next.interpreter,
     startScript: next.startScript ?? null,
   });
-  const hookRun = releaseHookRun(session, next, { colour, port, envFile, serverEnv: command.env });
+  const hookRun = releaseHookRun(session, next, { colour, port, envFiles, serverEnv: command.env });
   const hooks = next.operation !== 'restart';
   if (hooks) await hostHookStep(context, 'beforeStart', hookRun);
   const log = followServerLog(transport, bus, logFile);
@@ -90,7 +92,7 @@ export async function cutover(session: Session, next: CutoverTarget, progress: C
         releaseDir: layout.releaseDir(release),
         script: command.script,
         env: command.env,
-        envFile,
+        envFiles,
         logFile,
       });
       progress.started = true;

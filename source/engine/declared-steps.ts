@@ -75,11 +75,12 @@ export function deploySteps(
   ];
 }
 
-export function rollbackSteps(config: StepsConfig): readonly DeclaredStep[] {
+export function rollbackSteps(config: StepsConfig, options: { readonly envFrom?: unknown } = {}): readonly DeclaredStep[] {
   return [
     ...hook(config, 'local.before'),
     { id: 'connect', title: 'Connect and take the lock' },
     { id: 'choose', title: 'Choose the release' },
+    ...(options.envFrom === undefined ? [] : [{ id: 'env' as const, title: 'Give it an environment' }]),
     ...linkSteps(config),
     ...cutoverSteps(config),
   ];

@@ -9,7 +9,7 @@ import type { EngineContext } from './context.js';
 import { cutover, newProgress } from './cutover.js';
 import { deploySteps } from './declared-steps.js';
 import { recoverCutover } from './recover-cutover.js';
-import { renderServerEnv } from './env-file.js';
+import { renderServerEnv, writeReleaseEnv } from './env-file.js';
 import { describeServing, type OperationState, runOperation, type Failure, type RunSummary } from './operation.js';
 import { type Checkout, exportCommit, type SourceRevision, sourceRevision } from '../project/git-tree.js';
 import { installStep } from './steps/install.js';
@@ -107,13 +107,9 @@ async function deployRelease(
   const decision = decideInstall(config, inputs, await probeHostRuntime(transport, config, inputs));
   const { plan } = decision;
 
-  state.upload = (await runStep(context, 'upload', `Upload release ${release}`, async (step) => {
+  state.upload = (await runStep(session.context, 'upload', `Upload release ${release}`, async (step) => {
+    // Rendered before anything is sent: an unreadable env.file stops the run with nothing uploaded.
     const env = await renderServerEnv(config);
-    if (env !== null) {
-      await transport.run(['mkdir', '-p', layout.sharedDir]);
-      await transport.writeFileAtomic(layout.envFile, env.text, 0o600);
-      step.log(`server environment: ${env.names.join(', ') || 'empty'} (values not shown)`);
-    }
     const result = await uploadRelease({
       transport,
       layout,
@@ -132,6 +128,10 @@ async function deployRelease(
       signal,
       verifyAll: options.verifyAll ?? false,
     });
+    // The release's own environment, beside it and never inside it: a failed deploy with a new
+    // secret leaves every other release's environment as it was.
+    await writeReleaseEnv(transport, layout, release, env?.text ?? null);
+    step.log(`server environment: ${env === null ? 'none' : env.names.join(', ') || 'empty'} (values not shown)`);
     step.detail(uploadDetail(result));
     return result;
   }))!;

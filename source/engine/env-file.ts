@@ -2,7 +2,9 @@ import { readFileSync } from 'node:fs';
 import { parse } from 'dotenv';
 import type { Config } from '../config/load.js';
 import { DeployError } from '../errors.js';
-import { quote } from '../remote/quote.js';
+import type { HostLayout } from '../host/layout.js';
+import { arg, cmd, op, quote, script } from '../remote/quote.js';
+import { runChecked, type Transport } from '../remote/transport.js';
 
 /**
  * The server's environment: the operator's env file, plus every `env.required` name that is set
@@ -69,3 +71,42 @@ export async function renderServerEnv(
   const lines = names.map((name) => `${name}=${quote(values[name] ?? '')}`);
   return { text: `# Written by mcp-deploy: the server's environment. Mode 600; never inside a release.\n${lines.join('\n')}\n`, names };
 }
+
+/**
+ * The environment files a release may run with, in order of preference: its own
+ * (`shared/env/<id>.env`, written when it was deployed), then `shared/.env`, which every release
+ * shared before each had its own (so a release deployed then still starts with what it had). A
+ * release deployed now always has its own file, empty when the config names no environment, so
+ * it never falls back.
+ *
+ * The one place that decides which environment a release runs with: the supervisors source it
+ * at the start, and anything else that runs in a release's name (a hook) should do the same,
+ * with loadEnvScript.
+ */
+export function envFilesFor(layout: HostLayout, release: string): readonly string[] {
+  return [layout.releaseEnvFile(release), layout.envFile];
+}
+
+/** sh that loads the first of `files` that exists, exporting every name in it (`set -a`). */
+export function loadEnvScript(files: readonly string[]): string {
+  const branches = files.map((file, index) =>
+    script(op(index === 0 ? 'if [ -f' : 'elif [ -f'), arg(file), op(']; then set -a; .'), arg(file), op('; set +a;')),
+  );
+  return branches.length === 0 ? ':' : `${branches.join(' ')} fi`;
+}
+
+/**
+ * Writes a release's own environment file, mode 600 in a folder only the deploy user may
+ * enter, through a temporary file and a rename. `text` is what renderServerEnv made (or null
+ * for none: the file is then written empty, so the release never falls back to shared/.env).
+ */
+export async function writeReleaseEnv(transport: Transport, layout: HostLayout, release: string, text: string | null): Promise<void> {
+  await runChecked(
+    transport,
+    { script: script(cmd(['mkdir', '-p', layout.envDir]), op('&&'), cmd(['chmod', '700', layout.envDir])) },
+    'preparing shared/env',
+  );
+  await transport.writeFileAtomic(layout.releaseEnvFile(release), text ?? emptyEnv, 0o600);
+}
+
+const emptyEnv = "# Written by mcp-deploy: the server's environment (none configured). Mode 600; never inside a release.\n";

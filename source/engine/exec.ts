@@ -9,7 +9,7 @@ import type { Transport } from '../remote/transport.js';
 import { serverCommand } from '../runtime/server-command.js';
 import { createScrubber } from '../run/scrub.js';
 import type { EngineContext } from './context.js';
-import { serverSecretValues } from './env-file.js';
+import { envFilesFor, loadEnvScript, serverSecretValues } from './env-file.js';
 import { hostIso } from './session.js';
 
 export type ExecRequest = {
@@ -89,16 +89,11 @@ function releaseEnvironment(
   const interpreter =
     config.runtime.type === 'node' ? config.runtime.node : active.venv === null ? config.runtime.python : `${active.venv}/bin/python`;
   const { env } = serverCommand(config.runtime, { port: active.port, release: active.release, host: '127.0.0.1', interpreter });
-  // The env file the release runs with: the one cutover hands the supervisor.
-  const envFile = layout.envFile;
   return [
     cmd(['cd', layout.releaseDir(active.release)]),
     op('|| exit 126;'),
-    op('if [ -f'),
-    { arg: envFile },
-    op(']; then set -a; .'),
-    { arg: envFile },
-    op('; set +a; fi;'),
+    // The environment the release runs with, chosen as the supervisors choose it.
+    op(`${loadEnvScript(envFilesFor(layout, active.release))};`),
     ...Object.entries(env).map(([name, value]) => op(`export ${name}=${quote(value)};`)),
     ...(active.venv === null
       ? []

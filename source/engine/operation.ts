@@ -97,7 +97,14 @@ export async function runOperation(
     const { progress } = state;
     // Recorded as active before the failure (drain, prune): the new release serves.
     if (progress?.finalized && state.release !== null) state.serving = describeServing(state.release, progress);
-    await recover(state, { step: failedStep, message: describeError(error) }, error);
+    const lost = (await state.session?.lockLost()) ?? null;
+    if (lost !== null) {
+      // The lock was taken from this run: the host is its new holder's, and undoing what this run
+      // did (nginx back, "our" colour stopped) would hit the new holder's servers. That is the
+      // run's outcome, whatever failed first (a health check against the new holder's server).
+      failure = lost;
+      state.serving = 'unknown to this run, whose lock was taken (see: mcp-deploy status)';
+    } else await recover(state, { step: failedStep, message: describeError(error) }, error);
   } finally {
     stopTracking();
   }

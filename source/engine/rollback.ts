@@ -13,11 +13,18 @@ import { hostInterpreter, needsStartScript, startScriptOf } from '../runtime/run
 import { pruneStep } from './steps/prune.js';
 import { openSession } from './session.js';
 import { runStep } from '../run/step.js';
+import { giveEnvironment, hasOwnEnv, type EnvSource } from './rollback-env.js';
 
 export type RollbackOptions = {
   /** The release to go back to; default: the newest good release older than the active one. */
   readonly release?: string;
   readonly force?: boolean;
+  /**
+   * The environment to start it with, when not the one it ran with: the active release's
+   * (`active`, say after a secret was rotated), or made here from env.file and this shell's
+   * variables, as a deploy makes it (`local`). It becomes the release's own from then on.
+   */
+  readonly envFrom?: EnvSource;
 };
 
 /**
@@ -31,7 +38,7 @@ export async function rollback(context: EngineContext, options: RollbackOptions 
   return runOperation(
     context,
     'rollback',
-    rollbackSteps(config),
+    rollbackSteps(config, options),
     async (state) => {
       const session = await openSession(context, {
         operation: 'rollback',
@@ -46,10 +53,24 @@ export async function rollback(context: EngineContext, options: RollbackOptions 
         const releases = await listReleases(transport, layout);
         const release = chooseRelease(releases, active?.release ?? null, options.release);
         step.detail(`${release.id}${release.failed ? ' (marked failed earlier)' : ''}`);
+        if (options.envFrom === undefined && !(await hasOwnEnv(transport, layout, release.id))) {
+          bus.emit({
+            kind: 'notice',
+            level: 'warn',
+            message: `${release.id} was deployed before each release kept its own environment: it starts with shared/.env, the environment of the last deploy made then. Pass --env-from active or --env-from local to choose.`,
+          });
+        }
         return release;
       }))!;
       state.release = chosen.id;
       bus.emit({ kind: 'release', release: chosen.id, previous: state.previous });
+      const envFrom = options.envFrom;
+      if (envFrom !== undefined) {
+        const from = envFrom === 'active' ? `the active release${active ? ` (${active.release})` : ''}` : 'env.file and this shell';
+        await runStep(session.context, 'env', `Give ${chosen.id} the environment of ${from}`, async (step) => {
+          step.detail(await giveEnvironment(session, chosen.id, envFrom));
+        });
+      }
       await linkSharedStep(session, chosen.id, { deployed: false });
       const recorded = recordedInstall(chosen, {
         python: config.runtime.python,

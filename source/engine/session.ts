@@ -3,7 +3,9 @@ import { appendAudit } from '../host/audit.js';
 import type { AuditRecord } from '../run/audit-record.js';
 import { hostNow } from '../host/host-clock.js';
 import { hostLayout, type HostLayout } from '../host/layout.js';
-import { acquireLock, breakLock, readLock, releaseLock, type HeldLock, type LockOperation } from '../host/lock.js';
+import { acquireLock, breakLockOnRecord, readLock, releaseLock, type HeldLock, type LockOperation } from '../host/lock.js';
+import { localMachine } from '../host/lock-status.js';
+import { keepLock, type LockKeeper } from './lock-keeper.js';
 import { readState, type HostState } from '../host/state.js';
 import type { Transport } from '../remote/transport.js';
 import { colourOfPort, portOf, type Colour } from './colours.js';
@@ -27,7 +29,13 @@ export type Session = {
   readonly state: HostState | null;
   readonly active: ActiveSide;
   readonly servingDescription: string | null;
+  /** The run's context, with the lock guard that every host-changing step passes first. */
   readonly context: EngineContext;
+  /**
+   * After a failure: the error to report when the lock turns out (on the host) to be someone
+   * else's now; the host is then theirs, and nothing may be undone. Null while it is ours.
+   */
+  lockLost(): Promise<DeployError | null>;
   /** Appends the audit record, releases the lock and closes the connection; never throws. */
   finish(record: Pick<AuditRecord, 'result' | 'from' | 'to' | 'steps' | 'error'>): Promise<void>;
 };
@@ -45,6 +53,9 @@ export async function openSession(
   const layout = hostLayout(target.path);
   let transport: Transport | null = null;
   let lock: HeldLock | null = null;
+  const machine = localMachine();
+  const stale = { staleMinutes: target.lockStaleMinutes, localHostName: context.localHost, machine };
+  const warn = (message: string) => bus.emit({ kind: 'notice', level: 'warn', message });
   const opened = await runStep(context, 'connect', `Connect to ${target.name} and take the lock`, async (step) => {
     transport = await context.connect();
     const request = {
@@ -52,6 +63,7 @@ export async function openSession(
       operator: context.operator,
       localHost: context.localHost,
       pid: process.pid,
+      ...(machine === undefined ? {} : { machine }),
       release: options.release ?? null,
       operation: options.operation,
       createRoot: true,
@@ -61,14 +73,19 @@ export async function openSession(
       lock = await acquireLock(transport, layout, request);
     } catch (error) {
       if (!(isDeployError(error) && error.kind === 'locked' && options.force)) throw error;
-      const status = await readLock(transport, layout, { staleMinutes: target.lockStaleMinutes, localHostName: context.localHost });
+      const status = await readLock(transport, layout, stale);
       if (status.held && !status.stale) {
         throw new DeployError('locked', `${error.message} --force only breaks a stale lock, and this one is not stale.`, {
           hint: 'If you are sure no deploy is running, remove it with: mcp-deploy unlock --force',
         });
       }
-      step.log(`breaking a stale lock: ${status.held ? (status.staleReason ?? 'stale') : 'gone'}`);
-      await breakLock(transport, layout);
+      // Shown whatever the verbosity, and recorded: breaking someone's lock is never a quiet act.
+      const broken = await breakLockOnRecord(transport, layout, status, {
+        operator: context.operator,
+        localHost: context.localHost,
+        target: target.name,
+      });
+      if (broken !== null) warn(`--force broke the lock of ${broken}. Recorded in audit.log.`);
       lock = await acquireLock(transport, layout, request);
     }
     const state = await readState(transport, layout);
@@ -78,7 +95,7 @@ export async function openSession(
       colourOfPort(target, upstream.port),
       target,
       createSupervisor(target, transport, layout, config.app),
-      (message) => bus.emit({ kind: 'notice', level: 'warn', message }),
+      warn,
     );
     step.detail(`${transport.label}; ${active ? `${active.release} serves on ${active.colour} (${active.port})` : 'nothing deployed yet'}`);
     return { state, active };
@@ -96,15 +113,18 @@ export async function openSession(
   const held: HeldLock = lock;
   const connection: Transport = transport;
   const active = opened.active;
+  const keeper: LockKeeper = keepLock(connection, layout, held, { target: target.name, stale, warn });
   return {
     transport: connection,
     layout,
-    supervisor: createSupervisor(target, connection, layout, config.app),
+    supervisor: createSupervisor(target, connection, layout, config.app, warn),
     state: opened.state,
     active,
     servingDescription: active ? `release ${active.release} on ${active.colour} (port ${active.port})` : null,
-    context,
+    context: { ...context, guard: keeper.guard },
+    lockLost: () => keeper.confirm(),
     finish: async (record) => {
+      keeper.stop();
       await runStep(
         context,
         'audit',
@@ -127,8 +147,16 @@ export async function openSession(
             problems.push(`unlock: ${describeError(error)}`);
             return 'failed';
           });
-          if (outcome === 'not-ours') problems.push('the lock was taken over by someone else (it was broken with --force); left it alone');
-          step.detail(outcome === 'released' ? 'lock released' : `lock: ${outcome}`);
+          // Known lost: already reported, and the run stopped for it; leaving the new holder's lock is right.
+          if (outcome === 'not-ours' && keeper.lost() === null)
+            problems.push('the lock was taken over by someone else (it was broken with --force); left it alone');
+          step.detail(
+            outcome === 'released'
+              ? 'lock released'
+              : keeper.lost() !== null
+                ? 'the lock was no longer ours: left alone'
+                : `lock: ${outcome}`,
+          );
           if (problems.length > 0) throw new DeployError('host-state', problems.join('; '));
         },
         { uninterruptible: true },

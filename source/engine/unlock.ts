@@ -1,14 +1,12 @@
 import { DeployError } from '../errors.js';
-import { appendAudit } from '../host/audit.js';
 import { hostLayout } from '../host/layout.js';
-import { breakLock, isDeliberateLock, type LockStatus, readLock } from '../host/lock.js';
+import { breakLockOnRecord, isDeliberateLock, type LockStatus, readLock } from '../host/lock.js';
 import type { Transport } from '../remote/transport.js';
 import type { EngineContext } from './context.js';
-import { hostIso } from './session.js';
 
 /**
- * `mcp-deploy unlock [--force]`: the lock as it is, and with `force` its removal, recorded in
- * the audit log like any run that changes the host. Without `force` a held lock is left as it is
+ * `mcp-deploy unlock [--force]`: the lock as it is, and with `force` its removal (of that very
+ * lock, not one taken since), recorded in the audit log with whose lock it was. Without `force` a held lock is left as it is
  * (`keptLockError` says why, and whether --force is safe).
  */
 export async function unlock(
@@ -20,19 +18,16 @@ export async function unlock(
   const layout = hostLayout(target.path);
   const status = await readLock(transport, layout, { staleMinutes: target.lockStaleMinutes, localHostName: context.localHost });
   if (!status.held || !options.force) return { status, removed: false };
-  await breakLock(transport, layout);
-  await appendAudit(transport, layout, {
-    at: await hostIso(transport),
+  const broken = await breakLockOnRecord(transport, layout, status, {
     operator: context.operator,
     localHost: context.localHost,
     target: target.name,
-    operation: 'unlock',
-    from: status.info?.release ?? null,
-    to: null,
-    result: 'ok',
-    steps: [],
-    ...(status.info?.message === undefined ? {} : { message: status.info.message }),
   });
+  if (broken === null) {
+    throw new DeployError('locked', 'The lock changed hands (or went) while it was looked at: not removed.', {
+      hint: 'Look again with: mcp-deploy unlock',
+    });
+  }
   return { status, removed: true };
 }
 

@@ -29,6 +29,7 @@ const auditRecordSchema = z.looseObject({
   error: z.object({ step: z.string(), message: z.string() }).optional(),
   message: z.string().optional(),
   command: z.string().optional(),
+  brokenLock: z.string().optional(),
   truncated: z.literal(true).optional(),
 });
 

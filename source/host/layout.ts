@@ -27,7 +27,15 @@ export type HostLayout = {
   failedJson(id: string): string;
   readonly current: string;
   readonly sharedDir: string;
+  /**
+   * `shared/.env`: the one environment every release used before each got its own. Still read for
+   * a release deployed then (see engine/env-file.ts); never written any more.
+   */
   readonly envFile: string;
+  /** `shared/env/`: one environment file per release, mode 700. */
+  readonly envDir: string;
+  /** `shared/env/<id>.env`: the environment a release runs with, mode 600. */
+  releaseEnvFile(id: string): string;
   readonly venvsDir: string;
   venvDir(hash: string): string;
   /** `shared/deps`: installs keyed by the hash of what pins them (node_modules, a cached runtime.install). */
@@ -40,6 +48,8 @@ export type HostLayout = {
   readonly stateFile: string;
   readonly lockDir: string;
   readonly lockInfo: string;
+  /** Touched by the lock's holder every few seconds: its age says whether the holder still runs. */
+  readonly lockHeartbeat: string;
   readonly auditLog: string;
   /** `mcp-deploy monitor`'s last verdict and where it stopped reading (docs/host-layout.md). */
   readonly monitorState: string;
@@ -77,6 +87,8 @@ export function hostLayout(root: string): HostLayout {
     current: join('current'),
     sharedDir,
     envFile: posix.join(sharedDir, '.env'),
+    envDir: posix.join(sharedDir, 'env'),
+    releaseEnvFile: (id) => posix.join(sharedDir, 'env', `${assertSafeReleaseId(id)}.env`),
     venvsDir,
     venvDir: (hash) => posix.join(venvsDir, assertSafeName(hash, 'venv hash')),
     depsRoot,
@@ -92,6 +104,7 @@ export function hostLayout(root: string): HostLayout {
     stateFile: join('state.json'),
     lockDir,
     lockInfo: posix.join(lockDir, 'info.json'),
+    lockHeartbeat: posix.join(lockDir, 'heartbeat'),
     auditLog: join('audit.log'),
     monitorState: join('monitor.json'),
     monitorLock: join('monitor.lock'),

@@ -1,17 +1,30 @@
 import { randomBytes } from 'node:crypto';
-import { z } from 'zod';
 import { DeployError } from '../errors.js';
 import { arg, op, script, type ScriptPart } from '../remote/quote.js';
 import type { Transport } from '../remote/transport.js';
-import { formatAge } from '../run/format.js';
-import { mtimeShellFunction } from './host-clock.js';
+import { appendAudit } from './audit.js';
+import { hostNow, mtimeShellFunction } from './host-clock.js';
 import type { HostLayout } from './layout.js';
+import { describeHolder, heldReport, lockedError, parseHeldReport, type LockInfo, type LockStatus } from './lock-status.js';
 
 /**
  * The deploy lock: a directory made with `mkdir`, which is atomic on every POSIX file system, so
  * of two operators racing exactly one wins, and the winner is decided on the host rather than by
- * either laptop. `info.json` inside says who holds it; its time comes from the host's clock.
+ * either laptop. `info.json` inside says who holds it; its time comes from the host's clock. The
+ * holder keeps `heartbeat` fresh (refreshLock) and, before each step that changes the host,
+ * checks that the lock still carries its token: a lock broken with `--force` is noticed.
  */
+
+export {
+  describeHolder,
+  heldReport,
+  parseHeldReport,
+  isDeliberateLock,
+  readLock,
+  type LockInfo,
+  type LockStatus,
+  type StaleReason,
+} from './lock-status.js';
 
 /**
  * What a lock is for. Every run takes it for its own length; `lock` is the deliberate lock of
@@ -19,41 +32,14 @@ import type { HostLayout } from './layout.js';
  */
 export type LockOperation = 'deploy' | 'rollback' | 'restart' | 'prune' | 'lock';
 
-export type LockInfo = {
-  readonly operator: string;
-  readonly localHost: string;
-  /** The holder's process id on its own machine (`localHost`). */
-  readonly pid: number;
-  /** Host clock, epoch seconds. */
-  readonly startedAt: number;
-  readonly startedAtIso: string;
-  readonly release: string | null;
-  readonly operation: string;
-  /** Random, per acquisition: lets the holder release its own lock and nobody else's. */
-  readonly token?: string;
-  /** A deliberate lock's reason (`lock acquire -m`). */
-  readonly message?: string;
-};
-
-// Loose: a newer mcp-deploy may add fields, and an older one must still name the holder.
-const lockInfoSchema = z.looseObject({
-  operator: z.string(),
-  localHost: z.string(),
-  pid: z.number().int(),
-  startedAt: z.number(),
-  startedAtIso: z.string(),
-  release: z.string().nullable(),
-  operation: z.string(),
-  token: z.string().optional(),
-  message: z.string().optional(),
-});
-
 export type LockRequest = {
   /** The target's name, for messages. */
   readonly target: string;
   readonly operator: string;
   readonly localHost: string;
   readonly pid: number;
+  /** Where `pid` means something (lock-status.ts localMachine()); omitted when unknown. */
+  readonly machine?: string;
   readonly release: string | null;
   readonly operation: LockOperation;
   /** Create the deploy root if it is missing (a first deploy); otherwise a missing root is an error. */
@@ -66,33 +52,17 @@ export type LockRequest = {
 
 export type HeldLock = { readonly token: string; readonly info: LockInfo };
 
-export type StaleReason = 'holder process is gone' | `older than ${number} minutes`;
-
-export type LockStatus =
-  | { readonly held: false }
-  | {
-      readonly held: true;
-      /** Null when the lock directory has no readable info.json; `unreadable` says why. */
-      readonly info: LockInfo | null;
-      readonly unreadable?: string;
-      /** By the host's clock; from the directory's mtime when there is no info. Null if unknown. */
-      readonly ageSeconds: number | null;
-      readonly stale: boolean;
-      readonly staleReason?: StaleReason;
-    };
-
-const lockHint = 'Wait for it to finish, or if it is stale, run: mcp-deploy unlock --force';
-
 // Exit codes of the acquire script, besides 0 (acquired or held: see stdout).
 const noRootExit = 3;
 
 /**
  * Takes the lock in one remote command, or throws DeployError('locked') naming the holder.
  *
- * The script makes the directory, then writes info.json (our JSON from stdin, with the host's
- * time spliced in front) through a temporary file. Between the `mkdir` and the rename, the lock
- * exists without info: a reader sees `info: null` for those few milliseconds (readLock explains
- * it), and a holder killed exactly then leaves a lock that only its age can mark stale.
+ * The script makes the directory, starts the heartbeat, then writes info.json (our JSON from
+ * stdin, with the host's time spliced in front) through a temporary file. Between the `mkdir` and
+ * the rename, the lock exists without info: a reader sees `info: null` for those few milliseconds
+ * (readLock explains it), and a holder killed exactly then leaves a lock that only its age can
+ * mark stale.
  */
 export async function acquireLock(transport: Transport, layout: HostLayout, request: LockRequest): Promise<HeldLock> {
   const token = randomBytes(12).toString('hex');
@@ -100,6 +70,7 @@ export async function acquireLock(transport: Transport, layout: HostLayout, requ
     operator: request.operator,
     localHost: request.localHost,
     pid: request.pid,
+    ...(request.machine === undefined ? {} : { machine: request.machine }),
     release: request.release,
     operation: request.operation,
     token,
@@ -116,7 +87,9 @@ export async function acquireLock(transport: Transport, layout: HostLayout, requ
     arg(layout.lockDir),
     op('2>&1); then'),
     op(`set -- $(date -u '+%s %Y-%m-%dT%H:%M:%SZ');`),
-    op('if [ -n "$2" ] && { printf \'{"startedAt":%s,"startedAtIso":"%s",\' "$1" "$2" && tail -c +2; } >'),
+    op(': >'),
+    arg(layout.lockHeartbeat),
+    op('&& if [ -n "$2" ] && { printf \'{"startedAt":%s,"startedAtIso":"%s",\' "$1" "$2" && tail -c +2; } >'),
     arg(temporary),
     op('&& mv -f --'),
     arg(temporary),
@@ -144,7 +117,11 @@ export async function acquireLock(transport: Transport, layout: HostLayout, requ
       if (word === 'acquired' && epoch !== undefined && iso !== undefined) {
         return { token, info: { ...body, startedAt: Number(epoch), startedAtIso: iso } };
       }
-      const status = parseHeldReport(result.stdout, { staleMinutes: request.staleMinutes, localHostName: request.localHost });
+      const status = parseHeldReport(result.stdout, {
+        staleMinutes: request.staleMinutes,
+        localHostName: request.localHost,
+        machine: request.machine,
+      });
       if (status.held) throw lockedError(request.target, layout, status);
     }
     if (attempt >= 2) {
@@ -160,18 +137,44 @@ export async function acquireLock(transport: Transport, layout: HostLayout, requ
   }
 }
 
-/** Whether the lock is held, by whom, and whether it looks abandoned. One remote command. */
-export async function readLock(
+/** Shell: succeeds when the lock's info.json still carries `token`. */
+function stillOurs(layout: HostLayout, token: string): ScriptPart[] {
+  if (!/^[0-9a-f]{8,64}$/.test(token)) throw new Error(`not a lock token: ${JSON.stringify(token)}`);
+  return [op('grep -F -q -e'), arg(`"token":"${token}"`), op('--'), arg(layout.lockInfo), op('2>/dev/null')];
+}
+
+export type LockCheck = { readonly ours: true } | { readonly ours: false; readonly now: LockStatus };
+
+/**
+ * The holder's heartbeat and its proof of ownership in one round trip: when the lock still
+ * carries `token`, its heartbeat is touched (the host's clock dates it); otherwise the answer says
+ * who holds the lock now, or that nobody does.
+ */
+export async function refreshLock(
   transport: Transport,
   layout: HostLayout,
-  options: { staleMinutes: number; localHostName: string },
-): Promise<LockStatus> {
-  const text = script(op(mtimeShellFunction), op(';'), ...heldReport(layout), op("printf 'free\\n'"));
+  token: string,
+  stale: { localHostName: string; staleMinutes?: number; machine?: string | undefined },
+): Promise<LockCheck> {
+  const text = script(
+    op(mtimeShellFunction),
+    op('; if'),
+    ...stillOurs(layout, token),
+    op('&& : >'),
+    arg(layout.lockHeartbeat),
+    op("; then printf 'ours\\n'; exit 0; fi;"),
+    ...heldReport(layout),
+    op("printf 'free\\n'"),
+  );
   const result = await transport.run({ script: text }, { timeoutMs: 30_000 });
   if (result.code !== 0) {
-    throw new DeployError('host-state', `Could not read the lock on ${transport.label}: ${result.stderr.trim() || `exit ${result.code}`}.`);
+    throw new DeployError(
+      'host-state',
+      `Could not check the lock on ${transport.label}: ${result.stderr.trim() || `exit ${result.code}`}.`,
+    );
   }
-  return parseHeldReport(result.stdout, options);
+  if (result.stdout.trim() === 'ours') return { ours: true };
+  return { ours: false, now: parseHeldReport(result.stdout, stale) };
 }
 
 export type ReleaseOutcome = 'released' | 'not-held' | 'not-ours';
@@ -182,16 +185,13 @@ export type ReleaseOutcome = 'released' | 'not-held' | 'not-ours';
  * the removal run in one command; the window between them is a few milliseconds on the host.
  */
 export async function releaseLock(transport: Transport, layout: HostLayout, expectedToken: string): Promise<ReleaseOutcome> {
-  if (!/^[0-9a-f]{8,64}$/.test(expectedToken)) throw new Error(`not a lock token: ${JSON.stringify(expectedToken)}`);
   const text = script(
     op('[ -d'),
     arg(layout.lockDir),
     op("] || { printf 'not-held\\n'; exit 0; };"),
-    op('if grep -F -q -e'),
-    arg(`"token":"${expectedToken}"`),
-    op('--'),
-    arg(layout.lockInfo),
-    op('2>/dev/null; then rm -rf --'),
+    op('if'),
+    ...stillOurs(layout, expectedToken),
+    op('; then rm -rf --'),
     arg(layout.lockDir),
     op("&& printf 'released\\n'; else printf 'not-ours\\n'; fi"),
   );
@@ -209,12 +209,22 @@ export async function releaseLock(transport: Transport, layout: HostLayout, expe
   return outcome;
 }
 
-/** `unlock --force`: removes the lock directory whoever holds it. Says whether there was one. */
-export async function breakLock(transport: Transport, layout: HostLayout): Promise<{ removed: boolean }> {
+/**
+ * Removes whatever is where the lock goes (the lock directory, or a file in its place), and
+ * only that. With `expectedToken`, only the lock that still carries it: a lock taken by someone
+ * else since it was looked at is left alone (`removed: false`). Says whether there was one.
+ */
+export async function breakLock(transport: Transport, layout: HostLayout, expectedToken?: string): Promise<{ removed: boolean }> {
   const text = script(
-    op('[ -d'),
+    op('if [ ! -e'),
     arg(layout.lockDir),
-    op("] || { printf 'absent\\n'; exit 0; }; rm -rf --"),
+    op('] && [ ! -L'),
+    arg(layout.lockDir),
+    op("]; then printf 'absent\\n'; exit 0; fi;"),
+    ...(expectedToken === undefined
+      ? []
+      : [op('if ! '), ...stillOurs(layout, expectedToken), op("; then printf 'changed\\n'; exit 0; fi;")]),
+    op('rm -rf --'),
     arg(layout.lockDir),
     op("&& printf 'removed\\n'"),
   );
@@ -228,130 +238,40 @@ export async function breakLock(transport: Transport, layout: HostLayout): Promi
   return { removed: result.stdout.trim() === 'removed' };
 }
 
+/** Who breaks a lock, for the audit log. */
+export type LockBreaker = { readonly operator: string; readonly localHost: string; readonly target: string };
+
 /**
- * A lock taken on purpose (`mcp-deploy lock acquire`): no process holds it, so neither a gone
- * pid nor its age (nor any liveness signal a run's lock may carry) ever makes it stale. Only
- * `lock release` or `unlock --force` removes it.
+ * A forced break (`unlock --force`, `deploy --force` on a stale lock): removes the lock seen in
+ * `status` (not one taken since) and appends an `unlock` line naming its holder to audit.log.
+ * Returns the holder in words, for the operator's screen, or null when there was nothing to break.
  */
-export function isDeliberateLock(info: LockInfo | null): boolean {
-  return info?.operation === 'lock';
-}
-
-/** The message for a contended lock, as thrown by acquireLock; exported for `status`. */
-export function describeHolder(status: Extract<LockStatus, { held: true }>): string {
-  const age = status.ageSeconds === null ? 'unknown time' : formatAge(status.ageSeconds);
-  const { info } = status;
-  if (info === null) return `an unknown holder (${status.unreadable ?? 'no info.json'}; the lock is ${age} old)`;
-  if (isDeliberateLock(info)) {
-    return `${info.operator}@${info.localHost} since ${info.startedAtIso} (${age} ago), on purpose: ${JSON.stringify(info.message ?? '')}`;
-  }
-  const what = info.release === null ? info.operation : `${info.operation} of ${info.release}`;
-  return `${info.operator}@${info.localHost} (pid ${info.pid}) since ${info.startedAtIso} (${age} ago) for ${what}`;
-}
-
-function lockedError(target: string, layout: HostLayout, status: Extract<LockStatus, { held: true }>): DeployError {
-  const stale = status.stale ? `; it looks stale: ${status.staleReason}` : '';
-  return new DeployError('locked', `${target} is locked by ${describeHolder(status)}${stale}.`, {
-    hint: isDeliberateLock(status.info)
-      ? 'It was taken with mcp-deploy lock acquire; once that work is done: mcp-deploy lock release'
-      : `${lockHint} (the lock is ${layout.lockDir}).`,
+export async function breakLockOnRecord(
+  transport: Transport,
+  layout: HostLayout,
+  status: LockStatus,
+  by: LockBreaker,
+): Promise<string | null> {
+  if (!status.held) return null;
+  const { removed } = await breakLock(transport, layout, status.info?.token);
+  if (!removed) return null;
+  const holder = `${describeHolder(status)}${status.stale ? `; stale: ${status.staleReason}` : ''}`;
+  const at = await hostNow(transport).then(
+    (time) => time.iso,
+    () => new Date().toISOString(),
+  );
+  await appendAudit(transport, layout, {
+    at,
+    operator: by.operator,
+    localHost: by.localHost,
+    target: by.target,
+    operation: 'unlock',
+    from: status.info?.release ?? null,
+    to: null,
+    result: 'ok',
+    steps: [],
+    brokenLock: holder,
+    ...(status.info?.message === undefined ? {} : { message: status.info.message }),
   });
-}
-
-/** Script lines that, when the lock exists, print `held`, host now, lock dir mtime, info.json; and exit 0. */
-export function heldReport(layout: HostLayout): ScriptPart[] {
-  return [
-    op('if [ -d'),
-    arg(layout.lockDir),
-    op("]; then printf 'held\\n'; date -u +%s; mtime"),
-    arg(layout.lockDir),
-    op('; cat --'),
-    arg(layout.lockInfo),
-    op('2>/dev/null; exit 0; fi;'),
-  ];
-}
-
-/** Reads what `heldReport` (after `mtimeShellFunction`) printed; exported for the status sampler's one script per tick. */
-export function parseHeldReport(stdout: string, options: { staleMinutes?: number | undefined; localHostName: string }): LockStatus {
-  const [word, nowText, mtimeText, ...rest] = stdout.split('\n');
-  if (word !== 'held') return { held: false };
-  const now = Number(nowText);
-  const mtime = Number(mtimeText);
-  const { info, unreadable } = parseInfo(rest.join('\n'));
-  let ageSeconds: number | null = null;
-  if (Number.isFinite(now) && nowText !== '') {
-    if (info !== null) ageSeconds = Math.max(0, now - info.startedAt);
-    else if (Number.isFinite(mtime) && mtimeText !== '') ageSeconds = Math.max(0, now - mtime);
-  }
-  const staleReason = judgeStale(info, ageSeconds, options);
-  return {
-    held: true,
-    info,
-    ...(unreadable === undefined ? {} : { unreadable }),
-    ageSeconds,
-    stale: staleReason !== undefined,
-    ...(staleReason === undefined ? {} : { staleReason }),
-  };
-}
-
-function parseInfo(text: string): { info: LockInfo | null; unreadable?: string } {
-  if (text.trim() === '') {
-    return {
-      info: null,
-      unreadable: 'deploy.lock has no info.json: its holder is between taking the lock and recording itself, or died in between',
-    };
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch {
-    return { info: null, unreadable: 'deploy.lock/info.json is not valid JSON' };
-  }
-  const parsed = lockInfoSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    return {
-      info: null,
-      unreadable: `deploy.lock/info.json is not valid: ${issue ? `${issue.path.join('.') || '(top level)'}: ${issue.message}` : 'unknown'}`,
-    };
-  }
-  const { operator, localHost, pid, startedAt, startedAtIso, release, operation, token, message } = parsed.data;
-  return {
-    info: {
-      operator,
-      localHost,
-      pid,
-      startedAt,
-      startedAtIso,
-      release,
-      operation,
-      ...(token === undefined ? {} : { token }),
-      ...(message === undefined ? {} : { message }),
-    },
-  };
-}
-
-function judgeStale(
-  info: LockInfo | null,
-  ageSeconds: number | null,
-  options: { staleMinutes?: number | undefined; localHostName: string },
-): StaleReason | undefined {
-  if (isDeliberateLock(info)) return undefined;
-  // Only a holder on this very machine can be checked for life; a pid elsewhere means nothing here.
-  if (info !== null && info.localHost === options.localHostName && !processIsAlive(info.pid)) return 'holder process is gone';
-  if (options.staleMinutes !== undefined && ageSeconds !== null && ageSeconds > options.staleMinutes * 60) {
-    return `older than ${options.staleMinutes} minutes`;
-  }
-  return undefined;
-}
-
-function processIsAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it exists, it is just not ours to signal.
-    return (error as NodeJS.ErrnoException).code !== 'ESRCH';
-  }
+  return holder;
 }

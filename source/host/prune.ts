@@ -207,7 +207,8 @@ export async function prune(transport: Transport, layout: HostLayout, plan: Prun
   const releasePairs = plan.releases.map(
     (id) => [layout.releaseDir(id), posix.join(layout.releasesDir, `.${id}${removingSuffix}`)] as const,
   );
-  const logPaths = plan.releases.map((id) => layout.logFile(id));
+  // A release's log and its environment file go with it.
+  const logPaths = plan.releases.flatMap((id) => [layout.logFile(id), layout.releaseEnvFile(id)]);
   const garbagePaths = plan.garbage.map((name) => {
     if (!name.startsWith('.') || !isSafeReleaseId(name.slice(1))) throw new Error(`not a garbage dir name: ${JSON.stringify(name)}`);
     return posix.join(layout.releasesDir, name);

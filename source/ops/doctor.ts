@@ -4,6 +4,7 @@ import type { Config, Target } from '../config/load.js';
 import { describeError, isDeployError } from '../errors.js';
 import { colours, type Colour } from '../engine/colours.js';
 import { systemdMode } from '../engine/supervisor/create-supervisor.js';
+import { identityFunctions } from '../engine/supervisor/process-identity.js';
 import { systemctlFunctions } from '../engine/supervisor/systemd-supervisor.js';
 import { instanceUnitName } from '../engine/supervisor/systemd-unit.js';
 import { arg, op, script } from '../remote/quote.js';
@@ -162,11 +163,11 @@ async function port(probe: HostProbe, colour: Colour): Promise<DoctorCheck> {
   const systemd = probe.target.supervisor === 'systemd';
   const ours = systemd
     ? script(op('q is-active --quiet'), arg(instanceUnitName(probe.config.app, port)))
-    : script(op('pid=$(cat'), arg(probe.layout.pidFile(colour)), op('2>/dev/null) && [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null'));
+    : script(op('identify'), arg(probe.layout.pidFile(colour)), arg(probe.layout.root), arg(String(port)));
   // Listening sockets (state 0A) from /proc, so neither ss nor netstat is needed; ss only adds
   // the owner's name, when it may see it.
   const result = await probe.sh(
-    `${systemd ? `${systemctlFunctions(systemdMode(probe.target))}\n` : ''}if ! cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk -v p=":$hex" '$2 ~ p"$" && $4 == "0A" { found = 1 } END { exit !found }'; then echo free; exit 0; fi
+    `${systemd ? systemctlFunctions(systemdMode(probe.target)) : identityFunctions}\nif ! cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk -v p=":$hex" '$2 ~ p"$" && $4 == "0A" { found = 1 } END { exit !found }'; then echo free; exit 0; fi
 if ${ours}; then echo ours; exit 0; fi
 echo taken; ss -ltnpH 2>/dev/null | awk -v p=":$port" '$4 ~ p"$" && $NF ~ /^users:/ { print $NF; exit }'`,
     { hex, port: String(port) },

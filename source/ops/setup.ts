@@ -101,9 +101,9 @@ export async function planSetup(
     });
   }
   wanted.push({
-    title: 'logrotate rule for the server logs',
+    title: 'logrotate rule for the server logs and the audit log',
     path: `/etc/logrotate.d/mcp-deploy-${config.app}`,
-    content: renderLogrotate(layout.logsDir, account),
+    content: renderLogrotate(layout, account),
     mode: 0o644,
   });
 
@@ -229,10 +229,20 @@ export function renderSiteSnippet(config: Config, target: Target): string {
   ].join('\n');
 }
 
-export function renderLogrotate(logsDir: string, account: Pick<Account, 'user' | 'group'>): string {
+/**
+ * The logrotate rule `setup` installs: the server log of every release, and the audit log.
+ * The two rotate differently. A server holds its log open, so it is copied and truncated in
+ * place; mcp-deploy opens audit.log anew for each line it appends (`cat >>`), so it is renamed and
+ * a new one created, which can lose no line (copy-then-truncate could drop one appended between
+ * the two). Both run as the SSH user, who owns the files.
+ */
+export function renderLogrotate(
+  paths: { readonly logsDir: string; readonly auditLog: string },
+  account: Pick<Account, 'user' | 'group'>,
+): string {
   return [
-    '# Written by mcp-deploy setup: the server log of every release.',
-    `"${logsDir}/*.log" {`,
+    '# Written by mcp-deploy setup: the server log of every release, and the audit log.',
+    `"${paths.logsDir}/*.log" {`,
     // The logs belong to the SSH user: rotate as that user, in a folder root does not own.
     `    su ${account.user} ${account.group}`,
     '    weekly',
@@ -244,6 +254,19 @@ export function renderLogrotate(logsDir: string, account: Pick<Account, 'user' |
     '    delaycompress',
     // The server holds its log open for appending: copy it, then truncate it in place.
     '    copytruncate',
+    '}',
+    '',
+    // One line per deploy, rollback and unlock: small, and worth keeping for long.
+    `"${paths.auditLog}" {`,
+    `    su ${account.user} ${account.group}`,
+    '    monthly',
+    '    rotate 24',
+    '    maxsize 10M',
+    '    missingok',
+    '    notifempty',
+    '    compress',
+    '    delaycompress',
+    `    create 0644 ${account.user} ${account.group}`,
     '}',
     '',
   ].join('\n');

@@ -1,18 +1,11 @@
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import ssh2, { type AgentAuthMethod, type ConnectConfig, type PublicKeyAuthMethod, type ServerHostKeyAlgorithm } from 'ssh2';
+import ssh2, { type AgentAuthMethod, type ConnectConfig, type PublicKeyAuthMethod } from 'ssh2';
 import { DeployError } from '../errors.js';
-import {
-  checkHostKey,
-  fingerprint,
-  keyTypeOf,
-  knownKeyTypes,
-  loadKnownHosts,
-  type HostKeyVerdict,
-  type KnownHostEntry,
-} from './known-hosts.js';
-import { classifyConnectError, hostKeyError, noKeyError, type AuthContext } from './ssh-errors.js';
+import { checkHostKey, fingerprint, keyTypeOf, loadKnownHosts, type HostKeyVerdict } from './known-hosts.js';
+import { checkFingerprintOption, hostKeyPreference, offeredHostKeyFormats } from './host-key-algorithms.js';
+import { classifyConnectError, hostKeyError, noCommonHostKeyAlgorithm, noKeyError, type AuthContext } from './ssh-errors.js';
 import { SshTransport } from './ssh-transport.js';
 
 /**
@@ -41,6 +34,11 @@ export type SshConnectOptions = {
    * known_hosts yet (--accept-host-key). It never overrides a known key that changed.
    */
   readonly acceptHostKey?: string;
+  /**
+   * Accept ssh-rsa (RSA with SHA-1) host key signatures, which OpenSSH has refused by default
+   * since 8.8; off by default. RSA keys signed with rsa-sha2-256/512 need nothing.
+   */
+  readonly allowSshRsaSha1?: boolean;
   /** SSH-level keepalives, so a dead connection is noticed; default 15 s (0 turns them off). */
   readonly keepaliveIntervalMs?: number;
   /**
@@ -54,18 +52,9 @@ export type UnknownHostKey = { readonly host: string; readonly port: number; rea
 
 const defaultKeyFiles = ['id_ed25519', 'id_ecdsa', 'id_rsa'] as const;
 
-/** Host key algorithms for each key type a known_hosts line can hold. */
-const algorithmsForKeyType: Readonly<Record<string, readonly ServerHostKeyAlgorithm[]>> = {
-  'ssh-ed25519': ['ssh-ed25519'],
-  'ecdsa-sha2-nistp256': ['ecdsa-sha2-nistp256'],
-  'ecdsa-sha2-nistp384': ['ecdsa-sha2-nistp384'],
-  'ecdsa-sha2-nistp521': ['ecdsa-sha2-nistp521'],
-  'ssh-rsa': ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'],
-};
-const defaultHostKeyAlgorithms = Object.values(algorithmsForKeyType).flat();
-
 export async function connectSsh(options: SshConnectOptions): Promise<SshTransport> {
   const port = options.port ?? 22;
+  if (options.acceptHostKey !== undefined) checkFingerprintOption(options.acceptHostKey);
   const endpoint = { host: options.host, port, user: options.user };
   const knownHostsFile = options.knownHostsFile ?? join(homedir(), '.ssh', 'known_hosts');
   const readyTimeoutMs = options.readyTimeoutMs ?? 20_000;
@@ -86,8 +75,11 @@ export async function connectSsh(options: SshConnectOptions): Promise<SshTranspo
     );
 
   let refusal: DeployError | undefined;
+  // Set once the server has shown its host key: the algorithms were agreed on.
+  let keyPresented = false;
   // The verifier's result is ignored by ssh2: returning verify()'s is only a short way to stop.
   const hostVerifier = (key: Buffer, verify: (accepted: boolean) => void) => {
+    keyPresented = true;
     const verdict: HostKeyVerdict = checkHostKey(entries, options.host, port, key);
     if (verdict.status === 'known') return verify(true);
     const presented = fingerprint(key);
@@ -109,6 +101,7 @@ export async function connectSsh(options: SshConnectOptions): Promise<SshTranspo
       .catch(() => verify(false));
   };
 
+  const acceptedHostKeyAlgorithms = hostKeyPreference(entries, options.host, port, options.allowSshRsaSha1 ?? false);
   const client = new ssh2.Client();
   const config: ConnectConfig = {
     host: options.host,
@@ -120,7 +113,7 @@ export async function connectSsh(options: SshConnectOptions): Promise<SshTranspo
     keepaliveCountMax: 4,
     hostVerifier,
     authHandler: auth.methods,
-    algorithms: { serverHostKey: hostKeyPreference(entries, options.host, port) },
+    algorithms: { serverHostKey: acceptedHostKeyAlgorithms },
   };
 
   await new Promise<void>((resolve, reject) => {
@@ -147,10 +140,34 @@ export async function connectSsh(options: SshConnectOptions): Promise<SshTranspo
       // ssh2 reports an unusable agent or key and then goes on with the next method.
       if (error.level === 'agent') return;
       if (error.level === 'client-authentication' && !/All configured authentication methods failed/.test(error.message)) return;
-      settle(refusal ?? classifyConnectError(error, { ...context, readyTimeoutMs }));
+      const failure = refusal ?? classifyConnectError(error, { ...context, readyTimeoutMs });
+      const resetEarly = (error as NodeJS.ErrnoException).code === 'ECONNRESET' && !keyPresented;
+      if (/no matching host key format/.test(error.message) || resetEarly) explainThen(failure, error);
+      else settle(failure);
     };
-    const onClose = () =>
-      settle(refusal ?? new DeployError('unreachable', `The SSH server at ${options.host}:${port} closed the connection during login.`));
+    const onClose = () => {
+      const failure =
+        refusal ?? new DeployError('unreachable', `The SSH server at ${options.host}:${port} closed the connection during login.`);
+      if (keyPresented) settle(failure);
+      else explainThen(failure, undefined);
+    };
+    // A handshake that ends before the server showed its key may have found no host key
+    // algorithm in common: which side noticed first decides whether we see ssh2's "no matching
+    // host key format" or the server closing on us. Ask the server what it offers (a second,
+    // short handshake that trusts nothing) and say so when that was the cause.
+    let explaining = false;
+    const explainThen = (failure: DeployError, cause: unknown) => {
+      if (explaining) return;
+      explaining = true;
+      const accepted = new Set<string>(acceptedHostKeyAlgorithms);
+      void offeredHostKeyFormats(options.host, port, readyTimeoutMs).then((offered) =>
+        settle(
+          offered.length > 0 && !offered.some((format) => accepted.has(format))
+            ? noCommonHostKeyAlgorithm(endpoint, offered, cause)
+            : failure,
+        ),
+      );
+    };
     client.on('ready', onReady);
     client.on('error', onError);
     client.on('close', onClose);
@@ -185,15 +202,6 @@ function sameFingerprint(given: string, presented: string): boolean {
       .replace(/^SHA256:/i, '')
       .replace(/=+$/, '');
   return normal(given) === normal(presented);
-}
-
-/**
- * Ask first for the key types known_hosts lists for this host, as OpenSSH does, so a host with
- * an RSA entry is not refused as "unknown" just because it also offers an ed25519 key.
- */
-function hostKeyPreference(entries: readonly KnownHostEntry[], host: string, port: number): ServerHostKeyAlgorithm[] {
-  const preferred = knownKeyTypes(entries, host, port).flatMap((type) => algorithmsForKeyType[type] ?? []);
-  return [...new Set([...preferred, ...defaultHostKeyAlgorithms])];
 }
 
 type AuthMethods = {

@@ -46,6 +46,29 @@ export function classifyConnectError(error: unknown, context: AuthContext & { re
   return new DeployError('unreachable', `SSH connection to ${address(context)} failed: ${message}`, { cause: error });
 }
 
+/**
+ * The handshake found no host key algorithm both sides accept. The usual cause is an old sshd
+ * that signs only with ssh-rsa (RSA with SHA-1), which we refuse as OpenSSH does since 8.8.
+ */
+export function noCommonHostKeyAlgorithm(endpoint: Endpoint, offered: readonly string[], cause: unknown): DeployError {
+  const where = address(endpoint);
+  if (offered.length > 0 && offered.every((format) => format === 'ssh-rsa' || format === 'ssh-dss')) {
+    return new DeployError(
+      'host-key',
+      `The SSH server at ${where} can sign its host key only with ${offered.join(', ')} (SHA-1), which mcp-deploy refuses, as OpenSSH does by default since 8.8.`,
+      {
+        hint: 'Best: give the host an ed25519 key (ssh-keygen -A) or a newer sshd. To accept it anyway, set "allowSshRsaSha1": true on the target.',
+        cause,
+      },
+    );
+  }
+  return new DeployError(
+    'host-key',
+    `The SSH server at ${where} offers no host key algorithm mcp-deploy accepts${offered.length > 0 ? ` (it offers ${offered.join(', ')})` : ''}.`,
+    { hint: 'mcp-deploy accepts ssh-ed25519, ecdsa-sha2-nistp256/384/521 and rsa-sha2-256/512 host keys.', cause },
+  );
+}
+
 export function authError(context: AuthContext, cause?: unknown): DeployError {
   const offered = [...context.triedKeys, ...(context.agent === undefined ? [] : [`the ssh-agent at ${context.agent}`])];
   const tried = offered.length === 0 ? 'No key was offered' : `Tried ${offered.join(', ')}`;

@@ -25,6 +25,8 @@ export type AuditRecord = {
   readonly message?: string;
   /** `exec`: the command that ran in the active release (masked like all output). */
   readonly command?: string;
+  /** An `unlock` that broke a lock: whose it was, in words (holder, since when, for what, why stale). */
+  readonly brokenLock?: string;
   /** Set when the record was shortened to fit one atomic append. */
   readonly truncated?: true;
 };

@@ -15,6 +15,7 @@ export const stepIds = [
   'prepare',
   'connect',
   'choose',
+  'env',
   'upload',
   'link',
   'install',
@@ -39,6 +40,27 @@ export type StepId = (typeof stepIds)[number];
 
 /** A step as a run declares it before it starts: the checklist's pending row. */
 export type DeclaredStep = { readonly id: StepId; readonly title: string };
+
+/**
+ * The steps that change the host. Each runs only once the session has checked, on the host,
+ * that the lock is still this run's (run/step.ts calls the runner's guard at their start): a run
+ * whose lock was broken stops before it changes anything else.
+ */
+export const hostChangingSteps: ReadonlySet<StepId> = new Set<StepId>([
+  'env',
+  'upload',
+  'link',
+  'install',
+  'hooks.beforeStart',
+  'start',
+  'switch',
+  'finalize',
+  'drain',
+  'hooks.afterSwitch',
+  'prune',
+  'rollback.switch',
+  'rollback.stop',
+]);
 
 /** Steps that undo a failed cutover; they run after the failure, not in the declared order. */
 export function isRecoveryStep(step: StepId): boolean {

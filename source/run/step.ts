@@ -1,6 +1,6 @@
 import { DeployError, describeError } from '../errors.js';
 import type { EventBus, ProgressUnit } from './events.js';
-import type { StepId } from './step-ids.js';
+import { hostChangingSteps, type StepId } from './step-ids.js';
 
 /** Thrown inside a step to mark it skipped, with the reason the operator sees. */
 export class StepSkipped extends Error {
@@ -38,6 +38,12 @@ export type StepRunner = {
   /** Aborted on Ctrl-C / SIGTERM: an interruptible step stops at its next boundary. */
   readonly signal?: AbortSignal;
   readonly checkpoint?: Checkpoint;
+  /**
+   * Called at the start of every step that changes the host (hostChangingSteps), after the test
+   * checkpoint: throws when this run may no longer change the host (its lock was taken). The
+   * session provides it; a host-changing step run without one is a bug.
+   */
+  readonly guard?: (step: StepId) => Promise<void>;
 };
 
 export type StepOptions = {
@@ -52,7 +58,8 @@ export type StepOptions = {
 /**
  * Runs one step and reports it: start, then done with its duration, skipped with a reason, or
  * failed with the message. The boundaries are handled here, for every step alike: the abort
- * check (unless the step is uninterruptible) and the test checkpoint, at the start and the end.
+ * check (unless the step is uninterruptible) and the test checkpoint, at the start and the end,
+ * and before a step that changes the host, the lock guard.
  * The error is re-thrown so the caller decides what failure means.
  */
 export async function runStep<T>(
@@ -62,10 +69,14 @@ export async function runStep<T>(
   body: (context: StepContext) => Promise<T>,
   options: StepOptions = {},
 ): Promise<T | undefined> {
-  const { bus, signal, checkpoint } = runner;
+  const { bus, signal, checkpoint, guard } = runner;
   const boundary = async (phase: 'start' | 'end') => {
     if (!options.uninterruptible) signal?.throwIfAborted();
     await checkpoint?.(step, phase);
+    if (phase === 'start' && hostChangingSteps.has(step)) {
+      if (guard === undefined) throw new Error(`the ${step} step changes the host but runs without the session's lock guard`);
+      await guard(step);
+    }
   };
   const started = performance.now();
   let detail: string | undefined;

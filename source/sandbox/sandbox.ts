@@ -4,6 +4,9 @@ import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { DeployError } from '../errors.js';
 import { renderUpstream } from '../engine/nginx.js';
+import { ProcessSupervisor } from '../engine/supervisor/process-supervisor.js';
+import { colours, hostLayout } from '../host/layout.js';
+import { LocalTransport } from '../remote/local-transport.js';
 import { sandboxNginxConf } from './nginx-conf.js';
 
 /**
@@ -112,22 +115,32 @@ export async function sandboxUp(options: { dir: string; source: string }): Promi
   return { dir, configFile, publicUrl, nginxPrefix };
 }
 
-/** Stops the sandbox's nginx and both colours, by their pid files. */
-export function sandboxDown(dirOption: string): string[] {
+/**
+ * Stops the sandbox's nginx and both colours. The colours go through the process supervisor,
+ * which signals a pid file's process only once it is proven to be the server it started: after
+ * a reboot, a stale pid file may name any process of the operator's.
+ */
+export async function sandboxDown(dirOption: string): Promise<string[]> {
   const dir = resolve(dirOption);
   const stopped: string[] = [];
-  const pidFiles = [join(dir, 'nginx', 'nginx.pid'), join(dir, 'host', 'run', 'blue.pid'), join(dir, 'host', 'run', 'green.pid')];
-  for (const file of pidFiles) {
-    if (!existsSync(file)) continue;
-    const pid = Number.parseInt(readFileSync(file, 'utf8').trim(), 10);
-    if (!Number.isInteger(pid) || pid <= 1) continue;
+  const nginxPid = join(dir, 'nginx', 'nginx.pid');
+  if (existsSync(nginxPid)) {
+    const pid = Number.parseInt(readFileSync(nginxPid, 'utf8').trim(), 10);
     try {
-      // The colours run as process groups (negative pid); nginx's master takes its workers along.
-      process.kill(file.endsWith('nginx.pid') ? pid : -pid, 'SIGTERM');
-      stopped.push(file);
+      // nginx's master takes its workers along.
+      if (Number.isInteger(pid) && pid > 1 && nginxRunning(join(dir, 'nginx'))) {
+        process.kill(pid, 'SIGTERM');
+        stopped.push(nginxPid);
+      }
     } catch {
       // already gone
     }
+  }
+  const layout = hostLayout(join(dir, 'host'));
+  const supervisor = new ProcessSupervisor(new LocalTransport(), layout, null, (message) => process.stderr.write(`! ${message}\n`));
+  for (const colour of colours) {
+    const result = await supervisor.stop(colour, { graceMs: 5_000 }).catch(() => null);
+    if (result?.wasRunning) stopped.push(layout.pidFile(colour));
   }
   return stopped;
 }
@@ -140,7 +153,9 @@ function nginxRunning(prefix: string): boolean {
   try {
     process.kill(pid, 0);
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !/\) [ZX] /.test(stat);
+    // The sandbox's own nginx names its prefix on its command line (nginx rewrites it into its
+    // process title, spaces and all): a reused pid does not.
+    return !/\) [ZX] /.test(stat) && `${readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ')} `.includes(` -p ${prefix} `);
   } catch {
     return false;
   }

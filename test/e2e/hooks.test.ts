@@ -131,7 +131,8 @@ describe.skipIf(skip !== undefined)(`hooks over SSH${skip ? ` (skipped: ${skip})
     // The new colour never started; traffic, state and the old server are as they were.
     expect(events.some((event) => event.kind === 'step:start' && event.step === 'start')).toBe(false);
     expect(existsSync(join(world.hostRoot, 'run', `${idle}.pid`))).toBe(false);
-    const activePid = Number(readFileSync(join(world.hostRoot, 'run', `${state.active.colour}.pid`), 'utf8'));
+    // The pid file holds `<pid> <start time> <token>`.
+    const activePid = Number.parseInt(readFileSync(join(world.hostRoot, 'run', `${state.active.colour}.pid`), 'utf8'), 10);
     expect(processRunning(activePid)).toBe(true);
     expect(await servedRelease()).toBe(state.active.release);
     expect(readFileSync(join(world.hostRoot, 'state.json'), 'utf8')).toBe(stateBefore);

@@ -64,12 +64,14 @@ describe('secrets never leak', () => {
     expect(result.stderr).toMatch(/notification to webhook failed/);
     expect(result.stdout + result.stderr).not.toContain(canary);
 
-    const envFile = join(world.hostRoot, 'shared', '.env');
+    // The release's own environment file (shared/env/<release>.env) holds them, and nothing else does.
+    const state = JSON.parse(readFileSync(join(world.hostRoot, 'state.json'), 'utf8'));
+    const envFile = join(world.hostRoot, 'shared', 'env', `${state.active.release}.env`);
     expect(statSync(envFile).mode & 0o777).toBe(0o600);
     expect(readFileSync(envFile, 'utf8')).toContain(`${canary}-file`);
     // Both reach the running server: from the file, and from the deploying environment.
-    const state = JSON.parse(readFileSync(join(world.hostRoot, 'state.json'), 'utf8'));
-    const pid = readFileSync(join(world.hostRoot, 'run', `${state.active.colour}.pid`), 'utf8').trim();
+    // The pid file holds `<pid> <start time> <token>`.
+    const pid = readFileSync(join(world.hostRoot, 'run', `${state.active.colour}.pid`), 'utf8').split(' ')[0];
     const serverEnv = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
     expect(serverEnv).toContain(`API_TOKEN=${canary}-file`);
     expect(serverEnv).toContain(`DB_PASSWORD=${canary}-env`);

@@ -78,22 +78,32 @@ export async function sshdSkipReason(): Promise<string | undefined> {
   }
 }
 
-export async function startSshd(options: { readonly login?: LoginShell } = {}): Promise<SshdHandle> {
+export type SshdOptions = {
+  readonly login?: LoginShell;
+  /**
+   * `rsa-sha1-only`: an RSA host key that the server signs only with ssh-rsa (SHA-1), as an old
+   * sshd does; the default is an ed25519 host key.
+   */
+  readonly hostKey?: 'ed25519' | 'rsa-sha1-only';
+};
+
+export async function startSshd(options: SshdOptions = {}): Promise<SshdHandle> {
   const login = options.login ?? 'bash';
   const account = isRoot() ? await ensureUser(testUsers[login], shellPaths[login]) : currentAccount();
   const dir = await mkdtemp(join(tmpdir(), 'mcpd-sshd-'));
   // sshd reads authorized_keys with the user's privileges: the user must be able to reach it.
   await chmod(dir, 0o755);
   try {
-    return await startIn(dir, account);
+    return await startIn(dir, account, options);
   } catch (error) {
     await rm(dir, { recursive: true, force: true });
     throw error;
   }
 }
 
-async function startIn(dir: string, account: Account): Promise<SshdHandle> {
-  const hostKey = join(dir, 'ssh_host_ed25519_key');
+async function startIn(dir: string, account: Account, options: SshdOptions): Promise<SshdHandle> {
+  const rsa = options.hostKey === 'rsa-sha1-only';
+  const hostKey = join(dir, rsa ? 'ssh_host_rsa_key' : 'ssh_host_ed25519_key');
   const identityFile = join(dir, 'client_ed25519');
   const authorizedKeysFile = join(dir, 'authorized_keys');
   const knownHostsFile = join(dir, 'known_hosts');
@@ -102,7 +112,16 @@ async function startIn(dir: string, account: Account): Promise<SshdHandle> {
   const pidFile = join(dir, 'sshd.pid');
   const workDir = join(dir, 'work');
 
-  await execChecked('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'mcp-deploy harness host', '-f', hostKey]);
+  await execChecked('ssh-keygen', [
+    '-q',
+    ...(rsa ? ['-t', 'rsa', '-b', '2048'] : ['-t', 'ed25519']),
+    '-N',
+    '',
+    '-C',
+    'mcp-deploy harness host',
+    '-f',
+    hostKey,
+  ]);
   await execChecked('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'mcp-deploy harness client', '-f', identityFile]);
   await writeFile(authorizedKeysFile, await readFile(`${identityFile}.pub`), { mode: 0o644 });
   await chmod(authorizedKeysFile, 0o644);
@@ -124,6 +143,7 @@ async function startIn(dir: string, account: Account): Promise<SshdHandle> {
       'ListenAddress 127.0.0.1',
       `Port ${port}`,
       `HostKey ${hostKey}`,
+      ...(rsa ? ['HostKeyAlgorithms ssh-rsa'] : []),
       `PidFile ${pidFile}`,
       `AuthorizedKeysFile ${authorizedKeysFile}`,
       'PubkeyAuthentication yes',

@@ -9,7 +9,8 @@ import { appendAudit, auditLine, isMalformedAuditLine, maxAuditLineBytes, readAu
 import type { AuditRecord } from '../../source/run/audit-record.js';
 import { hostNow } from '../../source/host/host-clock.js';
 import { hostLayout, type HostLayout } from '../../source/host/layout.js';
-import { acquireLock, breakLock, readLock, releaseLock, type LockRequest } from '../../source/host/lock.js';
+import { acquireLock, breakLock, readLock, refreshLock, releaseLock, type LockRequest } from '../../source/host/lock.js';
+import { heartbeatStaleSeconds, localMachine } from '../../source/host/lock-status.js';
 import { planPrune, prune, readPruneCandidates } from '../../source/host/prune.js';
 import { listReleases, markFailed, readReleaseContract, recordContract } from '../../source/host/releases.js';
 import { contractFormat, type Contract } from '../../source/contract/contract.js';
@@ -154,14 +155,65 @@ describe('lock', () => {
 
   it('calls a lock stale when its holder on this machine is gone', async () => {
     const pid = await deadPid();
-    await acquireLock(transport, layout, request({ pid }));
+    const machine = localMachine();
+    expect(machine).toMatch(/^[0-9a-f-]{36}\/pid:\[\d+\]$/);
+    await acquireLock(transport, layout, request({ pid, machine: machine! }));
     const status = await readLock(transport, layout, { staleMinutes: 60, localHostName: hostname() });
     expect(status).toMatchObject({ held: true, stale: true, staleReason: 'holder process is gone' });
     // From another machine the pid means nothing: not stale (it is young).
     const elsewhere = await readLock(transport, layout, { staleMinutes: 60, localHostName: 'some-other-laptop' });
     expect(elsewhere).toMatchObject({ held: true, stale: false });
+    // Nor from another PID namespace of the same host name (a container, unshare --pid).
+    const otherNamespace = await readLock(transport, layout, { staleMinutes: 60, localHostName: hostname(), machine: 'other/pid:[1]' });
+    expect(otherNamespace).toMatchObject({ held: true, stale: false });
     const error = await caught(acquireLock(transport, layout, request({ staleMinutes: 60 })));
     expect(error.message).toContain('it looks stale: holder process is gone');
+  });
+
+  it('keeps a heartbeat while held: fresh, it is a live holder; stopped for a minute, the holder is gone', async () => {
+    const held = await acquireLock(transport, layout, request({ pid: await deadPid() }));
+    const fresh = await readLock(transport, layout, { staleMinutes: 60, localHostName: 'elsewhere' });
+    expect(fresh).toMatchObject({ held: true, stale: false });
+    if (fresh.held) expect(fresh.heartbeatAgeSeconds).toBeLessThan(10);
+    const old = new Date(Date.now() - (heartbeatStaleSeconds + 30) * 1000);
+    await utimes(layout.lockHeartbeat, old, old);
+    const silent = await readLock(transport, layout, { staleMinutes: 60, localHostName: 'elsewhere' });
+    expect(silent).toMatchObject({ held: true, stale: true });
+    if (silent.held) expect(silent.staleReason).toMatch(/^no heartbeat for \d+ s$/);
+    // The holder's refresh brings it back, and proves the lock is still its own.
+    expect(await refreshLock(transport, layout, held.token, { localHostName: hostname() })).toEqual({ ours: true });
+    expect(await readLock(transport, layout, { staleMinutes: 60, localHostName: 'elsewhere' })).toMatchObject({ stale: false });
+  });
+
+  it('tells a holder whose lock was broken and taken who holds it now', async () => {
+    const first = await acquireLock(transport, layout, request({ operator: 'ana' }));
+    await breakLock(transport, layout);
+    expect(await refreshLock(transport, layout, first.token, { localHostName: hostname() })).toEqual({ ours: false, now: { held: false } });
+    await acquireLock(transport, layout, request({ operator: 'ben' }));
+    const answer = await refreshLock(transport, layout, first.token, { localHostName: hostname() });
+    expect(answer.ours).toBe(false);
+    if (!answer.ours && answer.now.held) expect(answer.now.info?.operator).toBe('ben');
+    else throw new Error(`expected ben's lock, got ${JSON.stringify(answer)}`);
+  });
+
+  it('breaks only the lock it looked at when given its token', async () => {
+    const first = await acquireLock(transport, layout, request({ operator: 'ana' }));
+    await releaseLock(transport, layout, first.token);
+    await acquireLock(transport, layout, request({ operator: 'ben' }));
+    expect(await breakLock(transport, layout, first.token)).toEqual({ removed: false });
+    expect(existsSync(layout.lockDir)).toBe(true);
+  });
+
+  it('reports a regular file where the lock goes as holding it (no deploy can take it), and --force removes it', async () => {
+    await writeFile(layout.lockDir, 'not a lock\n');
+    const status = await readLock(transport, layout, { staleMinutes: 60, localHostName: hostname() });
+    expect(status).toMatchObject({ held: true, info: null, stale: true, staleReason: 'not a lock directory' });
+    if (status.held) expect(status.unreadable).toContain('deploy.lock is a regular file, not the lock directory');
+    const error = await caught(acquireLock(transport, layout, request()));
+    expect(error.kind).toBe('locked');
+    expect(error.message).toContain('deploy.lock is a regular file');
+    expect(await breakLock(transport, layout)).toEqual({ removed: true });
+    await acquireLock(transport, layout, request());
   });
 
   it('calls a lock stale when it is older than staleMinutes by the host clock', async () => {
@@ -517,6 +569,8 @@ describe('prune', () => {
     await makeRelease(day(5), { release: meta(day(5), created(5), hash('d')) });
     await mkdir(join(root, 'shared', 'logs'), { recursive: true });
     for (const n of [1, 2, 3, 4, 5]) await writeFile(join(root, 'shared', 'logs', `${day(n)}.log`), 'log\n');
+    await mkdir(join(root, 'shared', 'env'), { recursive: true });
+    for (const n of [1, 2, 3, 4, 5]) await writeFile(join(root, 'shared', 'env', `${day(n)}.env`), 'A=1\n');
     const old = new Date(Date.now() - 2 * 3600 * 1000);
     for (const letter of ['a', 'b', 'c', 'd', 'f']) {
       await mkdir(join(root, 'shared', 'venvs', hash(letter), 'bin'), { recursive: true });
@@ -550,6 +604,7 @@ describe('prune', () => {
     const left = (dir: string) => readdir(join(root, dir)).then((names) => names.sort());
     expect(await left('releases')).toEqual(['.r-locked.partial', '.r-young.partial', day(2), day(3), day(4), day(5), 'weird name'].sort());
     expect(await left('shared/logs')).toEqual([2, 3, 4, 5].map((n) => `${day(n)}.log`));
+    expect(await left('shared/env')).toEqual([2, 3, 4, 5].map((n) => `${day(n)}.env`));
     expect(await left('shared/venvs')).toEqual([`.${hash('f')}.tmp-young`, hash('9'), hash('b'), hash('c'), hash('d')].sort());
 
     // Nothing left to do the second time round.

@@ -11,6 +11,10 @@ import { parseConfig, selectTarget, type Target } from '../../source/config/load
 import { DeployError } from '../../source/errors.js';
 import { applySetup, planSetup, renderLogrotate, type Consent } from '../../source/ops/setup.js';
 import { connectSsh } from '../../source/remote/connect.js';
+import { LocalTransport } from '../../source/remote/local-transport.js';
+import { appendAudit, readAudit } from '../../source/host/audit.js';
+import { hostLayout } from '../../source/host/layout.js';
+import type { AuditRecord } from '../../source/run/audit-record.js';
 import type { Transport } from '../../source/remote/transport.js';
 import { exec, isExecutable } from '../harness/system.js';
 import { sshdSkipReason, startSshd, type SshdHandle } from '../harness/index.js';
@@ -323,31 +327,56 @@ describe.skipIf(sshdSkip !== undefined)(`mcp-deploy setup on a real host${sshdSk
     expect(second.output).toMatch(/by hand\s+\/etc\/systemd\/system\/setuptest@\.service/);
   });
 
-  it('writes a logrotate rule that logrotate accepts', async (context) => {
+  it('writes a logrotate rule that logrotate accepts, and that rotates the audit log without losing a line', async (context) => {
     // Skipped only outside CI, which installs logrotate (a missing one there must fail the run).
     if (!process.env['CI'] && !isExecutable('/usr/sbin/logrotate')) context.skip('logrotate is not installed (apt-get install logrotate)');
-    // Given the rule for a logs folder with one log in it
-    const logs = join(scratch, 'logs');
-    await mkdir(logs, { recursive: true });
-    await writeFile(join(logs, '20261124T101500Z.log'), 'hello\n');
+    // Given the rule for a deploy root with one server log and an audit log
+    const layout = hostLayout(join(scratch, 'rotated'));
+    await mkdir(layout.logsDir, { recursive: true });
+    await writeFile(join(layout.logsDir, '20261124T101500Z.log'), 'hello\n');
+    const transport = new LocalTransport();
+    await appendAudit(transport, layout, auditRecord('r1'));
     const rule = join(scratch, 'rule.conf');
     const user = (await exec('id', ['-un'])).stdout.trim();
     const group = (await exec('id', ['-gn'])).stdout.trim();
-    await writeFile(rule, renderLogrotate(logs, { user, group }));
+    await writeFile(rule, renderLogrotate(layout, { user, group }));
+    const state = join(scratch, 'logrotate.state');
 
     // When logrotate reads it in debug mode (nothing is rotated)
-    const result = await exec('/usr/sbin/logrotate', ['-d', '-s', join(scratch, 'logrotate.state'), rule]);
+    const result = await exec('/usr/sbin/logrotate', ['-d', '-s', state, rule]);
 
-    // Then it parses and matches the log
+    // Then it parses and matches both logs
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stderr).toContain(join(logs, '20261124T101500Z.log'));
+    expect(result.stderr).toContain(join(layout.logsDir, '20261124T101500Z.log'));
+    expect(result.stderr).toContain(layout.auditLog);
     expect(result.stderr).not.toMatch(/error/i);
+
+    // When it really rotates (forced), the next append goes to a new audit.log, and the old line is kept
+    const forced = await exec('/usr/sbin/logrotate', ['-f', '-s', state, rule]);
+    expect(forced.code, forced.stderr).toBe(0);
+    await appendAudit(transport, layout, auditRecord('r2'));
+    expect((await readAudit(transport, layout)).map((entry) => ('to' in entry ? entry.to : null))).toEqual(['r2']);
+    expect(await readFile(`${layout.auditLog}.1`, 'utf8')).toContain('"to":"r1"');
   });
 
   async function chownToUser(path: string): Promise<void> {
     if (process.getuid?.() === 0) await exec('chown', ['-R', `${sshd.uid}:${sshd.gid}`, path]);
   }
 });
+
+function auditRecord(to: string): AuditRecord {
+  return {
+    at: '2026-11-24T10:16:02Z',
+    operator: 'ana',
+    localHost: 'laptop',
+    target: 't',
+    operation: 'deploy',
+    from: null,
+    to,
+    result: 'ok',
+    steps: [],
+  };
+}
 
 /** A terminal whose operator types `answer` once a question is shown. */
 function fakeTerminal(answer: string) {

@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { appendFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -240,5 +240,91 @@ describe.skipIf(sshdSkip !== undefined)(`SSH connection security${sshdSkip ? ` (
     const refused = await refusal({ knownHostsFile: changed, confirmUnknownHostKey: async () => (asked = true) });
     expect(asked).toBe(false);
     expect(refused.kind).toBe('host-key');
+  });
+});
+
+describe.skipIf(sshdSkip !== undefined)(`host key signatures and fingerprints${sshdSkip ? ` (skipped: ${sshdSkip})` : ''}`, () => {
+  let old: SshdHandle;
+  beforeAll(async () => {
+    // An sshd whose RSA host key is signed only with ssh-rsa (SHA-1), as before OpenSSH 8.8.
+    old = await startSshd({ hostKey: 'rsa-sha1-only' });
+  });
+  afterAll(async () => old?.stop());
+
+  const toOld = (overrides: Partial<SshConnectOptions> = {}): SshConnectOptions => ({
+    host: old.host,
+    port: old.port,
+    user: old.user,
+    identityFile: old.identityFile,
+    knownHostsFile: old.knownHostsFile,
+    agent: false,
+    ...overrides,
+  });
+
+  it('refuses a host that signs its key only with ssh-rsa (SHA-1), naming the key that allows it', async () => {
+    const error = await connectSsh(toOld()).then(
+      async (transport) => {
+        await transport.close();
+        return undefined;
+      },
+      (caught: unknown) => caught,
+    );
+    expect(error).toBeInstanceOf(DeployError);
+    expect((error as DeployError).kind, (error as DeployError).message).toBe('host-key');
+    expect((error as DeployError).message).toBe(
+      `The SSH server at 127.0.0.1:${old.port} can sign its host key only with ssh-rsa (SHA-1), which mcp-deploy refuses, as OpenSSH does by default since 8.8.`,
+    );
+    expect((error as DeployError).hint).toContain('"allowSshRsaSha1": true');
+  });
+
+  it('connects to it when the target allows ssh-rsa, and still checks the key against known_hosts', async () => {
+    const transport = await connectSsh(toOld({ allowSshRsaSha1: true }));
+    try {
+      expect((await transport.run(['id', '-un'])).stdout.trim()).toBe(old.user);
+    } finally {
+      await transport.close();
+    }
+    const unknown = await connectSsh(toOld({ allowSshRsaSha1: true, knownHostsFile: join(old.dir, 'nothing-here') })).catch(
+      (caught: unknown) => caught,
+    );
+    expect((unknown as DeployError).kind).toBe('host-key');
+    expect((unknown as DeployError).message).toContain(old.hostKeyFingerprint);
+  });
+
+  it('the binary: --accept-host-key with a malformed fingerprint says so and exits 2, before connecting', async () => {
+    // Nobody listens on the target's port: a value checked only once connected would end in
+    // "Cannot reach" (exit 3), so exit 2 proves it was refused before any connection.
+    const closedPort = await freePort();
+    const config = join(old.dir, 'malformed.mcpdeployrc.json');
+    await writeFile(
+      config,
+      JSON.stringify({
+        app: 'keys',
+        source: old.dir,
+        runtime: { type: 'python', entry: 'server.py' },
+        targets: {
+          here: {
+            host: old.host,
+            port: closedPort,
+            user: old.user,
+            identityFile: old.identityFile,
+            path: '/srv/keys',
+            publicUrl: 'http://127.0.0.1:1',
+          },
+        },
+      }),
+    );
+    const bin = new URL('../../bin/mcp-deploy.js', import.meta.url).pathname;
+    for (const [value, why] of [
+      ['SHA256:not-a-fingerprint', 'expected SHA256: and 43 characters of base64'],
+      ['MD5:16:27:ac:a5:76:28:2d:36:63:1b:56:4d:eb:df:a6:48', 'that is an MD5 fingerprint'],
+    ] as const) {
+      const run = spawnSync(process.execPath, [bin, 'status', '--accept-host-key', value, '--config', config], {
+        encoding: 'utf8',
+        env: { ...process.env, CI: 'true', NO_COLOR: '1' },
+      });
+      expect(run.status, run.stderr).toBe(2);
+      expect(run.stdout + run.stderr).toContain(`--accept-host-key ${JSON.stringify(value)} is malformed: ${why}`);
+    }
   });
 });

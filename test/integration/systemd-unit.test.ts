@@ -2,7 +2,7 @@ import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { renderServerEnv } from '../../source/engine/env-file.js';
+import { envFilesFor, renderServerEnv } from '../../source/engine/env-file.js';
 import { SystemdSupervisor } from '../../source/engine/supervisor/systemd-supervisor.js';
 import { renderUnit, runScriptPath, templateUnitName, type SystemdMode } from '../../source/engine/supervisor/systemd-unit.js';
 import type { ServerSpec } from '../../source/engine/supervisor/supervisor.js';
@@ -219,7 +219,7 @@ describe.each(modes)('SystemdSupervisor (%s units) driving the generated unit', 
       releaseDir: layout.releaseDir(release),
       script: server,
       env: { PORT: String(ports[colour]), RELEASE_ID: release },
-      envFile: layout.envFile,
+      envFiles: envFilesFor(layout, release),
       logFile: layout.logFile(release),
     };
   }
@@ -245,7 +245,10 @@ describe.each(modes)('SystemdSupervisor (%s units) driving the generated unit', 
     await mkdir(layout.releaseDir(release), { recursive: true });
     const dotenv = join(scratch, `${mode}.env`);
     await writeFile(dotenv, `SECRET=it's a $secret "really"\n`);
-    await writeFile(layout.envFile, (await renderServerEnv({ env: { required: [], file: dotenv } }))!.text, { mode: 0o600 });
+    await mkdir(layout.envDir, { recursive: true });
+    await writeFile(layout.releaseEnvFile(release), (await renderServerEnv({ env: { required: [], file: dotenv } }))!.text, {
+      mode: 0o600,
+    });
 
     // When blue starts a server that reports what it sees
     const server = 'printf "cwd=%s release=%s port=%s secret=%s\\n" "$(pwd)" "$RELEASE_ID" "$PORT" "$SECRET"; exec sleep 300';

@@ -43,6 +43,8 @@ export type CliOptions = {
   readonly timeoutMs?: number;
   /** Wrap the CLI, e.g. ['/usr/bin/time', '-v']; the PID is then the wrapper's. */
   readonly wrapper?: readonly string[];
+  /** The Node that runs bin/mcp-deploy.js; the repo's Node 24 by default. */
+  readonly node?: string;
 };
 
 export function startCli(args: readonly string[], options: CliOptions = {}): CliProcess {
@@ -52,7 +54,7 @@ export function startCli(args: readonly string[], options: CliOptions = {}): Cli
   }
   Object.assign(env, { CI: 'true', NO_COLOR: '1' }, options.env ?? {});
   if (options.fault !== undefined) Object.assign(env, { MCP_DEPLOY_TESTING: '1', MCP_DEPLOY_FAULT: options.fault });
-  const argv = [...(options.wrapper ?? []), nodeBinary, cliEntry, ...args];
+  const argv = [...(options.wrapper ?? []), options.node ?? nodeBinary, cliEntry, ...args];
   const started = performance.now();
   const child = spawn(argv[0]!, argv.slice(1), { cwd: options.cwd ?? process.cwd(), env, stdio: ['ignore', 'pipe', 'pipe'] });
   if (child.pid === undefined) throw new Error(`could not start ${argv.join(' ')}`);

@@ -41,9 +41,11 @@ export async function rollbackCommand(release: string | undefined, options: Glob
   if (face === 'app') return runApp('rollback', options, output, release);
   const context = createRunContext(options, output, { plain: true });
   try {
-    const summary = await rollback(context, { ...(release ? { release } : {}), force: options.force ?? false }).finally(() =>
-      reportNotifications(context),
-    );
+    const summary = await rollback(context, {
+      ...(release ? { release } : {}),
+      force: options.force ?? false,
+      ...(options.envFrom ? { envFrom: options.envFrom } : {}),
+    }).finally(() => reportNotifications(context));
     return finish(summary, output);
   } finally {
     context.dispose();

@@ -8,7 +8,7 @@ export const defaultSandboxDir = '.sandbox';
 export async function sandboxCommand(action: string, options: { dir?: string; source?: string }, output: Output): Promise<number> {
   const dir = options.dir ?? defaultSandboxDir;
   if (action === 'down') {
-    const stopped = sandboxDown(dir);
+    const stopped = await sandboxDown(dir);
     output.line(stopped.length > 0 ? `Stopped ${stopped.length} sandbox process(es).` : 'Nothing was running in the sandbox.');
     return 0;
   }

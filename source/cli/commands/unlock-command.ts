@@ -19,7 +19,7 @@ export async function unlockCommand(options: GlobalOptions, output: Output): Pro
     }
     output.line(`Lock held by ${describeHolder(status)}${status.stale ? ` (stale: ${status.staleReason})` : ''}.`);
     if (!removed) throw keptLockError(status);
-    output.line('Lock removed.');
+    output.line('Lock removed; recorded in audit.log.');
     return 0;
   });
 }

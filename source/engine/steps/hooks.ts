@@ -3,11 +3,12 @@ import type { HookConfig } from '../../config/schema.js';
 import { DeployError, isDeployError } from '../../errors.js';
 import { composeCommand } from '../../remote/compose.js';
 import { LocalTransport } from '../../remote/local-transport.js';
-import { arg, op, quote, script } from '../../remote/quote.js';
+import { op, quote, script } from '../../remote/quote.js';
 import type { Transport } from '../../remote/transport.js';
 import { runStep, StepFailure } from '../../run/step.js';
 import type { StepId } from '../../run/step-ids.js';
 import type { EngineContext } from '../context.js';
+import { loadEnvScript } from '../env-file.js';
 import type { Session } from '../session.js';
 
 /**
@@ -89,8 +90,8 @@ export function localHookEnv(
 export type HostHookRun = {
   readonly transport: Transport;
   readonly releaseDir: string;
-  /** The env file the supervisor gives the release: sourced first, like the server's. */
-  readonly envFile: string;
+  /** The release's environment files (env-file.ts envFilesFor): loaded first, as for the server. */
+  readonly envFiles: readonly string[];
   /** The server's own environment (PORT, HOST, RELEASE_ID, runtime.env) and the MCP_DEPLOY_* variables. */
   readonly env: Readonly<Record<string, string>>;
   /** Folders put first on PATH: the release's venv bin, node_modules/.bin. */
@@ -101,7 +102,12 @@ export type HostHookRun = {
 export function releaseHookRun(
   session: Session,
   next: { readonly release: string; readonly operation: 'deploy' | 'rollback' | 'restart'; readonly interpreter: string },
-  where: { readonly colour: string; readonly port: number; readonly envFile: string; readonly serverEnv: Readonly<Record<string, string>> },
+  where: {
+    readonly colour: string;
+    readonly port: number;
+    readonly envFiles: readonly string[];
+    readonly serverEnv: Readonly<Record<string, string>>;
+  },
 ): HostHookRun {
   const { context, transport, layout, active } = session;
   const releaseDir = layout.releaseDir(next.release);
@@ -114,7 +120,7 @@ export function releaseHookRun(
   return {
     transport,
     releaseDir,
-    envFile: where.envFile,
+    envFiles: where.envFiles,
     path,
     env: {
       ...where.serverEnv,
@@ -139,11 +145,7 @@ export async function hostHookStep(context: EngineContext, name: 'beforeStart' |
   if (hook === undefined) return;
   // The env file (secrets) is sourced by the shell on the host, never put on a command line.
   const prelude = script(
-    op('if [ -f'),
-    arg(run.envFile),
-    op(']; then set -a; .'),
-    arg(run.envFile),
-    op('; set +a; fi;'),
+    op(`${loadEnvScript(run.envFiles)};`),
     ...(run.path.length > 0 ? [op(`PATH=${run.path.map(quote).join(':')}:"$PATH"; export PATH;`)] : []),
   );
   await runHook(

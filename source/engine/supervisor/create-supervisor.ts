@@ -7,11 +7,20 @@ import { SystemdSupervisor } from './systemd-supervisor.js';
 import { WithLeftoverProcesses } from './leftover-processes.js';
 import type { SystemdMode } from './systemd-unit.js';
 
-export function createSupervisor(target: Target, transport: Transport, layout: HostLayout, app: string): Supervisor {
-  if (target.supervisor === 'process') return new ProcessSupervisor(transport, layout);
+/** `warn` hears of a record that names a process we did not start, which is then left alone. */
+export function createSupervisor(
+  target: Target,
+  transport: Transport,
+  layout: HostLayout,
+  app: string,
+  warn?: (message: string) => void,
+): Supervisor {
+  if (target.supervisor === 'process') return new ProcessSupervisor(transport, layout, target.ports, warn);
+  // systemd knows its units' processes by their cgroup and signals only those: no pid file to trust.
   const systemd = new SystemdSupervisor(transport, layout, { app, ports: target.ports, mode: systemdMode(target) });
-  // A host that moved from the process supervisor may still run a colour that way.
-  return new WithLeftoverProcesses(systemd, new ProcessSupervisor(transport, layout));
+  // A host that moved from the process supervisor may still run a colour that way: its pid
+  // files get the same identity check before any signal.
+  return new WithLeftoverProcesses(systemd, new ProcessSupervisor(transport, layout, target.ports, warn));
 }
 
 /** `systemdUser: true` runs the units under the SSH user's own manager (`systemctl --user`). */

@@ -11,11 +11,17 @@ export type ServerSpec = {
   readonly script: string;
   /** Non-secret environment for the server; secrets come from the env file. */
   readonly env: Readonly<Record<string, string>>;
-  readonly envFile: string;
+  /** The release's environment: the first of these that exists is loaded (env-file.ts envFilesFor). */
+  readonly envFiles: readonly string[];
   readonly logFile: string;
 };
 
-export type StopResult = { readonly wasRunning: boolean; readonly killed: boolean };
+export type StopResult = {
+  readonly wasRunning: boolean;
+  readonly killed: boolean;
+  /** Set when the record named a process that is not ours: what it is, in words. It was left alone. */
+  readonly foreign?: string;
+};
 
 export interface Supervisor {
   readonly kind: 'process' | 'systemd';

@@ -2,6 +2,7 @@ import { posix } from 'node:path';
 import { DeployError } from '../../errors.js';
 import { composeCommand } from '../../remote/compose.js';
 import { arg, op, script } from '../../remote/quote.js';
+import { loadEnvScript } from '../env-file.js';
 import type { ServerSpec } from './supervisor.js';
 
 /**
@@ -11,10 +12,10 @@ import type { ServerSpec } from './supervisor.js';
  * A template cannot know which release a colour runs, nor carry the server's command (a
  * `runtime.command` is arbitrary shell). So each instance runs a small script,
  * `<root>/run/<port>.sh`, that mcp-deploy rewrites before every start: cd into the release, load
- * `shared/.env`, send output to the release's own log, exec the server. Everything in it is built
+ * the release's environment (`shared/env/<id>.env`), send output to the release's own log, exec the server. Everything in it is built
  * with quote.ts, the one quoting dialect of this codebase.
  *
- * Why not `EnvironmentFile=`: systemd's env-file parser is not sh. `shared/.env` is written in
+ * Why not `EnvironmentFile=`: systemd's env-file parser is not sh. The env file is written in
  * sh quoting (`NAME='it'\''s'`), which systemd reads as `it''s'`; sourcing it with sh, as the
  * process supervisor does, gives every value exactly. And why not journald: the engine and
  * `mcp-deploy logs` read `shared/logs/<release>.log`, one file per release kept with a failed
@@ -100,7 +101,7 @@ export function renderRunScript(spec: ServerSpec, app: string): string {
   return [
     `# Written by mcp-deploy: what ${instanceUnitName(app, spec.port)} (${spec.colour}) runs, release ${spec.release}.`,
     '# Rewritten at every start; do not edit.',
-    script(op('if [ -f'), arg(spec.envFile), op(']; then set -a; .'), arg(spec.envFile), op('; set +a; fi')),
+    loadEnvScript(spec.envFiles),
     script(op('exec >>'), arg(spec.logFile), op('2>&1 </dev/null')),
     server,
     '',
