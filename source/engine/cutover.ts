@@ -7,13 +7,17 @@ import { serverCommand } from '../runtime/server-command.js';
 import { otherColour, portOf, type Colour } from './colours.js';
 import type { EngineContext } from './context.js';
 import type { ActiveSide, Session } from './session.js';
-import { switchUpstream } from './nginx.js';
+import { applyRouting, nginxReadsInclude, readIncludes } from './nginx.js';
+import { colourHeader } from './nginx-location-include.js';
+import { switchedTo, type Routing } from './nginx-routing.js';
 import { followServerLog, readLogTail } from './server-log.js';
-import { runStep, StepFailure } from '../run/step.js';
+import { runStep, StepFailure, StepSkipped } from '../run/step.js';
 import { portInUse } from './port-check.js';
-import { drainPort } from './drain.js';
+import { reloadSettleMs } from './drain.js';
+import { retireAndStop, stopGraceMs } from './retire.js';
+import { drainSessions } from './session-drain.js';
+import { waitForServing } from './served-by.js';
 import { accessLogOffset, judge, readBefore, readWindow } from './watch.js';
-import { waitForRelease } from '../health/release-identity.js';
 import type { Contract } from '../contract/contract.js';
 import type { ContractDiff } from '../contract/diff.js';
 import { contractStep, type ContractPolicy } from './contract-gate.js';
@@ -44,11 +48,18 @@ export type CutoverProgress = {
   /** The new release's MCP contract, read once it was healthy, and how it differs from the active one's. */
   contract: Contract | null;
   contractDiff: ContractDiff | null;
+  /** The routing nginx had before the switch (what a switch back returns to); null for an include that stated none. */
+  routingBefore: Routing | null;
+  /** The routing nginx has since the switch. */
+  routing: Routing | null;
+  /** The public URL named the colour that answered: the site routes through the location include, sessions are pinned. */
+  pinned: boolean;
+  /** performance.now() at the switch: the session drain's bound counts from there. */
+  switchedAt: number | null;
 };
 
-export const stopGraceMs = 10_000;
-/** How much longer than drainSeconds we wait for connections to the old colour to close. */
-export const maxExtraDrainMs = 30_000;
+/** How long the public URL may keep showing the old side after a reload before the switch counts as failed. */
+const servingTimeoutMs = 15_000;
 
 /**
  * Steps 5–10 of a deploy, shared with rollback: start the release on the idle colour, check it,
@@ -76,8 +87,16 @@ export async function cutover(session: Session, next: CutoverTarget, progress: C
   const log = followServerLog(transport, bus, logFile);
   try {
     await runStep(context, 'start', `Start ${colour} on port ${port}`, async (step) => {
-      const leftover = await supervisor.stop(colour, { graceMs: stopGraceMs });
-      if (leftover.wasRunning) step.log(`stopped a leftover ${colour} server from an earlier run`);
+      if (await supervisor.isRunning(colour)) {
+        // A run cut off during its session drain leaves the old colour serving its sessions:
+        // retire it properly (nginx answers them 404) before the port is taken over.
+        const { routing } = await readIncludes(transport, target);
+        const live = routing !== null && routing.active !== colour && routing.tags[colour] !== null;
+        if (live) step.log(`${colour} still served the sessions of a run that was cut off: retiring it first`);
+        const release = (await supervisor.runningRelease?.(colour)) ?? null;
+        await retireAndStop(session, { colour, port, release, routing, step, drain: live ? 'full' : 'none' });
+        step.log(`stopped a leftover ${colour} server from an earlier run`);
+      }
       if (await portInUse(transport, config.runtime.python, port)) {
         throw new DeployError('deploy', `Port ${port} (${colour}) on ${transport.label} is already in use by another process.`, {
           hint: `Find it with: ss -ltnp 'sport = :${port}' on the host, stop it or change targets.${target.name}.ports.${colour}.`,
@@ -134,9 +153,17 @@ export async function cutover(session: Session, next: CutoverTarget, progress: C
     await runStep(context, 'switch', `Switch nginx to ${colour} (${port})`, async (step) => {
       if (config.watch?.accessLog !== undefined && config.watch.seconds > 0)
         switchOffset = await accessLogOffset(transport, config.watch.accessLog);
-      await switchUpstream(transport, target, config.app, port, step.log);
+      const includes = await readIncludes(transport, target);
+      const routing = switchedTo(includes.routing, colour);
+      progress.routingBefore = includes.routing;
+      await applyRouting(transport, target, config.app, routing, step.log, includes);
       progress.switched = true;
-      step.detail(`upstream ${target.nginx.upstream} → 127.0.0.1:${port}`);
+      progress.routing = routing;
+      progress.switchedAt = performance.now();
+      const other = otherColour(colour);
+      step.detail(
+        `upstream ${target.nginx.upstream} → 127.0.0.1:${port}${routing.tags[other] !== null ? `; ${other} keeps the sessions it issued` : ''}`,
+      );
     });
 
     await runStep(context, 'verify', `Verify through ${target.publicUrl}`, async (step) => {
@@ -146,12 +173,7 @@ export async function cutover(session: Session, next: CutoverTarget, progress: C
       await checkWhileRunning(
         async (settled) => {
           const checks = AbortSignal.any([signal, settled]);
-          const identity = await waitForRelease(target.publicUrl, config.health.http, release, { timeoutMs: 30_000, signal: checks });
-          step.detail(
-            identity === 'confirmed'
-              ? `${release} answers through nginx`
-              : 'checks pass through nginx (the server does not report its release)',
-          );
+          step.detail(await proveServing(session, { colour, release }, progress, checks));
           await waitHealthy(target.publicUrl, config.health, {
             timeoutMs: Math.min(config.health.timeoutSeconds, 30) * 1000,
             signal: checks,
@@ -211,6 +233,51 @@ export async function cutover(session: Session, next: CutoverTarget, progress: C
     { uninterruptible: true },
   );
 
+  // From here on a stop asked for no longer undoes anything: it only cuts the waiting short.
+  let hurried = false;
+  await runStep(
+    context,
+    'sessions',
+    active ? `Let ${active.colour}'s sessions finish` : "Let the old colour's sessions finish",
+    async (step) => {
+      if (active === null) throw new StepSkipped('first deploy: no sessions to wait for');
+      if (!progress.pinned)
+        throw new StepSkipped(`sessions are not pinned: the site does not include ${target.nginx.locationFile} (see mcp-deploy doctor)`);
+      const tag = progress.routing?.tags[active.colour] ?? null;
+      if (tag === null) throw new StepSkipped(`no session is pinned to ${active.colour} (its sessions were issued before pinning)`);
+      const { sessionIdleSeconds, sessionMaxSeconds } = config.drain;
+      const outcome = await drainSessions(transport, target.nginx.sessionLog, {
+        colour: active.colour,
+        tag,
+        idleMs: sessionIdleSeconds * 1000,
+        maxMs: sessionMaxSeconds * 1000,
+        switchedAt: progress.switchedAt ?? performance.now(),
+        signal,
+        onProgress: ({ left, remainingMs, elapsedMs }) =>
+          step.progress(
+            Math.min(sessionMaxSeconds, Math.round(elapsedMs / 1000)),
+            sessionMaxSeconds,
+            'seconds',
+            `${left} session(s) on ${active.colour}, ${Math.ceil(remainingMs / 1000)} s left`,
+          ),
+      });
+      hurried = outcome.ended === 'interrupted';
+      const waited = `${(outcome.waitedMs / 1000).toFixed(1)} s`;
+      step.detail(
+        outcome.ended === 'quiet'
+          ? outcome.waitedMs < 1_000
+            ? `no active session on ${active.colour}`
+            : `${active.colour}'s sessions went quiet after ${waited}`
+          : outcome.ended === 'bound'
+            ? `${outcome.left} session(s) still active after ${sessionMaxSeconds} s (drain.sessionMaxSeconds): they start anew on ${colour}`
+            : outcome.ended === 'interrupted'
+              ? `stopped after ${waited}: ${active.colour} is retired now${outcome.left > 0 ? `, ${outcome.left} session(s) start anew on ${colour}` : ''}`
+              : `could not read ${target.nginx.sessionLog}: waited the whole ${sessionMaxSeconds} s`,
+      );
+    },
+    { uninterruptible: true },
+  );
+
   await runStep(
     context,
     'drain',
@@ -220,22 +287,63 @@ export async function cutover(session: Session, next: CutoverTarget, progress: C
         step.detail('first deploy: nothing to drain');
         return;
       }
-      // Interruptions no longer matter: the new release serves and is recorded. Requests that
-      // reached the old colour before the reload finish there: wait at least drainSeconds, then
-      // until nginx's old workers have let go of their connections to it.
-      const open = await drainPort(transport, active.port, {
-        minimumMs: config.drainSeconds * 1000,
-        maximumMs: config.drainSeconds * 1000 + maxExtraDrainMs,
-        log: step.log,
+      // Requests that reached the old colour before the reload finish there: its sessions are
+      // retired first, then it gets drainSeconds, then until nginx's old workers have let go of
+      // their connections to it.
+      const retirement = await retireAndStop(session, {
+        colour: active.colour,
+        port: active.port,
+        release: active.release,
+        routing: progress.routing,
+        step,
+        drain: hurried || signal.aborted ? 'short' : 'full',
       });
-      const stopped = await supervisor.stop(otherColour(colour), { graceMs: stopGraceMs });
-      const how = stopped.killed ? `ignored SIGTERM and was killed after ${stopGraceMs / 1000} s` : 'stopped';
-      step.detail(`${active.colour} ${how}${open > 0 ? ` with ${open} connection(s) still open after the drain` : ''}`);
+      progress.routing = retirement.routing;
+      const how = retirement.killed ? `ignored SIGTERM and was killed after ${stopGraceMs / 1000} s` : 'stopped';
+      step.detail(
+        `${active.colour} ${how}${retirement.open > 0 ? ` with ${retirement.open} connection(s) still open after the drain` : ''}`,
+      );
     },
     { uninterruptible: true },
   );
 
   if (hooks) await hostHookStep(context, 'afterSwitch', hookRun);
+}
+
+/**
+ * Verify's first half: the public URL is served by the new colour. Shown by the colour nginx
+ * names (the location include is in place: sessions are pinned), else by the release a health
+ * route reports, else by nginx's own configuration reading the include; without any of these
+ * nothing proves traffic moved, and the cutover is undone rather than trusted.
+ */
+async function proveServing(
+  session: Session,
+  expected: { readonly colour: Colour; readonly release: string },
+  progress: CutoverProgress,
+  signal: AbortSignal,
+): Promise<string> {
+  const { config, target } = session.context;
+  const proof = await waitForServing(target.publicUrl, config.health, expected, { timeoutMs: servingTimeoutMs, signal });
+  progress.pinned = proof.by === 'colour';
+  if (proof.by === 'colour') return `${expected.colour} answers through nginx (${colourHeader}); sessions are pinned`;
+  if (proof.by === 'release') return `${expected.release} answers through nginx; sessions are not pinned`;
+  const reads = await nginxReadsInclude(session.transport, target);
+  if (reads !== 'yes') {
+    throw new DeployError(
+      'deploy',
+      `Nothing shows that ${target.publicUrl} is served by ${expected.colour}: its answers name no colour, no health route reports the release, and ${
+        reads === 'no'
+          ? `nginx's configuration does not read ${target.nginx.upstreamFile}`
+          : 'nginx -T could not be run to check the configuration'
+      }.`,
+      {
+        hint: `Include ${target.nginx.locationFile} in the site's location (mcp-deploy setup shows the change; it also pins sessions), or report RELEASE_ID in a health.http route.`,
+      },
+    );
+  }
+  // nginx's old workers may still answer for a moment, and nothing tells them apart: wait that out.
+  await sleep(reloadSettleMs);
+  return 'nginx reads the include (the answers name neither colour nor release); sessions are not pinned';
 }
 
 export function newProgress(target: EngineContext['target'], active: ActiveSide): CutoverProgress {
@@ -249,6 +357,10 @@ export function newProgress(target: EngineContext['target'], active: ActiveSide)
     tools: null,
     contract: null,
     contractDiff: null,
+    routingBefore: null,
+    routing: null,
+    pinned: false,
+    switchedAt: null,
   };
 }
 

@@ -26,6 +26,7 @@ export const stepIds = [
   'verify',
   'watch',
   'finalize',
+  'sessions',
   'drain',
   'hooks.afterSwitch',
   'prune',

@@ -333,7 +333,7 @@ describe.skipIf(sshdSkip !== undefined)(`mcp-deploy setup on a real host${sshdSk
     const rule = join(scratch, 'rule.conf');
     const user = (await exec('id', ['-un'])).stdout.trim();
     const group = (await exec('id', ['-gn'])).stdout.trim();
-    await writeFile(rule, renderLogrotate(logs, { user, group }));
+    await writeFile(rule, renderLogrotate([logs], { user, group }));
 
     // When logrotate reads it in debug mode (nothing is rotated)
     const result = await exec('/usr/sbin/logrotate', ['-d', '-s', join(scratch, 'logrotate.state'), rule]);

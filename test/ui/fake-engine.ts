@@ -142,6 +142,7 @@ export function samplePlan(overrides: Partial<DeployPlan> = {}): DeployPlan {
     },
     tools: { active: ['search', 'fetch_doc'], next: ['search', 'summarize'], appearing: ['summarize'], disappearing: ['fetch_doc'] },
     contract: { active: null, next: null, diff: null },
+    sessions: { pinned: true, colour: 'blue', active: 2, idleSeconds: 30, maxSeconds: 60 },
     ...overrides,
   };
 }
