@@ -249,6 +249,7 @@ export async function cutover(session: Session, next: CutoverTarget, progress: C
       const outcome = await drainSessions(transport, target.nginx.sessionLog, {
         colour: active.colour,
         tag,
+        newAddress: `127.0.0.1:${port}`,
         idleMs: sessionIdleSeconds * 1000,
         maxMs: sessionMaxSeconds * 1000,
         switchedAt: progress.switchedAt ?? performance.now(),
@@ -272,7 +273,9 @@ export async function cutover(session: Session, next: CutoverTarget, progress: C
             ? `${outcome.left} session(s) still active after ${sessionMaxSeconds} s (drain.sessionMaxSeconds): they start anew on ${colour}`
             : outcome.ended === 'interrupted'
               ? `stopped after ${waited}: ${active.colour} is retired now${outcome.left > 0 ? `, ${outcome.left} session(s) start anew on ${colour}` : ''}`
-              : `could not read ${target.nginx.sessionLog}: waited the whole ${sessionMaxSeconds} s`,
+              : outcome.ended === 'blind'
+                ? `${target.nginx.sessionLog} shows no request to ${colour} since the switch (does the site set its own access_log? see docs/operations.md): waited the whole ${sessionMaxSeconds} s`
+                : `could not read ${target.nginx.sessionLog}: waited the whole ${sessionMaxSeconds} s`,
       );
     },
     { uninterruptible: true },

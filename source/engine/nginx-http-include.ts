@@ -1,5 +1,6 @@
 import type { Target } from '../config/load.js';
 import { colours, type Colour } from './colours.js';
+import { nginxQuoted } from './nginx-quote.js';
 import { type Routing, routingLine, tagPattern } from './nginx-routing.js';
 
 /**
@@ -12,7 +13,7 @@ import { type Routing, routingLine, tagPattern } from './nginx-routing.js';
  * Variables are named after the upstream, so two apps can share one nginx.
  */
 
-export type IncludePorts = Pick<Target, 'ports'> & { readonly nginx: Pick<Target['nginx'], 'upstream'> };
+export type IncludeTarget = Pick<Target, 'name' | 'ports'> & { readonly nginx: Pick<Target['nginx'], 'upstream' | 'sessionLog'> };
 
 /** `$<upstream>_<what>`, one family of variables per app. */
 export function variable(upstream: string, what: string): string {
@@ -23,7 +24,7 @@ export function colourUpstream(upstream: string, colour: Colour): string {
   return `${upstream}_${colour}`;
 }
 
-export function renderHttpInclude(target: IncludePorts, app: string, routing: Routing): string {
+export function renderHttpInclude(target: IncludeTarget, app: string, routing: Routing): string {
   const name = target.nginx.upstream;
   const v = (what: string) => variable(name, what);
   const address = (colour: Colour) => `127.0.0.1:${target.ports[colour]}`;
@@ -83,7 +84,16 @@ export function renderHttpInclude(target: IncludePorts, app: string, routing: Ro
     `    "~^(${tagPattern})\\.[!-~]*?([!-~]{1,10})$" $1.$2;`,
     '    default -;',
     '}',
-    `log_format ${name}_sessions '$msec ${v('log_in')} ${v('log_out')} $status $request_method';`,
+    `log_format ${name}_sessions '$msec ${v('log_in')} ${v('log_out')} $status $request_method $upstream_addr';`,
+    // At the http level, next to the server's own access_log: one in a location would replace the
+    // site's (access_log is inherited only where a level sets none). Only requests to this app's
+    // colours, and the 404s for its retired tags, are written.
+    `map "$upstream_addr|${v('retired')}" ${v('logged')} {`,
+    `    "~^(?:${colours.map(escapedAddress).join('|')})\\|" 1;`,
+    '    "~\\|1$" 1;',
+    '    default "";',
+    '}',
+    `access_log ${nginxQuoted(target.nginx.sessionLog, `targets.${target.name}.nginx.sessionLog`)} ${name}_sessions if=${v('logged')};`,
     '',
   ].join('\n');
 }

@@ -1,4 +1,3 @@
-import { DeployError } from '../errors.js';
 import type { Target } from '../config/load.js';
 import { variable } from './nginx-http-include.js';
 
@@ -6,10 +5,10 @@ import { variable } from './nginx-http-include.js';
  * The location-level include (`nginx.locationFile`): what the site's MCP `location` pulls in, in
  * place of its own `proxy_pass`, to keep every session on the colour that issued it. It routes by
  * the tag, strips it on the way in and adds it on the way out, answers a retired colour's tag
- * with 404, names the colour that answered (X-MCP-Deploy-Colour, which verify and the drain
- * check), and logs each request's session for the session drain and `status`.
+ * with 404, and names the colour that answered (X-MCP-Deploy-Colour, which verify and the drain
+ * check). The session log is written from the http include.
  *
- * Its `add_header`, `proxy_set_header`, `proxy_hide_header` and `access_log` replace those a
+ * Its `add_header`, `proxy_set_header` and `proxy_hide_header` replace those a
  * location would otherwise inherit from its server: docs/operations.md says what that means for a
  * site's own headers.
  */
@@ -24,7 +23,7 @@ export const retiredSessionBody = JSON.stringify({
   error: { code: -32001, message: 'Session not found: the release that started it has been replaced. Start a new session.' },
 });
 
-export type LocationTarget = { readonly name: string; readonly nginx: Pick<Target['nginx'], 'upstream' | 'sessionLog'> };
+export type LocationTarget = { readonly nginx: Pick<Target['nginx'], 'upstream'> };
 
 export function renderLocationInclude(target: LocationTarget, app: string): string {
   const name = target.nginx.upstream;
@@ -42,20 +41,6 @@ export function renderLocationInclude(target: LocationTarget, app: string): stri
     'proxy_hide_header Mcp-Session-Id;',
     `add_header Mcp-Session-Id ${v('session_out')} always;`,
     `add_header ${colourHeader} ${v('colour')} always;`,
-    `access_log ${nginxQuoted(target.nginx.sessionLog, `targets.${target.name}.nginx.sessionLog`)} ${name}_sessions;`,
     '',
   ].join('\n');
-}
-
-/**
- * A path written into nginx's configuration: quoted, so spaces are fine, but `$` would be read as
- * a variable and `"`, `\` or a line break would end the string early.
- */
-export function nginxQuoted(path: string, key: string): string {
-  if (/["\\$\n\r]/.test(path)) {
-    throw new DeployError('config', `${key} cannot go into nginx's configuration as it is: ${JSON.stringify(path)}.`, {
-      hint: `Set ${key} to a path without "$", quotes, backslashes or line breaks.`,
-    });
-  }
-  return `"${path}"`;
 }

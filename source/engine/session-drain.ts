@@ -10,7 +10,11 @@ import { liveSessions, SessionLogReader } from './session-log.js';
  */
 
 export type SessionDrainOutcome = {
-  readonly ended: 'quiet' | 'bound' | 'interrupted' | 'unreadable';
+  /**
+   * `blind`: the log showed no request to the new colour since the switch (verify's own went
+   * there), so nginx does not write it for this site: it cannot tell when sessions end.
+   */
+  readonly ended: 'quiet' | 'bound' | 'interrupted' | 'unreadable' | 'blind';
   /** Sessions of the old colour still active when the wait ended. */
   readonly left: number;
   readonly waitedMs: number;
@@ -19,6 +23,8 @@ export type SessionDrainOutcome = {
 export type SessionDrainOptions = {
   readonly colour: Colour;
   readonly tag: string;
+  /** `127.0.0.1:<port>` of the colour that took over: verify's requests went there after the switch. */
+  readonly newAddress: string;
   readonly idleMs: number;
   readonly maxMs: number;
   /** performance.now() at the switch: the bound counts from there. */
@@ -34,12 +40,18 @@ export async function drainSessions(transport: Transport, file: string, options:
   const started = performance.now();
   const deadline = options.switchedAt + options.maxMs;
   const waited = () => Math.round(performance.now() - started);
+  let first = true;
   for (;;) {
     const { now, readable } = await reader.read();
-    if (!readable) {
+    // Verify's requests went to the new colour after the switch: a log without them is not
+    // written for this site (a server or location with its own access_log does not inherit ours).
+    const sinceSwitchS = (performance.now() - options.switchedAt) / 1000 + 5;
+    const blind = first && readable && (reader.addresses.get(options.newAddress) ?? 0) < now - sinceSwitchS;
+    first = false;
+    if (!readable || blind) {
       // Without the log nothing says the sessions are over: they get the whole bound.
       await sleep(Math.max(0, deadline - performance.now()), options.signal);
-      return { ended: options.signal.aborted ? 'interrupted' : 'unreadable', left: 0, waitedMs: waited() };
+      return { ended: options.signal.aborted ? 'interrupted' : readable ? 'blind' : 'unreadable', left: 0, waitedMs: waited() };
     }
     const live = liveSessions(reader.book, options.tag, now - options.idleMs / 1000);
     const elapsedMs = performance.now() - options.switchedAt;

@@ -3,9 +3,10 @@ import { colourOfTag, tagPattern } from './nginx-routing.js';
 
 /**
  * The session log nginx writes through the location include (`nginx.sessionLog`): one line per
- * request, `$msec <session of the request> <session of the response> $status $request_method`,
- * each session written as `<tag>.<end of the server's id>` or `-`. What the session drain waits
- * on and what `status` counts. Times are nginx's, the host's clock.
+ * request to one of the app's colours, `$msec <session of the request> <session of the response>
+ * $status $request_method $upstream_addr`, each session written as `<tag>.<end of the server's
+ * id>` or `-`. What the session drain waits on and what `status` counts. Times are nginx's, the
+ * host's clock.
  */
 
 export type SessionActivity = {
@@ -22,12 +23,20 @@ export type SessionBook = Map<string, SessionActivity>;
 
 const sessionKey = new RegExp(`^(${tagPattern})\\.[!-~]+$`);
 
-/** Adds each line's activity to `book`; lines that are not ours are skipped. */
-export function recordSessionLines(text: string, book: SessionBook): void {
+/**
+ * Adds each line's activity to `book`, and to `addresses` when each upstream address last
+ * answered; lines that are not ours are skipped.
+ */
+export function recordSessionLines(text: string, book: SessionBook, addresses?: Map<string, number>): void {
   for (const line of text.split('\n')) {
-    const [msec, incoming, outgoing, status, method] = line.trim().split(' ');
+    const [msec, incoming, outgoing, status, method, ...upstream] = line.trim().split(' ');
     const at = Number(msec);
     if (!Number.isFinite(at) || status === undefined || method === undefined) continue;
+    // $upstream_addr may list several ("a, b") when nginx tried more than one: the last answered.
+    const address = upstream.join(' ').split(', ').pop();
+    if (addresses !== undefined && address !== undefined && address !== '-' && address !== '') {
+      addresses.set(address, Math.max(addresses.get(address) ?? 0, at));
+    }
     for (const key of new Set([incoming, outgoing])) {
       const tag = key === undefined ? null : (sessionKey.exec(key)?.[1] ?? null);
       if (key === undefined || tag === null) continue;
@@ -65,6 +74,8 @@ export const firstLookBytes = 512 * 1024;
  */
 export class SessionLogReader {
   readonly book: SessionBook = new Map();
+  /** When each upstream address last answered, by the log: proof the log sees a colour's traffic at all. */
+  readonly addresses = new Map<string, number>();
   #offset = -1;
 
   constructor(
@@ -97,7 +108,7 @@ export class SessionLogReader {
     let text = rest.join('\n');
     // A first look that starts inside the log starts inside a line: drop that part line.
     if (this.#offset < 0 && from > 0) text = text.slice(text.indexOf('\n') + 1);
-    recordSessionLines(text, this.book);
+    recordSessionLines(text, this.book, this.addresses);
     this.#offset = size;
     return { now, readable: true };
   }

@@ -1,4 +1,5 @@
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { isResetBeforeResponse } from './traffic.js';
 
 /**
  * An MCP client that holds one session, as IDEs and agents do: the official v2 SDK client, one
@@ -26,6 +27,8 @@ export type SessionClientReport = {
   readonly sessions: string[];
   /** Statuses of the GET event streams the SDK opened, in order. */
   readonly streams: number[];
+  /** Requests sent again after nginx closed a kept-alive connection before answering (see traffic.ts). */
+  retried: number;
 };
 
 export type SessionClient = {
@@ -42,14 +45,20 @@ export async function holdSession(
   options: { readonly tool: string; readonly intervalMs?: number; readonly maxCalls?: number; readonly maxMs?: number },
 ): Promise<SessionClient> {
   if (!/^http:\/\/127\.0\.0\.1:/.test(url)) throw new Error('session clients only talk to loopback');
-  const report: SessionClientReport = { calls: [], failures: [], sessions: [], streams: [] };
+  const report: SessionClientReport = { calls: [], failures: [], sessions: [], streams: [], retried: 0 };
   const deadline = Date.now() + (options.maxMs ?? 300_000);
   type Answer = { status: number; colour: string | null };
   let last = null as Answer | null;
   // Read through a function: the fetch above sets it while a call is awaited, which TypeScript cannot see.
   const answer = (): Answer | null => last;
   const recordingFetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
-    const response = await fetch(input, init);
+    // nginx closes idle kept-alive connections when it reloads; a request written at that instant
+    // never reached a server, and is sent again once, as traffic.ts does.
+    const response = await fetch(input, init).catch((error: unknown) => {
+      if (!isResetBeforeResponse(error) || init?.body instanceof ReadableStream) throw error;
+      report.retried += 1;
+      return fetch(input, init);
+    });
     const method = init?.method ?? (input instanceof Request ? input.method : 'GET');
     if (method === 'GET') report.streams.push(response.status);
     if (method === 'POST') last = { status: response.status, colour: response.headers.get('x-mcp-deploy-colour') };

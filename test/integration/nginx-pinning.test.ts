@@ -100,13 +100,14 @@ describe.skipIf(skip !== undefined).each([400, 404] as UnknownSessionStatus[])(
 
       // Then the held session still reaches blue, and its event stream (opened on blue) is still up
       const pinnedCalls = held.report.calls.filter((call) => call.session === first);
-      expect(pinnedCalls.every((call) => call.outcome === 'ok' && call.text === 'release-blue' && call.colour === 'blue')).toBe(true);
+      expect(pinnedCalls.length).toBeGreaterThan(20);
+      expect(pinnedCalls.filter((call) => !(call.outcome === 'ok' && call.text === 'release-blue' && call.colour === 'blue'))).toEqual([]);
       expect(held.report.streams[0]).toBe(200);
       // A new session lands on green, tagged as green's
       const fresh = await holdSession(url(), { tool: 'whoami', intervalMs: 20 });
       await fresh.waitCalls(3);
       expect(fresh.current()).toMatch(new RegExp(`^${routing.tags.green}\\.`));
-      expect(fresh.report.calls.every((call) => call.text === 'release-green')).toBe(true);
+      expect(fresh.report.calls.filter((call) => call.text !== 'release-green')).toEqual([]);
       // A stand-alone request (no session at all, as the 2026-07-28 revision sends) goes to green
       const alone = await post(null);
       expect(alone.headers.get('x-mcp-deploy-colour')).toBe('green');
