@@ -32,7 +32,7 @@ export type World = {
     events: EngineEvent[];
   };
   connect(): Promise<Transport>;
-  /** Edits server.py in the project (a new release's change). */
+  /** Edits the project's server (server.py unless the world was made with another entry): a new release's change. */
   editServer(change: (text: string) => string): void;
   stop(): Promise<void>;
 };
@@ -46,6 +46,8 @@ export type WorldOptions = {
   readonly site?: 'pinned' | 'single-upstream';
   /** The folder copied as the project (default: the example server). */
   readonly source?: string;
+  /** The file editServer edits (default server.py). */
+  readonly entry?: string;
 };
 
 export async function createWorld(options: WorldOptions): Promise<World> {
@@ -144,7 +146,7 @@ export async function createWorld(options: WorldOptions): Promise<World> {
       };
     },
     editServer: (change) => {
-      const file = join(project, 'server.py');
+      const file = join(project, options.entry ?? 'server.py');
       writeFileSync(file, change(readFileSync(file, 'utf8')));
     },
     stop: async () => {
