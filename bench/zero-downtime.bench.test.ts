@@ -5,8 +5,9 @@ import { formatZeroDowntime, measureZeroDowntime } from '../test/e2e/zero-downti
 
 /**
  * The long form: 20 deploys and 20 rollbacks alternate under steady load and long-lived requests,
- * over SSH when sshd can run here (BENCH_TRANSPORT=local to force the local transport).
- * Reports requests, failures and p50/p99 before, during and after the cutovers.
+ * with a cohort of MCP sessions held through them, over SSH when sshd can run here
+ * (BENCH_TRANSPORT=local to force the local transport). Reports requests, failures and p50/p99
+ * before, during and after the cutovers, and the sessions' calls, failures and 404s.
  */
 const cycles = Number(process.env['BENCH_CYCLES'] ?? 20);
 let world: World;
@@ -22,4 +23,5 @@ it(`zero downtime: ${cycles} deploys + ${cycles} rollbacks under load`, async ()
   mkdirSync('bench/results', { recursive: true });
   writeFileSync('bench/results/zero-downtime.md', `${text}\n`);
   expect(report.traffic.failed + report.slow.failed).toBe(0);
+  expect(report.sessions.withinBound.failed + report.sessions.withinBound.notFound + report.sessions.heldThrough.failed).toBe(0);
 }, 3_600_000);

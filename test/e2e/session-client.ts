@@ -37,12 +37,21 @@ export type SessionClient = {
   current(): string;
   /** Resolves once `count` more calls have finished. */
   waitCalls(count: number, timeoutMs?: number): Promise<void>;
-  stop(): Promise<SessionClientReport>;
+  /** Settles when the calls stop by themselves (maxCalls or maxMs reached). */
+  readonly finished: Promise<void>;
+  /** Stops calling; `end` also ends the session (DELETE), as a client that is done does. */
+  stop(options?: { readonly end?: boolean }): Promise<SessionClientReport>;
 };
 
 export async function holdSession(
   url: string,
-  options: { readonly tool: string; readonly intervalMs?: number; readonly maxCalls?: number; readonly maxMs?: number },
+  options: {
+    /** The tool each call calls; without one, each call lists the tools. */
+    readonly tool?: string;
+    readonly intervalMs?: number;
+    readonly maxCalls?: number;
+    readonly maxMs?: number;
+  },
 ): Promise<SessionClient> {
   if (!/^http:\/\/127\.0\.0\.1:/.test(url)) throw new Error('session clients only talk to loopback');
   const report: SessionClientReport = { calls: [], failures: [], sessions: [], streams: [], retried: 0 };
@@ -86,15 +95,21 @@ export async function holdSession(
       const session = held.transport.sessionId ?? '(none)';
       last = null;
       try {
-        const result = await held.client.callTool({ name: options.tool, arguments: {} }, { timeout: 15_000 });
-        const content = (result as { content?: { text?: string }[] }).content;
+        const text =
+          options.tool === undefined
+            ? (await held.client.listTools(undefined, { timeout: 15_000 })).tools.map((tool) => tool.name).join(',')
+            : (
+                (await held.client.callTool({ name: options.tool, arguments: {} }, { timeout: 15_000 })) as {
+                  content?: { text?: string }[];
+                }
+              ).content?.[0]?.text;
         report.calls.push({
           at: Date.now(),
           session,
           colour: answer()?.colour ?? null,
           status: answer()?.status ?? null,
           outcome: 'ok',
-          text: content?.[0]?.text ?? '',
+          text: text ?? '',
         });
       } catch (error) {
         const status = answer()?.status ?? null;
@@ -119,6 +134,7 @@ export async function holdSession(
   return {
     report,
     current: () => held.transport.sessionId ?? '(none)',
+    finished: loop,
     waitCalls: (count, timeoutMs = 30_000) =>
       new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`${count} calls did not finish within ${timeoutMs} ms`)), timeoutMs);
@@ -130,9 +146,10 @@ export async function holdSession(
           },
         });
       }),
-    stop: async () => {
+    stop: async ({ end = false } = {}) => {
       stopping = true;
       await loop;
+      if (end) await held.transport.terminateSession().catch(() => {});
       await held.client.close().catch(() => {});
       return report;
     },
