@@ -4,22 +4,18 @@ import { switchCurrent, writeState } from '../host/state.js';
 import { hostNow } from '../host/host-clock.js';
 import { waitHealthy } from '../health/wait-healthy.js';
 import { serverCommand } from '../runtime/server-command.js';
-import { otherColour, portOf, type Colour } from './colours.js';
-import type { EngineContext } from './context.js';
-import type { ActiveSide, Session } from './session.js';
-import { applyRouting, nginxReadsInclude, readIncludes } from './nginx.js';
-import { colourHeader } from './nginx-location-include.js';
-import { switchedTo, type Routing } from './nginx-routing.js';
+import { otherColour, portOf } from './colours.js';
+import type { CutoverProgress } from './cutover-progress.js';
+import type { Session } from './session.js';
+import { applyRouting, readIncludes } from './nginx.js';
+import { switchedTo } from './nginx-routing.js';
 import { followServerLog, readLogTail } from './server-log.js';
-import { runStep, StepFailure, StepSkipped } from '../run/step.js';
+import { runStep, StepFailure } from '../run/step.js';
 import { portInUse } from './port-check.js';
-import { reloadSettleMs } from './drain.js';
 import { retireAndStop, stopGraceMs } from './retire.js';
-import { drainSessions } from './session-drain.js';
-import { waitForServing } from './served-by.js';
+import { proveServing } from './prove-serving.js';
+import { sessionsStep } from './steps/sessions.js';
 import { accessLogOffset, judge, readBefore, readWindow } from './watch.js';
-import type { Contract } from '../contract/contract.js';
-import type { ContractDiff } from '../contract/diff.js';
 import { contractStep, type ContractPolicy } from './contract-gate.js';
 import { hostHookStep, releaseHookRun } from './steps/hooks.js';
 
@@ -36,30 +32,6 @@ export type CutoverTarget = {
   /** What moves traffic: the host hooks are told (a restart runs none). */
   readonly operation: 'deploy' | 'rollback' | 'restart';
 };
-
-/** How far a cutover got, so recovery knows what to undo. Mutated as steps complete. */
-export type CutoverProgress = {
-  colour: Colour;
-  port: number;
-  started: boolean;
-  switched: boolean;
-  finalized: boolean;
-  tools: string[] | null;
-  /** The new release's MCP contract, read once it was healthy, and how it differs from the active one's. */
-  contract: Contract | null;
-  contractDiff: ContractDiff | null;
-  /** The routing nginx had before the switch (what a switch back returns to); null for an include that stated none. */
-  routingBefore: Routing | null;
-  /** The routing nginx has since the switch. */
-  routing: Routing | null;
-  /** The public URL named the colour that answered: the site routes through the location include, sessions are pinned. */
-  pinned: boolean;
-  /** performance.now() at the switch: the session drain's bound counts from there. */
-  switchedAt: number | null;
-};
-
-/** How long the public URL may keep showing the old side after a reload before the switch counts as failed. */
-const servingTimeoutMs = 15_000;
 
 /**
  * Steps 5–10 of a deploy, shared with rollback: start the release on the idle colour, check it,
@@ -234,52 +206,7 @@ export async function cutover(session: Session, next: CutoverTarget, progress: C
   );
 
   // From here on a stop asked for no longer undoes anything: it only cuts the waiting short.
-  let hurried = false;
-  await runStep(
-    context,
-    'sessions',
-    active ? `Let ${active.colour}'s sessions finish` : "Let the old colour's sessions finish",
-    async (step) => {
-      if (active === null) throw new StepSkipped('first deploy: no sessions to wait for');
-      if (!progress.pinned)
-        throw new StepSkipped(`sessions are not pinned: the site does not include ${target.nginx.locationFile} (see mcp-deploy doctor)`);
-      const tag = progress.routing?.tags[active.colour] ?? null;
-      if (tag === null) throw new StepSkipped(`no session is pinned to ${active.colour} (its sessions were issued before pinning)`);
-      const { sessionIdleSeconds, sessionMaxSeconds } = config.drain;
-      const outcome = await drainSessions(transport, target.nginx.sessionLog, {
-        colour: active.colour,
-        tag,
-        newAddress: `127.0.0.1:${port}`,
-        idleMs: sessionIdleSeconds * 1000,
-        maxMs: sessionMaxSeconds * 1000,
-        switchedAt: progress.switchedAt ?? performance.now(),
-        signal,
-        onProgress: ({ left, remainingMs, elapsedMs }) =>
-          step.progress(
-            Math.min(sessionMaxSeconds, Math.round(elapsedMs / 1000)),
-            sessionMaxSeconds,
-            'seconds',
-            `${left} session(s) on ${active.colour}, ${Math.ceil(remainingMs / 1000)} s left`,
-          ),
-      });
-      hurried = outcome.ended === 'interrupted';
-      const waited = `${(outcome.waitedMs / 1000).toFixed(1)} s`;
-      step.detail(
-        outcome.ended === 'quiet'
-          ? outcome.waitedMs < 1_000
-            ? `no active session on ${active.colour}`
-            : `${active.colour}'s sessions went quiet after ${waited}`
-          : outcome.ended === 'bound'
-            ? `${outcome.left} session(s) still active after ${sessionMaxSeconds} s (drain.sessionMaxSeconds): they start anew on ${colour}`
-            : outcome.ended === 'interrupted'
-              ? `stopped after ${waited}: ${active.colour} is retired now${outcome.left > 0 ? `, ${outcome.left} session(s) start anew on ${colour}` : ''}`
-              : outcome.ended === 'blind'
-                ? `${target.nginx.sessionLog} shows no request to ${colour} since the switch (does the site set its own access_log? see docs/operations.md): waited the whole ${sessionMaxSeconds} s`
-                : `could not read ${target.nginx.sessionLog}: waited the whole ${sessionMaxSeconds} s`,
-      );
-    },
-    { uninterruptible: true },
-  );
+  const hurried = await sessionsStep(session, progress);
 
   await runStep(
     context,
@@ -311,60 +238,6 @@ export async function cutover(session: Session, next: CutoverTarget, progress: C
   );
 
   if (hooks) await hostHookStep(context, 'afterSwitch', hookRun);
-}
-
-/**
- * Verify's first half: the public URL is served by the new colour. Shown by the colour nginx
- * names (the location include is in place: sessions are pinned), else by the release a health
- * route reports, else by nginx's own configuration reading the include; without any of these
- * nothing proves traffic moved, and the cutover is undone rather than trusted.
- */
-async function proveServing(
-  session: Session,
-  expected: { readonly colour: Colour; readonly release: string },
-  progress: CutoverProgress,
-  signal: AbortSignal,
-): Promise<string> {
-  const { config, target } = session.context;
-  const proof = await waitForServing(target.publicUrl, config.health, expected, { timeoutMs: servingTimeoutMs, signal });
-  progress.pinned = proof.by === 'colour';
-  if (proof.by === 'colour') return `${expected.colour} answers through nginx (${colourHeader}); sessions are pinned`;
-  if (proof.by === 'release') return `${expected.release} answers through nginx; sessions are not pinned`;
-  const reads = await nginxReadsInclude(session.transport, target);
-  if (reads !== 'yes') {
-    throw new DeployError(
-      'deploy',
-      `Nothing shows that ${target.publicUrl} is served by ${expected.colour}: its answers name no colour, no health route reports the release, and ${
-        reads === 'no'
-          ? `nginx's configuration does not read ${target.nginx.upstreamFile}`
-          : 'nginx -T could not be run to check the configuration'
-      }.`,
-      {
-        hint: `Include ${target.nginx.locationFile} in the site's location (mcp-deploy setup shows the change; it also pins sessions), or report RELEASE_ID in a health.http route.`,
-      },
-    );
-  }
-  // nginx's old workers may still answer for a moment, and nothing tells them apart: wait that out.
-  await sleep(reloadSettleMs);
-  return 'nginx reads the include (the answers name neither colour nor release); sessions are not pinned';
-}
-
-export function newProgress(target: EngineContext['target'], active: ActiveSide): CutoverProgress {
-  const colour = active === null ? 'blue' : otherColour(active.colour);
-  return {
-    colour,
-    port: portOf(target, colour),
-    started: false,
-    switched: false,
-    finalized: false,
-    tools: null,
-    contract: null,
-    contractDiff: null,
-    routingBefore: null,
-    routing: null,
-    pinned: false,
-    switchedAt: null,
-  };
 }
 
 /**

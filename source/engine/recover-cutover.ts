@@ -2,7 +2,7 @@ import { describeError } from '../errors.js';
 import { publicUrlProblem } from '../health/public-answer.js';
 import { markFailed } from '../host/releases.js';
 import { runStep } from '../run/step.js';
-import type { CutoverProgress } from './cutover.js';
+import type { CutoverProgress } from './cutover-progress.js';
 import { applyRouting } from './nginx.js';
 import { switchedBack as switchedBackTo } from './nginx-routing.js';
 import type { Failure } from './operation.js';
