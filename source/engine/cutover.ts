@@ -145,7 +145,7 @@ export async function cutover(session: Session, next: CutoverTarget, progress: C
       await checkWhileRunning(
         async (settled) => {
           const checks = AbortSignal.any([signal, settled]);
-          step.detail(await proveServing(session, { colour, release }, progress, checks));
+          step.detail(await proveServing(session, { colour, release }, active?.release ?? null, progress, checks));
           await waitHealthy(target.publicUrl, config.health, {
             timeoutMs: Math.min(config.health.timeoutSeconds, 30) * 1000,
             signal: checks,
@@ -223,7 +223,8 @@ export async function cutover(session: Session, next: CutoverTarget, progress: C
       const retirement = await retireAndStop(session, {
         colour: active.colour,
         port: active.port,
-        release: active.release,
+        // The same release on both colours (a restart): a reported release cannot tell them apart.
+        release: active.release === release ? null : active.release,
         routing: progress.routing,
         step,
         drain: hurried || signal.aborted ? 'short' : 'full',

@@ -19,11 +19,14 @@ const servingTimeoutMs = 15_000;
 export async function proveServing(
   session: Session,
   expected: { readonly colour: Colour; readonly release: string },
+  /** The release the old colour runs: when it is the same one (a restart), a reported release proves nothing. */
+  previous: string | null,
   progress: CutoverProgress,
   signal: AbortSignal,
 ): Promise<string> {
   const { config, target } = session.context;
-  const proof = await waitForServing(target.publicUrl, config.health, expected, { timeoutMs: servingTimeoutMs, signal });
+  const distinct = { colour: expected.colour, release: previous === expected.release ? null : expected.release };
+  const proof = await waitForServing(target.publicUrl, config.health, distinct, { timeoutMs: servingTimeoutMs, signal });
   progress.pinned = proof.by === 'colour';
   if (proof.by === 'colour') return `${expected.colour} answers through nginx (${colourHeader}); sessions are pinned`;
   if (proof.by === 'release') return `${expected.release} answers through nginx; sessions are not pinned`;
@@ -31,7 +34,7 @@ export async function proveServing(
   if (reads !== 'yes') {
     throw new DeployError(
       'deploy',
-      `Nothing shows that ${target.publicUrl} is served by ${expected.colour}: its answers name no colour, no health route reports the release, and ${
+      `Nothing shows that ${target.publicUrl} is served by ${expected.colour}: its answers name no colour, no health route reports ${distinct.release === null ? 'a release that tells the colours apart' : 'the release'}, and ${
         reads === 'no'
           ? `nginx's configuration does not read ${target.nginx.upstreamFile}`
           : 'nginx -T could not be run to check the configuration'

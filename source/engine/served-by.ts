@@ -55,7 +55,8 @@ export type ServingProof =
 export async function waitForServing(
   publicUrl: string,
   health: Config['health'],
-  expected: { readonly colour: Colour; readonly release: string },
+  /** `release` null: the old side runs the same release (a restart), so a reported release tells nothing. */
+  expected: { readonly colour: Colour; readonly release: string | null },
   options: { readonly timeoutMs: number; readonly signal?: AbortSignal },
 ): Promise<ServingProof> {
   const deadline = performance.now() + options.timeoutMs;
@@ -66,8 +67,9 @@ export async function waitForServing(
     if (seen !== null) {
       last = seen;
       if (seen.colour === expected.colour) return { by: 'colour', colour: seen.colour };
-      if (seen.colour === null && seen.release === expected.release) return { by: 'release', release: seen.release };
-      if (seen.colour === null && seen.release === null) return { by: 'nothing' };
+      if (seen.colour === null && expected.release !== null && seen.release === expected.release)
+        return { by: 'release', release: seen.release };
+      if (seen.colour === null && (seen.release === null || expected.release === null)) return { by: 'nothing' };
     }
     if (performance.now() >= deadline) break;
     await sleep(100, options.signal);
@@ -76,7 +78,7 @@ export async function waitForServing(
     last === null ? 'nothing answered' : last.colour !== null ? `${last.colour} still answers` : `release ${last.release} still answers`;
   throw new DeployError(
     'deploy',
-    `${publicUrl} is not served by ${expected.colour} (${expected.release}) ${Math.round(options.timeoutMs / 1000)} s after the switch: ${what}.`,
+    `${publicUrl} is not served by ${expected.colour}${expected.release === null ? '' : ` (${expected.release})`} ${Math.round(options.timeoutMs / 1000)} s after the switch: ${what}.`,
     { hint: 'nginx did not take the new routing: check that the site includes the files mcp-deploy rewrites (mcp-deploy doctor).' },
   );
 }
