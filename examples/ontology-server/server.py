@@ -22,7 +22,8 @@ import sys
 import threading
 import time
 import uuid
-from collections import OrderedDict, namedtuple
+from collections import OrderedDict
+from collections import namedtuple
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
