@@ -26,7 +26,15 @@ export async function proveServing(
 ): Promise<string> {
   const { config, target } = session.context;
   const distinct = { colour: expected.colour, release: previous === expected.release ? null : expected.release };
-  const proof = await waitForServing(target.publicUrl, config.health, distinct, { timeoutMs: servingTimeoutMs, signal });
+  let proof = await waitForServing(target.publicUrl, config.health, distinct, { timeoutMs: servingTimeoutMs, signal });
+  // nginx's old workers go on accepting connections for a moment after a reload (longer on a
+  // busy host), and would send the health checks that follow to the old colour: one look at the
+  // new colour is not enough. Look again once that moment is over, and go by that look.
+  const settled = (progress.switchedAt ?? 0) + reloadSettleMs - performance.now();
+  if (proof.by !== 'nothing' && settled > 0) {
+    await sleep(settled);
+    proof = await waitForServing(target.publicUrl, config.health, distinct, { timeoutMs: servingTimeoutMs, signal });
+  }
   progress.pinned = proof.by === 'colour';
   if (proof.by === 'colour') return `${expected.colour} answers through nginx (${colourHeader}); sessions are pinned`;
   if (proof.by === 'release') return `${expected.release} answers through nginx; sessions are not pinned`;
