@@ -5,13 +5,16 @@ import { formatZeroDowntime, measureZeroDowntime } from '../test/e2e/zero-downti
 
 /**
  * The long form: 20 deploys and 20 rollbacks alternate under steady load and long-lived requests,
- * over SSH when sshd can run here (BENCH_TRANSPORT=local to force the local transport).
- * Reports requests, failures and p50/p99 before, during and after the cutovers.
+ * with a cohort of MCP sessions held through them, over SSH when sshd can run here
+ * (BENCH_TRANSPORT=local to force the local transport). Reports requests, failures and p50/p99
+ * before, during and after the cutovers, and the sessions' calls, failures and 404s.
  */
 const cycles = Number(process.env['BENCH_CYCLES'] ?? 20);
+/** BENCH_SITE=single-upstream: a site that does not pin sessions, for comparison (sessions then fail by design). */
+const site = process.env['BENCH_SITE'] === 'single-upstream' ? 'single-upstream' : 'pinned';
 let world: World;
 beforeAll(async () => {
-  world = await createWorld({ transport: process.env['BENCH_TRANSPORT'] === 'local' ? 'local' : 'ssh' });
+  world = await createWorld({ transport: process.env['BENCH_TRANSPORT'] === 'local' ? 'local' : 'ssh', site });
 }, 120_000);
 afterAll(async () => world?.stop());
 
@@ -20,6 +23,8 @@ it(`zero downtime: ${cycles} deploys + ${cycles} rollbacks under load`, async ()
   const text = formatZeroDowntime(report);
   console.log(`\n${text}\n`);
   mkdirSync('bench/results', { recursive: true });
-  writeFileSync('bench/results/zero-downtime.md', `${text}\n`);
+  writeFileSync(`bench/results/zero-downtime${site === 'pinned' ? '' : `-${site}`}.md`, `${text}\n`);
   expect(report.traffic.failed + report.slow.failed).toBe(0);
+  if (site === 'pinned')
+    expect(report.sessions.withinBound.failed + report.sessions.withinBound.notFound + report.sessions.heldThrough.failed).toBe(0);
 }, 3_600_000);

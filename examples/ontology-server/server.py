@@ -2,8 +2,11 @@
 """Example MCP server: answers questions about the Turtle ontologies in ./ontologies.
 
 Standard library only (Python 3.9+). Speaks MCP over Streamable HTTP at POST /mcp with
-plain JSON responses and no sessions (stateless), so any number of instances can sit
-behind one reverse proxy. See README.md for endpoints, tools and environment variables.
+plain JSON responses. Like most 2025-era servers it issues a session on `initialize`
+(Mcp-Session-Id) and keeps it in memory, so a request carrying a session this process did
+not issue gets 404 (the client's cue to start a new session); DELETE /mcp ends a session.
+Requests without a session are served too (stand-alone requests). See README.md for
+endpoints, tools and environment variables.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import socketserver
 import sys
 import threading
 import time
+import uuid
+from collections import OrderedDict
 from collections import namedtuple
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -409,6 +414,36 @@ class Drain:
         return True
 
 
+class Sessions:
+    """The sessions this process issued, in memory: a new process knows none of them."""
+
+    LIMIT = 10000  # the oldest are forgotten beyond this: clients that never DELETE cannot grow it forever
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.known = OrderedDict()
+
+    def start(self) -> str:
+        session_id = uuid.uuid4().hex
+        with self.lock:
+            self.known[session_id] = time.monotonic()
+            while len(self.known) > self.LIMIT:
+                self.known.popitem(last=False)
+        return session_id
+
+    def touch(self, session_id: str) -> bool:
+        with self.lock:
+            if session_id not in self.known:
+                return False
+            self.known[session_id] = time.monotonic()
+            self.known.move_to_end(session_id)
+            return True
+
+    def end(self, session_id: str) -> bool:
+        with self.lock:
+            return self.known.pop(session_id, None) is not None
+
+
 class Server(ThreadingHTTPServer):
     # Daemon handler threads: requests in progress are tracked by Drain and waited for on
     # shutdown; idle keep-alive connections must not hold the process open.
@@ -421,6 +456,7 @@ class Server(ThreadingHTTPServer):
         self.app = app
         self.started = started
         self.drain = Drain()
+        self.sessions = Sessions()
         super().__init__(address, handler)
 
     def handle_error(self, request, client_address):
@@ -513,8 +549,10 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/mcp":
             if self.command == "POST":
                 self.handle_mcp()
+            elif self.command == "DELETE":
+                self.end_session()
             else:
-                self.send_json(405, rpc_error(None, -32000, "Method not allowed: use POST"), {"Allow": "POST"})
+                self.send_json(405, rpc_error(None, -32000, "Method not allowed: use POST"), {"Allow": "POST, DELETE"})
             return
         if path in ("/health", "/ontology/status"):
             if self.command not in ("GET", "HEAD"):
@@ -536,6 +574,23 @@ class Handler(BaseHTTPRequestHandler):
                 })
             return
         self.send_json(404, {"error": "not found", "path": path})
+
+    # -- sessions: issued on initialize, checked when a request carries one, ended by DELETE
+    def session_header(self):
+        value = self.headers.get("Mcp-Session-Id")
+        return value.strip() if value is not None else None
+
+    def send_unknown_session(self):
+        self.send_json(404, rpc_error(None, -32001, "Session not found: start a new session with initialize"))
+
+    def end_session(self):
+        session_id = self.session_header()
+        if session_id is None:
+            self.send_json(400, rpc_error(None, INVALID_REQUEST, "Bad Request: DELETE needs an Mcp-Session-Id header"))
+        elif self.server.sessions.end(session_id):
+            self.send_json(204, None)
+        else:
+            self.send_unknown_session()
 
     def read_body(self):
         """The request body, or None after an error response was sent."""
@@ -593,6 +648,10 @@ class Handler(BaseHTTPRequestHandler):
             self.send_json(400, rpc_error(None, PARSE_ERROR, "Parse error: body is not valid JSON"))
             return
         app = self.server.app
+        session_id = self.session_header()
+        if session_id is not None and not self.server.sessions.touch(session_id):
+            self.send_unknown_session()
+            return
         if isinstance(message, list):
             # JSON-RPC batches exist only in protocol 2025-03-26; 2025-06-18 removed them.
             if protocol_version != "2025-03-26":
@@ -620,7 +679,10 @@ class Handler(BaseHTTPRequestHandler):
         else:
             # A malformed message gets 400; a well-formed request gets 200 even for a JSON-RPC error.
             bad = "error" in reply and reply["error"]["code"] in (INVALID_REQUEST, PARSE_ERROR)
-            self.send_json(400 if bad else 200, reply)
+            headers = None
+            if message.get("method") == "initialize" and "result" in reply and session_id is None:
+                headers = {"Mcp-Session-Id": self.server.sessions.start()}
+            self.send_json(400 if bad else 200, reply, headers)
 
 
     # -- Server-Sent Events: a tools/call that asks for progress, from a client that accepts SSE,

@@ -11,7 +11,12 @@ export const configFileNames = ['.mcpdeployrc', '.mcpdeployrc.json'] as const;
 
 export type Target = Omit<ParsedTarget, 'nginx'> & {
   readonly name: string;
-  readonly nginx: ParsedTarget['nginx'] & { readonly upstreamFile: string; readonly upstream: string };
+  readonly nginx: ParsedTarget['nginx'] & {
+    readonly upstreamFile: string;
+    readonly upstream: string;
+    readonly locationFile: string;
+    readonly sessionLog: string;
+  };
 };
 
 /** A validated config with every local path made absolute. */
@@ -82,7 +87,12 @@ function resolveConfig(parsed: ParsedConfig, file: string): Config {
       const path = isAbsolute(target.path) ? target.path : resolve(base, target.path);
       const upstream = target.nginx.upstream ?? `mcp_${parsed.app.replace(/[^A-Za-z0-9_]/g, '_')}`;
       const upstreamFile = target.nginx.upstreamFile ?? `${path}/nginx-upstream.conf`;
-      return [name, { ...target, name, path, nginx: { ...target.nginx, upstream, upstreamFile } } satisfies Target];
+      const locationFile = target.nginx.locationFile ?? `${path}/nginx-location.conf`;
+      const sessionLog = target.nginx.sessionLog ?? `${path}/shared/logs/nginx-sessions.log`;
+      return [
+        name,
+        { ...target, name, path, nginx: { ...target.nginx, upstream, upstreamFile, locationFile, sessionLog } } satisfies Target,
+      ];
     }),
   );
   return {

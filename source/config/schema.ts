@@ -62,6 +62,10 @@ const target = z
     nginx: z
       .strictObject({
         upstreamFile: nonEmpty.optional(),
+        /** The location-level include (session routing); default <path>/nginx-location.conf. */
+        locationFile: nonEmpty.optional(),
+        /** Where the location include has nginx log each request's session tag; default <path>/shared/logs/nginx-sessions.log. */
+        sessionLog: nonEmpty.optional(),
         upstream: z
           .string()
           .regex(/^[A-Za-z0-9_]+$/, 'expected letters, digits and "_" (an nginx upstream name)')
@@ -70,8 +74,10 @@ const target = z
         reload: hostCommand.default('nginx -s reload'),
         /** nginx's error log on the host, for `mcp-deploy logs --nginx`. */
         errorLog: nonEmpty.default('/var/log/nginx/error.log'),
+        /** The longest nginx.test or nginx.reload may take before it counts as failed (and the includes are restored). */
+        timeoutSeconds: z.number().positive().max(3600).default(60),
       })
-      .default({ test: 'nginx -t', reload: 'nginx -s reload', errorLog: '/var/log/nginx/error.log' }),
+      .default({ test: 'nginx -t', reload: 'nginx -s reload', errorLog: '/var/log/nginx/error.log', timeoutSeconds: 60 }),
     supervisor: z.enum(['systemd', 'process']).default('process'),
     /** With supervisor "systemd": the SSH user's own manager (`systemctl --user`) instead of system units. */
     systemdUser: z.boolean().default(false),
@@ -293,6 +299,17 @@ const monitor = z.strictObject({
   intervalSeconds: z.number().min(1).max(3600).default(10),
 });
 
+/**
+ * The session drain: after a switch the old colour keeps serving the MCP sessions it issued until
+ * they go quiet or the bound passes (docs/config.md says why these defaults).
+ */
+const drain = z.strictObject({
+  /** A session with no request for this long is over. */
+  sessionIdleSeconds: z.number().min(0).default(30),
+  /** The old colour is retired this long after the switch at the latest, whatever its sessions do. */
+  sessionMaxSeconds: z.number().min(0).default(60),
+});
+
 export const configSchema = z.strictObject({
   $schema: z.string().optional(),
   app: appName,
@@ -323,6 +340,7 @@ export const configSchema = z.strictObject({
   shared: shared.default({ dirs: [], files: [] }),
   keepReleases: z.number().int().min(1).default(3),
   drainSeconds: z.number().min(0).default(5),
+  drain: drain.default({ sessionIdleSeconds: 30, sessionMaxSeconds: 60 }),
   targets: z
     .record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]*$/, 'target names use letters, digits, "-" and "_"'), target)
     .refine((targets) => Object.keys(targets).length > 0, 'needs at least one target'),
@@ -343,6 +361,7 @@ export type HooksConfig = z.output<typeof hooks>;
 export type HookConfig = z.output<typeof hook>;
 export type CachedInstallConfig = z.output<typeof cachedInstall>;
 export type MonitorConfig = z.output<typeof monitor>;
+export type DrainConfig = z.output<typeof drain>;
 
 export function describeValue(value: unknown): string {
   if (value === undefined) return 'nothing';

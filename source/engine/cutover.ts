@@ -4,19 +4,19 @@ import { switchCurrent, writeState } from '../host/state.js';
 import { hostNow } from '../host/host-clock.js';
 import { waitHealthy } from '../health/wait-healthy.js';
 import { serverCommand } from '../runtime/server-command.js';
-import { otherColour, portOf, type Colour } from './colours.js';
-import type { EngineContext } from './context.js';
-import type { ActiveSide, Session } from './session.js';
-import { switchUpstream } from './nginx.js';
+import { otherColour, portOf } from './colours.js';
+import type { CutoverProgress } from './cutover-progress.js';
+import type { Session } from './session.js';
+import { applyRouting, readIncludes } from './nginx.js';
+import { switchedTo } from './nginx-routing.js';
 import { followServerLog, readLogTail } from './server-log.js';
 import { runStep, StepFailure } from '../run/step.js';
 import { portInUse } from './port-check.js';
-import { drainPort } from './drain.js';
 import { envFilesFor } from './env-file.js';
+import { retireAndStop, stopGraceMs } from './retire.js';
+import { proveServing } from './prove-serving.js';
+import { sessionsStep } from './steps/sessions.js';
 import { accessLogOffset, judge, readBefore, readWindow } from './watch.js';
-import { waitForRelease } from '../health/release-identity.js';
-import type { Contract } from '../contract/contract.js';
-import type { ContractDiff } from '../contract/diff.js';
 import { contractStep, type ContractPolicy } from './contract-gate.js';
 import { hostHookStep, releaseHookRun } from './steps/hooks.js';
 
@@ -33,23 +33,6 @@ export type CutoverTarget = {
   /** What moves traffic: the host hooks are told (a restart runs none). */
   readonly operation: 'deploy' | 'rollback' | 'restart';
 };
-
-/** How far a cutover got, so recovery knows what to undo. Mutated as steps complete. */
-export type CutoverProgress = {
-  colour: Colour;
-  port: number;
-  started: boolean;
-  switched: boolean;
-  finalized: boolean;
-  tools: string[] | null;
-  /** The new release's MCP contract, read once it was healthy, and how it differs from the active one's. */
-  contract: Contract | null;
-  contractDiff: ContractDiff | null;
-};
-
-export const stopGraceMs = 10_000;
-/** How much longer than drainSeconds we wait for connections to the old colour to close. */
-export const maxExtraDrainMs = 30_000;
 
 /**
  * Steps 5–10 of a deploy, shared with rollback: start the release on the idle colour, check it,
@@ -78,8 +61,16 @@ export async function cutover(session: Session, next: CutoverTarget, progress: C
   const log = followServerLog(transport, bus, logFile);
   try {
     await runStep(context, 'start', `Start ${colour} on port ${port}`, async (step) => {
-      const leftover = await supervisor.stop(colour, { graceMs: stopGraceMs });
-      if (leftover.wasRunning) step.log(`stopped a leftover ${colour} server from an earlier run`);
+      if (await supervisor.isRunning(colour)) {
+        // A run cut off during its session drain leaves the old colour serving its sessions:
+        // retire it properly (nginx answers them 404) before the port is taken over.
+        const { routing } = await readIncludes(transport, target);
+        const live = routing !== null && routing.active !== colour && routing.tags[colour] !== null;
+        if (live) step.log(`${colour} still served the sessions of a run that was cut off: retiring it first`);
+        const release = (await supervisor.runningRelease?.(colour)) ?? null;
+        await retireAndStop(session, { colour, port, release, routing, step, drain: live ? 'full' : 'none' });
+        step.log(`stopped a leftover ${colour} server from an earlier run`);
+      }
       if (await portInUse(transport, config.runtime.python, port)) {
         throw new DeployError('deploy', `Port ${port} (${colour}) on ${transport.label} is already in use by another process.`, {
           hint: `Find it with: ss -ltnp 'sport = :${port}' on the host, stop it or change targets.${target.name}.ports.${colour}.`,
@@ -136,9 +127,17 @@ export async function cutover(session: Session, next: CutoverTarget, progress: C
     await runStep(context, 'switch', `Switch nginx to ${colour} (${port})`, async (step) => {
       if (config.watch?.accessLog !== undefined && config.watch.seconds > 0)
         switchOffset = await accessLogOffset(transport, config.watch.accessLog);
-      await switchUpstream(transport, target, config.app, port, step.log);
+      const includes = await readIncludes(transport, target);
+      const routing = switchedTo(includes.routing, colour);
+      progress.routingBefore = includes.routing;
+      await applyRouting(transport, target, config.app, routing, step.log, includes);
       progress.switched = true;
-      step.detail(`upstream ${target.nginx.upstream} → 127.0.0.1:${port}`);
+      progress.routing = routing;
+      progress.switchedAt = performance.now();
+      const other = otherColour(colour);
+      step.detail(
+        `upstream ${target.nginx.upstream} → 127.0.0.1:${port}${routing.tags[other] !== null ? `; ${other} keeps the sessions it issued` : ''}`,
+      );
     });
 
     await runStep(context, 'verify', `Verify through ${target.publicUrl}`, async (step) => {
@@ -148,12 +147,7 @@ export async function cutover(session: Session, next: CutoverTarget, progress: C
       await checkWhileRunning(
         async (settled) => {
           const checks = AbortSignal.any([signal, settled]);
-          const identity = await waitForRelease(target.publicUrl, config.health.http, release, { timeoutMs: 30_000, signal: checks });
-          step.detail(
-            identity === 'confirmed'
-              ? `${release} answers through nginx`
-              : 'checks pass through nginx (the server does not report its release)',
-          );
+          step.detail(await proveServing(session, { colour, release }, active?.release ?? null, progress, checks));
           await waitHealthy(target.publicUrl, config.health, {
             timeoutMs: Math.min(config.health.timeoutSeconds, 30) * 1000,
             signal: checks,
@@ -213,6 +207,9 @@ export async function cutover(session: Session, next: CutoverTarget, progress: C
     { uninterruptible: true },
   );
 
+  // From here on a stop asked for no longer undoes anything: it only cuts the waiting short.
+  const hurried = await sessionsStep(session, progress);
+
   await runStep(
     context,
     'drain',
@@ -222,36 +219,28 @@ export async function cutover(session: Session, next: CutoverTarget, progress: C
         step.detail('first deploy: nothing to drain');
         return;
       }
-      // Interruptions no longer matter: the new release serves and is recorded. Requests that
-      // reached the old colour before the reload finish there: wait at least drainSeconds, then
-      // until nginx's old workers have let go of their connections to it.
-      const open = await drainPort(transport, active.port, {
-        minimumMs: config.drainSeconds * 1000,
-        maximumMs: config.drainSeconds * 1000 + maxExtraDrainMs,
-        log: step.log,
+      // Requests that reached the old colour before the reload finish there: its sessions are
+      // retired first, then it gets drainSeconds, then until nginx's old workers have let go of
+      // their connections to it.
+      const retirement = await retireAndStop(session, {
+        colour: active.colour,
+        port: active.port,
+        // The same release on both colours (a restart): a reported release cannot tell them apart.
+        release: active.release === release ? null : active.release,
+        routing: progress.routing,
+        step,
+        drain: hurried || signal.aborted ? 'short' : 'full',
       });
-      const stopped = await supervisor.stop(otherColour(colour), { graceMs: stopGraceMs });
-      const how = stopped.killed ? `ignored SIGTERM and was killed after ${stopGraceMs / 1000} s` : 'stopped';
-      step.detail(`${active.colour} ${how}${open > 0 ? ` with ${open} connection(s) still open after the drain` : ''}`);
+      progress.routing = retirement.routing;
+      const how = retirement.killed ? `ignored SIGTERM and was killed after ${stopGraceMs / 1000} s` : 'stopped';
+      step.detail(
+        `${active.colour} ${how}${retirement.open > 0 ? ` with ${retirement.open} connection(s) still open after the drain` : ''}`,
+      );
     },
     { uninterruptible: true },
   );
 
   if (hooks) await hostHookStep(context, 'afterSwitch', hookRun);
-}
-
-export function newProgress(target: EngineContext['target'], active: ActiveSide): CutoverProgress {
-  const colour = active === null ? 'blue' : otherColour(active.colour);
-  return {
-    colour,
-    port: portOf(target, colour),
-    started: false,
-    switched: false,
-    finalized: false,
-    tools: null,
-    contract: null,
-    contractDiff: null,
-  };
 }
 
 /**

@@ -10,7 +10,7 @@ import { hookOf, hookSteps, type HookName } from './steps/hooks.js';
  * its row's when it starts.
  */
 
-type StepsConfig = Partial<Pick<Config, 'watch' | 'shared' | 'hooks' | 'build'>>;
+type StepsConfig = Partial<Pick<Config, 'watch' | 'shared' | 'hooks' | 'build' | 'drain'>>;
 
 /** Linking shared.dirs and shared.files into the release: only declared when there are some. */
 function linkSteps(config: StepsConfig): DeclaredStep[] {
@@ -33,6 +33,7 @@ function cutoverSteps(
   config: StepsConfig,
   options: { readonly prune: boolean; readonly hooks: boolean } = { prune: true, hooks: true },
 ): DeclaredStep[] {
+  const bounds = config.drain ? ` (quiet for ${config.drain.sessionIdleSeconds} s, at most ${config.drain.sessionMaxSeconds} s)` : '';
   const watched = config.watch !== undefined && config.watch.seconds > 0 && config.watch.accessLog !== undefined;
   const hooked = (name: HookName) => (options.hooks ? hook(config, name) : []);
   return [
@@ -44,6 +45,7 @@ function cutoverSteps(
     { id: 'verify', title: 'Verify through the public URL' },
     ...(watched ? [{ id: 'watch' as const, title: 'Watch it under real traffic' }] : []),
     { id: 'finalize', title: 'Record it as active' },
+    { id: 'sessions', title: `Let the old colour's sessions finish${bounds}` },
     { id: 'drain', title: 'Drain and stop the old colour' },
     ...hooked('afterSwitch'),
     ...(options.prune ? [{ id: 'prune' as const, title: 'Prune old releases' }] : []),

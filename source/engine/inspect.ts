@@ -8,7 +8,10 @@ import { probeHttp } from '../health/http-probe.js';
 import type { Transport } from '../remote/transport.js';
 import { colours, portOf, type Colour } from './colours.js';
 import type { EngineContext } from './context.js';
-import { readUpstream } from './nginx.js';
+import { readIncludes } from './nginx.js';
+import type { Routing } from './nginx-routing.js';
+import { observeServing, type ServedBy } from './served-by.js';
+import { liveSessions, SessionLogReader } from './session-log.js';
 import { createSupervisor } from './supervisor/create-supervisor.js';
 
 export type ColourStatus = {
@@ -18,6 +21,12 @@ export type ColourStatus = {
   /** Whether its HTTP checks pass right now; null when it is not running. */
   readonly healthy: boolean | null;
   readonly problem?: string;
+  /**
+   * The sessions nginx keeps on it, from the session log: `active` had a request within
+   * drain.sessionIdleSeconds, `lastHour` within the hour (neither counts sessions that ended).
+   * null when the routing retired it (its sessions get 404 from nginx) or states nothing.
+   */
+  readonly sessions: { readonly tag: string; readonly active: number; readonly lastHour: number } | null;
 };
 
 export type HostStatus = {
@@ -25,6 +34,12 @@ export type HostStatus = {
   readonly host: string;
   readonly state: HostState | null;
   readonly trafficPort: number | null;
+  /** What the includes route; null for an include written before sessions were pinned (or none). */
+  readonly routing: Routing | null;
+  /** Who answers through publicUrl right now, by nginx's own colour header or a reported release; null when nothing answered. */
+  readonly servedBy: ServedBy | null;
+  /** Whether nginx's session log could be read (it exists once a site uses the location include). */
+  readonly sessionLog: { readonly path: string; readonly readable: boolean };
   readonly colours: readonly ColourStatus[];
   readonly lock: LockStatus;
 };
@@ -34,28 +49,52 @@ export async function readStatus(context: EngineContext, transport: Transport): 
   const { target, config } = context;
   const layout = hostLayout(target.path);
   const supervisor = createSupervisor(target, transport, layout, config.app);
-  const [state, upstream, lock] = await Promise.all([
+  const log = new SessionLogReader(transport, target.nginx.sessionLog);
+  const [state, includes, lock, clock, servedBy] = await Promise.all([
     readState(transport, layout),
-    readUpstream(transport, target),
+    readIncludes(transport, target),
     readLock(transport, layout, { staleMinutes: target.lockStaleMinutes, localHostName: context.localHost }),
+    log.read(),
+    observeServing(target.publicUrl, config.health).catch(() => null),
   ]);
+  const { routing } = includes;
+  const sessionsOn = (colour: Colour): ColourStatus['sessions'] => {
+    const tag = routing?.tags[colour] ?? null;
+    if (tag === null) return null;
+    return {
+      tag,
+      active: liveSessions(log.book, tag, clock.now - config.drain.sessionIdleSeconds).length,
+      lastHour: liveSessions(log.book, tag, clock.now - 3600).length,
+    };
+  };
   const colourStatus = await Promise.all(
     colours.map(async (colour): Promise<ColourStatus> => {
       const port = portOf(target, colour);
+      const sessions = sessionsOn(colour);
       const running = await supervisor.isRunning(colour);
-      if (!running) return { colour, port, running, healthy: null };
+      if (!running) return { colour, port, running, healthy: null, sessions };
       const tunnel = await transport.openTunnel(port);
       try {
         await probeHttp(`http://127.0.0.1:${tunnel.localPort}`, config.health.http, { timeoutMs: 5_000 });
-        return { colour, port, running, healthy: true };
+        return { colour, port, running, healthy: true, sessions };
       } catch (error) {
-        return { colour, port, running, healthy: false, problem: error instanceof Error ? error.message : String(error) };
+        return { colour, port, running, healthy: false, problem: error instanceof Error ? error.message : String(error), sessions };
       } finally {
         await tunnel.close();
       }
     }),
   );
-  return { target: target.name, host: transport.label, state, trafficPort: upstream.port, colours: colourStatus, lock };
+  return {
+    target: target.name,
+    host: transport.label,
+    state,
+    trafficPort: includes.port,
+    routing,
+    servedBy,
+    sessionLog: { path: target.nginx.sessionLog, readable: clock.readable },
+    colours: colourStatus,
+    lock,
+  };
 }
 
 export type ReleaseRow = Release & {

@@ -1,27 +1,19 @@
 import type { HostCommand } from '../config/schema.js';
 import type { Target } from '../config/load.js';
-import { DeployError } from '../errors.js';
+import { DeployError, describeError } from '../errors.js';
 import type { RemoteCommand, Transport } from '../remote/transport.js';
+import { renderHttpInclude } from './nginx-http-include.js';
+import { renderLocationInclude } from './nginx-location-include.js';
+import { parseRouting, type Routing } from './nginx-routing.js';
 
 /**
- * The nginx side of a cutover: one include file holding exactly one upstream block, rewritten
- * atomically, checked with `nginx.test` before `nginx.reload`. nginx's graceful reload keeps
- * in-flight requests on the old workers while new ones go to the new port.
+ * The nginx side of a cutover: two generated includes (the http-level upstreams and maps, the
+ * location-level routing), rewritten atomically, checked with `nginx.test` before
+ * `nginx.reload`. nginx's graceful reload keeps in-flight requests on the old workers while new
+ * ones follow the new routing.
  */
 
-export function renderUpstream(name: string, port: number, app: string): string {
-  return [
-    `# Written by mcp-deploy for "${app}": the colour that serves traffic.`,
-    '# Do not edit by hand; use `mcp-deploy rollback`. Include it inside http {} and proxy_pass to it.',
-    `upstream ${name} {`,
-    `    server 127.0.0.1:${port};`,
-    '    keepalive 16;',
-    '}',
-    '',
-  ].join('\n');
-}
-
-/** The port the include sends traffic to, or null when the file is absent or not ours. */
+/** The port the include sends new traffic to, or null when the file is absent or not ours. */
 export function upstreamPort(text: string | null, name: string): number | null {
   if (text === null) return null;
   const block = new RegExp(`upstream\\s+${name}\\s*\\{([^}]*)\\}`).exec(text);
@@ -33,6 +25,59 @@ export function hostCommand(command: HostCommand): RemoteCommand {
   return typeof command === 'string' ? { script: command } : command;
 }
 
+/**
+ * `nginx.test` with `-T` for `-t`: nginx's whole configuration, read with the same rights as the
+ * test. What doctor and verify look at; through sudo it needs a sudoers entry of its own.
+ */
+export function dumpHostCommand(test: HostCommand): HostCommand {
+  if (typeof test === 'string') {
+    const dumped = test.replace(/(^|\s)-t(?=\s|$)/, '$1-T');
+    return dumped === test ? 'nginx -T' : dumped;
+  }
+  const index = test.indexOf('-t');
+  return index === -1 ? ['nginx', '-T'] : test.map((word, at) => (at === index ? '-T' : word));
+}
+
+export function dumpCommand(test: HostCommand): RemoteCommand {
+  return hostCommand(dumpHostCommand(test));
+}
+
+/**
+ * Whether nginx's configuration (`nginx -T`, run as nginx.test runs) reads the upstream include:
+ * the last proof there is when no answer through the public URL names a colour or a release.
+ * `unknown` when the dump cannot be had (no rights for -T, say).
+ */
+export async function nginxReadsInclude(transport: Transport, target: Target): Promise<'yes' | 'no' | 'unknown'> {
+  const dump = await transport.run(dumpCommand(target.nginx.test), { timeoutMs: target.nginx.timeoutSeconds * 1000 }).catch(() => null);
+  if (dump === null || dump.code !== 0) return 'unknown';
+  return dump.stdout.includes(target.nginx.upstreamFile) ? 'yes' : 'no';
+}
+
+export type Includes = {
+  readonly http: string | null;
+  readonly location: string | null;
+  /** Where new traffic goes, by the http include. */
+  readonly port: number | null;
+  /** null for an include that states no routing (written before sessions were pinned, or by hand). */
+  readonly routing: Routing | null;
+};
+
+/** Both includes as they are on the host, read in parallel (one round trip). */
+export async function readIncludes(transport: Transport, target: Target): Promise<Includes> {
+  const [http, location] = await Promise.all([
+    transport.readFile(target.nginx.upstreamFile),
+    transport.readFile(target.nginx.locationFile),
+  ]);
+  const text = http === null ? null : http.toString('utf8');
+  return {
+    http: text,
+    location: location === null ? null : location.toString('utf8'),
+    port: upstreamPort(text, target.nginx.upstream),
+    routing: parseRouting(text),
+  };
+}
+
+/** Only the http include: where new traffic goes (what `status` and the host-state checks read). */
 export async function readUpstream(transport: Transport, target: Target): Promise<{ text: string | null; port: number | null }> {
   const buffer = await transport.readFile(target.nginx.upstreamFile);
   const text = buffer === null ? null : buffer.toString('utf8');
@@ -40,41 +85,77 @@ export async function readUpstream(transport: Transport, target: Target): Promis
 }
 
 /**
- * Points the upstream at `port`. If nginx refuses the new config, or the reload fails, the old
- * include is put back (and reloaded) before the error travels up, so nginx is never left with a
- * config it did not accept.
+ * Makes nginx route as `routing` says. If nginx refuses the new config, or the test or reload
+ * fails in any way (a non-zero exit, a timeout, a lost connection), both includes are put back as
+ * they were (and reloaded) before the error travels up, so nginx is never left with files it did
+ * not accept, nor the includes with a routing nginx never loaded.
  */
-export async function switchUpstream(
+export async function applyRouting(
   transport: Transport,
   target: Target,
   app: string,
-  port: number,
+  routing: Routing,
   log: (line: string) => void = () => {},
-): Promise<{ previousText: string | null }> {
-  const { text: previousText } = await readUpstream(transport, target);
-  await transport.writeFileAtomic(target.nginx.upstreamFile, renderUpstream(target.nginx.upstream, port, app));
-  const test = await transport.run(hostCommand(target.nginx.test), { timeoutMs: 60_000 });
-  if (test.code !== 0) {
-    await restore(transport, target, previousText);
-    throw new DeployError('deploy', `nginx refused the new upstream (nginx.test exited ${test.code}): ${lastLines(test)}`, {
-      hint: 'The previous upstream was restored. Check that the include is inside http {} and that nginx.test is the right command.',
+  /** The includes as just read, to save reading them again. */
+  known?: Includes,
+): Promise<{ readonly before: Includes }> {
+  const before = known ?? (await readIncludes(transport, target));
+  const http = renderHttpInclude(target, app, routing);
+  const location = renderLocationInclude(target, app);
+  const timeoutMs = target.nginx.timeoutSeconds * 1000;
+  const putBack = async (): Promise<string | null> => {
+    try {
+      await restore(transport, target.nginx.upstreamFile, before.http);
+      if (location !== before.location) await restore(transport, target.nginx.locationFile, before.location);
+      return null;
+    } catch (error) {
+      return describeError(error);
+    }
+  };
+  const failed = (message: string, hint: string, unrestored: string | null) =>
+    new DeployError('deploy', unrestored === null ? message : `${message}; putting the previous includes back failed too: ${unrestored}`, {
+      hint:
+        unrestored === null
+          ? hint
+          : `The includes on the host may still route to the new colour: check ${target.nginx.upstreamFile} and mcp-deploy status.`,
     });
+
+  await transport.writeFileAtomic(target.nginx.upstreamFile, http);
+  if (location !== before.location) await transport.writeFileAtomic(target.nginx.locationFile, location);
+
+  const test = await transport.run(hostCommand(target.nginx.test), { timeoutMs }).catch((error: unknown) => error as Error);
+  if (test instanceof Error || test.code !== 0) {
+    const why =
+      test instanceof Error ? `nginx.test did not finish: ${describeError(test)}` : `nginx.test exited ${test.code}: ${lastLines(test)}`;
+    throw failed(
+      `nginx refused the new upstream includes (${why})`,
+      'The previous includes were restored. Check that the upstream include is inside http {}, the location include inside a location, and that nginx.test is the right command.',
+      await putBack(),
+    );
   }
   log(lastLines(test) || 'nginx config test passed');
-  const reload = await transport.run(hostCommand(target.nginx.reload), { timeoutMs: 60_000 });
-  if (reload.code !== 0) {
-    await restore(transport, target, previousText);
-    await transport.run(hostCommand(target.nginx.reload), { timeoutMs: 60_000 });
-    throw new DeployError('deploy', `nginx reload failed (exit ${reload.code}): ${lastLines(reload)}`, {
-      hint: reloadHint(reload.stderr),
-    });
+  const reload = await transport.run(hostCommand(target.nginx.reload), { timeoutMs }).catch((error: unknown) => error as Error);
+  if (reload instanceof Error || reload.code !== 0) {
+    const unrestored = await putBack();
+    // A reload that timed out may have happened after all: reload again, so nginx runs what the files say.
+    if (unrestored === null) await transport.run(hostCommand(target.nginx.reload), { timeoutMs }).catch(() => {});
+    throw failed(
+      reload instanceof Error
+        ? `nginx reload did not finish: ${describeError(reload)}`
+        : `nginx reload failed (exit ${reload.code}): ${lastLines(reload)}`,
+      reloadHint(reload instanceof Error ? '' : reload.stderr),
+      unrestored,
+    );
   }
-  return { previousText };
+  return { before };
 }
 
-async function restore(transport: Transport, target: Target, previousText: string | null): Promise<void> {
-  if (previousText !== null) await transport.writeFileAtomic(target.nginx.upstreamFile, previousText);
-  else await transport.run(['rm', '-f', target.nginx.upstreamFile]);
+async function restore(transport: Transport, path: string, text: string | null): Promise<void> {
+  if (text !== null) await transport.writeFileAtomic(path, text);
+  else {
+    const removed = await transport.run(['rm', '-f', path]);
+    if (removed.code !== 0) throw new Error(`rm -f ${path}: ${removed.stderr.trim()}`);
+  }
 }
 
 function lastLines(result: { stdout: string; stderr: string }): string {
@@ -87,5 +168,5 @@ function reloadHint(stderr: string): string {
   }
   if (/nginx\.pid|not running|No such process/i.test(stderr))
     return 'nginx does not seem to be running on the host: start it, then deploy again.';
-  return 'The previous upstream was restored. Run the reload command on the host to see why it fails.';
+  return 'The previous includes were restored. Run the reload command on the host to see why it fails.';
 }

@@ -1,7 +1,7 @@
 import { describeError, exitCodes, isDeployError } from '../errors.js';
 import type { ContractDiff } from '../contract/diff.js';
 import { recordSteps, type EngineContext, type StepRecord } from './context.js';
-import type { CutoverProgress } from './cutover.js';
+import type { CutoverProgress } from './cutover-progress.js';
 import type { Session } from './session.js';
 import type { DeclaredStep, StepId } from '../run/step-ids.js';
 import { localHookEnv, localHookStep } from './steps/hooks.js';

@@ -11,6 +11,10 @@ import type { Release } from '../host/releases.js';
 import { probeHostRuntime } from '../runtime/host-runtime.js';
 import { readInstallInputs } from '../runtime/install-inputs.js';
 import { decideInstall, type InstallDecision, type InstallProblem } from '../runtime/install-plan.js';
+import type { Colour } from './colours.js';
+import { readIncludes } from './nginx.js';
+import { observeServing } from './served-by.js';
+import { liveSessions, SessionLogReader } from './session-log.js';
 import { prepareRelease, readRemoteManifest } from './steps/upload.js';
 
 /** What the host looks like right now, as far as an operator about to change it cares. */
@@ -83,6 +87,19 @@ export type DeployPlan = HostOverview & {
    * so instead of asking.
    */
   readonly nothingChanged: boolean;
+  readonly sessions: SessionsPlan;
+};
+
+/** What the drain will do with the sessions of the colour that serves now. */
+export type SessionsPlan = {
+  /** Whether the public URL names the colour that answers (the site pins sessions); null when it did not answer. */
+  readonly pinned: boolean | null;
+  /** The colour that serves now (whose sessions the drain waits for); null on a first deploy. */
+  readonly colour: Colour | null;
+  /** Its sessions with a request within drain.sessionIdleSeconds, from nginx's session log. */
+  readonly active: number;
+  readonly idleSeconds: number;
+  readonly maxSeconds: number;
 };
 
 /**
@@ -101,12 +118,18 @@ export async function planDeploy(
   const { config, target } = context;
   const layout = hostLayout(target.path);
   const inputs = readInstallInputs(config);
-  const [local, host, state, lock] = await Promise.all([
+  const log = new SessionLogReader(transport, target.nginx.sessionLog);
+  const [local, host, state, lock, includes, clock, served] = await Promise.all([
     prepareRelease(config),
     probeHostRuntime(transport, config, inputs),
     readState(transport, layout),
     readLock(transport, layout, { staleMinutes: target.lockStaleMinutes, localHostName: context.localHost }),
+    readIncludes(transport, target),
+    log.read(),
+    observeServing(target.publicUrl, config.health).catch(() => null),
   ]);
+  const servingColour = includes.routing?.active ?? state?.active?.colour ?? null;
+  const servingTag = servingColour === null ? null : (includes.routing?.tags[servingColour] ?? null);
   const base = state?.active?.release ?? null;
   const [remote, releases] = await Promise.all([
     readRemoteManifest(transport, layout, base),
@@ -137,6 +160,13 @@ export async function planDeploy(
     requirements,
     tools: diffTools(activeRelease?.tools ?? null, options.tools ?? null),
     contract: planContract(activeRelease?.contract ?? null, options.contract ?? null),
+    sessions: {
+      pinned: served === null ? null : served.colour !== null,
+      colour: state?.active ? servingColour : null,
+      active: servingTag === null ? 0 : liveSessions(log.book, servingTag, clock.now - config.drain.sessionIdleSeconds).length,
+      idleSeconds: config.drain.sessionIdleSeconds,
+      maxSeconds: config.drain.sessionMaxSeconds,
+    },
     nothingChanged: base !== null && !filesChanged && !requirementsChanged && !shipsEnvironment,
   };
 }

@@ -2,16 +2,18 @@ import { describeError } from '../errors.js';
 import { publicUrlProblem } from '../health/public-answer.js';
 import { markFailed } from '../host/releases.js';
 import { runStep } from '../run/step.js';
-import { type CutoverProgress, maxExtraDrainMs, stopGraceMs } from './cutover.js';
-import { drainPort } from './drain.js';
+import type { CutoverProgress } from './cutover-progress.js';
+import { applyRouting } from './nginx.js';
+import { switchedBack as switchedBackTo } from './nginx-routing.js';
 import type { Failure } from './operation.js';
-import { switchUpstream } from './nginx.js';
+import { retireAndStop } from './retire.js';
 import type { Session } from './session.js';
 
 /**
  * Undoes a cutover that failed before it was finalized: traffic goes back to the old colour if
- * it had moved, the new colour is stopped, and the release is marked failed (kept for its logs).
- * Returns what serves traffic afterwards, in words.
+ * it had moved (with the sessions it issued still pinned to it; the failed colour's sessions are
+ * retired at once), the new colour is stopped, and the release is marked failed (kept for its
+ * logs). Returns what serves traffic afterwards, in words.
  */
 export async function recoverCutover(
   session: Session,
@@ -20,19 +22,22 @@ export async function recoverCutover(
   failure: Failure,
   options: { markFailed: boolean } = { markFailed: true },
 ): Promise<string | null> {
-  const { context, transport, layout, supervisor, active } = session;
+  const { context, transport, layout, active } = session;
   const { bus, target, config } = context;
   const serving = active ? `release ${active.release} on ${active.colour} (port ${active.port})` : null;
   bus.emit({ kind: 'rollback', phase: 'start', reason: `${failure.step} failed: ${failure.message}`, serving });
   const problems: string[] = [];
+  let routing = progress.routing;
   let switchedBack = false;
   if (progress.switched && active !== null) {
     await runStep(
       context,
       'rollback.switch',
       `Switch nginx back to ${active.colour} (${active.port})`,
-      async () => {
-        await switchUpstream(transport, target, config.app, active.port);
+      async (step) => {
+        const back = switchedBackTo(progress.routingBefore, active.colour);
+        await applyRouting(transport, target, config.app, back, step.log);
+        routing = back;
         switchedBack = true;
       },
       { uninterruptible: true },
@@ -47,15 +52,15 @@ export async function recoverCutover(
         // Traffic reached the new colour: like the drain of a cutover, let nginx's old workers
         // finish with it before stopping it. Without this, requests already on those workers
         // (and on their kept-alive client connections) got 502 (found by the fault matrix:
-        // SIGINT right after the switch).
-        if (switchedBack) {
-          await drainPort(transport, progress.port, {
-            minimumMs: config.drainSeconds * 1000,
-            maximumMs: config.drainSeconds * 1000 + maxExtraDrainMs,
-            log: step.log,
-          });
-        }
-        await supervisor.stop(progress.colour, { graceMs: stopGraceMs });
+        // SIGINT right after the switch). A colour nginx still sends traffic to is not stopped.
+        await retireAndStop(session, {
+          colour: progress.colour,
+          port: progress.port,
+          release,
+          routing,
+          step,
+          drain: switchedBack ? 'full' : 'none',
+        });
       },
       { uninterruptible: true },
     ).catch((error: unknown) => problems.push(`stopping ${progress.colour} failed: ${describeError(error)}`));

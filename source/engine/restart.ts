@@ -1,7 +1,8 @@
 import { DeployError } from '../errors.js';
 import { readReleaseMeta } from '../host/releases.js';
 import type { EngineContext } from './context.js';
-import { cutover, newProgress } from './cutover.js';
+import { cutover } from './cutover.js';
+import { newProgress } from './cutover-progress.js';
 import { restartSteps } from './declared-steps.js';
 import { describeServing, runOperation, type RunSummary } from './operation.js';
 import { recoverCutover } from './recover-cutover.js';

@@ -1,5 +1,5 @@
 import type { HostCommand } from '../config/schema.js';
-import { hostCommand } from '../engine/nginx.js';
+import { dumpCommand, hostCommand } from '../engine/nginx.js';
 import { systemdMode } from '../engine/supervisor/create-supervisor.js';
 import { privilegedSystemctlCommands } from '../engine/supervisor/systemd-unit.js';
 import { arg, op, type ScriptPart } from '../remote/quote.js';
@@ -79,6 +79,7 @@ export async function nginxChecks(probe: HostProbe): Promise<DoctorCheck[]> {
     );
   } else if (dump.stdout.includes(file)) {
     checks.push(pass('nginx includes upstream', `nginx's configuration reads ${file}`));
+    checks.push(sessionPinning(dump.stdout, probe));
   } else {
     checks.push(
       fail(
@@ -89,6 +90,21 @@ export async function nginxChecks(probe: HostProbe): Promise<DoctorCheck[]> {
     );
   }
   return checks;
+}
+
+/**
+ * Whether a site's location pulls in the location include: without it every request goes to the
+ * active colour, and each MCP session breaks at a switch (its new colour never saw it).
+ */
+function sessionPinning(dump: string, probe: HostProbe): DoctorCheck {
+  const { locationFile, upstream } = probe.target.nginx;
+  if (dump.includes(locationFile))
+    return pass('sessions pinned', `a location includes ${locationFile}: each MCP session stays on the colour that issued it`);
+  return fail(
+    'sessions pinned',
+    `no location includes ${locationFile}: the site proxies to the single upstream, so MCP sessions are not pinned and end at every switch`,
+    `In the site's location, replace "proxy_pass http://${upstream};" with "include ${locationFile};" (mcp-deploy setup prints the site), then reload nginx`,
+  );
 }
 
 export async function sudoChecks(probe: HostProbe): Promise<DoctorCheck[]> {
@@ -164,7 +180,6 @@ async function sudoRight(
   );
 }
 
-/** `nginx.test` with `-t` turned into `-T`, so it reads the same configuration with the same rights. */
 /**
  * `nginx.reload` can only work where its tool does: `systemctl` needs systemd running as PID 1,
  * which containers and some hosts do not have ("System has not been booted with systemd"). The
@@ -185,10 +200,6 @@ async function reloadCheck(probe: HostProbe): Promise<DoctorCheck> {
     `${describeCommand(reload)} cannot work here: systemd is not running as PID 1 on this host ("System has not been booted with systemd")`,
     `Set targets.${probe.target.name}.nginx.reload to "${withNginx}" (nginx's own signal; through sudo -n if nginx runs as root)`,
   );
-}
-
-export function dumpCommand(test: HostCommand): RemoteCommand {
-  return hostCommand(dumpHostCommand(test));
 }
 
 function nginxTestFix(result: RunResult, test: HostCommand, binary: string | undefined, targetName: string): string {

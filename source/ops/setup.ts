@@ -1,7 +1,12 @@
 import { posix } from 'node:path';
 import type { Config, Target } from '../config/load.js';
 import { DeployError, describeError } from '../errors.js';
-import { renderUpstream } from '../engine/nginx.js';
+import { colourOfPort } from '../engine/colours.js';
+import { readUpstream } from '../engine/nginx.js';
+import { renderHttpInclude } from '../engine/nginx-http-include.js';
+import { renderLocationInclude } from '../engine/nginx-location-include.js';
+import { nginxQuoted } from '../engine/nginx-quote.js';
+import { parseRouting, switchedTo } from '../engine/nginx-routing.js';
 import { systemdMode } from '../engine/supervisor/create-supervisor.js';
 import { systemctlFunctions } from '../engine/supervisor/systemd-supervisor.js';
 import { privilegedSystemctlCommands, renderUnit, unitFilePath } from '../engine/supervisor/systemd-unit.js';
@@ -83,10 +88,19 @@ export async function planSetup(
   const dirs = dirPaths.map((path) => ({ path, exists: existing.has(path) }));
 
   const wanted: Omit<SetupFile, 'state' | 'writable'>[] = [
+    await upstreamInclude(transport, config, target),
     {
-      title: `nginx upstream include, pointing at blue (127.0.0.1:${target.ports.blue})`,
-      path: target.nginx.upstreamFile,
-      content: renderUpstream(target.nginx.upstream, target.ports.blue, config.app),
+      title: 'nginx location include: routes each MCP session to the colour that issued it (deploys keep it current)',
+      path: target.nginx.locationFile,
+      content: renderLocationInclude(target, config.app),
+      mode: 0o644,
+    },
+    {
+      // Made here, by the deploy user, so that it (and logrotate's rule, as that user) can read and
+      // truncate it; nginx only appends to a log that exists.
+      title: "nginx's session log (empty; nginx appends to it)",
+      path: target.nginx.sessionLog,
+      content: '',
       mode: 0o644,
     },
   ];
@@ -101,9 +115,17 @@ export async function planSetup(
     });
   }
   wanted.push({
-    title: 'logrotate rule for the server logs and the audit log',
+    title: "logrotate rule for the server logs, nginx's session log and the audit log",
     path: `/etc/logrotate.d/mcp-deploy-${config.app}`,
-    content: renderLogrotate(layout, account),
+    content: renderLogrotate(
+      {
+        logsDir: layout.logsDir,
+        auditLog: layout.auditLog,
+        // The session log is rotated with the server logs unless it already lies among them.
+        sessionLog: posix.dirname(target.nginx.sessionLog) === layout.logsDir ? null : target.nginx.sessionLog,
+      },
+      account,
+    ),
     mode: 0o644,
   });
 
@@ -123,17 +145,20 @@ export async function planSetup(
   }
 
   const files: SetupFile[] = [];
-  for (const file of wanted) {
+  for (const file of wanted as (Omit<SetupFile, 'state' | 'writable'> & { state?: 'live' })[]) {
     const current = await transport.readFile(file.path).catch(() => null);
     const state =
       current === null
         ? 'absent'
-        : file.path === target.nginx.upstreamFile
+        : file.path === target.nginx.upstreamFile && file.state === 'live'
           ? 'live'
-          : current.toString('utf8') === file.content
+          : file.path === target.nginx.sessionLog
             ? 'same'
-            : 'differs';
-    files.push({ ...file, state, writable: await canWrite(transport, file.path) });
+            : current.toString('utf8') === file.content
+              ? 'same'
+              : 'differs';
+    const { state: _hint, ...rest } = file;
+    files.push({ ...rest, state, writable: await canWrite(transport, file.path) });
   }
   const review = await reviewTexts(transport, config, target, account);
   if (options.monitorTimer !== undefined && monitorProgram === null) {
@@ -209,40 +234,73 @@ export function installByHand(file: SetupFile): string {
   return lines.join('\n');
 }
 
+/**
+ * The http-level include. Once it exists it says where live traffic goes and is kept; one
+ * written before sessions were pinned (a single upstream block) is brought up to date with the
+ * per-colour upstreams and maps the location include needs, traffic staying where it is.
+ */
+async function upstreamInclude(
+  transport: Transport,
+  config: Config,
+  target: Target,
+): Promise<Omit<SetupFile, 'state' | 'writable'> & { state?: 'live' }> {
+  const path = target.nginx.upstreamFile;
+  const { text, port } = await readUpstream(transport, target).catch(() => ({ text: null, port: null }));
+  if (text === null) {
+    return {
+      title: `nginx upstream include, pointing at blue (127.0.0.1:${target.ports.blue})`,
+      path,
+      content: renderHttpInclude(target, config.app, switchedTo(null, 'blue')),
+      mode: 0o644,
+    };
+  }
+  const colour = colourOfPort(target, port);
+  if (parseRouting(text) !== null || colour === null)
+    return { title: 'nginx upstream include', path, content: text, mode: 0o644, state: 'live' };
+  return {
+    title: `nginx upstream include: adds the per-colour upstreams and session maps; traffic stays on ${colour} (127.0.0.1:${port})`,
+    path,
+    content: renderHttpInclude(target, config.app, switchedTo(null, colour)),
+    mode: 0o644,
+  };
+}
+
 export function renderSiteSnippet(config: Config, target: Target): string {
   const url = new URL(target.publicUrl);
   const https = url.protocol === 'https:';
   return [
     `# nginx site for "${config.app}": review, then save it as root, e.g. /etc/nginx/sites-available/${config.app}`,
     `# (linked from sites-enabled/) or /etc/nginx/conf.d/${config.app}.conf. Both are read inside http {},`,
-    '# where the upstream include must be.',
-    `include ${target.nginx.upstreamFile};`,
+    '# where the upstream include must be. A site that already proxy_passes to the upstream changes one',
+    `# thing: its location includes ${target.nginx.locationFile} in place of its proxy_pass.`,
+    `include ${nginxQuoted(target.nginx.upstreamFile, `targets.${target.name}.nginx.upstreamFile`)};`,
     '',
     'server {',
     https ? '    listen 443 ssl;' : `    listen ${url.port || 80};`,
     `    server_name ${url.hostname};`,
     ...(https ? ['    # ssl_certificate and ssl_certificate_key go here (certbot --nginx adds them).'] : []),
     '',
-    mcpLocationBlock(target.nginx.upstream, '    '),
+    mcpLocationBlock(nginxQuoted(target.nginx.locationFile, `targets.${target.name}.nginx.locationFile`), '    '),
     '}',
     '',
   ].join('\n');
 }
 
 /**
- * The logrotate rule `setup` installs: the server log of every release, and the audit log.
- * The two rotate differently. A server holds its log open, so it is copied and truncated in
- * place; mcp-deploy opens audit.log anew for each line it appends (`cat >>`), so it is renamed and
- * a new one created, which can lose no line (copy-then-truncate could drop one appended between
- * the two). Both run as the SSH user, who owns the files.
+ * The logrotate rule `setup` installs: the server log of every release, nginx's session log, and
+ * the audit log. They rotate differently. A server (and nginx) holds its log open, so it is copied
+ * and truncated in place; mcp-deploy opens audit.log anew for each line it appends (`cat >>`), so
+ * it is renamed and a new one created, which can lose no line (copy-then-truncate could drop one
+ * appended between the two). All run as the SSH user, who owns the files.
  */
 export function renderLogrotate(
-  paths: { readonly logsDir: string; readonly auditLog: string },
+  paths: { readonly logsDir: string; readonly auditLog: string; readonly sessionLog?: string | null },
   account: Pick<Account, 'user' | 'group'>,
 ): string {
+  const sessionLog = paths.sessionLog ? ` "${paths.sessionLog}"` : '';
   return [
-    '# Written by mcp-deploy setup: the server log of every release, and the audit log.',
-    `"${paths.logsDir}/*.log" {`,
+    "# Written by mcp-deploy setup: the server log of every release, nginx's session log, and the audit log.",
+    `"${paths.logsDir}/*.log"${sessionLog} {`,
     // The logs belong to the SSH user: rotate as that user, in a folder root does not own.
     `    su ${account.user} ${account.group}`,
     '    weekly',

@@ -1,4 +1,5 @@
 import type { HostCommand } from '../config/schema.js';
+import { dumpHostCommand } from '../engine/nginx.js';
 import { arg, op, script } from '../remote/quote.js';
 import type { Transport } from '../remote/transport.js';
 
@@ -109,18 +110,8 @@ function escapeSudoers(word: string): string {
   return word.replace(/[\\,:=]/g, (character) => `\\${character}`);
 }
 
-/**
- * `nginx.test` with `-T` for `-t`: what doctor runs to see nginx's whole configuration. Through
- * sudo it needs a sudoers entry of its own, so setup's rule lists it next to the test itself.
- */
-export function dumpHostCommand(test: HostCommand): HostCommand {
-  if (typeof test === 'string') {
-    const dumped = test.replace(/(^|\s)-t(?=\s|$)/, '$1-T');
-    return dumped === test ? 'nginx -T' : dumped;
-  }
-  const index = test.indexOf('-t');
-  return index === -1 ? ['nginx', '-T'] : test.map((word, at) => (at === index ? '-T' : word));
-}
+/** `nginx.test` with `-T` for `-t` (see engine/nginx.ts): through sudo it needs a sudoers entry of its own, so setup's rule lists it. */
+export { dumpHostCommand };
 
 /** Every sudo invocation a target's configuration makes, as sudo runs them (nginx's test, its -T dump, its reload). */
 export function nginxSudoCommands(nginx: { readonly test: HostCommand; readonly reload: HostCommand }): SudoCommand[] {

@@ -48,7 +48,11 @@ export function createPlainReporter(options: PlainReporterOptions): Listener {
           event.unit === 'bytes'
             ? `${formatBytes(event.done)} / ${formatBytes(event.total)}`
             : `${event.done} / ${event.total} ${event.unit}`;
-        line(paint.dim(`  … ${titles.get(event.step) ?? event.step}: ${amount}`));
+        line(
+          paint.dim(
+            `  … ${titles.get(event.step) ?? event.step}: ${amount}${event.unit === 'seconds' && event.detail ? ` (${event.detail})` : ''}`,
+          ),
+        );
         break;
       }
       case 'step:done':

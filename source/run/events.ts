@@ -11,7 +11,7 @@ import type { DeclaredStep, StepId } from './step-ids.js';
 
 export type Operation = 'validate' | 'deploy' | 'rollback' | 'restart' | 'prune' | 'status' | 'logs' | 'releases' | 'unlock';
 
-export type ProgressUnit = 'bytes' | 'files' | 'checks';
+export type ProgressUnit = 'bytes' | 'files' | 'checks' | 'seconds';
 
 export type LogSource = 'server' | 'nginx' | 'engine';
 

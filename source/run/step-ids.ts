@@ -27,6 +27,7 @@ export const stepIds = [
   'verify',
   'watch',
   'finalize',
+  'sessions',
   'drain',
   'hooks.afterSwitch',
   'prune',

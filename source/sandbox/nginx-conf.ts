@@ -1,12 +1,14 @@
 /**
  * The proxy settings MCP over Streamable HTTP needs behind nginx: HTTP/1.1 with keep-alive to the
- * upstream, no buffering (SSE replies stream), long read timeouts, and the MCP headers passed
- * through. Shared by the sandbox's nginx and the site snippet printed for real hosts.
+ * upstream, no buffering (SSE replies stream), long read timeouts, and mcp-deploy's location
+ * include, which routes each request (and keeps each MCP session on the colour that issued it).
+ * Shared by the sandbox's nginx and the site snippet printed for real hosts.
  */
-export function mcpLocationBlock(upstream: string, indent = '        '): string {
+export function mcpLocationBlock(locationInclude: string, indent = '        '): string {
   return [
     'location / {',
-    `    proxy_pass http://${upstream};`,
+    "    # mcp-deploy's routing (it holds the proxy_pass): each MCP session stays on the colour that issued it.",
+    `    include ${locationInclude};`,
     '    proxy_http_version 1.1;',
     '    proxy_set_header Connection "";',
     '    proxy_set_header Host $host;',
@@ -27,8 +29,9 @@ export function mcpLocationBlock(upstream: string, indent = '        '): string 
 export function sandboxNginxConf(options: {
   prefix: string;
   listenPort: number;
-  upstreamFile: string;
-  upstream: string;
+  /** Both already quoted for nginx. */
+  upstreamInclude: string;
+  locationInclude: string;
   runAsRoot: boolean;
 }): string {
   const { prefix } = options;
@@ -50,14 +53,14 @@ http {
     uwsgi_temp_path ${prefix}/temp/uwsgi;
     scgi_temp_path ${prefix}/temp/scgi;
 
-    # The upstream mcp-deploy rewrites at every cutover.
-    include ${options.upstreamFile};
+    # The upstreams and routing maps mcp-deploy rewrites at every cutover.
+    include ${options.upstreamInclude};
 
     server {
         listen 127.0.0.1:${options.listenPort};
         server_name localhost;
 
-${mcpLocationBlock(options.upstream)}
+${mcpLocationBlock(options.locationInclude)}
     }
 }
 `;

@@ -3,7 +3,11 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { DeployError } from '../errors.js';
-import { renderUpstream } from '../engine/nginx.js';
+import { renderHttpInclude } from '../engine/nginx-http-include.js';
+import { renderLocationInclude } from '../engine/nginx-location-include.js';
+import { nginxQuoted } from '../engine/nginx-quote.js';
+import { upstreamPort } from '../engine/nginx.js';
+import { parseRouting, switchedTo } from '../engine/nginx-routing.js';
 import { ProcessSupervisor } from '../engine/supervisor/process-supervisor.js';
 import { colours, hostLayout } from '../host/layout.js';
 import { LocalTransport } from '../remote/local-transport.js';
@@ -64,10 +68,29 @@ export async function sandboxUp(options: { dir: string; source: string }): Promi
   writeFileSync(settingsFile, `${JSON.stringify(settings, null, 2)}\n`);
 
   const upstreamFile = join(host, 'nginx-upstream.conf');
-  if (!existsSync(upstreamFile)) writeFileSync(upstreamFile, renderUpstream(upstream, settings.blue, 'sandbox'));
+  const locationFile = join(host, 'nginx-location.conf');
+  const sessionLog = join(nginxPrefix, 'logs', 'sessions.log');
+  const includeTarget = { name: 'sandbox', ports: { blue: settings.blue, green: settings.green }, nginx: { upstream, sessionLog } };
+  // As setup lays out a real host: the includes exist before nginx first reads them; deploys
+  // rewrite them. A sandbox from before sessions were pinned gets the maps its location now needs.
+  const existing = existsSync(upstreamFile) ? readFileSync(upstreamFile, 'utf8') : null;
+  if (parseRouting(existing) === null) {
+    const active = upstreamPort(existing, upstream) === settings.green ? 'green' : 'blue';
+    writeFileSync(upstreamFile, renderHttpInclude(includeTarget, 'sandbox', switchedTo(null, active)));
+  }
+  writeFileSync(locationFile, renderLocationInclude(includeTarget, 'sandbox'));
   const confPath = join(nginxPrefix, 'nginx.conf');
   const runAsRoot = process.getuid?.() === 0;
-  writeFileSync(confPath, sandboxNginxConf({ prefix: nginxPrefix, listenPort: settings.listenPort, upstreamFile, upstream, runAsRoot }));
+  writeFileSync(
+    confPath,
+    sandboxNginxConf({
+      prefix: nginxPrefix,
+      listenPort: settings.listenPort,
+      upstreamInclude: nginxQuoted(upstreamFile, 'the sandbox folder'),
+      locationInclude: nginxQuoted(locationFile, 'the sandbox folder'),
+      runAsRoot,
+    }),
+  );
   const nginxArgs = ['-p', nginxPrefix, '-c', confPath, '-e', join(nginxPrefix, 'logs', 'error.log')];
   if (!nginxRunning(nginxPrefix)) {
     const started = spawnSync(nginx, nginxArgs, { encoding: 'utf8' });
@@ -93,6 +116,8 @@ export async function sandboxUp(options: { dir: string; source: string }): Promi
     },
     keepReleases: 3,
     drainSeconds: 1,
+    // Short, so a second demo deploy does not keep a connected client's session for a minute.
+    drain: { sessionIdleSeconds: 10, sessionMaxSeconds: 30 },
     targets: {
       sandbox: {
         transport: 'local',
@@ -102,6 +127,8 @@ export async function sandboxUp(options: { dir: string; source: string }): Promi
         publicUrl,
         nginx: {
           upstreamFile,
+          locationFile,
+          sessionLog,
           upstream,
           test: [nginx, '-t', '-q', ...nginxArgs],
           reload: [nginx, ...nginxArgs, '-s', 'reload'],

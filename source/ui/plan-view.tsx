@@ -69,6 +69,7 @@ export function planLines(plan: DeployPlan): ReactElement[] {
 
   add('tools', toolsSummary(tools));
   lines.push(...contractLines(plan.contract));
+  add('drain', sessionsSummary(plan.sessions));
 
   if (!lock.held) add('lock', 'free');
   else {
@@ -154,6 +155,17 @@ function nodeSummary(node: NonNullable<Extract<DeployPlan['requirements'], { kin
   if (node.satisfied === false)
     return <Paint tone="fail">{`${node.version} on the host does not satisfy engines.node ${node.engines}`}</Paint>;
   return `${node.version} on the host satisfies engines.node ${node.engines}`;
+}
+
+function sessionsSummary(sessions: DeployPlan['sessions']): ReactElement | string {
+  if (sessions.colour === null) return <Paint tone="muted">first deploy: no sessions to wait for</Paint>;
+  if (sessions.pinned === null) return <Paint tone="warn">the public URL did not answer: cannot tell whether sessions are pinned</Paint>;
+  if (!sessions.pinned)
+    return <Paint tone="warn">{`sessions are not pinned: those on ${sessions.colour} end at the switch (mcp-deploy doctor)`}</Paint>;
+  const bound = `until quiet for ${sessions.idleSeconds} s, at most ${sessions.maxSeconds} s`;
+  return sessions.active === 0
+    ? `no active session on ${sessions.colour}: it is retired right after the switch`
+    : `waits for ${sessions.active} active session(s) on ${sessions.colour}, ${bound}`;
 }
 
 function toolsSummary(tools: DeployPlan['tools']): ReactElement | string {

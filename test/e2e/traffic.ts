@@ -88,7 +88,7 @@ export function percentile(values: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-function isResetBeforeResponse(error: unknown): boolean {
+export function isResetBeforeResponse(error: unknown): boolean {
   const cause = (error as { cause?: { code?: string; message?: string } }).cause;
   return cause?.code === 'ECONNRESET' || cause?.code === 'UND_ERR_SOCKET' || /other side closed/.test(cause?.message ?? '');
 }

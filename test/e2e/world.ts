@@ -32,20 +32,34 @@ export type World = {
     events: EngineEvent[];
   };
   connect(): Promise<Transport>;
-  /** Edits server.py in the project (a new release's change). */
+  /** Edits the project's server (server.py unless the world was made with another entry): a new release's change. */
   editServer(change: (text: string) => string): void;
   stop(): Promise<void>;
 };
 
-export async function createWorld(options: { transport: 'local' | 'ssh' }): Promise<World> {
+export type WorldOptions = {
+  readonly transport: 'local' | 'ssh';
+  /**
+   * `pinned` (the default): the site includes mcp-deploy's location include, as `setup` prints it;
+   * `single-upstream`: it proxy_passes to the one upstream, as sites did before sessions were pinned.
+   */
+  readonly site?: 'pinned' | 'single-upstream';
+  /** The folder copied as the project (default: the example server). */
+  readonly source?: string;
+  /** The file editServer edits (default server.py). */
+  readonly entry?: string;
+};
+
+export async function createWorld(options: WorldOptions): Promise<World> {
   const sshd = options.transport === 'ssh' ? await startSshd() : null;
   const owner = sshd ? { uid: sshd.uid, gid: sshd.gid } : undefined;
-  const nginx = await startNginx({ upstreamName: 'mcp_world', ...(owner ? { owner } : {}) });
+  const ports = { blue: await freePort(), green: await freePort() };
+  const pinned = (options.site ?? 'pinned') === 'pinned';
+  const nginx = await startNginx({ upstreamName: 'mcp_world', ...(owner ? { owner } : {}), ...(pinned ? { pinned: ports } : {}) });
   const scratch = mkdtempSync(join(tmpdir(), 'mcpd-world-'));
   const project = join(scratch, 'project');
-  cpSync(exampleServer, project, { recursive: true, filter: (path) => !path.includes('__pycache__') });
+  cpSync(options.source ?? exampleServer, project, { recursive: true, filter: (path) => !path.includes('__pycache__') });
   const hostRoot = sshd ? join(sshd.workDir, 'app') : join(scratch, 'host');
-  const ports = { blue: await freePort(), green: await freePort() };
   const publicUrl = `http://127.0.0.1:${nginx.port}`;
 
   const rawConfig = (overrides: Record<string, unknown> = {}, targetOverrides: Record<string, unknown> = {}): Record<string, unknown> => ({
@@ -60,6 +74,9 @@ export async function createWorld(options: { transport: 'local' | 'ssh' }): Prom
     },
     keepReleases: 3,
     drainSeconds: 0.5,
+    // Short, so a test that holds a session waits seconds, not a minute; the tests that prove the
+    // drain set their own.
+    drain: { sessionIdleSeconds: 2, sessionMaxSeconds: 6 },
     ...overrides,
     targets: {
       world: {
@@ -72,6 +89,8 @@ export async function createWorld(options: { transport: 'local' | 'ssh' }): Prom
         publicUrl,
         nginx: {
           upstreamFile: nginx.upstreamFile,
+          locationFile: nginx.locationFile,
+          sessionLog: nginx.sessionLog,
           upstream: nginx.upstreamName,
           test: [...nginx.testCommand],
           reload: [...nginx.reloadCommand],
@@ -127,7 +146,7 @@ export async function createWorld(options: { transport: 'local' | 'ssh' }): Prom
       };
     },
     editServer: (change) => {
-      const file = join(project, 'server.py');
+      const file = join(project, options.entry ?? 'server.py');
       writeFileSync(file, change(readFileSync(file, 'utf8')));
     },
     stop: async () => {

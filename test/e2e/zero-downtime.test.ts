@@ -10,12 +10,20 @@ describe('zero downtime under load (short form)', () => {
   }, 60_000);
   afterAll(async () => world?.stop());
 
-  it('3 deploys and 3 rollbacks with steady and long-lived traffic: no request fails', async () => {
+  it('3 deploys and 3 rollbacks with steady and long-lived traffic and held MCP sessions: no request fails, no session ending within the bound sees a 404', async () => {
     const report = await measureZeroDowntime(world, { cycles: 3, slowMs: 800 });
     console.log(formatZeroDowntime(report));
     expect(report.traffic.failures).toEqual([]);
     expect(report.slow.failures).toEqual([]);
     expect(report.phases.during.count).toBeGreaterThan(50);
     expect(report.slow.sent).toBeGreaterThan(5);
+    const { withinBound, heldThrough } = report.sessions;
+    expect(withinBound.failures).toEqual([]);
+    expect(withinBound.notFound).toBe(0);
+    expect(withinBound.sessions).toBeGreaterThan(6);
+    // The session held through everything: never a failed call, one 404 per retirement of its colour
+    expect(heldThrough.failures).toEqual([]);
+    expect(heldThrough.notFound).toBe(report.cutovers);
+    expect(heldThrough.sessions).toBe(report.cutovers + 1);
   }, 300_000);
 });

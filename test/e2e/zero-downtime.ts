@@ -1,13 +1,17 @@
 import { deploy } from '../../source/engine/deploy.js';
 import { rollback } from '../../source/engine/rollback.js';
+import { holdSession, summarizeSessionCalls, type SessionClient, type SessionClientReport } from './session-client.js';
 import { percentile, startTraffic, type TrafficReport } from './traffic.js';
 import type { World } from './world.js';
 
 /**
  * Zero downtime, measured: steady MCP tools/list and GET /health traffic through nginx, plus
  * long-lived tools/call requests (the example server holds each for `slowMs`) that are in flight
- * while the old colour drains, during `cycles` deploys each followed by a rollback. Shared by the
- * short CI test and the long benchmark.
+ * while the old colour drains, during `cycles` deploys each followed by a rollback. Beside them,
+ * MCP sessions held as clients hold them: a cohort that each keep a session for less than
+ * drain.sessionMaxSeconds and then end it (they should never see a 404), and one client that keeps
+ * its session through everything (one 404 each time its colour is retired). Shared by the short
+ * CI test and the long benchmark.
  */
 export type ZeroDowntimeReport = {
   readonly cycles: number;
@@ -15,15 +19,25 @@ export type ZeroDowntimeReport = {
   readonly traffic: TrafficReport;
   readonly slow: { sent: number; failed: number; failures: string[] };
   readonly phases: Record<'before' | 'during' | 'after', { count: number; p50: number; p99: number }>;
+  readonly sessions: {
+    /** Sessions that each lasted less than the bound, then ended: their calls, failures and 404s (0 expected). */
+    readonly withinBound: { sessions: number; calls: number; failed: number; notFound: number; failures: string[] };
+    /** One session held through every cutover: its 404s are its colour's retirements. */
+    readonly heldThrough: { sessions: number; calls: number; failed: number; notFound: number; failures: string[] };
+    readonly bound: { idleSeconds: number; maxSeconds: number };
+  };
 };
+
+const sessionBound = { sessionIdleSeconds: 2, sessionMaxSeconds: 4 };
 
 export async function measureZeroDowntime(
   world: World,
-  options: { cycles: number; slowMs: number; warmupMs?: number },
+  options: { cycles: number; slowMs: number; warmupMs?: number; sessionClients?: number },
 ): Promise<ZeroDowntimeReport> {
   const config = world.config({
     runtime: { type: 'python', entry: 'server.py', requirements: 'requirements.txt', env: { EXAMPLE_SLOW_MS: String(options.slowMs) } },
     drainSeconds: 0.2,
+    drain: sessionBound,
   });
   const first = await deploy(world.context({ config }).context, { skipValidate: true });
   if (!first.ok) throw new Error(`setting up: ${first.error?.message}`);
@@ -54,6 +68,23 @@ export async function measureZeroDowntime(
     await Promise.all([client(), client()]);
   })();
 
+  // Sessions: the held one, and a cohort whose sessions each end well within the bound.
+  const mcpUrl = `${world.publicUrl}/mcp`;
+  const held = await holdSession(mcpUrl, { intervalMs: 50, maxMs: 30 * 60_000 });
+  const shortReports: SessionClientReport[] = [];
+  let stopShort = false;
+  const lifetimeMs = (sessionBound.sessionMaxSeconds * 1000) / 2;
+  const cohort = (async () => {
+    const one = async () => {
+      while (!stopShort && shortReports.length < 5_000) {
+        const client: SessionClient = await holdSession(mcpUrl, { intervalMs: 50, maxMs: lifetimeMs });
+        await client.finished;
+        shortReports.push(await client.stop({ end: true }));
+      }
+    };
+    await Promise.all(Array.from({ length: options.sessionClients ?? 3 }, one));
+  })();
+
   const windows: { from: number; to: number }[] = [];
   const before = Date.now();
   await new Promise((resolve) => setTimeout(resolve, options.warmupMs ?? 1_000));
@@ -72,9 +103,22 @@ export async function measureZeroDowntime(
     await new Promise((resolve) => setTimeout(resolve, options.warmupMs ?? 1_000));
   } finally {
     stopSlow = true;
+    stopShort = true;
     await traffic.stop();
     await slowLoop;
+    await cohort;
   }
+  const heldReport = await held.stop({ end: true });
+  const tally = (reports: readonly SessionClientReport[]) => {
+    const counts = reports.map(summarizeSessionCalls);
+    return {
+      sessions: reports.reduce((sum, report) => sum + report.sessions.length, 0),
+      calls: counts.reduce((sum, count) => sum + count.ok + count.notFound + count.failed, 0),
+      failed: counts.reduce((sum, count) => sum + count.failed, 0),
+      notFound: counts.reduce((sum, count) => sum + count.notFound, 0),
+      failures: reports.flatMap((report) => report.failures),
+    };
+  };
   const lastCutover = windows.at(-1)?.to ?? before;
   const firstCutover = windows[0]?.from ?? Date.now();
   const phase = (keep: (at: number) => boolean) => {
@@ -91,6 +135,11 @@ export async function measureZeroDowntime(
       during: phase((at) => windows.some((window) => at >= window.from && at <= window.to)),
       after: phase((at) => at > lastCutover),
     },
+    sessions: {
+      withinBound: tally(shortReports),
+      heldThrough: tally([heldReport]),
+      bound: { idleSeconds: sessionBound.sessionIdleSeconds, maxSeconds: sessionBound.sessionMaxSeconds },
+    },
   };
 }
 
@@ -105,5 +154,16 @@ export function formatZeroDowntime(report: ZeroDowntimeReport): string {
     row('before', report.phases.before),
     row('during cutovers', report.phases.during),
     row('after', report.phases.after),
+    '',
+    `MCP sessions (drain.sessionIdleSeconds ${report.sessions.bound.idleSeconds}, drain.sessionMaxSeconds ${report.sessions.bound.maxSeconds}):`,
+    '',
+    '| cohort | sessions | calls | failed | 404 |',
+    '| --- | --- | --- | --- | --- |',
+    sessionRow(`each ended within the bound (${report.sessions.bound.maxSeconds / 2} s)`, report.sessions.withinBound),
+    sessionRow('one held through every cutover', report.sessions.heldThrough),
   ].join('\n');
+}
+
+function sessionRow(name: string, cohort: ZeroDowntimeReport['sessions']['withinBound']): string {
+  return `| ${name} | ${cohort.sessions} | ${cohort.calls} | ${cohort.failed} | ${cohort.notFound} |`;
 }

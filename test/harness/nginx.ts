@@ -6,6 +6,9 @@ import { join } from 'node:path';
 import { freePort } from './free-port.js';
 import { childPids } from './processes.js';
 import { exec, execChecked, isExecutable, isRoot } from './system.js';
+import { renderHttpInclude } from '../../source/engine/nginx-http-include.js';
+import { renderLocationInclude } from '../../source/engine/nginx-location-include.js';
+import { switchedTo } from '../../source/engine/nginx-routing.js';
 import { pidAlive, portAccepts, stopPid, waitFor } from './wait.js';
 
 /**
@@ -29,6 +32,12 @@ export type NginxOptions = {
    * rewrite the upstream file and run `testCommand`/`reloadCommand` itself. Only when root.
    */
   readonly owner?: { readonly uid: number; readonly gid: number };
+  /**
+   * The site as `mcp-deploy setup` prints it: its location includes mcp-deploy's location include
+   * (sessions pinned to their colour), with both includes laid out for these colour ports, blue
+   * active. Without it the site proxy_passes to the single upstream, as sites did before.
+   */
+  readonly pinned?: { readonly blue: number; readonly green: number };
 };
 
 export type NginxHandle = {
@@ -45,6 +54,11 @@ export type NginxHandle = {
   readonly testCommand: readonly string[];
   /** argv of `nginx -s reload` for this instance. */
   readonly reloadCommand: readonly string[];
+  /** The location include a pinned site reads (a single-upstream site never reads it). */
+  readonly locationFile: string;
+  /** The session log the location include names. */
+  readonly sessionLog: string;
+  readonly pinned: boolean;
   /** One line per request: `$status $upstream_addr "$request"` and more, see logFormat. */
   readonly accessLog: string;
   readonly errorLog: string;
@@ -80,16 +94,33 @@ export async function startNginx(options: NginxOptions = {}): Promise<NginxHandl
   const errorLog = join(logs, 'error.log');
   const pidFile = join(prefix, 'nginx.pid');
   const stderrLog = join(logs, 'stderr.log');
+  // Outside upstreamsDir: everything in there is included at the http level.
+  const locationFile = join(prefix, 'mcp-location.conf');
+  const sessionLog = join(logs, 'sessions.log');
 
   try {
     await chmod(prefix, 0o755);
     for (const dir of [logs, temp, upstreamsDir]) await mkdir(dir, { recursive: true });
     const port = await freePort();
     const upstreamPort = options.upstreamPort ?? (await freePort());
-    await writeFile(upstreamFile, upstreamConf(upstreamName, upstreamPort));
+    if (options.pinned) {
+      const target = { name: 'harness', ports: options.pinned, nginx: { upstream: upstreamName, sessionLog } };
+      await writeFile(upstreamFile, renderHttpInclude(target, 'harness', switchedTo(null, 'blue')));
+      await writeFile(locationFile, renderLocationInclude(target, 'harness'));
+    } else await writeFile(upstreamFile, upstreamConf(upstreamName, upstreamPort));
     await writeFile(
       confPath,
-      nginxConf({ prefix, port, upstreamName, upstreamsDir, accessLog, errorLog, pidFile, asRoot: isRoot() && owner === undefined }),
+      nginxConf({
+        prefix,
+        port,
+        upstreamName,
+        upstreamsDir,
+        accessLog,
+        errorLog,
+        pidFile,
+        asRoot: isRoot() && owner === undefined,
+        locationFile: options.pinned ? locationFile : null,
+      }),
     );
 
     // -e: the compiled-in error log (/var/log/nginx) may not be writable; start with ours.
@@ -172,6 +203,9 @@ export async function startNginx(options: NginxOptions = {}): Promise<NginxHandl
       upstreamName,
       upstreamsDir,
       upstreamFile,
+      locationFile,
+      sessionLog,
+      pinned: options.pinned !== undefined,
       testCommand,
       reloadCommand,
       accessLog,
@@ -197,6 +231,7 @@ function nginxConf(parts: {
   errorLog: string;
   pidFile: string;
   asRoot: boolean;
+  locationFile: string | null;
 }): string {
   const temp = (name: string) => join(parts.prefix, 'temp', name);
   return [
@@ -224,7 +259,7 @@ function nginxConf(parts: {
     `        listen 127.0.0.1:${parts.port};`,
     '        server_name localhost;',
     '        location / {',
-    `            proxy_pass http://${parts.upstreamName};`,
+    parts.locationFile === null ? `            proxy_pass http://${parts.upstreamName};` : `            include ${parts.locationFile};`,
     '            proxy_http_version 1.1;',
     '            proxy_set_header Connection "";',
     '            proxy_buffering off;',

@@ -35,9 +35,10 @@ describe.skipIf(skip !== undefined)(`mcp-deploy doctor on a real host${skip ? ` 
 
   beforeAll(async () => {
     sshd = await startSshd();
-    nginx = await startNginx({ upstreamName: 'mcp_doctor', owner: { uid: sshd.uid, gid: sshd.gid } });
-    scratch = await mkdtemp(join(tmpdir(), 'mcpd-doctor-'));
     ports = { blue: await freePort(), green: await freePort() };
+    // The site as setup prints it: its location includes the location include (sessions pinned).
+    nginx = await startNginx({ upstreamName: 'mcp_doctor', owner: { uid: sshd.uid, gid: sshd.gid }, pinned: ports });
+    scratch = await mkdtemp(join(tmpdir(), 'mcpd-doctor-'));
   });
 
   afterAll(async () => {
@@ -63,6 +64,8 @@ describe.skipIf(skip !== undefined)(`mcp-deploy doctor on a real host${skip ? ` 
           publicUrl: `http://127.0.0.1:${nginx.port}`,
           nginx: {
             upstreamFile: nginx.upstreamFile,
+            locationFile: nginx.locationFile,
+            sessionLog: nginx.sessionLog,
             upstream: nginx.upstreamName,
             test: [...nginx.testCommand],
             reload: [...nginx.reloadCommand],
@@ -119,6 +122,7 @@ describe.skipIf(skip !== undefined)(`mcp-deploy doctor on a real host${skip ? ` 
       'nginx.reload',
       'upstream include',
       'nginx includes upstream',
+      'sessions pinned',
       'reboot',
       'setsid',
       'mv -T',
@@ -128,6 +132,31 @@ describe.skipIf(skip !== undefined)(`mcp-deploy doctor on a real host${skip ? ` 
     expect(named(checks, 'ssh').detail).toContain(`${sshd.user}@127.0.0.1:${sshd.port}`);
     expect(named(checks, 'deploy root').detail).toContain('does not exist yet');
     expect(named(checks, 'disk space').detail).toMatch(/free on /);
+    expect(named(checks, 'sessions pinned').detail).toContain(`a location includes ${nginx.locationFile}`);
+  });
+
+  it('says that sessions are not pinned when the site still proxies to the single upstream, and what to change', async () => {
+    // Given a site that proxy_passes to the one upstream, as sites did before sessions were pinned
+    const legacy = await startNginx({ upstreamName: 'mcp_doctor', owner: { uid: sshd.uid, gid: sshd.gid } });
+    try {
+      const checks = await doctor(
+        {},
+        {
+          upstreamFile: legacy.upstreamFile,
+          test: [...legacy.testCommand],
+          reload: [...legacy.reloadCommand],
+        },
+      );
+      // Then that one check fails, and its fix is the one-time change to the site
+      expect(checks.filter((check) => !check.ok).map((check) => check.check)).toEqual(['sessions pinned']);
+      const pinning = named(checks, 'sessions pinned');
+      expect(pinning.detail).toContain('the site proxies to the single upstream, so MCP sessions are not pinned');
+      expect(pinning.fix).toBe(
+        `In the site's location, replace "proxy_pass http://mcp_doctor;" with "include ${nginx.locationFile};" (mcp-deploy setup prints the site), then reload nginx`,
+      );
+    } finally {
+      await legacy.stop();
+    }
   });
 
   it('fails the ssh check with the fix when the host key is not known', async () => {

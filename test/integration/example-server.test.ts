@@ -171,7 +171,8 @@ describe('example ontology server', () => {
       expect(client.getProtocolEra()).toBe('legacy');
       expect(client.getNegotiatedProtocolVersion()).toBe('2025-11-25');
       expect(transport.protocolVersion).toBe('2025-11-25');
-      expect(transport.sessionId).toBeUndefined(); // stateless: no Mcp-Session-Id issued
+      // A session, as 2025-era servers issue them: the SDK sends it with every later request.
+      expect(transport.sessionId).toMatch(/^[0-9a-f]{32}$/);
 
       const { tools } = await client.listTools();
       expect(tools.map((t) => t.name).sort()).toEqual(TOOL_NAMES);
@@ -235,16 +236,42 @@ describe('example ontology server', () => {
     expect(contract.resources).toEqual([]);
   });
 
-  it('answers GET and DELETE on /mcp with 405 Allow: POST', async () => {
-    for (const method of ['GET', 'DELETE']) {
-      const res = await fetch(`${server.base}/mcp`, { method, headers: { accept: 'text/event-stream' } });
-      expect(res.status).toBe(405);
-      expect(res.headers.get('allow')).toBe('POST');
-      expect(((await res.json()) as { jsonrpc?: string }).jsonrpc).toBe('2.0');
-    }
+  it('answers GET on /mcp with 405 Allow: POST, DELETE', async () => {
+    const res = await fetch(`${server.base}/mcp`, { method: 'GET', headers: { accept: 'text/event-stream' } });
+    expect(res.status).toBe(405);
+    expect(res.headers.get('allow')).toBe('POST, DELETE');
+    expect(((await res.json()) as { jsonrpc?: string }).jsonrpc).toBe('2.0');
   });
 
-  it('negotiates the protocol version and does not issue a session id', async () => {
+  it('issues a session on initialize, serves it, answers one it never issued with 404, and ends it on DELETE', async () => {
+    // Given a session from initialize
+    const init = await postMcp(server.base, {
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '0' } },
+    });
+    const session = init.res.headers.get('mcp-session-id');
+    expect(session).toMatch(/^[0-9a-f]{32}$/);
+    // When it is used, and when a session this process never issued is used
+    const inSession = await postMcp(server.base, { jsonrpc: '2.0', id: 2, method: 'tools/list' }, { 'mcp-session-id': session! });
+    const stranger = await postMcp(server.base, { jsonrpc: '2.0', id: 3, method: 'tools/list' }, { 'mcp-session-id': 'f'.repeat(32) });
+    const standAlone = await postMcp(server.base, { jsonrpc: '2.0', id: 4, method: 'tools/list' });
+    // Then the session is served, the stranger gets 404 with a JSON-RPC error, stand-alone requests are served
+    expect(inSession.res.status).toBe(200);
+    expect(inSession.json.result.tools).toHaveLength(3);
+    expect(stranger.res.status).toBe(404);
+    expect(stranger.json.error.code).toBe(-32001);
+    expect(standAlone.res.status).toBe(200);
+    // And DELETE ends it: 204, then it is unknown (404), and DELETE without a session is 400
+    const deleted = await fetch(`${server.base}/mcp`, { method: 'DELETE', headers: { 'mcp-session-id': session! } });
+    expect(deleted.status).toBe(204);
+    const after = await postMcp(server.base, { jsonrpc: '2.0', id: 5, method: 'ping' }, { 'mcp-session-id': session! });
+    expect(after.res.status).toBe(404);
+    expect((await fetch(`${server.base}/mcp`, { method: 'DELETE' })).status).toBe(400);
+  });
+
+  it('negotiates the protocol version', async () => {
     const init = (protocolVersion: string) =>
       postMcp(server.base, {
         jsonrpc: '2.0',
@@ -256,7 +283,6 @@ describe('example ontology server', () => {
     expect(old.res.status).toBe(200);
     expect(old.res.headers.get('content-type')).toBe('application/json');
     expect(old.res.headers.get('content-length')).toBe(String(Buffer.byteLength(old.text)));
-    expect(old.res.headers.get('mcp-session-id')).toBeNull();
     expect(old.json.result.protocolVersion).toBe('2025-03-26');
     expect(old.json.result.serverInfo.version).toBe('9.8.7-test');
     expect((await init('2025-06-18')).json.result.protocolVersion).toBe('2025-06-18');

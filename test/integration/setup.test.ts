@@ -8,6 +8,10 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vites
 import { PassThrough } from 'node:stream';
 import { promptConsent, setupCommand } from '../../source/cli/commands/setup-command.js';
 import { parseConfig, selectTarget, type Target } from '../../source/config/load.js';
+import { upstreamPort } from '../../source/engine/nginx.js';
+import { renderHttpInclude } from '../../source/engine/nginx-http-include.js';
+import { renderLocationInclude } from '../../source/engine/nginx-location-include.js';
+import { parseRouting, switchedTo } from '../../source/engine/nginx-routing.js';
 import { DeployError } from '../../source/errors.js';
 import { applySetup, planSetup, renderLogrotate, type Consent } from '../../source/ops/setup.js';
 import { connectSsh } from '../../source/remote/connect.js';
@@ -246,13 +250,13 @@ describe.skipIf(sshdSkip !== undefined)(`mcp-deploy setup on a real host${sshdSk
     expect(existsSync(join(root, 'shared', 'logs'))).toBe(true);
   });
 
-  it('never touches an existing upstream include, whatever the answers', async () => {
-    // Given a host whose include already sends traffic to green
+  it('never touches an upstream include that deploys wrote, whatever the answers', async () => {
+    // Given a host whose include (with its routing) already sends traffic to green
     await mkdir(root, { recursive: true });
-    const live = 'upstream mcp_setuptest {\n    server 127.0.0.1:6103;\n}\n';
+    const { config, target } = load();
+    const live = renderHttpInclude(target, config.app, switchedTo(null, 'green'));
     await writeFile(join(root, 'nginx-upstream.conf'), live);
     await chownToUser(root);
-    const { config, target } = load();
 
     // When setup runs with yes to everything
     const plan = await planSetup(transport, config, target);
@@ -262,6 +266,32 @@ describe.skipIf(sshdSkip !== undefined)(`mcp-deploy setup on a real host${sshdSk
     expect(plan.files.find((file) => file.path.endsWith('nginx-upstream.conf'))?.state).toBe('live');
     expect(await readFile(join(root, 'nginx-upstream.conf'), 'utf8')).toBe(live);
     expect(outcomes).toContainEqual(expect.objectContaining({ path: join(root, 'nginx-upstream.conf'), result: 'kept' }));
+  });
+
+  it('brings an include from before sessions were pinned up to date only with a yes, traffic staying where it was', async () => {
+    // Given a host whose one-block include sends traffic to green
+    await mkdir(root, { recursive: true });
+    const old = 'upstream mcp_setuptest {\n    server 127.0.0.1:6103;\n}\n';
+    await writeFile(join(root, 'nginx-upstream.conf'), old);
+    await chownToUser(root);
+    const { config, target } = load();
+
+    // When setup runs and the operator answers no to replacing it, then yes
+    const plan = await planSetup(transport, config, target);
+    const include = plan.files.find((file) => file.path.endsWith('nginx-upstream.conf'));
+    expect(include).toMatchObject({ state: 'differs', title: expect.stringContaining('traffic stays on green (127.0.0.1:6103)') });
+    await applySetup(transport, plan, { apply: async () => true, replace: async () => false });
+    expect(await readFile(join(root, 'nginx-upstream.conf'), 'utf8')).toBe(old);
+    await applySetup(transport, await planSetup(transport, config, target), yes);
+
+    // Then it keeps sending new traffic to green and now has the maps the location include needs
+    const upgraded = await readFile(join(root, 'nginx-upstream.conf'), 'utf8');
+    expect(upstreamPort(upgraded, 'mcp_setuptest')).toBe(6103);
+    expect(parseRouting(upgraded)?.active).toBe('green');
+    expect(upgraded).toContain('map $http_mcp_session_id $mcp_setuptest_route');
+    // And the location include and the session log are laid out beside it
+    expect(await readFile(join(root, 'nginx-location.conf'), 'utf8')).toBe(renderLocationInclude(target, config.app));
+    expect(existsSync(join(root, 'shared', 'logs', 'nginx-sessions.log'))).toBe(true);
   });
 
   it('asks before replacing a unit file that differs, and keeps it on no', async () => {
@@ -308,8 +338,9 @@ describe.skipIf(sshdSkip !== undefined)(`mcp-deploy setup on a real host${sshdSk
     expect(result).toBeInstanceOf(DeployError);
     expect((result as DeployError).hint).toContain('mcp-deploy setup --yes');
     expect(existsSync(root)).toBe(false);
-    expect(output).toContain(`include ${join(root, 'nginx-upstream.conf')};`);
-    expect(output).toContain('proxy_pass http://mcp_setuptest;');
+    expect(output).toContain(`include "${join(root, 'nginx-upstream.conf')}";`);
+    expect(output).toContain(`include "${join(root, 'nginx-location.conf')}";`);
+    expect(output).not.toContain('proxy_pass http://mcp_setuptest;');
     expect(output).toContain('listen 443 ssl;');
     expect(output).toMatch(
       new RegExp(`${sshd.user} ALL=\\(root\\) NOPASSWD: /\\S*systemctl reload nginx, /\\S*systemctl reset-failed setuptest@6102\\.service`),
@@ -339,7 +370,9 @@ describe.skipIf(sshdSkip !== undefined)(`mcp-deploy setup on a real host${sshdSk
     const rule = join(scratch, 'rule.conf');
     const user = (await exec('id', ['-un'])).stdout.trim();
     const group = (await exec('id', ['-gn'])).stdout.trim();
-    await writeFile(rule, renderLogrotate(layout, { user, group }));
+    const sessionLog = join(scratch, 'nginx-sessions.log');
+    await writeFile(sessionLog, '');
+    await writeFile(rule, renderLogrotate({ ...layout, sessionLog }, { user, group }));
     const state = join(scratch, 'logrotate.state');
 
     // When logrotate reads it in debug mode (nothing is rotated)
@@ -349,6 +382,7 @@ describe.skipIf(sshdSkip !== undefined)(`mcp-deploy setup on a real host${sshdSk
     expect(result.code, result.stderr).toBe(0);
     expect(result.stderr).toContain(join(layout.logsDir, '20261124T101500Z.log'));
     expect(result.stderr).toContain(layout.auditLog);
+    expect(result.stderr).toContain(sessionLog);
     expect(result.stderr).not.toMatch(/error/i);
 
     // When it really rotates (forced), the next append goes to a new audit.log, and the old line is kept

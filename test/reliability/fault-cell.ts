@@ -1,6 +1,7 @@
 import { runCli, settle, startCli, type CliEnd } from './cli-process.js';
 import { hostFacts, judge, killStrays, type HostFacts } from './host-facts.js';
 import { startTraffic, type TrafficReport } from '../e2e/traffic.js';
+import { holdSession, summarizeSessionCalls, type SessionClientReport } from '../e2e/session-client.js';
 import type { World } from '../e2e/world.js';
 
 /**
@@ -18,6 +19,8 @@ export type Cell = {
   /** `<step>:<start|end>`, a checkpoint of the engine. */
   readonly point: string;
   readonly fault: Fault;
+  /** A client holds one MCP session through the run and the next one (for the session-drain points). */
+  readonly session?: boolean;
 };
 
 export type CellResult = {
@@ -31,6 +34,8 @@ export type CellResult = {
   /** For `cut`: how many sshd session processes were killed. */
   readonly cutSessions: number | null;
   readonly faultTraffic: TrafficReport;
+  /** What the session-holding client saw, from before the run to after the next one. */
+  readonly session: SessionClientReport | null;
   readonly after: HostFacts;
   readonly verdict: ReturnType<typeof judge>;
   readonly status: CliEnd;
@@ -53,6 +58,10 @@ export async function runCell(world: World, configFile: string, cell: Cell, labe
   const fault = `${cell.point}:${cell.fault === 'cut' ? 'pause' : cell.fault}`;
 
   const traffic = startTraffic(world.publicUrl, { clients: 2, maxRequests: 50_000, maxMs: 150_000 });
+  const holder = cell.session
+    ? await holdSession(`${world.publicUrl}/mcp`, { tool: 'list_concepts', intervalMs: 50, maxMs: 300_000 })
+    : null;
+  await holder?.waitCalls(3);
   let secondSigint: CellResult['secondSigint'] = null;
   let cutSessions: number | null = null;
   let reached = false;
@@ -109,6 +118,7 @@ export async function runCell(world: World, configFile: string, cell: Cell, labe
   } finally {
     followUpTraffic = await followTraffic.stop();
   }
+  const session = holder === null ? null : await holder.waitCalls(3).then(() => holder.stop());
   const final = await hostFacts(world);
   const strays = killStrays(world).length;
   return {
@@ -119,6 +129,7 @@ export async function runCell(world: World, configFile: string, cell: Cell, labe
     secondSigint,
     cutSessions,
     faultTraffic,
+    session,
     after,
     verdict,
     status,
@@ -158,6 +169,12 @@ function requests(report: TrafficReport): string {
   return `${report.sent} sent, ${report.failed} failed${report.retried > 0 ? `, ${report.retried} retried` : ''}`;
 }
 
+function sessionCalls(report: SessionClientReport | null): string {
+  if (report === null) return '';
+  const { ok, notFound, failed } = summarizeSessionCalls(report);
+  return `; a held session: ${ok + notFound + failed} calls, ${failed} failed, ${notFound} × 404 (one per retirement of its colour)`;
+}
+
 export function tableRow(result: CellResult): string {
   const { cell } = result;
   const fault = cell.fault === 'exit' ? 'SIGKILL' : cell.fault === 'sigint' ? 'SIGINT ×2' : 'SSH cut';
@@ -177,13 +194,15 @@ export function tableRow(result: CellResult): string {
   const idle = typeof state === 'object' && state !== null ? (state.colour === 'blue' ? 'green' : 'blue') : null;
   const leftover =
     result.verdict.verdict === 'consistent' && idle !== null && result.after.running[idle]
-      ? `; ${idle} left running (the next run stops it)`
+      ? result.cell.session
+        ? `; ${idle} left running, still serving its sessions (the next run retires it)`
+        : `; ${idle} left running (the next run stops it)`
       : '';
   const follow =
     result.followUp.code === 0 && result.finalVerdict.verdict === 'consistent'
       ? `ok${result.followUpForced ? ' (--force)' : ''}, ${requests(result.followUpTraffic)}`
       : `**${ended(result.followUp)}; ${result.finalVerdict.detail}**`;
-  return `| ${cell.world} | ${cell.operation} | ${cell.point} | ${fault} | ${ended(result.run)}${secondInterrupt(result)} | ${requests(result.faultTraffic)} | ${servingWord(result)}; ${records}${leftover}${partial} | ${lock} | ${follow} |`;
+  return `| ${cell.world} | ${cell.operation} | ${cell.point} | ${fault} | ${ended(result.run)}${secondInterrupt(result)} | ${requests(result.faultTraffic)}${sessionCalls(result.session)} | ${servingWord(result)}; ${records}${leftover}${partial} | ${lock} | ${follow} |`;
 }
 
 export const tableHeader = [

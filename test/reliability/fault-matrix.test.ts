@@ -4,6 +4,7 @@ import { sshdSkipReason } from '../harness/index.js';
 import { createWorld, type World } from '../e2e/world.js';
 import { runCli } from './cli-process.js';
 import { runCell, tableHeader, tableRow, type Cell, type CellResult, type Fault } from './fault-cell.js';
+import { summarizeSessionCalls } from '../e2e/session-client.js';
 import { hostFacts, judge, killStrays, cliConfigFile } from './host-facts.js';
 
 /**
@@ -38,13 +39,23 @@ const deployPoints = [
   'drain:end',
 ];
 const rollbackPoints = ['connect:end', 'start:end', 'health:end', 'switch:end', 'verify:end', 'finalize:end', 'drain:end'];
+/**
+ * The session drain, with a client holding a session on the old colour so that the drain is
+ * really waiting: broken at its start (the moment after the record, with the old colour still
+ * serving its sessions; until the bound nothing on the host changes).
+ */
+const sessionPoints: { operation: Cell['operation']; fault: Fault }[] = [
+  { operation: 'deploy', fault: 'exit' },
+  { operation: 'deploy', fault: 'sigint' },
+  { operation: 'rollback', fault: 'exit' },
+];
 const sshCuts = ['upload:start', 'health:start', 'switch:end', 'drain:start'];
 /**
  * Points after the last check that looks at the interrupt (verify:end is the moment before the
  * new release is recorded, with every check passed): an interrupt there no longer rolls back, the
  * run completes with exit 0.
  */
-const recorded = new Set(['verify:end', 'finalize:start', 'finalize:end', 'drain:start', 'drain:end']);
+const recorded = new Set(['verify:end', 'finalize:start', 'finalize:end', 'sessions:start', 'sessions:end', 'drain:start', 'drain:end']);
 /** Points before the switch: whatever happens, the old release must still be what serves. */
 const beforeSwitch = new Set(['connect:end', 'upload:start', 'install:start', 'start:end', 'health:start', 'health:end']);
 
@@ -53,14 +64,19 @@ const results: CellResult[] = [];
 const fileStarted = performance.now();
 const sshSkip = await sshdSkipReason();
 
-const labelOf = (cell: Cell) => `${cell.world} ${cell.operation} ${cell.point} ${cell.fault}`;
+const labelOf = (cell: Cell) => `${cell.world} ${cell.operation} ${cell.point} ${cell.fault}${cell.session ? ' session' : ''}`;
 
 function cells(world: 'local' | 'ssh'): Cell[] {
-  if (world === 'ssh') return sshCuts.map((point) => ({ world, operation: 'deploy', point, fault: 'cut' }));
+  if (world === 'ssh')
+    return [
+      ...sshCuts.map((point): Cell => ({ world, operation: 'deploy', point, fault: 'cut' })),
+      { world, operation: 'deploy', point: 'sessions:start', fault: 'cut', session: true },
+    ];
   const faults: Fault[] = ['exit', 'sigint'];
   return [
     ...deployPoints.flatMap((point) => faults.map((fault): Cell => ({ world, operation: 'deploy', point, fault }))),
     ...rollbackPoints.flatMap((point) => faults.map((fault): Cell => ({ world, operation: 'rollback', point, fault }))),
+    ...sessionPoints.map(({ operation, fault }): Cell => ({ world, operation, point: 'sessions:start', fault, session: true })),
   ];
 }
 
@@ -116,6 +132,18 @@ function assertCell(result: CellResult): void {
     // A lost connection is exit 3 (unreachable), or 1 when a rollback was attempted.
     expect([1, 3], context).toContain(run.code);
     expect(run.stdout + run.stderr).toMatch(/connection .*(lost|closed)|Connection lost|was lost/i);
+  }
+
+  // A held session never fails while its colour lives: its only misses are the 404s nginx
+  // gives once a colour is retired, each followed by a new session that works.
+  if (result.session !== null) {
+    const context = `${labelOf(cell)}: ${JSON.stringify(summarizeSessionCalls(result.session))} ${result.session.failures.join('; ')}`;
+    expect(result.session.failures, context).toEqual([]);
+    // Two retirements of its colour: the broken run's old colour (by the broken run, or by the
+    // next run before it takes that colour's port), then the next run's own old colour.
+    expect(summarizeSessionCalls(result.session).notFound, context).toBe(2);
+    expect(result.session.calls.at(-1)?.outcome, context).toBe('ok');
+    expect(result.session.sessions, context).toHaveLength(3);
   }
 
   assertFollowUp(result, old);

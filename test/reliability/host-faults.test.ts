@@ -112,7 +112,7 @@ describe('host faults over the local transport', () => {
     expect(run.stdout).toMatch(/✖ Verify through/);
     // Noticed by the watch on the process: waiting out the checks' timeout would fail with
     // "Not healthy…" or a timeout instead.
-    expect(run.stdout).toContain('The server exited during verification.');
+    expect(run.stdout, out(run)).toContain('The server exited during verification.');
     expect(run.stdout).toContain(`Switch nginx back to ${before.colour}`);
     const after = await activeState(world);
     expect(after).toEqual(before);

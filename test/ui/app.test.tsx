@@ -13,7 +13,7 @@ function open(script: FakeScript = {}, size = { columns: 100, rows: 40 }) {
 const rowsOf = (frame: string) => frame.replace(/\n$/, '').split('\n');
 
 describe('the plan screen', () => {
-  it('shows what would change before anything does: files, bytes, requirements, tools and the lock', async () => {
+  it('shows what would change before anything does: files, bytes, requirements, tools, the session drain and the lock', async () => {
     const { engine, screen } = open();
     const frame = await screen.waitFor((text) => text.includes('Deploy this?'));
     expect(rowsOf(frame)[0]).toBe('mcp-deploy · demo-mcp → prod · deploy@example.org:22 · deploy');
@@ -23,6 +23,7 @@ describe('the plan screen', () => {
     expect(frame).toContain('upload  12 kB of 1.2 MB');
     expect(frame).toContain('python  requirements unchanged: venv aaaaaaaaaaaa is reused');
     expect(frame).toContain('tools   +summarize -fetch_doc');
+    expect(frame).toContain('drain   waits for 2 active session(s) on blue, until quiet for 30 s, at most 60 s');
     expect(engine.calls.deploy).toBe(0);
   });
 
@@ -49,6 +50,14 @@ describe('the plan screen', () => {
     expect(frame).toContain(
       'problem Node 20.20.2 on the host does not satisfy engines.node ">=22" in package.json. → Install a Node.js the range allows.',
     );
+  });
+
+  it('says when sessions are not pinned, so they end at the switch', async () => {
+    const { screen } = open({
+      plan: samplePlan({ sessions: { pinned: false, colour: 'blue', active: 0, idleSeconds: 30, maxSeconds: 60 } }),
+    });
+    const frame = await screen.waitFor((text) => text.includes('Deploy this?'));
+    expect(frame).toContain('drain   sessions are not pinned: those on blue end at the switch (mcp-deploy doctor)');
   });
 
   it('warns that a held lock will stop the deploy', async () => {

@@ -51,6 +51,7 @@ describe('the checklist model', () => {
       'switch:pending',
       'verify:pending',
       'finalize:pending',
+      'sessions:pending',
       'drain:pending',
       'prune:pending',
       'audit:pending',
@@ -102,6 +103,7 @@ describe('the checklist as drawn', () => {
   it('draws a successful deploy as ✔ rows with durations and details, and a skipped step with its reason', () => {
     const frame = drawChecklist(replay(successEvents()));
     expect(frame).toContain('✔ Hash the release files (40 ms) — 46 files');
+    expect(frame).toContain("✔ Let blue's sessions finish (12.4 s) — blue's sessions went quiet after 12.4 s");
     expect(frame).toContain('✔ Drain and stop blue (5001) (5.0 s) — blue stopped');
     expect(frame).toContain('- Install dependencies (skipped: no runtime.requirements)');
     expect(frame).not.toContain('·');

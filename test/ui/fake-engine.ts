@@ -142,6 +142,7 @@ export function samplePlan(overrides: Partial<DeployPlan> = {}): DeployPlan {
     },
     tools: { active: ['search', 'fetch_doc'], next: ['search', 'summarize'], appearing: ['summarize'], disappearing: ['fetch_doc'] },
     contract: { active: null, next: null, diff: null },
+    sessions: { pinned: true, colour: 'blue', active: 2, idleSeconds: 30, maxSeconds: 60 },
     ...overrides,
   };
 }
@@ -171,10 +172,13 @@ export function successEvents(): EngineEvent[] {
     ...step('switch', 'Switch nginx to green (5002)', 150),
     ...step('verify', 'Verify through https://mcp.example.org/mcp', 300),
     ...step('finalize', `Record ${newRelease} as active`, 50),
+    { kind: 'step:start', step: 'sessions', title: "Let blue's sessions finish", at },
+    { kind: 'step:progress', step: 'sessions', done: 12, total: 60, unit: 'seconds', detail: '2 session(s) on blue, 18 s left' },
+    { kind: 'step:done', step: 'sessions', ms: 12_400, detail: "blue's sessions went quiet after 12.4 s" },
     ...step('drain', 'Drain and stop blue (5001)', 5_000, 'blue stopped'),
     ...step('prune', 'Prune old releases', 100, 'nothing to prune'),
     ...step('audit', 'Write the audit log and unlock', 60, 'lock released'),
-    { kind: 'run:end', ok: true, ms: 8_300 },
+    { kind: 'run:end', ok: true, ms: 20_700 },
   ];
 }
 

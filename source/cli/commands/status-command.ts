@@ -17,12 +17,14 @@ export async function statusCommand(options: StatusOptions, output: Output): Pro
   return withHost(options, output, async (context, transport) => {
     const status = await readStatus(context, transport);
     if (output.json) output.document(status);
-    else output.line(statusLines(output, context.config.app, status).join('\n'));
+    else output.line(statusLines(output, context.target, context.config.app, status).join('\n'));
     return 0;
   });
 }
 
-function statusLines(output: Output, app: string, status: HostStatus): string[] {
+type StatusTarget = { readonly publicUrl: string; readonly nginx: { readonly locationFile: string } };
+
+function statusLines(output: Output, target: StatusTarget, app: string, status: HostStatus): string[] {
   const { paint } = output;
   const lines: string[] = [];
   const active = status.state?.active;
@@ -35,19 +37,44 @@ function statusLines(output: Output, app: string, status: HostStatus): string[] 
       paint.yellow(`! nginx and state.json disagree: a run was cut off after the switch. The next deploy or rollback repairs it.`),
     );
   }
+  lines.push(servedByLine(output, target, status));
   for (const colour of status.colours) {
     const health = !colour.running
       ? paint.dim('stopped')
       : colour.healthy
         ? paint.green('healthy')
         : paint.red(`unhealthy: ${colour.problem ?? ''}`);
-    lines.push(`${colour.colour.padEnd(5)} :${colour.port}  ${health}`);
+    lines.push(`${colour.colour.padEnd(5)} :${colour.port}  ${health}${sessionsText(status, colour)}`);
   }
   if (status.lock.held) {
     const stale = status.lock.stale ? ` — stale (${status.lock.staleReason}); break it with: mcp-deploy unlock --force` : '';
     lines.push(paint.yellow(`lock: held by ${describeHolder(status.lock)}${stale}`));
   } else lines.push('lock: free');
   return lines;
+}
+
+/** What answers through the public URL, by nginx's own word where the site lets it say. */
+function servedByLine(output: Output, target: StatusTarget, status: HostStatus): string {
+  const { paint } = output;
+  const seen = status.servedBy;
+  if (seen === null) return paint.red(`through ${target.publicUrl}: no answer`);
+  const trafficColour = status.colours.find((colour) => colour.port === status.trafficPort)?.colour ?? null;
+  if (seen.colour !== null) {
+    const line = `through ${target.publicUrl}: ${seen.colour} answers (nginx's X-MCP-Deploy-Colour); sessions are pinned`;
+    return seen.colour === trafficColour
+      ? line
+      : paint.yellow(`! ${line}, but the include routes new traffic to ${trafficColour ?? 'no colour'}`);
+  }
+  const who = seen.release !== null ? `release ${seen.release} answers` : 'an answer that names no colour or release';
+  return paint.yellow(`through ${target.publicUrl}: ${who}; sessions are not pinned (no location includes ${target.nginx.locationFile})`);
+}
+
+/** A colour's sessions, from nginx's session log (only where the site pins them). */
+function sessionsText(status: HostStatus, colour: HostStatus['colours'][number]): string {
+  if (status.routing === null || status.servedBy?.colour === null) return '';
+  if (colour.sessions === null) return colour.running ? '  · retired: nginx answers its sessions with 404' : '';
+  if (!status.sessionLog.readable) return `  · sessions: ${status.sessionLog.path} cannot be read`;
+  return `  · sessions: ${colour.sessions.active} active, ${colour.sessions.lastHour} in the last hour`;
 }
 
 /**

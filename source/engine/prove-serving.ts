@@ -1,0 +1,62 @@
+import { DeployError } from '../errors.js';
+import type { Colour } from './colours.js';
+import type { CutoverProgress } from './cutover-progress.js';
+import { reloadSettleMs } from './drain.js';
+import { nginxReadsInclude } from './nginx.js';
+import { colourHeader } from './nginx-location-include.js';
+import { waitForServing } from './served-by.js';
+import type { Session } from './session.js';
+
+/** How long the public URL may keep showing the old side after a reload before the switch counts as failed. */
+const servingTimeoutMs = 15_000;
+
+/**
+ * Verify's first half: the public URL is served by the new colour. Shown by the colour nginx
+ * names (the location include is in place: sessions are pinned), else by the release a health
+ * route reports, else by nginx's own configuration reading the include; without any of these
+ * nothing proves traffic moved, and the cutover is undone rather than trusted.
+ */
+export async function proveServing(
+  session: Session,
+  expected: { readonly colour: Colour; readonly release: string },
+  /** The release the old colour runs: when it is the same one (a restart), a reported release proves nothing. */
+  previous: string | null,
+  progress: CutoverProgress,
+  signal: AbortSignal,
+): Promise<string> {
+  const { config, target } = session.context;
+  const distinct = { colour: expected.colour, release: previous === expected.release ? null : expected.release };
+  let proof = await waitForServing(target.publicUrl, config.health, distinct, { timeoutMs: servingTimeoutMs, signal });
+  // nginx's old workers go on accepting connections for a moment after a reload (longer on a
+  // busy host), and would send the health checks that follow to the old colour: one look at the
+  // new colour is not enough. Look again once that moment is over, and go by that look.
+  const settled = (progress.switchedAt ?? 0) + reloadSettleMs - performance.now();
+  if (proof.by !== 'nothing' && settled > 0) {
+    await sleep(settled);
+    proof = await waitForServing(target.publicUrl, config.health, distinct, { timeoutMs: servingTimeoutMs, signal });
+  }
+  progress.pinned = proof.by === 'colour';
+  if (proof.by === 'colour') return `${expected.colour} answers through nginx (${colourHeader}); sessions are pinned`;
+  if (proof.by === 'release') return `${expected.release} answers through nginx; sessions are not pinned`;
+  const reads = await nginxReadsInclude(session.transport, target);
+  if (reads !== 'yes') {
+    throw new DeployError(
+      'deploy',
+      `Nothing shows that ${target.publicUrl} is served by ${expected.colour}: its answers name no colour, no health route reports ${distinct.release === null ? 'a release that tells the colours apart' : 'the release'}, and ${
+        reads === 'no'
+          ? `nginx's configuration does not read ${target.nginx.upstreamFile}`
+          : 'nginx -T could not be run to check the configuration'
+      }.`,
+      {
+        hint: `Include ${target.nginx.locationFile} in the site's location (mcp-deploy setup shows the change; it also pins sessions), or report RELEASE_ID in a health.http route.`,
+      },
+    );
+  }
+  // nginx's old workers may still answer for a moment, and nothing tells them apart: wait that out.
+  await sleep(reloadSettleMs);
+  return 'nginx reads the include (the answers name neither colour nor release); sessions are not pinned';
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
