@@ -57,7 +57,7 @@ export type ColourSample = {
   readonly processes: number | null;
   /** What nginx logged for it since the previous sample; null without an access log. */
   readonly nginx: NginxFigures | null;
-  /** MCP sessions nginx holds on it; null while mcp-deploy cannot tell (shown as "—"). */
+  /** MCP sessions on it with a request within drain.sessionIdleSeconds (nginx's session log); null when stopped or the log cannot be read (shown as "—"). */
   readonly sessions: number | null;
 };
 

@@ -83,6 +83,15 @@ export class SessionLogReader {
     private readonly file: string,
   ) {}
 
+  /**
+   * Drops what was last seen before `before` (epoch seconds) and what ended: a reader that runs
+   * for hours (the dashboard, monitor) keeps only the sessions it still counts.
+   */
+  forget(before: number): void {
+    for (const [key, entry] of this.book) if (entry.ended || entry.lastAt < before) this.book.delete(key);
+    for (const [address, at] of this.addresses) if (at < before) this.addresses.delete(address);
+  }
+
   /** The host's time now (epoch seconds), or null when the log cannot be read. */
   async read(): Promise<{ readonly now: number; readonly readable: boolean }> {
     const result = await this.transport.run(

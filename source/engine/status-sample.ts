@@ -14,6 +14,7 @@ import { upstreamPort } from './nginx.js';
 import type { ColourSample, NginxFigures, SamplerMemory, StatusSample } from './sample-types.js';
 import { auditMarks, type AuditMark } from './release-marks.js';
 import { parseSampleOutput, sampleScript } from './sample-script.js';
+import { SessionLogReader, sessionsByColour } from './session-log.js';
 import { createSupervisor } from './supervisor/create-supervisor.js';
 
 export type { ColourSample, NginxFigures, SamplerMemory, StatusSample } from './sample-types.js';
@@ -43,8 +44,9 @@ export type SamplerOptions = {
 const auditLines = 6;
 
 /**
- * Samples the host again and again over one connection: per tick one script (sample-script.ts)
- * and, per running colour, its HTTP checks and one MCP probe through a tunnel opened once.
+ * Samples the host again and again over one connection: per tick one script (sample-script.ts),
+ * beside it the new lines of nginx's session log (a channel of its own, in parallel: no round trip
+ * added), and, per running colour, its HTTP checks and one MCP probe through a tunnel opened once.
  * Everything it remembers is bounded: the last probes, the last audit lines, two traffic windows.
  */
 export function createStatusSampler(context: EngineContext, transport: Transport, options: SamplerOptions = {}): StatusSampler {
@@ -67,6 +69,7 @@ export function createStatusSampler(context: EngineContext, transport: Transport
   let windowRelease = options.windows?.release ?? null;
   let previousAt: number | null = null;
   let seq = 0;
+  const sessionLog = new SessionLogReader(transport, target.nginx.sessionLog);
 
   const tunnelTo = async (port: number): Promise<Tunnel> => {
     const open = tunnels.get(port);
@@ -111,7 +114,16 @@ export function createStatusSampler(context: EngineContext, transport: Transport
                 maxBytes: options.maxBytesPerTick ?? 4 * 1024 * 1024,
               },
       });
-      const result = await transport.run({ script: request.script }, { env: request.env, timeoutMs: 20_000, signal: context.signal });
+      const [result, sessionClock] = await Promise.all([
+        transport.run({ script: request.script }, { env: request.env, timeoutMs: 20_000, signal: context.signal }),
+        sessionLog.read().catch(() => null),
+      ]);
+      // Sessions with a request within drain.sessionIdleSeconds, as the drain counts them; null
+      // where the site does not log them (it does not pin sessions).
+      const sessionCounts = sessionClock?.readable
+        ? sessionsByColour(sessionLog.book, sessionClock.now - config.drain.sessionIdleSeconds)
+        : null;
+      if (sessionClock?.readable) sessionLog.forget(sessionClock.now - config.drain.sessionIdleSeconds);
       const parts = parseSampleOutput(result.stdout, boundary);
       const { state, problem: stateProblem } = parseState(parts.state);
       const trafficPort = upstreamPort(parts.upstream, target.nginx.upstream);
@@ -189,7 +201,7 @@ export function createStatusSampler(context: EngineContext, transport: Transport
           rssBytes: tree ? tree.rssPages * parts.pageSize : null,
           processes: tree ? tree.processes : null,
           nginx: accessLog?.readable ? nginxFigures(tally, elapsed) : null,
-          sessions: null,
+          sessions: pid === null || sessionCounts === null ? null : sessionCounts[colour],
         };
       });
       return {

@@ -5,6 +5,7 @@ import { createStatusSampler, type StatusSample } from '../../source/engine/stat
 import type { Transport } from '../../source/remote/transport.js';
 import { sshdSkipReason } from '../harness/index.js';
 import { execa } from 'execa';
+import { holdSession, type SessionClient } from './session-client.js';
 import { createWorld, writeCliConfig, type World } from './world.js';
 
 /**
@@ -72,6 +73,31 @@ describe.each([
       expect(serving(second).restarted).toBe(false);
       expect(second.seq).toBe(2);
     } finally {
+      await subject.close();
+    }
+  });
+
+  it.skipIf(skip !== undefined)("counts the MCP sessions nginx's session log shows on the serving colour", async () => {
+    const subject = sampler();
+    let client: SessionClient | undefined;
+    try {
+      // Given the sessions the log shows now (the deploy's own verify may have left one)
+      const before = serving(await subject.sample()).sessions;
+      expect(before).not.toBeNull();
+      // When a client holds one session through nginx
+      client = await holdSession(`${world.publicUrl}/mcp`, { intervalMs: 50, maxCalls: 400, maxMs: 60_000 });
+      await client.waitCalls(3);
+      const held = await subject.sample();
+      // Then the serving colour has one more, and the stopped one has none to show
+      expect(serving(held).sessions).toBe(before! + 1);
+      expect(held.colours.find((colour) => !colour.serving)!.sessions).toBeNull();
+      // And once the client ends it (DELETE), it is no longer counted
+      const report = await client.stop({ end: true });
+      client = undefined;
+      expect(report.failures).toEqual([]);
+      expect(serving(await subject.sample()).sessions).toBe(before);
+    } finally {
+      await client?.stop();
       await subject.close();
     }
   });
