@@ -491,9 +491,12 @@ class Handler(BaseHTTPRequestHandler):
         finally:
             if self._tracked:
                 try:
-                    log("%s %s %s %.1fms%s" % (
+                    # mcp-deploy's health checks say who they are: marked, so its log pane can dim them.
+                    agent = (getattr(self, "headers", None) or {}).get("User-Agent", "")
+                    probe = " [mcp-deploy-probe]" if agent.startswith("mcp-deploy-probe") else ""
+                    log("%s %s %s %.1fms%s%s" % (
                         self.command, self.path, self._status,
-                        (time.monotonic() - self._t0) * 1000, " " + self._rpc if self._rpc else "",
+                        (time.monotonic() - self._t0) * 1000, " " + self._rpc if self._rpc else "", probe,
                     ))
                 finally:
                     self.server.drain.end()  # after the log line, so a draining exit cannot lose it

@@ -2,6 +2,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { HttpCheck } from '../config/schema.js';
 import { endpointUrl, probeSignal } from './probe-signal.js';
 import { configErrorForStatus, networkError, ProbeCheckError, truncate } from './probe-errors.js';
+import { probeUserAgent } from './probe-agent.js';
 
 export type ProbeOptions = {
   readonly signal?: AbortSignal;
@@ -28,7 +29,7 @@ export async function probeHttp(baseUrl: string, checks: readonly HttpCheck[], o
         method: 'GET',
         redirect: 'manual',
         signal,
-        headers: { accept: 'application/json, */*', ...options.headers },
+        headers: { accept: 'application/json, */*', 'user-agent': probeUserAgent, ...options.headers },
       });
       body = await response.text();
     } catch (error) {

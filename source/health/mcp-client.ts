@@ -1,6 +1,7 @@
 import { Client, type FetchLike, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { classifySdkError } from './sdk-errors.js';
 import { configErrorForStatus, networkError, ProbeRetryableError, truncate } from './probe-errors.js';
+import { probeUserAgent } from './probe-agent.js';
 
 /** How mcp-deploy names itself to servers. */
 const clientInfo = { name: 'mcp-deploy', version: '0.1.0' } as const;
@@ -35,7 +36,7 @@ export async function withMcpClient<T>(url: string, options: ConnectOptions, bod
   const transport = new StreamableHTTPClientTransport(new URL(url), {
     fetch: classifyingFetch(options.signal),
     // Redirects reach classifyingFetch as they are: a redirected health check is a wrong URL.
-    requestInit: { headers: { ...options.headers }, redirect: 'manual' },
+    requestInit: { headers: { 'user-agent': probeUserAgent, ...options.headers }, redirect: 'manual' },
     // A probe is one short exchange; the SDK's background GET stream must not retry for seconds.
     reconnectionOptions: { initialReconnectionDelay: 1000, maxReconnectionDelay: 1000, reconnectionDelayGrowFactor: 1, maxRetries: 0 },
   });

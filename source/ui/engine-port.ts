@@ -14,6 +14,7 @@ export type { DeployPlan, HostOverview } from '../engine/plan.js';
 export type { ColourSample, StatusSample } from '../engine/status-sample.js';
 export { type AuditMark, changedRelease } from '../engine/release-marks.js';
 export { chooseRelease } from '../engine/rollback.js';
+export { isProbeLine } from '../health/probe-agent.js';
 export { describeSummary, summarizeContract } from '../contract/contract.js';
 export type { Detection } from '../ops/init-detect.js';
 export { initFields, type AnswerTexts, type FieldKey } from '../ops/init-config.js';

@@ -1,8 +1,9 @@
 import { Box } from 'ink';
 import { memo, useMemo, type ReactElement } from 'react';
-import type { LogStore } from './log-store.js';
+import type { LogEntry, LogStore } from './log-store.js';
+import { isProbeLine } from './engine-port.js';
 import { logWindow, type LogView } from './log-view.js';
-import { Line, Paint } from './paint.js';
+import { Line, Paint, type Tone } from './paint.js';
 
 export type LogPaneProps = {
   readonly store: LogStore;
@@ -33,7 +34,7 @@ export const LogPane = memo(function LogPane({ store, version, view, height, tit
         <Paint tone="muted">{window.above > 0 ? ` ↑${window.above}` : ''}</Paint>
       </Line>
       {window.lines.map((entry) => (
-        <Line key={entry.seq}>{entry.source === 'server' ? entry.text : <Paint tone="muted">{entry.text}</Paint>}</Line>
+        <Line key={entry.seq}>{lineTone(entry) === 'plain' ? entry.text : <Paint tone="muted">{entry.text}</Paint>}</Line>
       ))}
       {window.lines.length === 0 && height > 1 ? (
         <Line>
@@ -43,3 +44,12 @@ export const LogPane = memo(function LogPane({ store, version, view, height, tit
     </Box>
   );
 });
+
+/**
+ * The server's lines are the pane's subject; mcp-deploy's own, and the server's lines about
+ * mcp-deploy's probe (a server that logs the User-Agent marks them), are dimmed beside them. The
+ * marker stays in the text, so the difference survives NO_COLOR.
+ */
+export function lineTone(entry: Pick<LogEntry, 'source' | 'text'>): Tone {
+  return entry.source === 'server' && !isProbeLine(entry.text) ? 'plain' : 'muted';
+}

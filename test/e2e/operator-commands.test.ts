@@ -310,11 +310,16 @@ describe.skipIf(skip !== undefined)(`operator commands over ssh${skip ? ` (skipp
       expect(plain.exitCode, plain.stderr).toBe(0);
       expect(plain.stdout).toContain('about to fail: logs-boom');
 
+      // A client's request (Node's fetch: not the probe) beside the deploy's own health checks
+      await served();
       const grep = await cli(['logs', '--grep', 'GET /health [0-9]+']);
       expect(grep.exitCode).toBe(0);
       const lines = grep.stdout.trim().split('\n');
       expect(lines.length).toBeGreaterThan(0);
       expect(lines.every((line) => /GET \/health \d+/.test(line))).toBe(true);
+      // The example server marks the probe's requests (its User-Agent), and only those: the pane dims them.
+      expect(lines.some((line) => line.endsWith('[mcp-deploy-probe]'))).toBe(true);
+      expect(lines.at(-1)).not.toContain('mcp-deploy-probe');
 
       const recent = await cli(['logs', '--since', '1h', '--json']);
       const records = recent.stdout

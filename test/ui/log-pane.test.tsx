@@ -3,6 +3,7 @@ import { EventBus } from '../../source/run/events.js';
 import { App } from '../../source/ui/app.js';
 import { EventFeed } from '../../source/ui/event-feed.js';
 import { cleanLine, LogStore, maxLineLength } from '../../source/ui/log-store.js';
+import { lineTone } from '../../source/ui/log-pane.js';
 import { initialLogView, logWindow, scrollLog, editFilter } from '../../source/ui/log-view.js';
 import { fakeEngine } from './fake-engine.js';
 import { keys, renderTerminal, sleep } from './harness.js';
@@ -29,6 +30,14 @@ describe('the log ring buffer', () => {
   it('strips terminal escapes and control characters, and cuts a runaway line', () => {
     expect(cleanLine('\u001B[31mred\u001B[0m\tand\u0007 bell')).toBe('red  and bell');
     expect(cleanLine('x'.repeat(50_000))).toHaveLength(maxLineLength + 1);
+  });
+});
+
+describe("the pane's tones", () => {
+  it("dims mcp-deploy's own lines and the server's lines about its probe, and only those", () => {
+    expect(lineTone({ source: 'server', text: '2026-12-01 13:00:00 POST /mcp 200 1.2ms tools/call' })).toBe('plain');
+    expect(lineTone({ source: 'server', text: '2026-12-01 13:00:00 GET /mcp 405 0.3ms [mcp-deploy-probe]' })).toBe('muted');
+    expect(lineTone({ source: 'engine', text: 'health: ok' })).toBe('muted');
   });
 });
 
