@@ -70,6 +70,10 @@ export async function cutover(session: Session, next: CutoverTarget, progress: C
         const release = (await supervisor.runningRelease?.(colour)) ?? null;
         await retireAndStop(session, { colour, port, release, routing, step, drain: live ? 'full' : 'none' });
         step.log(`stopped a leftover ${colour} server from an earlier run`);
+      } else {
+        // Nothing of ours runs there: stop() clears a stale pid file, and reports (never signals)
+        // a process the pid file names that is not the server mcp-deploy started.
+        await supervisor.stop(colour, { graceMs: stopGraceMs });
       }
       if (await portInUse(transport, config.runtime.python, port)) {
         throw new DeployError('deploy', `Port ${port} (${colour}) on ${transport.label} is already in use by another process.`, {
