@@ -1,7 +1,7 @@
 import { deploy } from '../../source/engine/deploy.js';
 import { rollback } from '../../source/engine/rollback.js';
 import { holdSession, summarizeSessionCalls, type SessionClient, type SessionClientReport } from './session-client.js';
-import { percentile, startTraffic, type TrafficReport } from './traffic.js';
+import { isResetBeforeResponse, percentile, startTraffic, type TrafficReport } from './traffic.js';
 import type { World } from './world.js';
 
 /**
@@ -17,7 +17,7 @@ export type ZeroDowntimeReport = {
   readonly cycles: number;
   readonly cutovers: number;
   readonly traffic: TrafficReport;
-  readonly slow: { sent: number; failed: number; failures: string[] };
+  readonly slow: { sent: number; failed: number; retried: number; failures: string[] };
   readonly phases: Record<'before' | 'during' | 'after', { count: number; p50: number; p99: number }>;
   readonly sessions: {
     /** Sessions that each lasted less than the bound, then ended: their calls, failures and 404s (0 expected). */
@@ -42,26 +42,40 @@ export async function measureZeroDowntime(
   const first = await deploy(world.context({ config }).context, { skipValidate: true });
   if (!first.ok) throw new Error(`setting up: ${first.error?.message}`);
   const traffic = startTraffic(world.publicUrl, { clients: 3, maxRequests: 200_000, maxMs: 30 * 60_000 });
-  const slow = { sent: 0, failed: 0, failures: [] as string[] };
+  const slow = { sent: 0, failed: 0, retried: 0, failures: [] as string[] };
   let stopSlow = false;
   const slowLoop = (async () => {
     // Sequential long requests from two clients: at any moment one is probably mid-flight.
     const client = async () => {
       while (!stopSlow && slow.sent < 10_000) {
-        const response = await fetch(`${world.publicUrl}/mcp`, {
-          method: 'POST',
-          headers: {
-            'content-type': 'application/json',
-            accept: 'application/json, text/event-stream',
-            'mcp-protocol-version': '2025-06-18',
-          },
-          body: JSON.stringify({ jsonrpc: '2.0', id: slow.sent, method: 'tools/call', params: { name: 'list_concepts', arguments: {} } }),
-          signal: AbortSignal.timeout(30_000),
-        }).catch((error: unknown) => error as Error);
+        const call = () =>
+          fetch(`${world.publicUrl}/mcp`, {
+            method: 'POST',
+            headers: {
+              'content-type': 'application/json',
+              accept: 'application/json, text/event-stream',
+              'mcp-protocol-version': '2025-06-18',
+            },
+            body: JSON.stringify({ jsonrpc: '2.0', id: slow.sent, method: 'tools/call', params: { name: 'list_concepts', arguments: {} } }),
+            signal: AbortSignal.timeout(30_000),
+          });
+        // nginx closes idle kept-alive connections when it reloads; a request written at that
+        // instant never reached a server and is sent again once, as traffic.ts does (counted).
+        const response = await call()
+          .catch((error: unknown) => {
+            if (!isResetBeforeResponse(error)) throw error;
+            slow.retried += 1;
+            return call();
+          })
+          .catch((error: unknown) => error as Error);
         slow.sent += 1;
         if (response instanceof Error || response.status !== 200) {
           slow.failed += 1;
-          slow.failures.push(response instanceof Error ? `${response.name}: ${response.message}` : `HTTP ${response.status}`);
+          slow.failures.push(
+            response instanceof Error
+              ? `${response.name}: ${response.message} ${String((response as { cause?: unknown }).cause ?? '')}`
+              : `HTTP ${response.status}`,
+          );
         } else await response.arrayBuffer();
       }
     };
@@ -147,7 +161,7 @@ export function formatZeroDowntime(report: ZeroDowntimeReport): string {
   const row = (name: string, phase: { count: number; p50: number; p99: number }) =>
     `| ${name} | ${phase.count} | ${phase.p50.toFixed(1)} ms | ${phase.p99.toFixed(1)} ms |`;
   return [
-    `${report.cutovers} cutovers (${report.cycles} deploys, ${report.cycles} rollbacks): ${report.traffic.sent} requests, ${report.traffic.failed} failed, ${report.traffic.retried} retried after a keep-alive reset; ${report.slow.sent} long tools/call requests, ${report.slow.failed} failed`,
+    `${report.cutovers} cutovers (${report.cycles} deploys, ${report.cycles} rollbacks): ${report.traffic.sent} requests, ${report.traffic.failed} failed, ${report.traffic.retried} retried after a keep-alive reset; ${report.slow.sent} long tools/call requests, ${report.slow.failed} failed, ${report.slow.retried} retried`,
     '',
     '| phase | requests | p50 | p99 |',
     '| --- | --- | --- | --- |',
