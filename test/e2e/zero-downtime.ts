@@ -2,6 +2,10 @@ import { deploy } from '../../source/engine/deploy.js';
 import { rollback } from '../../source/engine/rollback.js';
 import { holdSession, summarizeSessionCalls, type SessionClient, type SessionClientReport } from './session-client.js';
 import { isResetBeforeResponse, percentile, startTraffic, type TrafficReport } from './traffic.js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { connectSsh } from '../../source/remote/connect.js';
+import { startLatencyRelay, type LatencyRelay } from '../harness/latency-relay.js';
 import type { World } from './world.js';
 
 /**
@@ -32,16 +36,76 @@ const sessionBound = { sessionIdleSeconds: 2, sessionMaxSeconds: 4 };
 
 export async function measureZeroDowntime(
   world: World,
-  options: { cycles: number; slowMs: number; warmupMs?: number; sessionClients?: number },
+  options: {
+    cycles: number;
+    slowMs: number;
+    warmupMs?: number;
+    sessionClients?: number;
+    /**
+     * A host this far away (round-trip ms): SSH and every client's traffic (the public URL) go
+     * through latency relays, so the deploy's own checks and the clients see the same distance.
+     */
+    rttMs?: number;
+  },
 ): Promise<ZeroDowntimeReport> {
-  const config = world.config({
-    runtime: { type: 'python', entry: 'server.py', requirements: 'requirements.txt', env: { EXAMPLE_SLOW_MS: String(options.slowMs) } },
-    drainSeconds: 0.2,
-    drain: sessionBound,
-  });
-  const first = await deploy(world.context({ config }).context, { skipValidate: true });
+  const far = options.rttMs === undefined ? null : await farAway(world, options.rttMs);
+  try {
+    return await measure(world, options, far);
+  } finally {
+    await far?.close();
+  }
+}
+
+type FarAway = {
+  readonly publicUrl: string;
+  readonly target: Record<string, unknown>;
+  readonly connect: World['connect'];
+  close(): Promise<void>;
+};
+
+/** Relays in front of the world's sshd and nginx, and what a config and a context need to use them. */
+async function farAway(world: World, rttMs: number): Promise<FarAway> {
+  const sshd = world.sshd;
+  if (!sshd) throw new Error('a far host needs an SSH world');
+  const relays: LatencyRelay[] = [];
+  try {
+    relays.push(await startLatencyRelay(sshd.port, { rttMs }), await startLatencyRelay(world.nginx.port, { rttMs }));
+  } catch (error) {
+    await Promise.all(relays.map((relay) => relay.close()));
+    throw error;
+  }
+  const [ssh, web] = relays as [LatencyRelay, LatencyRelay];
+  const knownHosts = join(world.project, '..', 'far_known_hosts');
+  writeFileSync(knownHosts, `[127.0.0.1]:${ssh.port} ${sshd.hostPublicKey}\n`);
+  const publicUrl = `http://127.0.0.1:${web.port}`;
+  return {
+    publicUrl,
+    target: { port: ssh.port, knownHosts, publicUrl },
+    connect: () =>
+      connectSsh({ host: sshd.host, port: ssh.port, user: sshd.user, identityFile: sshd.identityFile, knownHostsFile: knownHosts }),
+    close: async () => {
+      await Promise.all(relays.map((relay) => relay.close()));
+    },
+  };
+}
+
+async function measure(world: World, options: Parameters<typeof measureZeroDowntime>[1], far: FarAway | null): Promise<ZeroDowntimeReport> {
+  const config = world.config(
+    {
+      runtime: { type: 'python', entry: 'server.py', requirements: 'requirements.txt', env: { EXAMPLE_SLOW_MS: String(options.slowMs) } },
+      drainSeconds: 0.2,
+      drain: sessionBound,
+    },
+    far?.target ?? {},
+  );
+  const context = () => {
+    const made = world.context({ config }).context;
+    return far === null ? made : { ...made, connect: far.connect };
+  };
+  const publicUrl = far?.publicUrl ?? world.publicUrl;
+  const first = await deploy(context(), { skipValidate: true });
   if (!first.ok) throw new Error(`setting up: ${first.error?.message}`);
-  const traffic = startTraffic(world.publicUrl, { clients: 3, maxRequests: 200_000, maxMs: 30 * 60_000 });
+  const traffic = startTraffic(publicUrl, { clients: 3, maxRequests: 200_000, maxMs: 30 * 60_000 });
   const slow = { sent: 0, failed: 0, retried: 0, failures: [] as string[] };
   let stopSlow = false;
   const slowLoop = (async () => {
@@ -49,7 +113,7 @@ export async function measureZeroDowntime(
     const client = async () => {
       while (!stopSlow && slow.sent < 10_000) {
         const call = () =>
-          fetch(`${world.publicUrl}/mcp`, {
+          fetch(`${publicUrl}/mcp`, {
             method: 'POST',
             headers: {
               'content-type': 'application/json',
@@ -83,7 +147,7 @@ export async function measureZeroDowntime(
   })();
 
   // Sessions: the held one, and a cohort whose sessions each end well within the bound.
-  const mcpUrl = `${world.publicUrl}/mcp`;
+  const mcpUrl = `${publicUrl}/mcp`;
   const held = await holdSession(mcpUrl, { intervalMs: 50, maxMs: 30 * 60_000 });
   const shortReports: SessionClientReport[] = [];
   let stopShort = false;
@@ -107,9 +171,9 @@ export async function measureZeroDowntime(
     for (let cycle = 0; cycle < options.cycles; cycle += 1) {
       world.editServer((text) => `${text}\n# cycle ${cycle}\n`);
       const from = Date.now();
-      const deployed = await deploy(world.context({ config }).context, { skipValidate: true });
+      const deployed = await deploy(context(), { skipValidate: true });
       if (!deployed.ok) throw new Error(`deploy ${cycle}: ${deployed.error?.step}: ${deployed.error?.message}`);
-      const back = await rollback(world.context({ config }).context);
+      const back = await rollback(context());
       if (!back.ok) throw new Error(`rollback ${cycle}: ${back.error?.step}: ${back.error?.message}`);
       windows.push({ from, to: Date.now() });
       cutovers += 2;
