@@ -160,7 +160,7 @@ describe('mcp-deploy --yes --json (the binary, a local target behind real nginx)
     const lines = result.stdout.trim().split('\n');
     expect(lines).toHaveLength(2);
     expect(lines[1]).toMatch(
-      /\| blue\* healthy mcp \d+ms p50 \d+ms p99 \d+ms cpu \d+\.\d% mem [\d.]+ MB req\/s [\d.]+ 5xx 0\/\d+ upstream p50 \S+ p99 \S+ sessions - \|/,
+      /\| blue\* healthy mcp \d+ms p50 \d+ms p99 \d+ms cpu \d+\.\d% mem [\d.]+ MB req\/s [\d.]+ 5xx 0\/\d+ upstream p50 \S+ p99 \S+ sessions \d+ \|/,
     );
   });
 
