@@ -1,0 +1,123 @@
+import { describeError } from '../../errors.js';
+import { exportCommit, type Checkout } from '../../project/git-tree.js';
+import { runStep } from '../../run/step.js';
+import type { EngineContext } from '../context.js';
+import { deploySteps } from '../declared-steps.js';
+import { deployToHost, type DeployOptions, type LocalRelease, prepareLocalRelease, recoverDeploy } from '../deploy.js';
+import { runOperation } from '../operation.js';
+import type { Session } from '../session.js';
+import { localHookEnv, localHookStep } from '../steps/hooks.js';
+import type { FleetContext } from './fleet-context.js';
+import type { FleetSummary } from './fleet-summary.js';
+import { hostSteps } from './host-steps.js';
+import { preflightStep } from './preflight.js';
+import { hostSide, runFleet } from './rollout.js';
+import { localFailure } from './local-failure.js';
+
+/**
+ * A deploy to every host of a fleet: validated, hashed and planned once here; every host locked
+ * and checked before anything is sent; one release id; the bytes to every host at once (at most
+ * rollout.maxConnections); then the canary and the batches, each host through the whole one-host
+ * cutover. A failure anywhere halts the rollout and, by default, takes the switched hosts back.
+ */
+export async function deployFleet(fleet: FleetContext, options: DeployOptions = {}): Promise<FleetSummary> {
+  const { base } = fleet;
+  let checkout: Checkout | null = null;
+  let release: string | null = null;
+  const steps = deploySteps(base.config, { validate: !options.skipValidate, checkout: options.ref !== undefined });
+  try {
+    let run: EngineContext = base;
+    let prepared: LocalRelease;
+    try {
+      await localHookStep(base, 'local.before', localHookEnv(base, 'deploy'));
+      if (options.ref !== undefined) {
+        const ref = options.ref;
+        const exported = (await runStep(base, 'checkout', `Check out ${ref}`, async (step) => {
+          const made = await exportCommit(base.config.source, ref);
+          step.detail(`commit ${made.sha.slice(0, 7)}, exported clean`);
+          return made;
+        }))!;
+        checkout = exported;
+        run = { ...base, config: { ...base.config, source: exported.source } };
+      }
+      prepared = await prepareLocalRelease(run, options, checkout);
+    } catch (error) {
+      return localFailure(fleet, 'deploy', error);
+    }
+    const needBytes = prepared.local.manifest.reduce((sum, entry) => sum + entry.size, 0);
+    const summary = await runFleet<string, string>(
+      { ...fleet, base: run },
+      {
+        operation: 'deploy',
+        release: () => release,
+        decide: async (arrived) => {
+          release = await oneReleaseId(
+            arrived.map(({ run: host }) => host.state!.session!),
+            arrived[0]!.value,
+          );
+          return arrived.map(() => release!);
+        },
+        start: (host, runId) => {
+          const context = { ...host.member.context, config: run.config };
+          return runOperation(
+            context,
+            'deploy',
+            hostSteps(steps, { preflight: true }),
+            (state) => {
+              host.state = state;
+              return deployToHost(context, state, options, prepared, {
+                opened: async (session) => {
+                  await hostSide.locked(host, session);
+                  await preflightStep(session, needBytes);
+                },
+                releaseId: async (_session, candidate) => {
+                  host.middle.arrived.resolve(candidate);
+                  return host.middle.answer.promise;
+                },
+                beforeCutover: () => hostSide.ready(host),
+                afterCutover: (session, state) => hostSide.switched(host, session, state),
+              });
+            },
+            (state, failure) => recoverDeploy(context, state, failure),
+            { localHooks: false, fleetRun: runId },
+          );
+        },
+      },
+    );
+    await localHookStep(
+      base,
+      'local.after',
+      localHookEnv(base, 'deploy', {
+        result: summary.ok
+          ? 'ok'
+          : summary.outcome === 'interrupted'
+            ? 'interrupted'
+            : summary.outcome === 'rolled-back'
+              ? 'rolled-back'
+              : 'failed',
+        release: summary.release,
+        previous: null,
+        serving: summary.ok ? `release ${summary.release} on every host` : null,
+        ...(summary.error ? { error: { step: summary.error.step, message: summary.error.message } } : {}),
+      }),
+    ).catch((error: unknown) => base.bus.emit({ kind: 'notice', level: 'warn', message: `hooks.local.after: ${describeError(error)}` }));
+    return summary;
+  } finally {
+    await (checkout as Checkout | null)?.dispose();
+  }
+}
+
+/**
+ * One id for the release on every host: the first host's (its clock), with the suffix that makes
+ * it free on all of them (two deploys in the same second, or clocks that disagree).
+ */
+async function oneReleaseId(sessions: readonly Session[], candidate: string): Promise<string> {
+  for (let suffix = 1; suffix < 100; suffix += 1) {
+    const id = suffix === 1 ? candidate : `${candidate}.${suffix}`;
+    const taken = await Promise.all(
+      sessions.map(async (session) => (await session.transport.run(['test', '-e', session.layout.releaseDir(id)])).code === 0),
+    );
+    if (!taken.includes(true)) return id;
+  }
+  throw new Error(`Could not find a release id near ${candidate} free on every host.`);
+}
