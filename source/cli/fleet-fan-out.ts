@@ -27,13 +27,14 @@ export async function forEachHost(
   options: GlobalOptions,
   output: Output,
   command: (options: GlobalOptions, output: Output) => Promise<number>,
-  how: { readonly parallel?: boolean } = {},
+  how: { readonly parallel?: boolean; readonly capture?: boolean; readonly ask?: boolean } = {},
 ): Promise<HostOutcome[]> {
   const one = async (host: FleetHost): Promise<HostOutcome> => {
-    const prefixed = hostOutput(output, host.name);
+    const prefixed = hostOutput(output, host.name, how.capture ?? false);
     let code: number;
     try {
-      code = await command({ ...options, host: host.name, yes: true }, prefixed.output);
+      // No terminal app per host: plain output (a command that asks, setup, still may with `ask`).
+      code = await command({ ...options, host: host.name, ...(how.ask ? {} : { yes: true }) }, prefixed.output);
     } catch (error) {
       code = prefixed.output.fail(error);
     }
@@ -67,12 +68,14 @@ export function summarizeHosts(output: Output, what: string, outcomes: readonly 
 }
 
 /** An Output whose lines carry the host's name, and whose JSON document is kept for the fleet's. */
-function hostOutput(output: Output, host: string): { output: Output; document: () => unknown } {
+function hostOutput(output: Output, host: string, capture: boolean): { output: Output; document: () => unknown } {
   const prefix = `[${host}] `;
   const prefixLines = (text: string) => text.replace(/^(?=.)/gm, prefix);
   let document: unknown = null;
   const wrapped: Output = {
     ...output,
+    // `capture`: the command makes its JSON document, which the fleet's view is made from.
+    json: output.json || capture,
     write: (text) => output.write(prefixLines(text)),
     line: (text = '') => output.line(`${prefix}${text}`),
     clearScreen: () => {},
@@ -84,7 +87,7 @@ function hostOutput(output: Output, host: string): { output: Output; document: (
     record: (value) => output.record(typeof value === 'object' && value !== null ? { host, ...value } : { host, value }),
     fail: (error, failOptions = {}) => {
       const report = explainFailure(error, failOptions);
-      if (output.json) document = failureDocument(report);
+      if (output.json || capture) document = failureDocument(report);
       else for (const line of renderFailure(report, output.paint).trimEnd().split('\n')) output.dataError(`${prefix}${line}`);
       return report.exitCode;
     },

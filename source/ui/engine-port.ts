@@ -71,5 +71,18 @@ export type WatchRequest = {
 
 export type Failure = { readonly exitCode: number; readonly message: string; readonly hint?: string };
 
+/** The fleet's terminal app's engine (ui/fleet-matrix.tsx): one fleet deploy or rollback, its events tagged by host. */
+export type FleetAppEngine = {
+  readonly app: string;
+  readonly target: string;
+  readonly operation: 'deploy' | 'rollback';
+  readonly hosts: readonly string[];
+  readonly batches: readonly (readonly string[])[];
+  readonly events: { on(listener: Listener): () => void };
+  /** Runs the fleet operation; resolves with its exit code. */
+  run(): Promise<number>;
+  interrupt(): void;
+};
+
 /** The first screen the app opens on, chosen by the command that started it. */
 export type AppView = 'deploy' | 'rollback' | 'releases' | 'logs' | 'dashboard';
