@@ -71,7 +71,7 @@ export function FleetMatrixApp({ engine }: { readonly engine: FleetAppEngine }):
   const host = model.hosts[selected] ?? null;
   const steps = model.steps;
   const wide = width >= nameWidth + 2 + steps.length * cellWidth && steps.length > 0;
-  const verb = engine.operation === 'deploy' ? 'Deploy' : 'Roll back';
+  const verb = engine.operation === 'deploy' ? 'Deploy to' : 'Roll back';
   const lines: ReactElement[] = [
     <Line key="title">
       <Paint bold>{`mcp-deploy · ${engine.app} → ${engine.target} · ${engine.operation} · ${model.hosts.length} hosts`}</Paint>
@@ -124,7 +124,7 @@ export function FleetMatrixApp({ engine }: { readonly engine: FleetAppEngine }):
 
 function footer(phase: 'confirm' | 'running' | 'done', model: FleetModel, verb: string): ReactElement {
   if (phase === 'confirm')
-    return <Paint tone="info">{`${verb} to ${model.hosts.length} hosts in these batches? y to start, q to quit`}</Paint>;
+    return <Paint tone="info">{`${verb} ${model.hosts.length} hosts in these batches? y to start, q to quit`}</Paint>;
   if (phase === 'running' || model.ended === null)
     return (
       <Paint>

@@ -2,9 +2,10 @@ import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sshdSkipReason } from '../harness/index.js';
-import { runCli, startCli } from '../reliability/cli-process.js';
+import { cliEntry, runCli, startCli } from '../reliability/cli-process.js';
 import { createFleetWorld, crashWhereMarked, type FleetHostHandle, type FleetWorld } from './fleet-world.js';
 import { startTraffic } from './traffic.js';
+import { openTerminal, tmuxAvailable, type Terminal } from './tmux.js';
 import { addTool } from './world.js';
 
 /**
@@ -174,4 +175,51 @@ describe.skipIf(skip !== undefined)(`a fleet of three hosts behind a load balanc
     const rows = (JSON.parse(status.stdout) as { hosts: { host: string; result: unknown }[] }).hosts;
     expect(rows.map((row) => row.host)).toEqual(['web1', 'web2', 'web3']);
   }, 300_000);
+
+  it.skipIf(!tmuxAvailable())(
+    'the terminal app: a host × step matrix in a real pty, the log pane following the chosen host, one line per host when narrow',
+    async () => {
+      let terminal: Terminal | undefined;
+      try {
+        world.editServer((text) => text.replace('Example MCP server (v4)', 'Example MCP server (v5)'));
+        terminal = openTerminal([process.execPath, cliEntry, '--skip-validate', '--config', config], {
+          cwd: world.project,
+          columns: 120,
+          rows: 30,
+        });
+        await terminal.waitFor('Deploy to 3 hosts in these batches?', 60_000);
+        terminal.send('y');
+        terminal.send('Down');
+        const done = await terminal.waitFor(/Fleet: every host serves/, 120_000);
+        // Rows are hosts, columns steps: every cell of every host done (✔) or skipped (-) from connect to audit.
+        expect(done).toMatch(/^\s+conn\s+pref\s+uplo\s+inst\s+star\s+heal\s+cont\s+swit\s+veri/m);
+        for (const name of ['web1', 'web2', 'web3']) expect(done).toMatch(new RegExp(`^. ${name}\\s+(✔\\s+){10,}`, 'm'));
+        expect(done).toMatch(/── log: web2/);
+        expect(done.split('\n')[0]).toMatch(/^mcp-deploy · fleet → fleet · deploy · 3 hosts/);
+        terminal.send('q');
+        expect(await terminal.waitForExit(30_000)).toBe(0);
+        terminal.stop();
+        const release = world.activeRelease(world.hosts[0]!);
+        expect(actives()).toEqual([release, release, release]);
+
+        terminal = openTerminal([process.execPath, cliEntry, 'rollback', '--config', config], {
+          cwd: world.project,
+          columns: 60,
+          rows: 24,
+        });
+        await terminal.waitFor('Roll back 3 hosts in these batches?', 60_000);
+        terminal.send('y');
+        const narrow = await terminal.waitFor(/Fleet: every host serves/, 120_000);
+        for (const name of ['web1', 'web2', 'web3']) expect(narrow).toMatch(new RegExp(`^. ${name}\\s+serves release \\S+`, 'm'));
+        terminal.send('q');
+        expect(await terminal.waitForExit(30_000)).toBe(0);
+      } catch (error) {
+        if (terminal) console.log(`final screen:\n${terminal.screen()}`);
+        throw error;
+      } finally {
+        terminal?.stop();
+      }
+    },
+    300_000,
+  );
 });

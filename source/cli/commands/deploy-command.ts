@@ -24,17 +24,15 @@ export type DeployOptions = GlobalOptions & {
 export async function deployCommand(options: DeployOptions, output: Output): Promise<number> {
   const face = chooseFace({ yes: options.yes ?? false, json: options.json ?? false });
   // The app plans from the working tree; a deploy of another commit runs plain, one line per step.
-  if (face === 'app' && options.ref === undefined && fleetHostsFor(options) === null) return runApp('deploy', options, output);
+  const fleetHosts = face === 'app' ? fleetHostsFor(options) : null;
+  if (face === 'app' && fleetHosts !== null) {
+    const { runFleetApp } = await import('../fleet-app-bridge.js');
+    return runFleetApp('deploy', options, output, { deploy: deployHow(options) });
+  }
+  if (face === 'app' && options.ref === undefined) return runApp('deploy', options, output);
   const context = createRunContext(options, output, { plain: true });
   try {
-    const how = {
-      force: options.force ?? false,
-      skipValidate: options.skipValidate ?? false,
-      allowBreaking: options.allowBreaking ?? false,
-      ...(options.ref === undefined ? {} : { ref: options.ref }),
-      requireClean: options.requireClean ?? false,
-      verifyAll: options.verifyAll ?? false,
-    };
+    const how = deployHow(options);
     const fleet = fleetContextOf(context, options);
     if (fleet !== null) {
       const { deployFleet } = await import('../../engine/fleet/fleet-deploy.js');
@@ -49,14 +47,18 @@ export async function deployCommand(options: DeployOptions, output: Output): Pro
 
 export async function rollbackCommand(release: string | undefined, options: GlobalOptions, output: Output): Promise<number> {
   const face = chooseFace({ yes: options.yes ?? false, json: options.json ?? false });
-  if (face === 'app' && fleetHostsFor(options) === null) return runApp('rollback', options, output, release);
+  const how = {
+    ...(release ? { release } : {}),
+    force: options.force ?? false,
+    ...(options.envFrom ? { envFrom: options.envFrom } : {}),
+  };
+  if (face === 'app' && fleetHostsFor(options) !== null) {
+    const { runFleetApp } = await import('../fleet-app-bridge.js');
+    return runFleetApp('rollback', options, output, { rollback: how });
+  }
+  if (face === 'app') return runApp('rollback', options, output, release);
   const context = createRunContext(options, output, { plain: true });
   try {
-    const how = {
-      ...(release ? { release } : {}),
-      force: options.force ?? false,
-      ...(options.envFrom ? { envFrom: options.envFrom } : {}),
-    };
     const fleet = fleetContextOf(context, options);
     if (fleet !== null) {
       const { rollbackFleet } = await import('../../engine/fleet/fleet-rollback.js');
@@ -67,6 +69,17 @@ export async function rollbackCommand(release: string | undefined, options: Glob
   } finally {
     context.dispose();
   }
+}
+
+function deployHow(options: DeployOptions) {
+  return {
+    force: options.force ?? false,
+    skipValidate: options.skipValidate ?? false,
+    allowBreaking: options.allowBreaking ?? false,
+    ...(options.ref === undefined ? {} : { ref: options.ref }),
+    requireClean: options.requireClean ?? false,
+    verifyAll: options.verifyAll ?? false,
+  };
 }
 
 /**
