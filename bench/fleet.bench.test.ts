@@ -1,4 +1,5 @@
 import { cpSync, mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -8,7 +9,7 @@ import { deployFleet } from '../source/engine/fleet/fleet-deploy.js';
 import { memberContext } from '../source/engine/fleet/fleet-context.js';
 import { connectSsh } from '../source/remote/connect.js';
 import { EventBus } from '../source/run/events.js';
-import { freePort, startNginx, startSshd, type NginxHandle, type SshdHandle } from '../test/harness/index.js';
+import { startNginx, startSshd, type NginxHandle, type SshdHandle } from '../test/harness/index.js';
 import { exampleServer } from '../test/e2e/world.js';
 
 /**
@@ -33,10 +34,12 @@ beforeAll(async () => {
   scratch = mkdtempSync(join(tmpdir(), 'mcpd-fleet-bench-'));
   project = join(scratch, 'project');
   cpSync(exampleServer, project, { recursive: true, filter: (path) => !path.includes('__pycache__') });
+  // Colour ports below the ephemeral range (32768+), where no outgoing connection can take one.
+  const ports = await lowPorts(largest * 2);
   for (let index = 0; index < largest; index += 1) {
-    const ports = { blue: await freePort(), green: await freePort() };
-    const nginx = await startNginx({ upstreamName: 'mcp_bench', owner: { uid: sshd.uid, gid: sshd.gid }, pinned: ports });
-    hosts.push({ name: `h${String(index + 1).padStart(2, '0')}`, nginx, root: join(sshd.workDir, `host${index + 1}`), ports });
+    const colours = { blue: ports[index * 2]!, green: ports[index * 2 + 1]! };
+    const nginx = await startNginx({ upstreamName: 'mcp_bench', owner: { uid: sshd.uid, gid: sshd.gid }, pinned: colours });
+    hosts.push({ name: `h${String(index + 1).padStart(2, '0')}`, nginx, root: join(sshd.workDir, `host${index + 1}`), ports: colours });
   }
 }, 300_000);
 
@@ -57,6 +60,23 @@ afterAll(async () => {
   await sshd?.stop();
   if (scratch) rmSync(scratch, { recursive: true, force: true });
 });
+
+/** `count` ports from a random spot in 20000–30000 that nothing listens on now. */
+async function lowPorts(count: number): Promise<number[]> {
+  const found: number[] = [];
+  for (let port = 20_000 + Math.floor(Math.random() * 8_000); found.length < count && port < 32_000; port += 1) {
+    if (await bindable(port)) found.push(port);
+  }
+  return found;
+}
+
+function bindable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
 
 function configFor(size: number, batchSize: number) {
   const raw = {

@@ -47,9 +47,11 @@ export function createPlainReporter(options: PlainReporterOptions): Listener {
         hostReporter(event.host)(event.event);
         break;
       case 'fleet:start':
-        if (options.github) line(`::group::mcp-deploy ${event.operation} → ${event.target} (${event.hosts.length} hosts)`);
-        line(paint.bold(`mcp-deploy ${event.operation} → ${event.target}: ${event.hosts.length} host(s), fleet run ${event.runId}`));
-        line(paint.dim(`  batches: ${event.batches.map((batch) => batch.join(', ')).join(' | ')}`));
+        line(
+          paint.dim(
+            `  ${event.hosts.length} host(s), fleet run ${event.runId}; batches: ${event.batches.map((batch) => batch.join(', ')).join(' | ')}`,
+          ),
+        );
         break;
       case 'fleet:batch':
         line(paint.bold(`${event.index === 0 && event.hosts.length === 1 ? 'canary' : `batch ${event.index}`}: ${event.hosts.join(', ')}`));

@@ -9,7 +9,9 @@ import type { Session } from '../session.js';
 import { localHookEnv, localHookStep } from '../steps/hooks.js';
 import type { FleetContext } from './fleet-context.js';
 import type { FleetSummary } from './fleet-summary.js';
-import { hostSteps } from './host-steps.js';
+import { hostSteps, localStepsOf } from './host-steps.js';
+import { announceFleetRun, endFleetRun } from './fleet-frame.js';
+import type { StepId } from '../../run/step-ids.js';
 import { preflightStep } from './preflight.js';
 import { hostSide, runFleet } from './rollout.js';
 import { localFailure } from './local-failure.js';
@@ -25,6 +27,11 @@ export async function deployFleet(fleet: FleetContext, options: DeployOptions = 
   let checkout: Checkout | null = null;
   let release: string | null = null;
   const steps = deploySteps(base.config, { validate: !options.skipValidate, checkout: options.ref !== undefined });
+  const elapsed = announceFleetRun(base, 'deploy', localStepsOf(steps));
+  let failedStep: StepId = 'prepare';
+  const stopTracking = base.bus.on((event) => {
+    if (event.kind === 'step:failed') failedStep = event.step;
+  });
   try {
     let run: EngineContext = base;
     let prepared: LocalRelease;
@@ -42,7 +49,11 @@ export async function deployFleet(fleet: FleetContext, options: DeployOptions = 
       }
       prepared = await prepareLocalRelease(run, options, checkout);
     } catch (error) {
-      return localFailure(fleet, 'deploy', error);
+      const summary = localFailure(fleet, 'deploy', error, failedStep);
+      endFleetRun(base, summary, elapsed);
+      return summary;
+    } finally {
+      stopTracking();
     }
     const needBytes = prepared.local.manifest.reduce((sum, entry) => sum + entry.size, 0);
     const summary = await runFleet<string, string>(
@@ -51,11 +62,13 @@ export async function deployFleet(fleet: FleetContext, options: DeployOptions = 
         operation: 'deploy',
         release: () => release,
         decide: async (arrived) => {
-          release = await oneReleaseId(
+          const chosen = await oneReleaseId(
             arrived.map(({ run: host }) => host.state!.session!),
             arrived[0]!.value,
           );
-          return arrived.map(() => release!);
+          release = chosen;
+          base.bus.emit({ kind: 'release', release: chosen, previous: arrived[0]!.run.state?.previous ?? null });
+          return arrived.map(() => chosen);
         },
         start: (host, runId) => {
           const context = { ...host.member.context, config: run.config };
@@ -101,6 +114,7 @@ export async function deployFleet(fleet: FleetContext, options: DeployOptions = 
         ...(summary.error ? { error: { step: summary.error.step, message: summary.error.message } } : {}),
       }),
     ).catch((error: unknown) => base.bus.emit({ kind: 'notice', level: 'warn', message: `hooks.local.after: ${describeError(error)}` }));
+    endFleetRun(base, summary, elapsed);
     return summary;
   } finally {
     await (checkout as Checkout | null)?.dispose();

@@ -8,6 +8,7 @@ import type { ActiveSide } from '../session.js';
 import type { FleetContext } from './fleet-context.js';
 import type { FleetSummary } from './fleet-summary.js';
 import { hostSteps } from './host-steps.js';
+import { announceFleetRun, endFleetRun } from './fleet-frame.js';
 import { hostSide, runFleet } from './rollout.js';
 
 type HostReleases = { readonly releases: readonly Release[]; readonly active: ActiveSide };
@@ -22,7 +23,8 @@ export async function rollbackFleet(fleet: FleetContext, options: RollbackOption
   if (options.release !== undefined) assertSafeReleaseId(options.release);
   let release: string | null = null;
   const steps = hostSteps(rollbackSteps(base.config, options), { preflight: false });
-  return runFleet<HostReleases, Release | null>(fleet, {
+  const elapsed = announceFleetRun(base, 'rollback', []);
+  const summary = await runFleet<HostReleases, Release | null>(fleet, {
     operation: 'rollback',
     release: () => release,
     decide: async (arrived) => {
@@ -31,6 +33,7 @@ export async function rollbackFleet(fleet: FleetContext, options: RollbackOption
         options.release,
       );
       release = chosen;
+      base.bus.emit({ kind: 'release', release: chosen, previous: arrived[0]?.value.active?.release ?? null });
       return arrived.map(({ value }) =>
         value.active?.release === chosen ? null : (value.releases.find((candidate) => candidate.id === chosen) ?? null),
       );
@@ -58,6 +61,8 @@ export async function rollbackFleet(fleet: FleetContext, options: RollbackOption
         { localHooks: false, fleetRun: runId },
       ),
   });
+  endFleetRun(base, summary, elapsed);
+  return summary;
 }
 
 /** The one release the fleet goes back to (see rollbackFleet); throws, naming the hosts, when there is none. */

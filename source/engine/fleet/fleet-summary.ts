@@ -1,5 +1,6 @@
 import type { FleetHostResult, FleetOperation, FleetOutcome } from '../../run/events.js';
 import type { RunSummary } from '../operation.js';
+import type { StepId } from '../../run/step-ids.js';
 
 /** What a fleet run ends with: the CLI prints it (`--json`: this shape, a public contract) and exits with its code. */
 export type FleetSummary = {
@@ -16,6 +17,6 @@ export type FleetSummary = {
   /** Each host's own run, as a one-host run reports it. */
   readonly runs: readonly { readonly host: string; readonly summary: RunSummary | null }[];
   /** Why the fleet stopped, when it did: the first host that failed, or a local step. */
-  readonly error?: { readonly host: string | null; readonly step: string; readonly message: string; readonly hint?: string };
+  readonly error?: { readonly host: string | null; readonly step: StepId; readonly message: string; readonly hint?: string };
   readonly exitCode: number;
 };

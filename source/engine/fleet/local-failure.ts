@@ -1,11 +1,12 @@
 import { describeError, isDeployError } from '../../errors.js';
 import type { FleetOperation } from '../../run/events.js';
+import type { StepId } from '../../run/step-ids.js';
 import { planBatches } from './batches.js';
 import type { FleetContext } from './fleet-context.js';
 import type { FleetSummary } from './fleet-summary.js';
 
 /** A fleet run that failed on this machine (validation, the build, a local hook) before any host was touched. */
-export function localFailure(fleet: FleetContext, operation: FleetOperation, error: unknown): FleetSummary {
+export function localFailure(fleet: FleetContext, operation: FleetOperation, error: unknown, step: StepId = 'prepare'): FleetSummary {
   const { base, members, rollout } = fleet;
   const aborted = base.signal.aborted;
   const hint = isDeployError(error) ? error.hint : undefined;
@@ -34,7 +35,7 @@ export function localFailure(fleet: FleetContext, operation: FleetOperation, err
     ),
     hosts,
     runs: [],
-    error: { host: null, step: 'prepare', message, ...(hint ? { hint } : {}) },
+    error: { host: null, step, message, ...(hint ? { hint } : {}) },
     exitCode: aborted ? 130 : isDeployError(error) ? error.exitCode : 1,
   };
 }

@@ -121,7 +121,7 @@ export async function runFleet<In, Out>(fleet: FleetContext, spec: FleetSpec<In,
   const blame = (run: HostRun<In, Out> | null) => {
     if (base.signal.aborted || run === null) return 'the fleet run was interrupted';
     const error = summaries.get(run)?.error;
-    return `${run.member.name} failed${error ? ` at ${error.step}: ${error.message.split('\n')[0]}` : ''}`;
+    return `${run.member.name} failed${error ? ` at ${error.step}: ${error.message.split('\n')[0]?.replace(/\.$/, '')}` : ''}`;
   };
 
   if (failed !== null || base.signal.aborted) {
