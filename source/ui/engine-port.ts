@@ -84,5 +84,13 @@ export type FleetAppEngine = {
   interrupt(): void;
 };
 
+/** The fleet's releases for the fleet releases browser: a row per release, a mark per host (● active ○ present ✖ failed). */
+export type FleetReleasesListing = {
+  readonly hosts: readonly string[];
+  readonly rows: readonly { readonly id: string; readonly hosts: Readonly<Record<string, string>>; readonly differs: boolean }[];
+  /** Hosts whose releases could not be read. */
+  readonly unreadable: readonly string[];
+};
+
 /** The first screen the app opens on, chosen by the command that started it. */
 export type AppView = 'deploy' | 'rollback' | 'releases' | 'logs' | 'dashboard';

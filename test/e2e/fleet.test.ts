@@ -213,6 +213,21 @@ describe.skipIf(skip !== undefined)(`a fleet of three hosts behind a load balanc
         for (const name of ['web1', 'web2', 'web3']) expect(narrow).toMatch(new RegExp(`^. ${name}\\s+serves release \\S+`, 'm'));
         terminal.send('q');
         expect(await terminal.waitForExit(30_000)).toBe(0);
+        terminal.stop();
+
+        // The releases browser: a column per host, the release every host serves marked active on each.
+        const serving = world.activeRelease(world.hosts[0]!)!;
+        terminal = openTerminal([process.execPath, cliEntry, 'releases', '--config', config], {
+          cwd: world.project,
+          columns: 100,
+          rows: 24,
+        });
+        const browser = await terminal.waitFor(/↑\/↓ choose · q quit/, 60_000);
+        expect(browser).toMatch(/mcp-deploy releases · 3 hosts/);
+        expect(browser).toMatch(/^\s+web1\s+web2\s+web3/m);
+        expect(browser).toMatch(new RegExp(`${serving}\\s+●\\s+●\\s+●`));
+        terminal.send('q');
+        expect(await terminal.waitForExit(30_000)).toBe(0);
       } catch (error) {
         if (terminal) console.log(`final screen:\n${terminal.screen()}`);
         throw error;

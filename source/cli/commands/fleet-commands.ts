@@ -2,6 +2,7 @@ import type { FleetHost } from '../../config/fleet.js';
 import { fleetDocument, forEachHost, type HostOutcome, summarizeHosts } from '../fleet-fan-out.js';
 import type { GlobalOptions } from '../options.js';
 import type { Output } from '../output.js';
+import { importOwningSignals } from '../own-signals.js';
 
 /**
  * The fleet forms of the commands that read or tend hosts: each runs the one-host command on every
@@ -37,9 +38,21 @@ export async function fleetReleases(
   options: GlobalOptions,
   output: Output,
   command: (options: GlobalOptions, output: Output) => Promise<number>,
+  face: 'app' | 'plain' = 'plain',
 ): Promise<number> {
   const outcomes = await forEachHost(hosts, options, output, command, { capture: true });
   const table = releasesTable(outcomes);
+  if (face === 'app') {
+    const { renderFleetReleases } = await importOwningSignals(() => import('../../ui/render-fleet.js'));
+    return renderFleetReleases(
+      {
+        hosts: outcomes.map((outcome) => outcome.host),
+        rows: table.rows,
+        unreadable: outcomes.filter((outcome) => outcome.code !== 0).map((outcome) => outcome.host),
+      },
+      { color: output.color },
+    );
+  }
   if (output.json) {
     output.document({ ...fleetDocument(outcomes), releases: table.rows, differs: table.differs });
     return outcomes.find((outcome) => outcome.code !== 0)?.code ?? 0;

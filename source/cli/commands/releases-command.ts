@@ -12,7 +12,8 @@ import { withHost } from '../with-host.js';
 /** `mcp-deploy releases [--json]`: the releases browser in a terminal, a table otherwise. */
 export async function releasesCommand(options: GlobalOptions, output: Output): Promise<number> {
   const hosts = fleetHostsFor(options);
-  if (hosts !== null) return fleetReleases(hosts, options, output, releasesCommand);
+  if (hosts !== null)
+    return fleetReleases(hosts, options, output, releasesCommand, chooseFace({ yes: options.yes ?? false, json: options.json ?? false }));
   if (chooseFace({ yes: options.yes ?? false, json: options.json ?? false }) === 'app') return runApp('releases', options, output);
   return withHost(options, output, async (context, transport) => {
     const { rows, malformedAuditLines } = await readReleases(context, transport);
