@@ -10,7 +10,7 @@ import { localHookEnv, localHookStep } from '../steps/hooks.js';
 import type { FleetContext } from './fleet-context.js';
 import type { FleetSummary } from './fleet-summary.js';
 import { hostSteps, localStepsOf } from './host-steps.js';
-import { announceFleetRun, endFleetRun } from './fleet-frame.js';
+import { announceFleetRun, endFleetRun, fleetHookOutcome } from './fleet-frame.js';
 import type { StepId } from '../../run/step-ids.js';
 import { preflightStep } from './preflight.js';
 import { hostSide, runFleet } from './rollout.js';
@@ -97,23 +97,9 @@ export async function deployFleet(fleet: FleetContext, options: DeployOptions = 
         },
       },
     );
-    await localHookStep(
-      base,
-      'local.after',
-      localHookEnv(base, 'deploy', {
-        result: summary.ok
-          ? 'ok'
-          : summary.outcome === 'interrupted'
-            ? 'interrupted'
-            : summary.outcome === 'rolled-back'
-              ? 'rolled-back'
-              : 'failed',
-        release: summary.release,
-        previous: null,
-        serving: summary.ok ? `release ${summary.release} on every host` : null,
-        ...(summary.error ? { error: { step: summary.error.step, message: summary.error.message } } : {}),
-      }),
-    ).catch((error: unknown) => base.bus.emit({ kind: 'notice', level: 'warn', message: `hooks.local.after: ${describeError(error)}` }));
+    await localHookStep(base, 'local.after', localHookEnv(base, 'deploy', fleetHookOutcome(summary))).catch((error: unknown) =>
+      base.bus.emit({ kind: 'notice', level: 'warn', message: `hooks.local.after: ${describeError(error)}` }),
+    );
     endFleetRun(base, summary, elapsed);
     return summary;
   } finally {

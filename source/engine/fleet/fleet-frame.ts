@@ -34,3 +34,22 @@ export function endFleetRun(base: EngineContext, summary: FleetSummary, elapsed:
       : {}),
   });
 }
+
+/** What hooks.local.after is told of a fleet run (MCP_DEPLOY_RESULT and the rest). */
+export function fleetHookOutcome(summary: FleetSummary) {
+  const result =
+    summary.outcome === 'ok'
+      ? 'ok'
+      : summary.outcome === 'interrupted'
+        ? 'interrupted'
+        : summary.outcome === 'rolled-back'
+          ? 'rolled-back'
+          : 'failed';
+  return {
+    result,
+    release: summary.release,
+    previous: null,
+    serving: summary.ok ? `release ${summary.release} on every host` : null,
+    ...(summary.error ? { error: { step: summary.error.step, message: summary.error.message } } : {}),
+  } as const;
+}

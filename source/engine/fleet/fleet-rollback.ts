@@ -1,4 +1,7 @@
-import { DeployError } from '../../errors.js';
+import { DeployError, describeError } from '../../errors.js';
+import { localHookEnv, localHookStep } from '../steps/hooks.js';
+import { localFailure } from './local-failure.js';
+import { fleetHookOutcome } from './fleet-frame.js';
 import { assertSafeReleaseId } from '../../host/layout.js';
 import { compareNewestFirst, type Release } from '../../host/releases.js';
 import { rollbackSteps } from '../declared-steps.js';
@@ -24,6 +27,13 @@ export async function rollbackFleet(fleet: FleetContext, options: RollbackOption
   let release: string | null = null;
   const steps = hostSteps(rollbackSteps(base.config, options), { preflight: false });
   const elapsed = announceFleetRun(base, 'rollback', []);
+  try {
+    await localHookStep(base, 'local.before', localHookEnv(base, 'rollback'));
+  } catch (error) {
+    const summary = localFailure(fleet, 'rollback', error, 'hooks.local.before');
+    endFleetRun(base, summary, elapsed);
+    return summary;
+  }
   const summary = await runFleet<HostReleases, Release | null>(fleet, {
     operation: 'rollback',
     release: () => release,
@@ -61,6 +71,9 @@ export async function rollbackFleet(fleet: FleetContext, options: RollbackOption
         { localHooks: false, fleetRun: runId },
       ),
   });
+  await localHookStep(base, 'local.after', localHookEnv(base, 'rollback', fleetHookOutcome(summary))).catch((error: unknown) =>
+    base.bus.emit({ kind: 'notice', level: 'warn', message: `hooks.local.after: ${describeError(error)}` }),
+  );
   endFleetRun(base, summary, elapsed);
   return summary;
 }

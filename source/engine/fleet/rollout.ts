@@ -251,8 +251,12 @@ export const hostSide = {
   switched: async <In, Out>(run: HostRun<In, Out>, session: Session, state: OperationState) => {
     const verdict = await arrive(run.switched, undefined);
     if (verdict === 'keep') return;
-    run.reverted = true;
-    await revertHost(session, state);
+    try {
+      await revertHost(session, state);
+    } finally {
+      // Only a way back that got there counts as rolled back: a failed one left the new release serving.
+      run.reverted = state.rolledBack;
+    }
   },
 };
 
