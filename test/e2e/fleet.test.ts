@@ -153,9 +153,17 @@ describe.skipIf(skip !== undefined)(`a fleet of three hosts behind a load balanc
     rmSync(join(third.root, 'CRASH-HERE'), { force: true });
   }, 300_000);
 
-  it('a run killed in the middle of a batch: the next run (a fleet rollback, with traffic through the front) makes the fleet serve one release again', async () => {
+  it('Ctrl-C in the middle of a batch takes every host back; a run killed there is made consistent by the next run (a fleet rollback, with traffic through the front)', async () => {
     // Not crashing anywhere any more (the marker is removed), a fresh release: killed once the second host switched.
     world.editServer((text) => text.replace('Example MCP server (v3)', 'Example MCP server (v4)'));
+    // Ctrl-C (SIGINT) once the second host switched: it and the third undo their own cutovers, the canary goes back.
+    const stopped = await fleetRun([], { fault: 'switch:end:sigint:2' });
+    expect(stopped.end.code, stopped.end.stderr).toBe(130);
+    expect(stopped.json.outcome).toBe('interrupted');
+    expect(stopped.json.hosts[0]).toMatchObject({ host: 'web1', switched: true, rolledBack: true });
+    expect(actives()).toEqual([releases['v2'], releases['v2'], releases['v2']]);
+    for (const host of world.hosts) expect(existsSync(join(host.root, 'deploy.lock'))).toBe(false);
+
     const killed = startCli(['--yes', '--skip-validate', '--config', config], { fault: 'switch:end:exit:2', timeoutMs: 180_000 });
     const end = await killed.ended;
     expect(end.signal).toBe('SIGKILL');
