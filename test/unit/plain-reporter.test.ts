@@ -106,7 +106,7 @@ describe('the plain reporter (CI, pipes, --yes)', () => {
     expect(
       text
         .split('\n')
-        .filter((line) => line.length > 0 && !line.startsWith('[') && !/^(mcp-deploy|  2 host|✖ web|Fleet|Failed)/.test(line)),
+        .filter((line) => line.length > 0 && !line.startsWith('[') && !/^(mcp-deploy| {2}2 host|✖ web|Fleet|Failed)/.test(line)),
     ).toEqual([]);
   });
 });

@@ -13,7 +13,8 @@ import { hostSteps, localStepsOf } from './host-steps.js';
 import { announceFleetRun, endFleetRun, fleetHookOutcome } from './fleet-frame.js';
 import type { StepId } from '../../run/step-ids.js';
 import { preflightStep } from './preflight.js';
-import { hostSide, runFleet } from './rollout.js';
+import { hostSide } from './host-run.js';
+import { runFleet } from './rollout.js';
 import { localFailure } from './local-failure.js';
 
 /**

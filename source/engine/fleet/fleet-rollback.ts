@@ -12,7 +12,8 @@ import type { FleetContext } from './fleet-context.js';
 import type { FleetSummary } from './fleet-summary.js';
 import { hostSteps } from './host-steps.js';
 import { announceFleetRun, endFleetRun } from './fleet-frame.js';
-import { hostSide, runFleet } from './rollout.js';
+import { hostSide } from './host-run.js';
+import { runFleet } from './rollout.js';
 
 type HostReleases = { readonly releases: readonly Release[]; readonly active: ActiveSide };
 
