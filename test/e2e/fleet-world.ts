@@ -77,8 +77,10 @@ export async function createFleetWorld(size: number, logins: readonly LoginShell
     const frontNginx = await startNginx({ upstreamName: 'fleet_front' });
     front = frontNginx;
     // The balancer: every host's nginx, round robin; a host that refuses a connection is skipped.
+    // No upstream keepalive: a kept-alive connection to a host's nginx that is reloading can be
+    // closed under a POST, which nginx never retries on another host (docs/operations.md#9-fleets).
     const servers = hosts.map((host) => `    server 127.0.0.1:${host.nginx.port} max_fails=0;`).join('\n');
-    writeFileSync(frontNginx.upstreamFile, `upstream fleet_front {\n${servers}\n    keepalive 16;\n}\n`);
+    writeFileSync(frontNginx.upstreamFile, `upstream fleet_front {\n${servers}\n}\n`);
     const { execFileSync } = await import('node:child_process');
     execFileSync(frontNginx.reloadCommand[0]!, frontNginx.reloadCommand.slice(1));
   } catch (error) {
