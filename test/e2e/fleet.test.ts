@@ -131,7 +131,7 @@ describe.skipIf(skip !== undefined)(`a fleet of three hosts behind a load balanc
     for (const host of world.hosts) expect(existsSync(join(host.root, 'deploy.lock'))).toBe(false);
   }, 200_000);
 
-  it('a release that crashes on the third host only: hosts one and two go back to their release, host three never switched, exit 1', async () => {
+  it('a release that crashes on the third host only: hosts one and two go back to their release, host three never switched, exit 1; with onFailure "halt" they keep it, and a fleet rollback evens the fleet out', async () => {
     world.editServer(crashWhereMarked);
     const third = world.hosts[2]!;
     writeFileSync(join(third.root, 'CRASH-HERE'), 'this host crashes\n');
@@ -150,11 +150,33 @@ describe.skipIf(skip !== undefined)(`a fleet of three hosts behind a load balanc
     expect(actives()).toEqual([releases['v2'], releases['v2'], releases['v2']]);
     expect(failed.end.stderr).toMatch(/web3: .*never switched|web3: .*failed here/);
     expect(report.failures).toEqual([]);
+
+    // rollout.onFailure "halt": the same failure leaves the switched hosts on the new release; a
+    // fleet rollback then brings the fleet back to one release (the third host, already on it, stays).
+    const halting = world.writeConfig({ rollout: { batchSize: 2, onFailure: 'halt' } });
+    world.editServer((text) => text.replace('Example MCP server (v3)', 'Example MCP server (v3, halted)'));
+    writeFileSync(join(third.root, 'CRASH-HERE'), 'this host crashes\n');
+    const halted = await runCli(['--yes', '--json', '--skip-validate', '--config', halting], { timeoutMs: 180_000 }).finally(() =>
+      rmSync(join(third.root, 'CRASH-HERE'), { force: true }),
+    );
+    const haltedJson = JSON.parse(halted.stdout) as FleetJson;
+    expect(halted.code, halted.stderr).toBe(1);
+    expect(haltedJson.outcome).toBe('halted');
+    expect(haltedJson.hosts.map((host) => [host.host, host.switched, host.rolledBack])).toEqual([
+      ['web1', true, false],
+      ['web2', true, false],
+      ['web3', false, true],
+    ]);
+    expect(actives()).toEqual([haltedJson.release, haltedJson.release, releases['v2']]);
+    const together = await fleetRun(['rollback']);
+    expect(together.end.code, together.end.stderr).toBe(0);
+    expect(together.json.release).toBe(releases['v2']);
+    expect(actives()).toEqual([releases['v2'], releases['v2'], releases['v2']]);
   }, 300_000);
 
   it('Ctrl-C in the middle of a batch takes every host back; a run killed there is made consistent by the next run (a fleet rollback, with traffic through the front)', async () => {
     // Not crashing anywhere any more (the marker is removed), a fresh release: killed once the second host switched.
-    world.editServer((text) => text.replace('Example MCP server (v3)', 'Example MCP server (v4)'));
+    world.editServer((text) => text.replace(/Example MCP server \([^)]*\)/, 'Example MCP server (v4)'));
     // Ctrl-C (SIGINT) once the second host switched: it and the third undo their own cutovers, the canary goes back.
     const stopped = await fleetRun([], { fault: 'switch:end:sigint:2' });
     expect(stopped.end.code, stopped.end.stderr).toBe(130);
