@@ -6,14 +6,19 @@
  * stderr and wait for SIGUSR2, at most MCP_DEPLOY_FAULT_PAUSE_MS, default 10 s: lets a test act
  * at that exact point, such as cutting the SSH connection, then carry on). Ignored unless
  * MCP_DEPLOY_TESTING=1 is also set, so a stray variable in an operator's shell can never break a
- * real deploy.
+ * real deploy. A fourth part, a number N, makes it fire only the Nth time that point is reached
+ * (a fleet reaches each step once per host: `switch:end:exit:2` dies once the second host switched).
  */
 export function faultCheckpoint(): ((step: string, phase: 'start' | 'end') => Promise<void>) | undefined {
   const spec = process.env['MCP_DEPLOY_FAULT'];
   if (!spec || process.env['MCP_DEPLOY_TESTING'] !== '1') return undefined;
-  const [faultStep, faultPhase, fault] = spec.split(':');
+  const [faultStep, faultPhase, fault, nth] = spec.split(':');
+  const only = nth === undefined ? null : Number(nth);
+  let hits = 0;
   return async (step, phase) => {
     if (step !== faultStep || phase !== faultPhase) return;
+    hits += 1;
+    if (only !== null && hits !== only) return;
     if (fault === 'exit') process.kill(process.pid, 'SIGKILL');
     if (fault === 'sigint') {
       process.kill(process.pid, 'SIGINT');

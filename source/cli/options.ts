@@ -3,6 +3,8 @@ import type { EnvSource } from '../engine/rollback-env.js';
 export type GlobalOptions = {
   readonly config?: string;
   readonly target?: string;
+  /** One host of a fleet target (config/fleet.ts narrowToHost). */
+  readonly host?: string;
   readonly yes?: boolean;
   readonly json?: boolean;
   readonly force?: boolean;

@@ -25,6 +25,7 @@ export function createProgram(run: Runner): Command {
     command
       .option('-c, --config <file>', 'config file (default: .mcpdeployrc or .mcpdeployrc.json here)')
       .option('-t, --target <name>', 'target to use (default: the one marked default, or the only one)')
+      .option('--host <name>', "one host of a fleet target (a name from the target's hosts)")
       .option('-y, --yes', 'no prompts and no terminal app: plain output, for CI')
       .option('--json', 'print one JSON document on stdout at the end; progress goes to stderr')
       .option('--verbose', 'also print server and engine log lines')

@@ -1,4 +1,7 @@
 import { hostname, userInfo } from 'node:os';
+import { narrowToHost, rolloutOf } from '../config/fleet.js';
+import { DeployError } from '../errors.js';
+import { type FleetContext, memberContext } from '../engine/fleet/fleet-context.js';
 import { type Config, loadConfig, selectTarget, type Target } from '../config/load.js';
 import type { EngineContext } from '../engine/context.js';
 import { serverSecretValues } from '../engine/env-file.js';
@@ -38,7 +41,7 @@ export function createRunContext(
   face: { plain: boolean; confirmHostKey?: (question: UnknownHostKey) => Promise<boolean> },
 ): RunContext {
   const config: Config = loadConfig({ ...(options.config ? { file: options.config } : {}) });
-  const target: Target = selectTarget(config, options.target);
+  const target: Target = narrowToHost(selectTarget(config, options.target), options.host);
   // From here on, nothing we print shows a secret the config knows of, even when a server prints it.
   const secretValues = serverSecretValues(config);
   const channelSecrets = notifySecrets(config.notify);
@@ -98,6 +101,7 @@ export function createRunContext(
     operator,
     localHost: hostname(),
     connect: () => {
+      if (target.fleet !== undefined) return Promise.reject(fleetNeedsHost(target));
       const ask = canAsk(options) ? (face.confirmHostKey ?? terminalHostKeyPrompt()) : undefined;
       return openTransport(target, {
         ...(options.acceptHostKey ? { acceptHostKey: options.acceptHostKey } : {}),
@@ -117,6 +121,35 @@ export function createRunContext(
       process.off('SIGHUP', onHangup);
       // The stream error listeners stay: what is printed after the run may meet a terminal that is gone too.
     },
+  };
+}
+
+/** A command that works on one host, asked of a fleet target. */
+function fleetNeedsHost(target: Target): DeployError {
+  const names = (target.fleet ?? []).map((member) => member.name);
+  return new DeployError('usage', `Target ${target.name} is a fleet of ${names.length} hosts; this command works on one.`, {
+    hint: `Name it with --host: ${names.join(', ')}.`,
+  });
+}
+
+/**
+ * The fleet run of a deploy or a rollback: the run's context, and for each host a context of its
+ * own (its target, its connection, its events tagged with its name). Null for a one-host target.
+ */
+export function fleetContextOf(
+  context: RunContext,
+  options: GlobalOptions,
+  face: { confirmHostKey?: (question: UnknownHostKey) => Promise<boolean> } = {},
+): FleetContext | null {
+  const fleet = context.target.fleet;
+  if (fleet === undefined) return null;
+  const ask = canAsk(options) ? (face.confirmHostKey ?? terminalHostKeyPrompt()) : undefined;
+  return {
+    base: context,
+    rollout: rolloutOf(context.target),
+    members: fleet.map((host) =>
+      memberContext(context, host.name, host.target, () => openTransport(host.target, ask ? { confirmUnknownHostKey: ask } : {})),
+    ),
   };
 }
 

@@ -4,12 +4,13 @@ import { parse as parseJsonc, printParseErrorCode, type ParseError } from 'jsonc
 import type { z } from 'zod';
 import { DeployError } from '../errors.js';
 import { didYouMean } from './did-you-mean.js';
+import { fleetHostsOf, type FleetHost } from './fleet.js';
 import { interpolate, type InterpolationProblem } from './interpolate.js';
 import { configSchema, describeValue, type ParsedConfig, type ParsedTarget } from './schema.js';
 
 export const configFileNames = ['.mcpdeployrc', '.mcpdeployrc.json'] as const;
 
-export type Target = Omit<ParsedTarget, 'nginx'> & {
+export type Target = Omit<ParsedTarget, 'nginx' | 'hosts'> & {
   readonly name: string;
   readonly nginx: ParsedTarget['nginx'] & {
     readonly upstreamFile: string;
@@ -17,6 +18,8 @@ export type Target = Omit<ParsedTarget, 'nginx'> & {
     readonly locationFile: string;
     readonly sessionLog: string;
   };
+  /** A fleet's hosts (config/fleet.ts), each a complete one-host target; absent for one host. */
+  readonly fleet?: readonly FleetHost<Target>[];
 };
 
 /** A validated config with every local path made absolute. */
@@ -83,16 +86,25 @@ function lineAndColumn(text: string, offset: number): { line: number; column: nu
 function resolveConfig(parsed: ParsedConfig, file: string): Config {
   const base = dirname(file);
   const targets = Object.fromEntries(
-    Object.entries(parsed.targets).map(([name, target]) => {
+    Object.entries(parsed.targets).map(([name, parsedTarget]) => {
+      const { hosts, ...target } = parsedTarget;
       const path = isAbsolute(target.path) ? target.path : resolve(base, target.path);
-      const upstream = target.nginx.upstream ?? `mcp_${parsed.app.replace(/[^A-Za-z0-9_]/g, '_')}`;
-      const upstreamFile = target.nginx.upstreamFile ?? `${path}/nginx-upstream.conf`;
-      const locationFile = target.nginx.locationFile ?? `${path}/nginx-location.conf`;
-      const sessionLog = target.nginx.sessionLog ?? `${path}/shared/logs/nginx-sessions.log`;
-      return [
-        name,
-        { ...target, name, path, nginx: { ...target.nginx, upstream, upstreamFile, locationFile, sessionLog } } satisfies Target,
-      ];
+      const nginxAt = (root: string, nginx: Partial<Target['nginx']>): Target['nginx'] => ({
+        ...target.nginx,
+        ...nginx,
+        upstream: nginx.upstream ?? `mcp_${parsed.app.replace(/[^A-Za-z0-9_]/g, '_')}`,
+        upstreamFile: nginx.upstreamFile ?? `${root}/nginx-upstream.conf`,
+        locationFile: nginx.locationFile ?? `${root}/nginx-location.conf`,
+        sessionLog: nginx.sessionLog ?? `${root}/shared/logs/nginx-sessions.log`,
+      });
+      const explicit = definedOnly({
+        upstream: target.nginx.upstream,
+        upstreamFile: target.nginx.upstreamFile,
+        locationFile: target.nginx.locationFile,
+        sessionLog: target.nginx.sessionLog,
+      });
+      const resolved: Target = { ...target, name, path, nginx: nginxAt(path, explicit) };
+      return [name, hosts === undefined ? resolved : { ...resolved, fleet: fleetHostsOf(resolved, hosts, nginxAt, explicit) }];
     }),
   );
   return {
@@ -102,6 +114,10 @@ function resolveConfig(parsed: ParsedConfig, file: string): Config {
     env: { required: parsed.env.required, ...(parsed.env.file === undefined ? {} : { file: resolve(base, parsed.env.file) }) },
     targets,
   };
+}
+
+function definedOnly<T extends Record<string, unknown>>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, entry]) => entry !== undefined)) as Partial<T>;
 }
 
 /** `--target NAME`, else the one marked default, else the only one. */

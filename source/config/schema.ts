@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { fleetHost, rollout } from './fleet-schema.js';
 
 /**
  * The `.mcpdeployrc` schema. Key names are a public contract (other tools write this file):
@@ -83,12 +84,15 @@ const target = z
     systemdUser: z.boolean().default(false),
     /** A lock older than this is reported as stale and may be broken with --force. */
     lockStaleMinutes: z.number().positive().default(60),
+    /** A fleet: the hosts one deploy rolls the release across (config/fleet-schema.ts); absent: one host. */
+    hosts: z.array(fleetHost).min(1, 'needs at least one host (or leave "hosts" out for one host)').optional(),
+    rollout: rollout.optional(),
   })
   .superRefine((value, context) => {
     if (value.ports.blue === value.ports.green) {
       context.addIssue({ code: 'custom', path: ['ports', 'green'], message: `must differ from ports.blue (both are ${value.ports.blue})` });
     }
-    if (value.transport === 'ssh' && value.host === undefined) {
+    if (value.transport === 'ssh' && value.host === undefined && value.hosts === undefined) {
       context.addIssue({ code: 'custom', path: ['host'], message: 'is required when transport is "ssh"' });
     }
     if (value.transport === 'ssh' && !value.path.startsWith('/')) {

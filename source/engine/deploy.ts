@@ -68,7 +68,7 @@ export async function deploy(context: EngineContext, options: DeployOptions = {}
         }
         await deployRelease(run, state, options, checkout);
       },
-      (state, failure) => recover(context, state, failure),
+      (state, failure) => recoverDeploy(context, state, failure),
     );
   } finally {
     await (checkout as Checkout | null)?.dispose();
@@ -81,11 +81,27 @@ async function deployRelease(
   options: DeployOptions,
   checkout: Checkout | null,
 ): Promise<void> {
-  const { bus, config, target, signal } = context;
+  await deployToHost(context, state, options, await prepareLocalRelease(context, options, checkout));
+}
+
+/** What a deploy ships, made once on this machine: the hashed files, and what their install needs. */
+export type LocalRelease = {
+  readonly local: Awaited<ReturnType<typeof prepareRelease>>;
+  readonly gitSha: string | null;
+  readonly dirty: boolean;
+} & ReturnType<typeof readReleaseInstall>;
+
+/** The local part of a deploy: build and validate (or only build), then hash the release files. */
+export async function prepareLocalRelease(
+  context: EngineContext,
+  options: DeployOptions,
+  checkout: Checkout | null,
+): Promise<LocalRelease> {
+  const { bus, config } = context;
   // validateOnly builds first; without it the build still runs: it makes what ships.
   if (!options.skipValidate) await validateOnly(context);
   else await buildStep(context);
-  const { local, gitSha, dirty, inputs, startScript } = (await runStep(context, 'prepare', 'Hash the release files', async (step) => {
+  return (await runStep(context, 'prepare', 'Hash the release files', async (step) => {
     const revision = checkout === null ? await sourceRevision(config) : { sha: checkout.sha, changed: [] };
     const dirty = checkDirty(revision, options, config.source, (message) => bus.emit({ kind: 'notice', level: 'warn', message }));
     const prepared = await prepareRelease(config);
@@ -95,14 +111,40 @@ async function deployRelease(
     );
     return { local: prepared, gitSha: revision.sha?.slice(0, 7) ?? null, dirty, ...install };
   }))!;
+}
+
+/**
+ * Where a fleet run (engine/fleet/) holds a host's deploy between its phases: once the host is
+ * locked, for the one release id of the whole fleet, before the cutover (the host's batch turn)
+ * and after it (keep the release, or go back when another host failed). A one-host deploy has none.
+ */
+export type HostPhases = {
+  readonly opened?: (session: Session) => Promise<void>;
+  readonly releaseId?: (session: Session, candidate: string) => Promise<string>;
+  readonly beforeCutover?: (session: Session) => Promise<void>;
+  readonly afterCutover?: (session: Session, state: OperationState) => Promise<void>;
+};
+
+/** The host part of a deploy: lock, upload, link, install, cut over, prune. */
+export async function deployToHost(
+  context: EngineContext,
+  state: OperationState,
+  options: DeployOptions,
+  prepared: LocalRelease,
+  phases: HostPhases = {},
+): Promise<void> {
+  const { bus, config, target, signal } = context;
+  const { local, gitSha, dirty, inputs, startScript } = prepared;
 
   const session = await openSession(context, { operation: 'deploy', force: options.force ?? false });
   state.session = session;
   const { transport, layout, active } = session;
   state.previous = active?.release ?? null;
   state.serving = session.servingDescription;
+  await phases.opened?.(session);
   const now = await hostNow(transport);
-  const release = await uniqueReleaseId(session, makeReleaseId(now.stamp, gitSha, { dirty }));
+  const candidate = makeReleaseId(now.stamp, gitSha, { dirty });
+  const release = phases.releaseId ? await phases.releaseId(session, candidate) : await uniqueReleaseId(session, candidate);
   state.release = release;
   bus.emit({ kind: 'release', release, previous: state.previous });
   const decision = decideInstall(config, inputs, await probeHostRuntime(transport, config, inputs));
@@ -139,6 +181,7 @@ async function deployRelease(
 
   await linkSharedStep(session, release, { deployed: true });
   await installStep(session, decision, release);
+  await phases.beforeCutover?.(session);
 
   const progress = newProgress(target, active);
   state.progress = progress;
@@ -149,11 +192,12 @@ async function deployRelease(
     progress,
   );
   state.serving = describeServing(release, progress);
+  await phases.afterCutover?.(session, state);
   await pruneStep(session);
 }
 
 /** Undoes what a failed deploy left: the cutover, or the upload when nothing had started yet. */
-async function recover(context: EngineContext, state: OperationState, failure: Failure): Promise<void> {
+export async function recoverDeploy(context: EngineContext, state: OperationState, failure: Failure): Promise<void> {
   const { signal } = context;
   const { session, release, progress } = state;
   if (session === null || release === null) return;
@@ -212,7 +256,7 @@ async function cleanUpBeforeCutover(
 }
 
 /** Two deploys in the same second (or a clock that went back) must not collide. */
-async function uniqueReleaseId(session: Session, candidate: string): Promise<string> {
+export async function uniqueReleaseId(session: Session, candidate: string): Promise<string> {
   for (let suffix = 1; suffix < 100; suffix += 1) {
     const id = suffix === 1 ? candidate : `${candidate}.${suffix}`;
     const exists = await session.transport.run(['test', '-e', session.layout.releaseDir(id)]);

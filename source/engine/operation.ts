@@ -49,6 +49,12 @@ export type OperationState = {
 export type Failure = { readonly step: StepId; readonly message: string };
 
 /**
+ * How a fleet (engine/fleet/) runs a host's operation in this frame: the fleet runs the local
+ * hooks once for all its hosts, and every host's audit record names the fleet run.
+ */
+export type FrameOptions = { readonly localHooks?: boolean; readonly fleetRun?: string };
+
+/**
  * The frame deploy, rollback, restart and prune share: announce the run, run hooks.local.before
  * (deploys and rollbacks), remember which step failed first, let the operation undo what it must,
  * run hooks.local.after with what happened, then audit, unlock, announce the end and sum it up. The
@@ -61,7 +67,9 @@ export async function runOperation(
   steps: readonly DeclaredStep[],
   body: (state: OperationState) => Promise<void>,
   recover: (state: OperationState, failure: Failure, error: unknown) => Promise<void>,
+  frame: FrameOptions = {},
 ): Promise<RunSummary> {
+  const localHooks = frame.localHooks !== false;
   const { bus, target, signal } = context;
   const recorder = recordSteps(bus);
   const started = performance.now();
@@ -90,7 +98,7 @@ export async function runOperation(
 
   let failure: unknown = null;
   try {
-    if (hooked(operation)) await localHookStep(context, 'local.before', localHookEnv(context, operation));
+    if (localHooks && hooked(operation)) await localHookStep(context, 'local.before', localHookEnv(context, operation));
     await body(state);
   } catch (error) {
     failure = error;
@@ -112,19 +120,20 @@ export async function runOperation(
   const resultOf = (failed: boolean) => (!failed ? 'ok' : signal.aborted ? 'interrupted' : state.rolledBack ? 'rolled-back' : 'failed');
   // Told what happened, whatever it was; it fails a run that had succeeded, never hides an earlier failure.
   const first = failure === null ? undefined : errorSummary(failedStep, failure, signal);
-  const after = hooked(operation)
-    ? localHookStep(
-        context,
-        'local.after',
-        localHookEnv(context, operation, {
-          result: resultOf(failure !== null),
-          release: state.release,
-          previous: state.previous,
-          serving: state.serving,
-          ...(first ? { error: { step: first.step, message: first.message } } : {}),
-        }),
-      )
-    : Promise.resolve();
+  const after =
+    localHooks && hooked(operation)
+      ? localHookStep(
+          context,
+          'local.after',
+          localHookEnv(context, operation, {
+            result: resultOf(failure !== null),
+            release: state.release,
+            previous: state.previous,
+            serving: state.serving,
+            ...(first ? { error: { step: first.step, message: first.message } } : {}),
+          }),
+        )
+      : Promise.resolve();
   await after.catch((error: unknown) => {
     if (failure !== null) return;
     failure = error;
@@ -140,6 +149,7 @@ export async function runOperation(
     to: state.release,
     steps: recorder.steps,
     ...audited,
+    ...(frame.fleetRun === undefined ? {} : { fleetRun: frame.fleetRun }),
   });
   recorder.stop();
   bus.emit({

@@ -37,7 +37,7 @@ export type Session = {
    */
   lockLost(): Promise<DeployError | null>;
   /** Appends the audit record, releases the lock and closes the connection; never throws. */
-  finish(record: Pick<AuditRecord, 'result' | 'from' | 'to' | 'steps' | 'error'>): Promise<void>;
+  finish(record: Pick<AuditRecord, 'result' | 'from' | 'to' | 'steps' | 'error' | 'fleetRun'>): Promise<void>;
 };
 
 /**

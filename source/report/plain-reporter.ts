@@ -1,5 +1,5 @@
 import { Chalk, type ChalkInstance } from 'chalk';
-import type { EngineEvent, Listener } from '../run/events.js';
+import type { EngineEvent, FleetHostResult, FleetOutcome, Listener } from '../run/events.js';
 import { changeMark } from './contract-change.js';
 import type { StepId } from '../run/step-ids.js';
 import { formatBytes, formatDuration } from '../run/format.js';
@@ -25,9 +25,45 @@ export function createPlainReporter(options: PlainReporterOptions): Listener {
   // Whether this run's failure was already shown under a step's ✖ (found by the bad-input tests:
   // an error outside any step, such as a missing requirements file, ended a run with no message).
   let stepFailureShown = false;
+  // A fleet's hosts: each reported as a one-host run is, every line prefixed with its host.
+  const hosts = new Map<string, Listener>();
+  const hostReporter = (host: string): Listener => {
+    let reporter = hosts.get(host);
+    if (reporter === undefined) {
+      const prefix = paint.cyan(`[${host}]`);
+      reporter = createPlainReporter({
+        ...options,
+        github: false,
+        write: (text) => options.write(text.replace(/^(?=.)/gm, `${prefix} `)),
+      });
+      hosts.set(host, reporter);
+    }
+    return reporter;
+  };
 
   return (event: EngineEvent) => {
     switch (event.kind) {
+      case 'host':
+        hostReporter(event.host)(event.event);
+        break;
+      case 'fleet:start':
+        line(
+          paint.dim(
+            `  ${event.hosts.length} host(s), fleet run ${event.runId}; batches: ${event.batches.map((batch) => batch.join(', ')).join(' | ')}`,
+          ),
+        );
+        break;
+      case 'fleet:batch':
+        line(paint.bold(`${event.index === 0 && event.hosts.length === 1 ? 'canary' : `batch ${event.index}`}: ${event.hosts.join(', ')}`));
+        break;
+      case 'fleet:end':
+        for (const host of event.hosts)
+          line(`${host.ok ? paint.green('✔') : paint.red('✖')} ${host.host}: ${fleetHostLine(host, event.release)}`);
+        line(
+          event.ok ? paint.green(`Fleet: every host serves ${event.release}.`) : paint.red(`Fleet: ${fleetOutcomeLine(event.outcome)}.`),
+        );
+        if (options.github) line('::endgroup::');
+        break;
       case 'run:start':
         stepFailureShown = false;
         // The declared titles name a step that fails before it starts; each step's own title replaces its row's.
@@ -106,6 +142,30 @@ export function createPlainReporter(options: PlainReporterOptions): Listener {
         break;
     }
   };
+}
+
+function fleetHostLine(host: FleetHostResult, release: string | null): string {
+  const serving = host.serving ?? 'nothing serving';
+  if (host.ok) return serving;
+  if (host.rolledBack && host.switched) return `back on ${serving} (it had switched to ${release ?? 'the new release'})`;
+  if (host.rolledBack) return `${serving}; the new release failed here and was undone (${host.error?.step ?? '?'})`;
+  if (host.switched) return `${serving} (kept: rollout.onFailure is "halt")`;
+  return `${serving}; never switched${host.error ? ` (${host.error.step}: ${host.error.message.split('\n')[0]})` : ''}`;
+}
+
+function fleetOutcomeLine(outcome: FleetOutcome): string {
+  switch (outcome) {
+    case 'ok':
+      return 'done';
+    case 'rolled-back':
+      return 'a host failed; the hosts that had switched went back, so the fleet serves one release';
+    case 'halted':
+      return 'a host failed; the rollout halted and the hosts that had switched keep the new release (rollout.onFailure "halt")';
+    case 'stopped':
+      return 'stopped before any host switched; nothing serves differently';
+    case 'interrupted':
+      return 'interrupted; the hosts that had switched went back unless rollout.onFailure is "halt"';
+  }
 }
 
 /** GitHub's workflow commands end at a newline and treat % specially. */

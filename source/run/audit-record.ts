@@ -27,6 +27,8 @@ export type AuditRecord = {
   readonly command?: string;
   /** An `unlock` that broke a lock: whose it was, in words (holder, since when, for what, why stale). */
   readonly brokenLock?: string;
+  /** A run of a fleet: the fleet run's id, the same in every host's audit log. */
+  readonly fleetRun?: string;
   /** Set when the record was shortened to fit one atomic append. */
   readonly truncated?: true;
 };

@@ -69,6 +69,27 @@ export type EngineEvent =
   | { readonly kind: 'monitor'; readonly alert: MonitorAlert }
   /** The release this run moves to, once the host has given it an id (deploy) or it was chosen (rollback). */
   | { readonly kind: 'release'; readonly release: string; readonly previous: string | null }
+  /** One host's event in a fleet run: each host's run reports as a one-host run does, tagged with the host. */
+  | { readonly kind: 'host'; readonly host: string; readonly event: EngineEvent }
+  /** A fleet run begins: its id (in every host's audit log), its hosts, and the batches they go in (the canary first). */
+  | {
+      readonly kind: 'fleet:start';
+      readonly operation: FleetOperation;
+      readonly target: string;
+      readonly runId: string;
+      readonly hosts: readonly string[];
+      readonly batches: readonly (readonly string[])[];
+    }
+  /** A batch of hosts starts its cutover (index 0 is the canary when the fleet has more than one host). */
+  | { readonly kind: 'fleet:batch'; readonly index: number; readonly hosts: readonly string[] }
+  /** The fleet run is over: what each host serves now, and the fleet's outcome. */
+  | {
+      readonly kind: 'fleet:end';
+      readonly ok: boolean;
+      readonly outcome: FleetOutcome;
+      readonly release: string | null;
+      readonly hosts: readonly FleetHostResult[];
+    }
   | {
       readonly kind: 'run:end';
       readonly ok: boolean;
@@ -80,6 +101,31 @@ export type EngineEvent =
     };
 
 export type EventKind = EngineEvent['kind'];
+
+export type FleetOperation = 'deploy' | 'rollback';
+
+/**
+ * `ok`: every host serves the new release; `rolled-back`: a host failed and the ones already
+ * switched went back (the fleet serves its previous release); `halted`: a host failed and the
+ * switched ones were kept (rollout.onFailure "halt"); `stopped`: the pre-flight found a host it
+ * could not lock or reach, and nothing changed; `interrupted`: Ctrl-C.
+ */
+export type FleetOutcome = 'ok' | 'rolled-back' | 'halted' | 'stopped' | 'interrupted';
+
+/** One host at the end of a fleet run; `--json` prints these (their names are a public contract). */
+export type FleetHostResult = {
+  readonly host: string;
+  readonly ok: boolean;
+  /** Whether traffic on this host moved to the run's release at some point. */
+  readonly switched: boolean;
+  /** Whether it was moved back afterwards (its own failure, or the fleet's). */
+  readonly rolledBack: boolean;
+  /** The release it serves now, when known. */
+  readonly serving: string | null;
+  readonly previous: string | null;
+  readonly error?: { readonly step: StepId; readonly message: string };
+  readonly exitCode: number;
+};
 
 /**
  * What a monitor transition says, with its evidence: the webhook sends it as its body (after

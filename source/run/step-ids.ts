@@ -14,6 +14,7 @@ export const stepIds = [
   'checkout',
   'prepare',
   'connect',
+  'preflight',
   'choose',
   'env',
   'upload',

@@ -71,5 +71,26 @@ export type WatchRequest = {
 
 export type Failure = { readonly exitCode: number; readonly message: string; readonly hint?: string };
 
+/** The fleet's terminal app's engine (ui/fleet-matrix.tsx): one fleet deploy or rollback, its events tagged by host. */
+export type FleetAppEngine = {
+  readonly app: string;
+  readonly target: string;
+  readonly operation: 'deploy' | 'rollback';
+  readonly hosts: readonly string[];
+  readonly batches: readonly (readonly string[])[];
+  readonly events: { on(listener: Listener): () => void };
+  /** Runs the fleet operation; resolves with its exit code. */
+  run(): Promise<number>;
+  interrupt(): void;
+};
+
+/** The fleet's releases for the fleet releases browser: a row per release, a mark per host (● active ○ present ✖ failed). */
+export type FleetReleasesListing = {
+  readonly hosts: readonly string[];
+  readonly rows: readonly { readonly id: string; readonly hosts: Readonly<Record<string, string>>; readonly differs: boolean }[];
+  /** Hosts whose releases could not be read. */
+  readonly unreadable: readonly string[];
+};
+
 /** The first screen the app opens on, chosen by the command that started it. */
 export type AppView = 'deploy' | 'rollback' | 'releases' | 'logs' | 'dashboard';

@@ -67,6 +67,11 @@ export function reduceRun(model: RunModel, event: EngineEvent): RunModel {
     }
     case 'audit':
     case 'monitor':
+    // A fleet's events: the fleet matrix folds them (ui/fleet-model.ts), host by host.
+    case 'host':
+    case 'fleet:start':
+    case 'fleet:batch':
+    case 'fleet:end':
       return model;
     case 'step:start':
       return {

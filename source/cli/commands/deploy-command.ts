@@ -4,7 +4,12 @@ import { notifyReportLines } from '../../notify/notifier.js';
 import { runApp } from '../app-bridge.js';
 import type { GlobalOptions } from '../options.js';
 import type { Output } from '../output.js';
-import { createRunContext, type RunContext } from '../run-context.js';
+import { createRunContext, fleetContextOf, type RunContext } from '../run-context.js';
+import { finishFleet } from './fleet-output.js';
+import { jsonSummary } from './summary-json.js';
+
+export { jsonSummary };
+import { fleetHostsFor } from '../fleet-fan-out.js';
 import { chooseFace } from '../terminal.js';
 
 export type DeployOptions = GlobalOptions & {
@@ -19,17 +24,21 @@ export type DeployOptions = GlobalOptions & {
 export async function deployCommand(options: DeployOptions, output: Output): Promise<number> {
   const face = chooseFace({ yes: options.yes ?? false, json: options.json ?? false });
   // The app plans from the working tree; a deploy of another commit runs plain, one line per step.
+  const fleetHosts = face === 'app' ? fleetHostsFor(options) : null;
+  if (face === 'app' && fleetHosts !== null) {
+    const { runFleetApp } = await import('../fleet-app-bridge.js');
+    return runFleetApp('deploy', options, output, { deploy: deployHow(options) });
+  }
   if (face === 'app' && options.ref === undefined) return runApp('deploy', options, output);
   const context = createRunContext(options, output, { plain: true });
   try {
-    const summary = await deploy(context, {
-      force: options.force ?? false,
-      skipValidate: options.skipValidate ?? false,
-      allowBreaking: options.allowBreaking ?? false,
-      ...(options.ref === undefined ? {} : { ref: options.ref }),
-      requireClean: options.requireClean ?? false,
-      verifyAll: options.verifyAll ?? false,
-    }).finally(() => reportNotifications(context));
+    const how = deployHow(options);
+    const fleet = fleetContextOf(context, options);
+    if (fleet !== null) {
+      const { deployFleet } = await import('../../engine/fleet/fleet-deploy.js');
+      return finishFleet(await deployFleet(fleet, how).finally(() => reportNotifications(context)), output);
+    }
+    const summary = await deploy(context, how).finally(() => reportNotifications(context));
     return finish(summary, output);
   } finally {
     context.dispose();
@@ -38,18 +47,39 @@ export async function deployCommand(options: DeployOptions, output: Output): Pro
 
 export async function rollbackCommand(release: string | undefined, options: GlobalOptions, output: Output): Promise<number> {
   const face = chooseFace({ yes: options.yes ?? false, json: options.json ?? false });
+  const how = {
+    ...(release ? { release } : {}),
+    force: options.force ?? false,
+    ...(options.envFrom ? { envFrom: options.envFrom } : {}),
+  };
+  if (face === 'app' && fleetHostsFor(options) !== null) {
+    const { runFleetApp } = await import('../fleet-app-bridge.js');
+    return runFleetApp('rollback', options, output, { rollback: how });
+  }
   if (face === 'app') return runApp('rollback', options, output, release);
   const context = createRunContext(options, output, { plain: true });
   try {
-    const summary = await rollback(context, {
-      ...(release ? { release } : {}),
-      force: options.force ?? false,
-      ...(options.envFrom ? { envFrom: options.envFrom } : {}),
-    }).finally(() => reportNotifications(context));
+    const fleet = fleetContextOf(context, options);
+    if (fleet !== null) {
+      const { rollbackFleet } = await import('../../engine/fleet/fleet-rollback.js');
+      return finishFleet(await rollbackFleet(fleet, how).finally(() => reportNotifications(context)), output);
+    }
+    const summary = await rollback(context, how).finally(() => reportNotifications(context));
     return finish(summary, output);
   } finally {
     context.dispose();
   }
+}
+
+function deployHow(options: DeployOptions) {
+  return {
+    force: options.force ?? false,
+    skipValidate: options.skipValidate ?? false,
+    allowBreaking: options.allowBreaking ?? false,
+    ...(options.ref === undefined ? {} : { ref: options.ref }),
+    requireClean: options.requireClean ?? false,
+    verifyAll: options.verifyAll ?? false,
+  };
 }
 
 /**
@@ -73,24 +103,4 @@ function servingLine(summary: RunSummary): string {
   // No release id means the run stopped before it changed anything on the host.
   if (summary.release === null) return `Nothing was changed on ${summary.target}.`;
   return `Nothing is serving on ${summary.target}.`;
-}
-
-export function jsonSummary(summary: RunSummary) {
-  return {
-    ok: summary.ok,
-    operation: summary.operation,
-    target: summary.target,
-    release: summary.release,
-    previous: summary.previous,
-    uploadedFiles: summary.uploadedFiles,
-    uploadedBytes: summary.uploadedBytes,
-    linkedFiles: summary.linkedFiles,
-    rolledBack: summary.rolledBack,
-    serving: summary.serving,
-    steps: summary.steps,
-    // The MCP contract diff against the previously active release (docs/contract.md); null when there was nothing to compare.
-    contract: summary.contract,
-    ...(summary.error ? { error: summary.error } : {}),
-    exitCode: summary.exitCode,
-  };
 }

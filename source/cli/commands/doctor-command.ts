@@ -1,4 +1,6 @@
 import type { ChalkInstance } from 'chalk';
+import { fleetHostsFor } from '../fleet-fan-out.js';
+import { onEveryHost } from './fleet-commands.js';
 import { runDoctor, type DoctorCheck } from '../../ops/doctor.js';
 import type { GlobalOptions } from '../options.js';
 import type { Output } from '../output.js';
@@ -6,6 +8,8 @@ import { createRunContext } from '../run-context.js';
 
 /** `mcp-deploy doctor [--target NAME] [--json]`: exit 0 when every check passes, 1 otherwise. */
 export async function doctorCommand(options: GlobalOptions, output: Output): Promise<number> {
+  const hosts = fleetHostsFor(options);
+  if (hosts !== null) return onEveryHost(hosts, options, output, 'doctor', doctorCommand);
   const context = createRunContext({ ...options, yes: true }, output, { plain: true });
   try {
     const checks = await runDoctor({ config: context.config, target: context.target, connect: context.connect });

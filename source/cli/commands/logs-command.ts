@@ -1,4 +1,6 @@
 import { parseSince } from '../../engine/log-filter.js';
+import { fleetHostsFor } from '../fleet-fan-out.js';
+import { onEveryHost } from './fleet-commands.js';
 import { streamLog } from '../../engine/logs.js';
 import { assertSafeReleaseId } from '../../host/layout.js';
 import { runApp } from '../app-bridge.js';
@@ -27,6 +29,9 @@ export async function logsCommand(options: LogsOptions, output: Output): Promise
   const since = options.since === undefined ? undefined : parseSince(options.since);
   const release = options.release === undefined ? undefined : assertSafeReleaseId(options.release);
   const lines = wholeNumberOption('--lines', options.lines, 50);
+  const hosts = fleetHostsFor(options);
+  // Merged: every host's lines as they come, each prefixed with its host.
+  if (hosts !== null) return onEveryHost(hosts, options, output, 'logs', logsCommand, { parallel: true });
   const selective = release !== undefined || options.grep !== undefined || since !== undefined;
   if (!selective && chooseFace({ yes: options.yes ?? false, json: options.json ?? false }) === 'app')
     return runApp('logs', options, output);

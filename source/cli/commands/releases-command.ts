@@ -1,4 +1,6 @@
 import { describeSummary, summarizeContract } from '../../contract/contract.js';
+import { fleetHostsFor } from '../fleet-fan-out.js';
+import { fleetReleases } from './fleet-commands.js';
 import { readReleases } from '../../engine/inspect.js';
 import { formatAge, formatBytes } from '../../run/format.js';
 import { runApp } from '../app-bridge.js';
@@ -9,6 +11,9 @@ import { withHost } from '../with-host.js';
 
 /** `mcp-deploy releases [--json]`: the releases browser in a terminal, a table otherwise. */
 export async function releasesCommand(options: GlobalOptions, output: Output): Promise<number> {
+  const hosts = fleetHostsFor(options);
+  if (hosts !== null)
+    return fleetReleases(hosts, options, output, releasesCommand, chooseFace({ yes: options.yes ?? false, json: options.json ?? false }));
   if (chooseFace({ yes: options.yes ?? false, json: options.json ?? false }) === 'app') return runApp('releases', options, output);
   return withHost(options, output, async (context, transport) => {
     const { rows, malformedAuditLines } = await readReleases(context, transport);

@@ -1,4 +1,6 @@
 import { createInterface } from 'node:readline/promises';
+import { fleetHostsFor } from '../fleet-fan-out.js';
+import { onEveryHost } from './fleet-commands.js';
 import type { ChalkInstance } from 'chalk';
 import { DeployError } from '../../errors.js';
 import { checkTimerSpan } from '../../ops/monitor-timer.js';
@@ -13,6 +15,8 @@ import { createRunContext } from '../run-context.js';
  * it after a yes at the prompt (in a terminal) or with --yes. Without either it writes nothing.
  */
 export async function setupCommand(options: GlobalOptions & { readonly monitorTimer?: string | boolean }, output: Output): Promise<number> {
+  const hosts = fleetHostsFor(options);
+  if (hosts !== null) return onEveryHost(hosts, options, output, 'setup', setupCommand, { ask: true });
   const context = createRunContext({ ...options, json: false }, output, { plain: true });
   const { paint } = output;
   const write = (text: string) => output.write(text);

@@ -1,4 +1,6 @@
 import type { HostStatus } from '../../engine/inspect.js';
+import { fleetHostsFor } from '../fleet-fan-out.js';
+import { onEveryHost } from './fleet-commands.js';
 import { readStatus } from '../../engine/inspect.js';
 import { sampleEvery } from '../../engine/sample-loop.js';
 import { createStatusSampler } from '../../engine/status-sample.js';
@@ -14,6 +16,8 @@ export type StatusOptions = GlobalOptions & { readonly watch?: boolean; readonly
 /** `mcp-deploy status [--json] [--watch]`. */
 export async function statusCommand(options: StatusOptions, output: Output): Promise<number> {
   if (options.watch) return watchStatus(options, output);
+  const hosts = fleetHostsFor(options);
+  if (hosts !== null) return onEveryHost(hosts, options, output, 'status', statusCommand);
   return withHost(options, output, async (context, transport) => {
     const status = await readStatus(context, transport);
     if (output.json) output.document(status);
