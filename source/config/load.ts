@@ -16,8 +16,12 @@ export type Target = Omit<ParsedTarget, 'nginx'> & {
     readonly upstream: string;
     readonly locationFile: string;
     readonly sessionLog: string;
+    /** API keys at the edge (auth.apiKeys): the include holding the accepted keys, and the paths open without one; null when off. */
+    readonly auth: EdgeAuth | null;
   };
 };
+
+export type EdgeAuth = { readonly keysFile: string; readonly openPaths: readonly string[] };
 
 /** A validated config with every local path made absolute. */
 export type Config = Omit<ParsedConfig, 'targets' | 'source' | 'env'> & {
@@ -89,9 +93,10 @@ function resolveConfig(parsed: ParsedConfig, file: string): Config {
       const upstreamFile = target.nginx.upstreamFile ?? `${path}/nginx-upstream.conf`;
       const locationFile = target.nginx.locationFile ?? `${path}/nginx-location.conf`;
       const sessionLog = target.nginx.sessionLog ?? `${path}/shared/logs/nginx-sessions.log`;
+      const auth = parsed.auth.apiKeys ? { keysFile: `${path}/nginx-keys.conf`, openPaths: parsed.auth.openPaths } : null;
       return [
         name,
-        { ...target, name, path, nginx: { ...target.nginx, upstream, upstreamFile, locationFile, sessionLog } } satisfies Target,
+        { ...target, name, path, nginx: { ...target.nginx, upstream, upstreamFile, locationFile, sessionLog, auth } } satisfies Target,
       ];
     }),
   );

@@ -1,0 +1,142 @@
+import type { Target } from '../config/load.js';
+import { DeployError, describeError } from '../errors.js';
+import { hostNow } from '../host/host-clock.js';
+import type { Transport } from '../remote/transport.js';
+import { type ApiKey, expired, newKeyId, newSecret, parseKeysFile, renderKeysFile } from './keys-file.js';
+import { hostCommand } from './nginx.js';
+
+/**
+ * The keys file on the host: read, changed, and put in front of nginx. A change is written
+ * atomically (mode 600), checked with nginx.test and loaded with nginx.reload, whose graceful
+ * reload lets requests in flight finish on the old workers: a key added is accepted, and a key
+ * kept through its overlap goes on being accepted, without a refused request in between. If
+ * nginx refuses the file, the previous one is put back.
+ */
+
+export type KeysTarget = Pick<Target, 'name' | 'path'> & {
+  readonly nginx: Pick<Target['nginx'], 'upstream' | 'upstreamFile' | 'test' | 'reload' | 'timeoutSeconds' | 'auth'>;
+};
+
+export type HostKeys = {
+  readonly keys: readonly ApiKey[];
+  /** The file as it is, to put back if nginx refuses a change; null when there is none yet. */
+  readonly text: string | null;
+  /** Host epoch seconds at the read. */
+  readonly now: number;
+  readonly nowIso: string;
+};
+
+export function keysFileOf(target: KeysTarget): string {
+  if (target.nginx.auth === null) {
+    throw new DeployError('config', 'API keys are off for this config.', {
+      hint: 'Set "auth": { "apiKeys": true } in the config (docs/config.md#auth), then deploy: nginx starts asking for keys.',
+    });
+  }
+  return target.nginx.auth.keysFile;
+}
+
+export async function readHostKeys(transport: Transport, target: KeysTarget): Promise<HostKeys> {
+  const path = keysFileOf(target);
+  const [buffer, clock] = await Promise.all([transport.readFile(path), hostNow(transport)]);
+  const text = buffer === null ? null : buffer.toString('utf8');
+  let keys: ApiKey[];
+  try {
+    keys = text === null ? [] : parseKeysFile(text);
+  } catch (error) {
+    throw new DeployError('host-state', `${path} on ${transport.label} is not as mcp-deploy wrote it: ${describeError(error)}.`, {
+      hint: 'Keys are changed with mcp-deploy keys add|rotate|revoke; put the file back as it was, or remove it and add the keys again.',
+    });
+  }
+  return { keys, text, now: clock.epochSeconds, nowIso: clock.iso };
+}
+
+/** What a write did: `loaded` when nginx reloaded with it; `not-read` when nginx's include does not read it yet (no deploy since auth.apiKeys). */
+export type KeysWrite = 'loaded' | 'not-read';
+
+export async function writeHostKeys(
+  transport: Transport,
+  target: KeysTarget,
+  app: string,
+  keys: readonly ApiKey[],
+  before: string | null,
+  log: (line: string) => void = () => {},
+): Promise<KeysWrite> {
+  const path = keysFileOf(target);
+  await transport.writeFileAtomic(path, renderKeysFile(app, target.nginx.upstream, keys), 0o600);
+  const include = await transport.readFile(target.nginx.upstreamFile);
+  if (include === null || !include.toString('utf8').includes(`include "${path}";`)) return 'not-read';
+  const timeoutMs = target.nginx.timeoutSeconds * 1000;
+  const putBack = async () => {
+    if (before !== null) await transport.writeFileAtomic(path, before, 0o600).catch(() => {});
+  };
+  const test = await transport.run(hostCommand(target.nginx.test), { timeoutMs }).catch((error: unknown) => error as Error);
+  if (test instanceof Error || test.code !== 0) {
+    await putBack();
+    throw new DeployError('deploy', `nginx refused the new keys file (${test instanceof Error ? describeError(test) : test.stderr.trim()})`, {
+      hint: `The previous keys were put back. Run ${JSON.stringify(target.nginx.test)} on the host to see why.`,
+    });
+  }
+  const reload = await transport.run(hostCommand(target.nginx.reload), { timeoutMs }).catch((error: unknown) => error as Error);
+  if (reload instanceof Error || reload.code !== 0) {
+    await putBack();
+    await transport.run(hostCommand(target.nginx.reload), { timeoutMs }).catch(() => {});
+    throw new DeployError('deploy', `nginx did not reload with the new keys (${reload instanceof Error ? describeError(reload) : reload.stderr.trim()})`, {
+      hint: 'The previous keys were put back. mcp-deploy doctor checks the reload command and its sudo rights.',
+    });
+  }
+  log('nginx reloaded with the keys');
+  return 'loaded';
+}
+
+/**
+ * What every run that touches the keys does first: drop the keys whose overlap is over, and give
+ * mcp-deploy a probe key of its own when it has none. Returns the keys to keep and whether they
+ * changed (and so need writing).
+ */
+export function settleKeys(current: HostKeys): { readonly keys: ApiKey[]; readonly dropped: ApiKey[]; readonly changed: boolean } {
+  const dropped = expired(current.keys, current.now);
+  const keys = current.keys.filter((key) => !dropped.includes(key));
+  let changed = dropped.length > 0;
+  if (!keys.some((key) => key.kind === 'probe')) {
+    keys.push({
+      id: newKeyId(keys),
+      secret: newSecret(),
+      label: "mcp-deploy's own (verify, status)",
+      kind: 'probe',
+      created: current.nowIso,
+      expires: null,
+    });
+    changed = true;
+  }
+  return { keys, dropped, changed };
+}
+
+/** The header verify and status send through the public URL: the probe key. */
+export function probeHeaders(keys: readonly ApiKey[]): Record<string, string> {
+  const probe = keys.find((key) => key.kind === 'probe');
+  return probe === undefined ? {} : { authorization: `Bearer ${probe.secret}` };
+}
+
+const known = new WeakMap<Transport, Promise<Record<string, string>>>();
+
+/**
+ * The headers for requests through the public URL on this connection: the probe key when nginx
+ * asks for keys, nothing otherwise. Read once per connection (the keys step sets it when it
+ * writes the file); a host without the file yet sends none.
+ */
+export function edgeHeaders(transport: Transport, target: KeysTarget): Promise<Record<string, string>> {
+  if (target.nginx.auth === null) return Promise.resolve({});
+  let headers = known.get(transport);
+  if (headers === undefined) {
+    headers = readHostKeys(transport, target).then(
+      (current) => probeHeaders(current.keys),
+      () => ({}),
+    );
+    known.set(transport, headers);
+  }
+  return headers;
+}
+
+export function rememberEdgeHeaders(transport: Transport, keys: readonly ApiKey[]): void {
+  known.set(transport, Promise.resolve(probeHeaders(keys)));
+}
