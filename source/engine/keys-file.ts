@@ -27,11 +27,15 @@ export type ApiKey = {
 
 const marker = '# mcp-deploy key ';
 /** Lowercase hex only: nginx's map compares without regard to case (nginx-auth.ts). */
-const secretShape = /^mcpk_[0-9a-f]{64}$/;
+/**
+ * 128 bits in 32 hex digits: "Bearer mcpk_<32>" is 44 bytes, the longest string nginx's map fits
+ * in one slot of its default map_hash_bucket_size (64), which a site may not be able to raise.
+ */
+const secretShape = /^mcpk_[0-9a-f]{32}$/;
 const idShape = /^key-[0-9a-z]{6}$/;
 
 export function newSecret(): string {
-  return `mcpk_${randomBytes(32).toString('hex')}`;
+  return `mcpk_${randomBytes(16).toString('hex')}`;
 }
 
 export function newKeyId(taken: readonly ApiKey[]): string {

@@ -17,11 +17,11 @@ export function apiKeyVariable(upstream: string): string {
   return `$${upstream}_api_key`;
 }
 
-/** What nginx answers a request without an accepted key: a JSON-RPC error, as MCP clients read them. */
+/** What nginx answers a request without an accepted key: a JSON-RPC error, as MCP clients read them (no quotes or backslashes: it sits in an nginx string). */
 export const refusedBody = JSON.stringify({
   jsonrpc: '2.0',
   id: null,
-  error: { code: -32001, message: 'Unauthorized: send an API key as "Authorization: Bearer <key>".' },
+  error: { code: -32001, message: 'Unauthorized: send an API key in the Authorization header, as Bearer <key>.' },
 });
 
 export function edgeAuthHttpLines(upstream: string, auth: EdgeAuth): string[] {
