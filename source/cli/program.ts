@@ -189,7 +189,8 @@ export function createProgram(run: Runner): Command {
       run(options, async (output) => (await import('./commands/keys-command.js')).keysAddCommand(options, output)),
     );
   withGlobals(keys.command('list').description('the keys: id, label, made, accepted until, fingerprint (never the key)')).action(
-    (options: GlobalOptions) => run(options, async (output) => (await import('./commands/keys-command.js')).keysListCommand(options, output)),
+    (options: GlobalOptions) =>
+      run(options, async (output) => (await import('./commands/keys-command.js')).keysListCommand(options, output)),
   );
   withGlobals(keys.command('revoke').argument('<id>', 'the key id (keys list)').description('stop accepting a key now')).action(
     (id: string, options: GlobalOptions) =>

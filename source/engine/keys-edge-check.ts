@@ -39,9 +39,13 @@ export async function waitForKeysAtEdge(
     }
     settledOnce = false;
     if (performance.now() >= deadline) {
-      throw new DeployError('deploy', `nginx reloaded with the keys, but ${url} still does not answer as they say after ${boundMs / 1000} s.`, {
-        hint: 'Check that the site includes the location include (mcp-deploy doctor), and that nginx.reload reloads the nginx serving publicUrl.',
-      });
+      throw new DeployError(
+        'deploy',
+        `nginx reloaded with the keys, but ${url} still does not answer as they say after ${boundMs / 1000} s.`,
+        {
+          hint: 'Check that the site includes the location include (mcp-deploy doctor), and that nginx.reload reloads the nginx serving publicUrl.',
+        },
+      );
     }
     await sleep(100);
   }

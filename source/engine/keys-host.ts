@@ -72,17 +72,25 @@ export async function writeHostKeys(
   const test = await transport.run(hostCommand(target.nginx.test), { timeoutMs }).catch((error: unknown) => error as Error);
   if (test instanceof Error || test.code !== 0) {
     await putBack();
-    throw new DeployError('deploy', `nginx refused the new keys file (${test instanceof Error ? describeError(test) : test.stderr.trim()})`, {
-      hint: `The previous keys were put back. Run ${JSON.stringify(target.nginx.test)} on the host to see why.`,
-    });
+    throw new DeployError(
+      'deploy',
+      `nginx refused the new keys file (${test instanceof Error ? describeError(test) : test.stderr.trim()})`,
+      {
+        hint: `The previous keys were put back. Run ${JSON.stringify(target.nginx.test)} on the host to see why.`,
+      },
+    );
   }
   const reload = await transport.run(hostCommand(target.nginx.reload), { timeoutMs }).catch((error: unknown) => error as Error);
   if (reload instanceof Error || reload.code !== 0) {
     await putBack();
     await transport.run(hostCommand(target.nginx.reload), { timeoutMs }).catch(() => {});
-    throw new DeployError('deploy', `nginx did not reload with the new keys (${reload instanceof Error ? describeError(reload) : reload.stderr.trim()})`, {
-      hint: 'The previous keys were put back. mcp-deploy doctor checks the reload command and its sudo rights.',
-    });
+    throw new DeployError(
+      'deploy',
+      `nginx did not reload with the new keys (${reload instanceof Error ? describeError(reload) : reload.stderr.trim()})`,
+      {
+        hint: 'The previous keys were put back. mcp-deploy doctor checks the reload command and its sudo rights.',
+      },
+    );
   }
   log('nginx reloaded with the keys');
   return 'loaded';

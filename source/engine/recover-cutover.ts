@@ -72,7 +72,10 @@ export async function recoverCutover(
       problems.push(`marking ${release} failed: ${describeError(error)}`),
     );
   // The old colour runs, but with nginx down (say) nothing answers publicly: say so (found by the host-fault tests).
-  const unanswered = serving === null ? null : await publicUrlProblem(target.publicUrl, config.health.http, {
+  const unanswered =
+    serving === null
+      ? null
+      : await publicUrlProblem(target.publicUrl, config.health.http, {
           headers: await edgeHeaders(transport, target),
         });
   const servingNow = serving === null || unanswered === null ? serving : `${serving}, but ${unanswered}`;

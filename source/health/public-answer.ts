@@ -18,7 +18,10 @@ export async function publicUrlProblem(
   // Twice: a kept-alive connection that nginx closed at its last reload fails once, harmlessly.
   for (let attempt = 1; attempt <= 2; attempt += 1) {
     try {
-      await probeHttp(publicUrl, checks, { timeoutMs: options.timeoutMs ?? 5_000, ...(options.headers ? { headers: options.headers } : {}) });
+      await probeHttp(publicUrl, checks, {
+        timeoutMs: options.timeoutMs ?? 5_000,
+        ...(options.headers ? { headers: options.headers } : {}),
+      });
       return null;
     } catch (error) {
       problem = `${publicUrl} does not answer: ${describeError(error)}`;

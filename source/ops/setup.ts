@@ -247,7 +247,7 @@ async function makeKeysFile(transport: Transport, plan: SetupPlan): Promise<stri
   const current = await readHostKeys(transport, target);
   const { keys } = settleKeys(current);
   await writeHostKeys(transport, target, app, keys, current.text);
-  return 'mode 600, with mcp-deploy\'s probe key; add client keys with mcp-deploy keys add';
+  return "mode 600, with mcp-deploy's probe key; add client keys with mcp-deploy keys add";
 }
 
 /** Refuses a plan whose deploy root the SSH user cannot lay out, with the one command that fixes it. */
@@ -412,14 +412,20 @@ async function tlsReview(transport: Transport, config: Config, target: Target): 
   ];
   if (acmeOf(config).stateDir !== undefined) {
     items.push({
-      title: 'renewal: certbot keeps its own state (acme.stateDir), so the certbot timer does not renew it; add this cron line for the user certbot runs as',
+      title:
+        'renewal: certbot keeps its own state (acme.stateDir), so the certbot timer does not renew it; add this cron line for the user certbot runs as',
       text: `${renewCronLine(config)}\n`,
     });
   } else {
-    const timer = await transport.run({ script: 'systemctl is-enabled certbot.timer 2>/dev/null' }, { timeoutMs: 15_000 }).catch(() => null);
+    const timer = await transport
+      .run({ script: 'systemctl is-enabled certbot.timer 2>/dev/null' }, { timeoutMs: 15_000 })
+      .catch(() => null);
     items.push(
       timer?.stdout.trim() === 'enabled'
-        ? { title: 'renewal', text: 'certbot.timer is enabled: it renews the certificate twice a day when due; the deploy hook reloads nginx.\n' }
+        ? {
+            title: 'renewal',
+            text: 'certbot.timer is enabled: it renews the certificate twice a day when due; the deploy hook reloads nginx.\n',
+          }
         : {
             title: 'renewal: certbot.timer is not enabled on this host; enable it (as root), or add the cron line',
             text: `sudo systemctl enable --now certbot.timer\n# or, in root's crontab:\n${renewCronLine(config)}\n`,

@@ -109,16 +109,24 @@ export function certbotSudo(config: Pick<Config, 'app' | 'acme'>, target: Target
   return sudo === null || sudo === 'unreadable' ? null : sudo.argv;
 }
 
-export type CertbotOutcome = { readonly ok: true; readonly detail: string } | { readonly ok: false; readonly why: string; readonly hint: string };
+export type CertbotOutcome =
+  | { readonly ok: true; readonly detail: string }
+  | { readonly ok: false; readonly why: string; readonly hint: string };
 
 /** Runs certbot on the host (bounded, never prompting), after making the webroot nginx serves the challenge from. */
 export async function obtainCertificate(transport: Transport, config: Config, target: Target): Promise<CertbotOutcome> {
   const paths = tlsPaths(config, target);
   const made = await transport.run(['mkdir', '-p', `${paths.webroot}/.well-known/acme-challenge`], { timeoutMs: 30_000 });
-  if (made.code !== 0) return { ok: false, why: `could not create ${paths.webroot}: ${made.stderr.trim()}`, hint: 'mcp-deploy doctor checks the deploy root.' };
+  if (made.code !== 0)
+    return {
+      ok: false,
+      why: `could not create ${paths.webroot}: ${made.stderr.trim()}`,
+      hint: 'mcp-deploy doctor checks the deploy root.',
+    };
   const command = certbotCommand(config, target);
   const result = await transport.run(command, { timeoutMs: 300_000 }).catch((error: unknown) => error as Error);
-  if (result instanceof Error) return { ok: false, why: `certbot did not finish: ${result.message}`, hint: 'Run the certbot command above on the host to see why.' };
+  if (result instanceof Error)
+    return { ok: false, why: `certbot did not finish: ${result.message}`, hint: 'Run the certbot command above on the host to see why.' };
   const output = `${result.stderr}\n${result.stdout}`;
   if (result.code === 0) return { ok: true, detail: `certificate for ${paths.domain} in ${paths.fullchain}` };
   if (/a password is required|sudo:.*password|may not run sudo|not allowed to execute/i.test(output)) {
@@ -129,7 +137,11 @@ export async function obtainCertificate(transport: Transport, config: Config, ta
     };
   }
   if (/command not found|No such file/i.test(output) && !/certbot:/.test(output)) {
-    return { ok: false, why: 'certbot is not installed on the host', hint: 'On the host: sudo apt-get install certbot, then mcp-deploy setup --tls again.' };
+    return {
+      ok: false,
+      why: 'certbot is not installed on the host',
+      hint: 'On the host: sudo apt-get install certbot, then mcp-deploy setup --tls again.',
+    };
   }
   const last = output.trim().split('\n').filter(Boolean).slice(-4).join(' | ');
   return {
@@ -141,7 +153,10 @@ export async function obtainCertificate(transport: Transport, config: Config, ta
 
 /** Whether the certificate files exist on the host (readable by the SSH user or not: `test -e` of the live folder). */
 export async function certificateExists(transport: Transport, paths: TlsPaths): Promise<boolean> {
-  const result = await transport.run({ script: script(op('[ -e'), arg(paths.fullchain), op('] || sudo -n test -e'), arg(paths.fullchain), op('2>/dev/null')) }, { timeoutMs: 15_000 });
+  const result = await transport.run(
+    { script: script(op('[ -e'), arg(paths.fullchain), op('] || sudo -n test -e'), arg(paths.fullchain), op('2>/dev/null')) },
+    { timeoutMs: 15_000 },
+  );
   return result.code === 0;
 }
 

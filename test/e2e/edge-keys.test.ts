@@ -107,8 +107,13 @@ describe.skipIf(skip !== undefined)('API keys at the edge (auth.apiKeys)', () =>
         // reload) reached no server and is sent again once, as a careful client does.
         const answer = await call(key)
           .catch((error: unknown) => (isResetBeforeResponse(error) ? call(key) : Promise.reject(error)))
-          .catch((error: unknown) => ({ status: -1, body: `${String(error)} ${String((error as { cause?: unknown }).cause)}`, authenticate: null }));
-        if (answer.status !== 200 || !answer.body.includes('list_concepts')) calls.failed.push(`${answer.status} ${answer.body.slice(0, 100)}`);
+          .catch((error: unknown) => ({
+            status: -1,
+            body: `${String(error)} ${String((error as { cause?: unknown }).cause)}`,
+            authenticate: null,
+          }));
+        if (answer.status !== 200 || !answer.body.includes('list_concepts'))
+          calls.failed.push(`${answer.status} ${answer.body.slice(0, 100)}`);
         if (key === first) calls.old += 1;
         else calls.new += 1;
       }

@@ -16,7 +16,9 @@ export async function keysAddCommand(options: GlobalOptions & { readonly label?:
     const outcome = await addKey(context, transport, options.label ?? '');
     if (output.json) output.document({ target: context.target.name, created: outcome.created, key: outcome.secret, keys: outcome.keys });
     else {
-      output.line(`${output.paint.green('✔')} Made ${outcome.created.id}${options.label ? ` (${options.label})` : ''}. The key, shown this once:`);
+      output.line(
+        `${output.paint.green('✔')} Made ${outcome.created.id}${options.label ? ` (${options.label})` : ''}. The key, shown this once:`,
+      );
       output.data(`${outcome.secret}\n`);
       output.line(`Clients send it as: Authorization: Bearer <key>. ${effect(outcome)}`);
     }
@@ -45,7 +47,11 @@ export async function keysRevokeCommand(id: string, options: GlobalOptions, outp
   });
 }
 
-export async function keysRotateCommand(id: string, options: GlobalOptions & { readonly overlap: string }, output: Output): Promise<number> {
+export async function keysRotateCommand(
+  id: string,
+  options: GlobalOptions & { readonly overlap: string },
+  output: Output,
+): Promise<number> {
   const overlap = parseOverlap(options.overlap);
   if (overlap === null) {
     throw new DeployError('usage', `--overlap ${JSON.stringify(options.overlap)} is not a time span.`, {
@@ -55,7 +61,13 @@ export async function keysRotateCommand(id: string, options: GlobalOptions & { r
   return withHost(options, output, async (context, transport) => {
     const outcome = await rotateKey(context, transport, id, overlap);
     if (output.json) {
-      output.document({ target: context.target.name, created: outcome.created, key: outcome.secret, retiring: outcome.retiring, keys: outcome.keys });
+      output.document({
+        target: context.target.name,
+        created: outcome.created,
+        key: outcome.secret,
+        retiring: outcome.retiring,
+        keys: outcome.keys,
+      });
     } else {
       output.line(`${output.paint.green('✔')} Made ${outcome.created.id} to replace ${id}. The new key, shown this once:`);
       output.data(`${outcome.secret}\n`);
@@ -84,5 +96,10 @@ function table(keys: readonly KeyView[]): string[] {
   ]);
   const header = ['id', 'label', 'made', 'accepted', 'fingerprint'];
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
-  return [header, ...rows].map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd());
+  return [header, ...rows].map((row) =>
+    row
+      .map((cell, column) => cell.padEnd(widths[column]!))
+      .join('  ')
+      .trimEnd(),
+  );
 }

@@ -27,10 +27,16 @@ export async function setupCommand(
       const wrong = tlsConfigError(context.target);
       if (wrong !== null) throw wrong;
     }
-    const plan = await planSetup(transport, context.config, context.target, {}, {
-      ...(every === undefined ? {} : { monitorTimer: checkTimerSpan(every) }),
-      ...(options.tls ? { tls: true } : {}),
-    });
+    const plan = await planSetup(
+      transport,
+      context.config,
+      context.target,
+      {},
+      {
+        ...(every === undefined ? {} : { monitorTimer: checkTimerSpan(every) }),
+        ...(options.tls ? { tls: true } : {}),
+      },
+    );
     write(`${paint.bold(`mcp-deploy setup: target ${context.target.name} (${transport.label})`)}\n\n${renderPlan(plan, paint)}\n`);
     if (!hasWork(plan) && !options.tls) {
       write(paint.green('Nothing to write: the host is laid out already.\n'));
