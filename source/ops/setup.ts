@@ -12,7 +12,7 @@ import { systemctlFunctions } from '../engine/supervisor/systemd-supervisor.js';
 import { privilegedSystemctlCommands, renderUnit, unitFilePath } from '../engine/supervisor/systemd-unit.js';
 import { hostLayout } from '../host/layout.js';
 import { type KeysTarget, readHostKeys, settleKeys, writeHostKeys } from '../engine/keys-host.js';
-import { arg, cmd, op, script } from '../remote/quote.js';
+import { arg, command, op, script } from '../remote/quote.js';
 import type { Transport } from '../remote/transport.js';
 import { mcpLocationBlock } from '../sandbox/nginx-conf.js';
 import { type DeployRootState, inspectDeployRoot } from './deploy-root.js';
@@ -407,7 +407,7 @@ async function tlsReview(transport: Transport, config: Config, target: Target): 
   const items = [
     {
       title: 'certbot, run by setup after your yes (webroot method: it never edits nginx)',
-      text: `${cmd(certbotCommand(config, target))}\n`,
+      text: `${command(certbotCommand(config, target))}\n`,
     },
   ];
   if (acmeOf(config).stateDir !== undefined) {

@@ -2,7 +2,7 @@ import type { Config, Target } from '../config/load.js';
 import type { AcmeConfig } from '../config/schema.js';
 import { DeployError } from '../errors.js';
 import { nginxQuoted } from '../engine/nginx-quote.js';
-import { arg, cmd, op, script } from '../remote/quote.js';
+import { arg, command, op, script } from '../remote/quote.js';
 import type { Transport } from '../remote/transport.js';
 import { sudoCommand } from './sudo-rules.js';
 
@@ -89,7 +89,7 @@ export function certbotCommand(config: Pick<Config, 'app' | 'acme'>, target: Tar
 export function renewCronLine(config: Pick<Config, 'acme'>): string {
   const acme = acmeOf(config);
   const renew = [...words(acme.certbot), 'renew', '-q', ...stateArgs(acme)];
-  return `17 3,15 * * * ${cmd(renew)}`;
+  return `17 3,15 * * * ${command(renew)}`;
 }
 
 export function renderTlsInclude(app: string, paths: TlsPaths): string {
