@@ -139,7 +139,7 @@ async function renewalCheck(probe: HostProbe): Promise<DoctorCheck> {
       : warn(
           name,
           `certbot keeps its state in ${stateDir} (acme.stateDir), and no cron line of ${probe.account.name} renews it`,
-          'Add the cron line mcp-deploy setup --tls shows (crontab -e)',
+          'Add the cron line that mcp-deploy setup --tls shows to the crontab of the user certbot runs as',
         );
   }
   if (timer.trim() === 'enabled') return pass(name, 'certbot.timer is enabled (twice a day; the deploy hook reloads nginx)');
