@@ -163,6 +163,19 @@ describe.skipIf(skip !== undefined)('API keys at the edge (auth.apiKeys)', () =>
   }, 180_000);
 
   it('leaves no key in any output or file it writes but the keys file (mode 600) and the one line that made it', async () => {
+    // The commands that read and report on the host have their say too.
+    for (const args of [
+      ['status', '--json'],
+      ['audit', '--json'],
+      ['keys', 'list'],
+      ['config', '--json'],
+      ['releases', '--json'],
+    ]) {
+      const ran = await cli(...args);
+      expect(ran.exitCode, `${args.join(' ')}: ${ran.stderr}`).toBe(0);
+    }
+    const audit = runs.find((ran) => ran.args[0] === 'audit')?.stdout ?? '';
+    expect(audit).toMatch(/"operation":\s*"keys"/);
     const keysFile = join(world.hostRoot, 'nginx-keys.conf');
     const secrets = [...readFileSync(keysFile, 'utf8').matchAll(/mcpk_[0-9a-f]{32}/g)].map((match) => match[0]);
     const printed = runs.flatMap((ran) => ran.stdout.split('\n')).filter((line) => /^mcpk_[0-9a-f]{32}$/.test(line));
