@@ -11,14 +11,15 @@ import { systemdMode } from '../engine/supervisor/create-supervisor.js';
 import { systemctlFunctions } from '../engine/supervisor/systemd-supervisor.js';
 import { privilegedSystemctlCommands, renderUnit, unitFilePath } from '../engine/supervisor/systemd-unit.js';
 import { hostLayout } from '../host/layout.js';
-import { type KeysTarget, readHostKeys, settleKeys, writeHostKeys } from '../engine/keys-host.js';
-import { arg, command, op, script } from '../remote/quote.js';
+import type { KeysTarget } from '../engine/keys-host.js';
+import { arg, op, script } from '../remote/quote.js';
 import type { Transport } from '../remote/transport.js';
 import { mcpLocationBlock } from '../sandbox/nginx-conf.js';
 import { type DeployRootState, inspectDeployRoot } from './deploy-root.js';
 import { monitorTimerFiles } from './monitor-timer.js';
 import { renderTlsSite } from './tls-site.js';
-import { acmeOf, certbotCommand, certbotSudo, renderTlsInclude, renewCronLine, tlsPaths } from './tls.js';
+import { makeKeysFile, tlsReview } from './setup-edge.js';
+import { certbotSudo, renderTlsInclude, tlsPaths } from './tls.js';
 import { nginxSudoCommands, resolvePrograms, sudoersLine } from './sudo-rules.js';
 import { hostRunsSystemd, type SupervisorChange, supervisorChange } from './supervisor-choice.js';
 
@@ -236,18 +237,9 @@ export async function applySetup(transport: Transport, plan: SetupPlan, consent:
     outcomes.push({ path: file.path, result: file.state === 'absent' ? 'created' : 'replaced', ...(note ? { note } : {}) });
   }
   if (plan.keysFile !== null && !plan.keysFile.exists) {
-    outcomes.push({ path: plan.keysFile.path, result: 'created', note: await makeKeysFile(transport, plan) });
+    outcomes.push({ path: plan.keysFile.path, result: 'created', note: await makeKeysFile(transport, plan.keysFile) });
   }
   return outcomes;
-}
-
-/** The keys file with mcp-deploy's own probe key only: the http include reads it, so it must exist before nginx does. */
-async function makeKeysFile(transport: Transport, plan: SetupPlan): Promise<string> {
-  const { target, app } = plan.keysFile!;
-  const current = await readHostKeys(transport, target);
-  const { keys } = settleKeys(current);
-  await writeHostKeys(transport, target, app, keys, current.text);
-  return "mode 600, with mcp-deploy's probe key; add client keys with mcp-deploy keys add";
 }
 
 /** Refuses a plan whose deploy root the SSH user cannot lay out, with the one command that fixes it. */
@@ -400,39 +392,6 @@ async function reviewTexts(
     });
   }
   return review;
-}
-
-/** What --tls will run, and how renewal is taken care of. */
-async function tlsReview(transport: Transport, config: Config, target: Target): Promise<{ title: string; text: string }[]> {
-  const items = [
-    {
-      title: 'certbot, run by setup after your yes (webroot method: it never edits nginx)',
-      text: `${command(certbotCommand(config, target))}\n`,
-    },
-  ];
-  if (acmeOf(config).stateDir !== undefined) {
-    items.push({
-      title:
-        'renewal: certbot keeps its own state (acme.stateDir), so the certbot timer does not renew it; add this cron line for the user certbot runs as',
-      text: `${renewCronLine(config)}\n`,
-    });
-  } else {
-    const timer = await transport
-      .run({ script: 'systemctl is-enabled certbot.timer 2>/dev/null' }, { timeoutMs: 15_000 })
-      .catch(() => null);
-    items.push(
-      timer?.stdout.trim() === 'enabled'
-        ? {
-            title: 'renewal',
-            text: 'certbot.timer is enabled: it renews the certificate twice a day when due; the deploy hook reloads nginx.\n',
-          }
-        : {
-            title: 'renewal: certbot.timer is not enabled on this host; enable it (as root), or add the cron line',
-            text: `sudo systemctl enable --now certbot.timer\n# or, in root's crontab:\n${renewCronLine(config)}\n`,
-          },
-    );
-  }
-  return items;
 }
 
 /** Where `name` is on the host's PATH, or null. */

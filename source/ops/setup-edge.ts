@@ -1,0 +1,49 @@
+import type { Config, Target } from '../config/load.js';
+import { type KeysTarget, readHostKeys, settleKeys, writeHostKeys } from '../engine/keys-host.js';
+import { command } from '../remote/quote.js';
+import type { Transport } from '../remote/transport.js';
+import { acmeOf, certbotCommand, renewCronLine } from './tls.js';
+
+/** setup's part of the public edge (#19): what `--tls` shows before it runs, and the keys file nginx reads with auth.apiKeys. */
+
+/** What --tls will run, and how renewal is taken care of. */
+export async function tlsReview(transport: Transport, config: Config, target: Target): Promise<{ title: string; text: string }[]> {
+  const items = [
+    {
+      title: 'certbot, run by setup after your yes (webroot method: it never edits nginx)',
+      text: `${command(certbotCommand(config, target))}\n`,
+    },
+  ];
+  if (acmeOf(config).stateDir !== undefined) {
+    items.push({
+      title:
+        'renewal: certbot keeps its own state (acme.stateDir), so the certbot timer does not renew it; add this cron line for the user certbot runs as',
+      text: `${renewCronLine(config)}\n`,
+    });
+  } else {
+    const timer = await transport
+      .run({ script: 'systemctl is-enabled certbot.timer 2>/dev/null' }, { timeoutMs: 15_000 })
+      .catch(() => null);
+    items.push(
+      timer?.stdout.trim() === 'enabled'
+        ? {
+            title: 'renewal',
+            text: 'certbot.timer is enabled: it renews the certificate twice a day when due; the deploy hook reloads nginx.\n',
+          }
+        : {
+            title: 'renewal: certbot.timer is not enabled on this host; enable it (as root), or add the cron line',
+            text: `sudo systemctl enable --now certbot.timer\n# or, in root's crontab:\n${renewCronLine(config)}\n`,
+          },
+    );
+  }
+  return items;
+}
+
+/** The keys file with mcp-deploy's own probe key only: the http include reads it, so it must exist before nginx does. */
+export async function makeKeysFile(transport: Transport, keysFile: { readonly app: string; readonly target: KeysTarget }): Promise<string> {
+  const { target, app } = keysFile;
+  const current = await readHostKeys(transport, target);
+  const { keys } = settleKeys(current);
+  await writeHostKeys(transport, target, app, keys, current.text);
+  return "mode 600, with mcp-deploy's probe key; add client keys with mcp-deploy keys add";
+}
