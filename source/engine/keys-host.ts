@@ -50,6 +50,37 @@ export async function readHostKeys(transport: Transport, target: KeysTarget): Pr
   return { keys, text, now: clock.epochSeconds, nowIso: clock.iso };
 }
 
+/**
+ * Holds `<keys file>.lock` (a directory, made atomically) around a read-change-write of the keys,
+ * so a `keys add` and a deploy's keys step at the same moment cannot lose each other's change. It
+ * is held for one change (milliseconds), so a lock older than a minute is a killed run's, and taken over.
+ */
+export async function withKeysLock<T>(transport: Transport, target: KeysTarget, body: () => Promise<T>): Promise<T> {
+  const lock = `${keysFileOf(target)}.lock`;
+  const taken = await transport.run(
+    {
+      script:
+        '[ -d "$(dirname "$l")" ] || exit 8; i=0; while ! mkdir "$l" 2>/dev/null; do if [ -n "$(find "$l" -maxdepth 0 -mmin +1 2>/dev/null)" ]; then rmdir "$l" 2>/dev/null; continue; fi; i=$((i+1)); [ "$i" -ge 100 ] && exit 9; sleep 0.1; done',
+    },
+    { env: { l: lock }, timeoutMs: 30_000 },
+  );
+  if (taken.code === 8) {
+    throw new DeployError('host-state', `The deploy root ${target.path} does not exist on ${transport.label}.`, {
+      hint: 'Run mcp-deploy setup first: it lays out the deploy root (and the keys file, with auth.apiKeys).',
+    });
+  }
+  if (taken.code !== 0) {
+    throw new DeployError('host-state', `Another run is changing the API keys on ${transport.label} (${lock} is held).`, {
+      hint: 'Try again in a moment; a lock left by a killed run is taken over after a minute.',
+    });
+  }
+  try {
+    return await body();
+  } finally {
+    await transport.run(['rmdir', lock], { timeoutMs: 15_000 }).catch(() => {});
+  }
+}
+
 /** What a write did: `loaded` when nginx reloaded with it; `not-read` when nginx's include does not read it yet (no deploy since auth.apiKeys). */
 export type KeysWrite = 'loaded' | 'not-read';
 

@@ -5,7 +5,7 @@ import type { Transport } from '../remote/transport.js';
 import type { EngineContext } from './context.js';
 import { type ApiKey, fingerprint, newKeyId, newSecret } from './keys-file.js';
 import { waitForKeysAtEdge } from './keys-edge-check.js';
-import { type KeysWrite, readHostKeys, settleKeys, writeHostKeys } from './keys-host.js';
+import { type KeysWrite, readHostKeys, settleKeys, withKeysLock, writeHostKeys } from './keys-host.js';
 
 /**
  * `mcp-deploy keys add|list|revoke|rotate`. Every one first settles the file (keys past their
@@ -84,6 +84,10 @@ type Change = (
 ) => { readonly keys: readonly ApiKey[]; readonly message?: string };
 
 async function change(context: KeysContext, transport: Transport, what: string, apply: Change): Promise<KeysOutcome> {
+  return withKeysLock(transport, context.target, () => changeLocked(context, transport, what, apply));
+}
+
+async function changeLocked(context: KeysContext, transport: Transport, what: string, apply: Change): Promise<KeysOutcome> {
   const { config, target } = context;
   const current = await readHostKeys(transport, target);
   const settled = settleKeys(current);

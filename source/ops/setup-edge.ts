@@ -1,5 +1,5 @@
 import type { Config, Target } from '../config/load.js';
-import { type KeysTarget, readHostKeys, settleKeys, writeHostKeys } from '../engine/keys-host.js';
+import { type KeysTarget, readHostKeys, settleKeys, withKeysLock, writeHostKeys } from '../engine/keys-host.js';
 import { command } from '../remote/quote.js';
 import type { Transport } from '../remote/transport.js';
 import { acmeOf, certbotCommand, renewCronLine } from './tls.js';
@@ -42,8 +42,10 @@ export async function tlsReview(transport: Transport, config: Config, target: Ta
 /** The keys file with mcp-deploy's own probe key only: the http include reads it, so it must exist before nginx does. */
 export async function makeKeysFile(transport: Transport, keysFile: { readonly app: string; readonly target: KeysTarget }): Promise<string> {
   const { target, app } = keysFile;
-  const current = await readHostKeys(transport, target);
-  const { keys } = settleKeys(current);
-  await writeHostKeys(transport, target, app, keys, current.text);
+  await withKeysLock(transport, target, async () => {
+    const current = await readHostKeys(transport, target);
+    const { keys } = settleKeys(current);
+    await writeHostKeys(transport, target, app, keys, current.text);
+  });
   return "mode 600, with mcp-deploy's probe key; add client keys with mcp-deploy keys add";
 }

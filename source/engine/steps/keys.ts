@@ -1,5 +1,5 @@
 import { runStep } from '../../run/step.js';
-import { readHostKeys, rememberEdgeHeaders, settleKeys, writeHostKeys } from '../keys-host.js';
+import { readHostKeys, rememberEdgeHeaders, settleKeys, withKeysLock, writeHostKeys } from '../keys-host.js';
 import type { Session } from '../session.js';
 
 /**
@@ -12,10 +12,13 @@ export async function keysStep(session: Session): Promise<void> {
   const { config, target } = context;
   if (target.nginx.auth === null) return;
   await runStep(context, 'keys', 'Settle the API keys', async (step) => {
-    const current = await readHostKeys(transport, target);
-    const { keys, dropped, changed } = settleKeys(current);
+    const { keys, dropped } = await withKeysLock(transport, target, async () => {
+      const current = await readHostKeys(transport, target);
+      const settled = settleKeys(current);
+      if (settled.changed) await writeHostKeys(transport, target, config.app, settled.keys, current.text, step.log);
+      return settled;
+    });
     rememberEdgeHeaders(transport, keys);
-    if (changed) await writeHostKeys(transport, target, config.app, keys, current.text, step.log);
     const clients = keys.filter((key) => key.kind === 'client').length;
     step.detail(
       `${clients} client key(s)${dropped.length > 0 ? `; dropped ${dropped.map((key) => key.id).join(', ')} (overlap over)` : ''}`,
