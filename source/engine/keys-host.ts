@@ -81,7 +81,10 @@ export async function withKeysLock<T>(transport: Transport, target: KeysTarget, 
   }
 }
 
-/** What a write did: `loaded` when nginx reloaded with it; `not-read` when nginx's include does not read it yet (no deploy since auth.apiKeys). */
+/**
+ * What a write did: `loaded` when nginx reloaded with it; `not-read` when nginx's include does not
+ * read it yet (no deploy since auth.apiKeys), or when the caller asked for no reload (setup, before the site exists).
+ */
 export type KeysWrite = 'loaded' | 'not-read';
 
 export async function writeHostKeys(
@@ -91,9 +94,11 @@ export async function writeHostKeys(
   keys: readonly ApiKey[],
   before: string | null,
   log: (line: string) => void = () => {},
+  options: { readonly load?: boolean } = {},
 ): Promise<KeysWrite> {
   const path = keysFileOf(target);
   await transport.writeFileAtomic(path, renderKeysFile(app, target.nginx.upstream, keys), 0o600);
+  if (options.load === false) return 'not-read';
   const include = await transport.readFile(target.nginx.upstreamFile);
   if (include === null || !include.toString('utf8').includes(`include "${path}";`)) return 'not-read';
   const timeoutMs = target.nginx.timeoutSeconds * 1000;

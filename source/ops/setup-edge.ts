@@ -45,7 +45,8 @@ export async function makeKeysFile(transport: Transport, keysFile: { readonly ap
   await withKeysLock(transport, target, async () => {
     const current = await readHostKeys(transport, target);
     const { keys } = settleKeys(current);
-    await writeHostKeys(transport, target, app, keys, current.text);
+    // Written only: the site that reads it may not exist yet, and setup reloads nothing.
+    await writeHostKeys(transport, target, app, keys, current.text, undefined, { load: false });
   });
   return "mode 600, with mcp-deploy's probe key; add client keys with mcp-deploy keys add";
 }
