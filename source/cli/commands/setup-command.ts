@@ -4,6 +4,7 @@ import { DeployError } from '../../errors.js';
 import { checkTimerSpan } from '../../ops/monitor-timer.js';
 import { applySetup, assertRootWritable, installByHand, planSetup, type Consent, type SetupPlan } from '../../ops/setup.js';
 import { writeSupervisor } from '../../ops/supervisor-choice.js';
+import { installRenewal } from '../../ops/setup-edge.js';
 import { obtainCertificate, tlsConfigError } from '../../ops/tls.js';
 import type { GlobalOptions } from '../options.js';
 import type { Output } from '../output.js';
@@ -79,6 +80,8 @@ export async function setupCommand(
         const got = await obtainCertificate(transport, context.config, context.target);
         if (!got.ok) throw new DeployError('host-state', `No certificate: ${got.why}.`, { hint: got.hint });
         write(`${paint.green('✔')} ${'obtained'.padEnd(9)} ${got.detail}\n`);
+        const renewal = await installRenewal(transport, context.config, context.target);
+        write(`${renewal.ok ? paint.green('✔') : paint.yellow('!')} ${'renewal'.padEnd(9)} ${renewal.note}\n`);
         write('Add the TLS server block shown above to the site (it includes the TLS include), then reload nginx.\n');
       }
       write(`\nNext: mcp-deploy doctor --target ${context.target.name}, then mcp-deploy --target ${context.target.name}.\n`);
