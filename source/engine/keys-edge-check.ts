@@ -51,6 +51,21 @@ export async function waitForKeysAtEdge(
   }
 }
 
+/** After a change from `before` to `after`: the keys it added accepted, the keys it removed refused. */
+export function waitForKeyChange(
+  publicUrl: string,
+  mcpPath: string,
+  before: readonly { readonly secret: string }[],
+  after: readonly { readonly secret: string }[],
+): Promise<void> {
+  const was = new Set(before.map((key) => key.secret));
+  const is = new Set(after.map((key) => key.secret));
+  return waitForKeysAtEdge(publicUrl, mcpPath, {
+    accepted: [...is].filter((secret) => !was.has(secret)),
+    refused: [...was].filter((secret) => !is.has(secret)),
+  });
+}
+
 /** The status of one JSON-RPC ping with this key: 401 is nginx refusing it; anything else got past the key. */
 function statusWith(url: string, secret: string): Promise<number> {
   return new Promise((resolve, reject) => {

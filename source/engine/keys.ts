@@ -4,7 +4,7 @@ import { hostLayout } from '../host/layout.js';
 import type { Transport } from '../remote/transport.js';
 import type { EngineContext } from './context.js';
 import { type ApiKey, fingerprint, newKeyId, newSecret } from './keys-file.js';
-import { waitForKeysAtEdge } from './keys-edge-check.js';
+import { waitForKeyChange } from './keys-edge-check.js';
 import { type KeysWrite, readHostKeys, settleKeys, withKeysLock, writeHostKeys } from './keys-host.js';
 
 /**
@@ -94,14 +94,7 @@ async function changeLocked(context: KeysContext, transport: Transport, what: st
   const next = apply(settled.keys, { epochSeconds: current.now, iso: current.nowIso });
   const changed = settled.changed || next.message !== undefined;
   const write = changed ? await writeHostKeys(transport, target, config.app, next.keys, current.text) : 'unchanged';
-  if (write === 'loaded') {
-    const secrets = (keys: readonly ApiKey[]) => new Set(keys.map((key) => key.secret));
-    const [before, after] = [secrets(current.keys), secrets(next.keys)];
-    await waitForKeysAtEdge(target.publicUrl, config.health.mcp?.path ?? '/mcp', {
-      accepted: [...after].filter((secret) => !before.has(secret)),
-      refused: [...before].filter((secret) => !after.has(secret)),
-    });
-  }
+  if (write === 'loaded') await waitForKeyChange(target.publicUrl, config.health.mcp?.path ?? '/mcp', current.keys, next.keys);
   const dropped = settled.dropped.map((key) => key.id);
   const notes = [next.message, dropped.length > 0 ? `dropped ${dropped.join(', ')} (overlap over)` : undefined].filter(Boolean);
   if (notes.length > 0) {

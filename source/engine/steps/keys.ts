@@ -1,4 +1,5 @@
 import { runStep } from '../../run/step.js';
+import { waitForKeyChange } from '../keys-edge-check.js';
 import { readHostKeys, rememberEdgeHeaders, settleKeys, withKeysLock, writeHostKeys } from '../keys-host.js';
 import type { Session } from '../session.js';
 
@@ -15,7 +16,10 @@ export async function keysStep(session: Session): Promise<void> {
     const { keys, dropped } = await withKeysLock(transport, target, async () => {
       const current = await readHostKeys(transport, target);
       const settled = settleKeys(current);
-      if (settled.changed) await writeHostKeys(transport, target, config.app, settled.keys, current.text, step.log);
+      if (settled.changed && (await writeHostKeys(transport, target, config.app, settled.keys, current.text, step.log)) === 'loaded') {
+        // A new probe key must be accepted before verify sends it (keys-edge-check.ts says why).
+        await waitForKeyChange(target.publicUrl, config.health.mcp?.path ?? '/mcp', current.keys, settled.keys);
+      }
       return settled;
     });
     rememberEdgeHeaders(transport, keys);
