@@ -183,6 +183,31 @@ export function createProgram(run: Runner): Command {
     run(options, async (output) => (await import('./commands/verify-release-command.js')).verifyReleaseCommand(release, options, output)),
   );
 
+  const keys = program.command('keys').description('API keys nginx accepts at the edge (auth.apiKeys): add | list | revoke ID | rotate ID');
+  withGlobals(keys.command('add').description('make a key; it is printed once, now, and never again'))
+    .option('--label <text>', 'what the key is for (shown by keys list)')
+    .action((options: GlobalOptions & { label?: string }) =>
+      run(options, async (output) => (await import('./commands/keys-command.js')).keysAddCommand(options, output)),
+    );
+  withGlobals(keys.command('list').description('the keys: id, label, made, accepted until, fingerprint (never the key)')).action(
+    (options: GlobalOptions) =>
+      run(options, async (output) => (await import('./commands/keys-command.js')).keysListCommand(options, output)),
+  );
+  withGlobals(keys.command('revoke').argument('<id>', 'the key id (keys list)').description('stop accepting a key now')).action(
+    (id: string, options: GlobalOptions) =>
+      run(options, async (output) => (await import('./commands/keys-command.js')).keysRevokeCommand(id, options, output)),
+  );
+  withGlobals(
+    keys
+      .command('rotate')
+      .argument('<id>', 'the key to replace (keys list)')
+      .description('a new key now; the old one stays accepted for the overlap, then the next run drops it'),
+  )
+    .option('--overlap <span>', 'how long the old key stays accepted (30s, 90m, 24h, 2d)', '24h')
+    .action((id: string, options: GlobalOptions & { overlap: string }) =>
+      run(options, async (output) => (await import('./commands/keys-command.js')).keysRotateCommand(id, options, output)),
+    );
+
   withGlobals(program.command('unlock').description('show the host lock; remove it with --force'))
     .option('--force', 'remove the lock')
     .action((options: GlobalOptions) =>
@@ -222,8 +247,9 @@ export function createProgram(run: Runner): Command {
       .command('setup')
       .description('lay out the deploy root and the nginx upstream include; show the nginx site, logrotate rule and systemd unit'),
   )
+    .option('--tls', 'also get a certificate for the public domain with certbot (acme in the config) and lay out the TLS include')
     .option('--monitor-timer [every]', 'also a systemd timer on the host running mcp-deploy monitor --once (30s, 5min, 1h; default 5min)')
-    .action((options: GlobalOptions & { monitorTimer?: string | boolean }) =>
+    .action((options: GlobalOptions & { monitorTimer?: string | boolean; tls?: boolean }) =>
       run(options, async (output) => (await import('./commands/setup-command.js')).setupCommand(options, output)),
     );
 

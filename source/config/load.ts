@@ -17,10 +17,14 @@ export type Target = Omit<ParsedTarget, 'nginx' | 'hosts'> & {
     readonly upstream: string;
     readonly locationFile: string;
     readonly sessionLog: string;
+    /** API keys at the edge (auth.apiKeys): the include holding the accepted keys, and the paths open without one; null when off. */
+    readonly auth: EdgeAuth | null;
   };
   /** A fleet's hosts (config/fleet.ts), each a complete one-host target; absent for one host. */
   readonly fleet?: readonly FleetHost<Target>[];
 };
+
+export type EdgeAuth = { readonly keysFile: string; readonly openPaths: readonly string[] };
 
 /** A validated config with every local path made absolute. */
 export type Config = Omit<ParsedConfig, 'targets' | 'source' | 'env'> & {
@@ -96,6 +100,8 @@ function resolveConfig(parsed: ParsedConfig, file: string): Config {
         upstreamFile: nginx.upstreamFile ?? `${root}/nginx-upstream.conf`,
         locationFile: nginx.locationFile ?? `${root}/nginx-location.conf`,
         sessionLog: nginx.sessionLog ?? `${root}/shared/logs/nginx-sessions.log`,
+        // The keys file lives with each host's deploy root, as the includes do.
+        auth: parsed.auth.apiKeys ? { keysFile: `${root}/nginx-keys.conf`, openPaths: parsed.auth.openPaths } : null,
       });
       const explicit = definedOnly({
         upstream: target.nginx.upstream,

@@ -314,6 +314,40 @@ const drain = z.strictObject({
   sessionMaxSeconds: z.number().min(0).default(60),
 });
 
+/**
+ * HTTPS for the public domain (`mcp-deploy setup --tls`): certbot's certonly with the webroot
+ * method, against Let's Encrypt unless `server` names another ACME directory (a private CA, or
+ * Pebble in tests). docs/operations.md#https walks through it.
+ */
+const acme = z.strictObject({
+  /** The ACME directory certbot asks. */
+  server: z.url({ error: 'expected the URL of an ACME directory' }).default('https://acme-v02.api.letsencrypt.org/directory'),
+  /** Where the CA sends expiry warnings; without it certbot registers without an address. */
+  email: z.email({ error: 'expected an e-mail address' }).optional(),
+  /** How certbot is run on the host: as root, so through sudo -n by default (setup prints the sudoers line). */
+  certbot: hostCommand.default(['sudo', '-n', 'certbot']),
+  /**
+   * certbot's own state (config, work and logs folders under it) instead of /etc/letsencrypt:
+   * a certbot that runs as the deploy user, or a test. Renewal then needs a cron line (setup prints it).
+   */
+  stateDir: nonEmpty.optional(),
+  /** The port plain HTTP is served on: where the ACME challenge is answered and everything else is redirected. */
+  httpPort: port.default(80),
+});
+
+/** API keys at the edge: nginx refuses MCP requests without an accepted `Authorization: Bearer` key (docs/operations.md#api-keys). */
+const auth = z.strictObject({
+  apiKeys: z.boolean().default(false),
+  /** Paths nginx serves without a key (exact matches): health routes, left open by choice. */
+  openPaths: z.array(nonEmpty.startsWith('/', 'must start with "/"')).default([]),
+});
+
+/** What may face the world. */
+const security = z.strictObject({
+  /** A colour listening on anything but loopback (0.0.0.0, [::], a public address) fails the deploy instead of a warning. */
+  loopbackOnly: z.boolean().default(false),
+});
+
 export const configSchema = z.strictObject({
   $schema: z.string().optional(),
   app: appName,
@@ -345,6 +379,9 @@ export const configSchema = z.strictObject({
   keepReleases: z.number().int().min(1).default(3),
   drainSeconds: z.number().min(0).default(5),
   drain: drain.default({ sessionIdleSeconds: 30, sessionMaxSeconds: 60 }),
+  acme: acme.optional(),
+  auth: auth.default({ apiKeys: false, openPaths: [] }),
+  security: security.default({ loopbackOnly: false }),
   targets: z
     .record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]*$/, 'target names use letters, digits, "-" and "_"'), target)
     .refine((targets) => Object.keys(targets).length > 0, 'needs at least one target'),
@@ -366,6 +403,8 @@ export type HookConfig = z.output<typeof hook>;
 export type CachedInstallConfig = z.output<typeof cachedInstall>;
 export type MonitorConfig = z.output<typeof monitor>;
 export type DrainConfig = z.output<typeof drain>;
+export type AcmeConfig = z.output<typeof acme>;
+export type AuthConfig = z.output<typeof auth>;
 
 export function describeValue(value: unknown): string {
   if (value === undefined) return 'nothing';

@@ -15,10 +15,13 @@ import { portInUse } from './port-check.js';
 import { envFilesFor } from './env-file.js';
 import { retireAndStop, stopGraceMs } from './retire.js';
 import { proveServing } from './prove-serving.js';
+import { edgeHeaders } from './keys-host.js';
 import { sessionsStep } from './steps/sessions.js';
 import { accessLogOffset, judge, readBefore, readWindow } from './watch.js';
 import { contractStep, type ContractPolicy } from './contract-gate.js';
 import { hostHookStep, releaseHookRun } from './steps/hooks.js';
+import { exposureStep } from './steps/exposure.js';
+import { keysStep } from './steps/keys.js';
 
 /**
  * What a cutover moves to: the release, the interpreter its entry runs with (a python release's
@@ -125,7 +128,9 @@ export async function cutover(session: Session, next: CutoverTarget, progress: C
       if (progress.tools !== null) step.detail(`tools: ${progress.tools.join(', ') || '(none)'}`);
     });
 
+    await exposureStep(session, progress);
     await contractStep(session, release, progress, next.contractPolicy);
+    await keysStep(session);
 
     let switchOffset: number | null = null;
     await runStep(context, 'switch', `Switch nginx to ${colour} (${port})`, async (step) => {
@@ -155,6 +160,7 @@ export async function cutover(session: Session, next: CutoverTarget, progress: C
           await waitHealthy(target.publicUrl, config.health, {
             timeoutMs: Math.min(config.health.timeoutSeconds, 30) * 1000,
             signal: checks,
+            headers: await edgeHeaders(transport, target),
           });
         },
         () => supervisor.isRunning(colour),

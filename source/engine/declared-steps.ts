@@ -10,7 +10,7 @@ import { hookOf, hookSteps, type HookName } from './steps/hooks.js';
  * its row's when it starts.
  */
 
-type StepsConfig = Partial<Pick<Config, 'watch' | 'shared' | 'hooks' | 'build' | 'drain'>>;
+type StepsConfig = Partial<Pick<Config, 'watch' | 'shared' | 'hooks' | 'build' | 'drain' | 'auth'>>;
 
 /** Linking shared.dirs and shared.files into the release: only declared when there are some. */
 function linkSteps(config: StepsConfig): DeclaredStep[] {
@@ -40,7 +40,9 @@ function cutoverSteps(
     ...hooked('beforeStart'),
     { id: 'start', title: 'Start the idle colour' },
     { id: 'health', title: 'Health-check it' },
+    { id: 'exposure', title: 'Check what it listens on' },
     { id: 'contract', title: 'Compare the MCP contract' },
+    ...(config.auth?.apiKeys ? [{ id: 'keys' as const, title: 'Settle the API keys' }] : []),
     { id: 'switch', title: 'Switch nginx' },
     { id: 'verify', title: 'Verify through the public URL' },
     ...(watched ? [{ id: 'watch' as const, title: 'Watch it under real traffic' }] : []),

@@ -1,3 +1,4 @@
+import { edgeHeaders } from './keys-host.js';
 import { readAudit, isMalformedAuditLine } from '../host/audit.js';
 import type { AuditRecord } from '../run/audit-record.js';
 import { hostLayout } from '../host/layout.js';
@@ -55,7 +56,9 @@ export async function readStatus(context: EngineContext, transport: Transport): 
     readIncludes(transport, target),
     readLock(transport, layout, { staleMinutes: target.lockStaleMinutes, localHostName: context.localHost }),
     log.read(),
-    observeServing(target.publicUrl, config.health).catch(() => null),
+    edgeHeaders(transport, target)
+      .then((headers) => observeServing(target.publicUrl, config.health, { headers }))
+      .catch(() => null),
   ]);
   const { routing } = includes;
   const sessionsOn = (colour: Colour): ColourStatus['sessions'] => {

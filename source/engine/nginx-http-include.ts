@@ -1,4 +1,5 @@
-import type { Target } from '../config/load.js';
+import type { EdgeAuth, Target } from '../config/load.js';
+import { edgeAuthHttpLines } from './nginx-auth.js';
 import { colours, type Colour } from './colours.js';
 import { nginxQuoted } from './nginx-quote.js';
 import { type Routing, routingLine, tagPattern } from './nginx-routing.js';
@@ -13,7 +14,9 @@ import { type Routing, routingLine, tagPattern } from './nginx-routing.js';
  * Variables are named after the upstream, so two apps can share one nginx.
  */
 
-export type IncludeTarget = Pick<Target, 'name' | 'ports'> & { readonly nginx: Pick<Target['nginx'], 'upstream' | 'sessionLog'> };
+export type IncludeTarget = Pick<Target, 'name' | 'ports'> & {
+  readonly nginx: Pick<Target['nginx'], 'upstream' | 'sessionLog'> & { readonly auth?: EdgeAuth | null };
+};
 
 /** `$<upstream>_<what>`, one family of variables per app. */
 export function variable(upstream: string, what: string): string {
@@ -94,6 +97,7 @@ export function renderHttpInclude(target: IncludeTarget, app: string, routing: R
     '    default "";',
     '}',
     `access_log ${nginxQuoted(target.nginx.sessionLog, `targets.${target.name}.nginx.sessionLog`)} ${name}_sessions if=${v('logged')};`,
+    ...(target.nginx.auth ? ['', ...edgeAuthHttpLines(name, target.nginx.auth)] : []),
     '',
   ].join('\n');
 }

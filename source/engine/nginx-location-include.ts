@@ -1,4 +1,5 @@
-import type { Target } from '../config/load.js';
+import type { EdgeAuth, Target } from '../config/load.js';
+import { edgeAuthLocationLines } from './nginx-auth.js';
 import { variable } from './nginx-http-include.js';
 
 /**
@@ -23,7 +24,7 @@ export const retiredSessionBody = JSON.stringify({
   error: { code: -32001, message: 'Session not found: the release that started it has been replaced. Start a new session.' },
 });
 
-export type LocationTarget = { readonly nginx: Pick<Target['nginx'], 'upstream'> };
+export type LocationTarget = { readonly nginx: Pick<Target['nginx'], 'upstream'> & { readonly auth?: EdgeAuth | null } };
 
 export function renderLocationInclude(target: LocationTarget, app: string): string {
   const name = target.nginx.upstream;
@@ -33,6 +34,8 @@ export function renderLocationInclude(target: LocationTarget, app: string): stri
     '# its proxy_pass. Keeps each MCP session on the colour that issued it (docs/operations.md).',
     '# Its add_header lines replace any the location would inherit from its server: repeat those here.',
     'default_type application/json;',
+    // The key is checked first: a request without one learns nothing, not even whether its session lives.
+    ...(target.nginx.auth ? edgeAuthLocationLines(name, app) : []),
     `if (${v('retired')}) {`,
     `    return 404 '${retiredSessionBody}';`,
     '}',

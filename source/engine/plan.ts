@@ -1,3 +1,4 @@
+import { edgeHeaders } from './keys-host.js';
 import { type Contract, type ContractSummary, summarizeContract } from '../contract/contract.js';
 import { type ContractDiff, diffContracts } from '../contract/diff.js';
 import { hostLayout } from '../host/layout.js';
@@ -126,7 +127,9 @@ export async function planDeploy(
     readLock(transport, layout, { staleMinutes: target.lockStaleMinutes, localHostName: context.localHost }),
     readIncludes(transport, target),
     log.read(),
-    observeServing(target.publicUrl, config.health).catch(() => null),
+    edgeHeaders(transport, target)
+      .then((headers) => observeServing(target.publicUrl, config.health, { headers }))
+      .catch(() => null),
   ]);
   const servingColour = includes.routing?.active ?? state?.active?.colour ?? null;
   const servingTag = servingColour === null ? null : (includes.routing?.tags[servingColour] ?? null);

@@ -1,4 +1,5 @@
 import { DeployError } from '../errors.js';
+import { edgeHeaders } from './keys-host.js';
 import type { Colour } from './colours.js';
 import type { CutoverProgress } from './cutover-progress.js';
 import { reloadSettleMs } from './drain.js';
@@ -26,14 +27,15 @@ export async function proveServing(
 ): Promise<string> {
   const { config, target } = session.context;
   const distinct = { colour: expected.colour, release: previous === expected.release ? null : expected.release };
-  let proof = await waitForServing(target.publicUrl, config.health, distinct, { timeoutMs: servingTimeoutMs, signal });
+  const look = { timeoutMs: servingTimeoutMs, signal, headers: await edgeHeaders(session.transport, target) };
+  let proof = await waitForServing(target.publicUrl, config.health, distinct, look);
   // nginx's old workers go on accepting connections for a moment after a reload (longer on a
   // busy host), and would send the health checks that follow to the old colour: one look at the
   // new colour is not enough. Look again once that moment is over, and go by that look.
   const settled = (progress.switchedAt ?? 0) + reloadSettleMs - performance.now();
   if (proof.by !== 'nothing' && settled > 0) {
     await sleep(settled);
-    proof = await waitForServing(target.publicUrl, config.health, distinct, { timeoutMs: servingTimeoutMs, signal });
+    proof = await waitForServing(target.publicUrl, config.health, distinct, look);
   }
   progress.pinned = proof.by === 'colour';
   if (proof.by === 'colour') return `${expected.colour} answers through nginx (${colourHeader}); sessions are pinned`;

@@ -1,3 +1,4 @@
+import { edgeHeaders } from './keys-host.js';
 import { describeError } from '../errors.js';
 import { publicUrlProblem } from '../health/public-answer.js';
 import { markFailed } from '../host/releases.js';
@@ -71,7 +72,12 @@ export async function recoverCutover(
       problems.push(`marking ${release} failed: ${describeError(error)}`),
     );
   // The old colour runs, but with nginx down (say) nothing answers publicly: say so (found by the host-fault tests).
-  const unanswered = serving === null ? null : await publicUrlProblem(target.publicUrl, config.health.http);
+  const unanswered =
+    serving === null
+      ? null
+      : await publicUrlProblem(target.publicUrl, config.health.http, {
+          headers: await edgeHeaders(transport, target),
+        });
   const servingNow = serving === null || unanswered === null ? serving : `${serving}, but ${unanswered}`;
   if (problems.length > 0) {
     bus.emit({ kind: 'rollback', phase: 'failed', reason: problems.join('; '), serving: servingNow });

@@ -1,3 +1,4 @@
+import { edgeHeaders } from './keys-host.js';
 import { DeployError } from '../errors.js';
 import type { StepContext } from '../run/step.js';
 import type { Colour } from './colours.js';
@@ -61,7 +62,7 @@ export async function retireAndStop(session: Session, request: RetireRequest): P
         });
   // The includes say the colour is out of use; the public URL says whether nginx agrees (found
   // with a site that did not read the includes: the drain stopped the colour nginx still used).
-  const seen = await observeServing(target.publicUrl, config.health).catch(() => null);
+  const seen = await observeServing(target.publicUrl, config.health, { headers: await edgeHeaders(transport, target) }).catch(() => null);
   const stillServes =
     seen !== null && (seen.colour === colour || (seen.colour === null && request.release !== null && seen.release === request.release));
   if (stillServes) {

@@ -26,19 +26,20 @@ const lookTimeoutMs = 5_000;
 export async function observeServing(
   publicUrl: string,
   health: Config['health'],
-  options: { readonly signal?: AbortSignal } = {},
+  /** `headers`: the probe's API key when nginx asks for keys (engine/keys-host.ts). */
+  options: { readonly signal?: AbortSignal; readonly headers?: Readonly<Record<string, string>> } = {},
 ): Promise<ServedBy | null> {
   let answered: ServedBy | null = null;
   for (const check of health.http) {
     options.signal?.throwIfAborted();
-    const seen = await look(endpointUrl(publicUrl, check.path), 'GET', options.signal).catch(() => null);
+    const seen = await look(endpointUrl(publicUrl, check.path), 'GET', options.signal, options.headers).catch(() => null);
     if (seen === null) continue;
     if (seen.colour !== null || seen.release !== null) return seen;
     answered = seen;
   }
   // No route reports anything (or there are none): any answer through the location carries the
   // colour, so a bare JSON-RPC ping to the MCP endpoint will do (its status does not matter).
-  const mcp = await look(endpointUrl(publicUrl, health.mcp?.path ?? '/mcp'), 'POST', options.signal).catch(() => null);
+  const mcp = await look(endpointUrl(publicUrl, health.mcp?.path ?? '/mcp'), 'POST', options.signal, options.headers).catch(() => null);
   return mcp ?? answered;
 }
 
@@ -57,7 +58,7 @@ export async function waitForServing(
   health: Config['health'],
   /** `release` null: the old side runs the same release (a restart), so a reported release tells nothing. */
   expected: { readonly colour: Colour; readonly release: string | null },
-  options: { readonly timeoutMs: number; readonly signal?: AbortSignal },
+  options: { readonly timeoutMs: number; readonly signal?: AbortSignal; readonly headers?: Readonly<Record<string, string>> },
 ): Promise<ServingProof> {
   const deadline = performance.now() + options.timeoutMs;
   let last: ServedBy | null = null;
@@ -84,7 +85,12 @@ export async function waitForServing(
 }
 
 /** What one answer says. Only the headers and a bounded JSON body are read; an event stream is cut off. */
-function look(url: string, method: 'GET' | 'POST', signal: AbortSignal | undefined): Promise<ServedBy> {
+function look(
+  url: string,
+  method: 'GET' | 'POST',
+  signal: AbortSignal | undefined,
+  extraHeaders: Readonly<Record<string, string>> = {},
+): Promise<ServedBy> {
   return new Promise((resolve, reject) => {
     const send = url.startsWith('https:') ? requestTls : request;
     const body = method === 'POST' ? JSON.stringify({ jsonrpc: '2.0', id: 'mcp-deploy-served-by', method: 'ping' }) : undefined;
@@ -96,6 +102,7 @@ function look(url: string, method: 'GET' | 'POST', signal: AbortSignal | undefin
         timeout: lookTimeoutMs,
         ...(signal ? { signal } : {}),
         headers: {
+          ...extraHeaders,
           connection: 'close',
           accept: method === 'POST' ? 'application/json, text/event-stream' : 'application/json',
           ...(body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }),

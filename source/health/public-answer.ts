@@ -11,14 +11,17 @@ import { probeHttp } from './http-probe.js';
 export async function publicUrlProblem(
   publicUrl: string,
   checks: readonly HttpCheck[],
-  options: { readonly timeoutMs?: number } = {},
+  options: { readonly timeoutMs?: number; readonly headers?: Readonly<Record<string, string>> } = {},
 ): Promise<string | null> {
   if (checks.length === 0) return null;
   let problem: string | null = null;
   // Twice: a kept-alive connection that nginx closed at its last reload fails once, harmlessly.
   for (let attempt = 1; attempt <= 2; attempt += 1) {
     try {
-      await probeHttp(publicUrl, checks, { timeoutMs: options.timeoutMs ?? 5_000 });
+      await probeHttp(publicUrl, checks, {
+        timeoutMs: options.timeoutMs ?? 5_000,
+        ...(options.headers ? { headers: options.headers } : {}),
+      });
       return null;
     } catch (error) {
       problem = `${publicUrl} does not answer: ${describeError(error)}`;

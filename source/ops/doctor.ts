@@ -14,6 +14,8 @@ import { createHostProbe, fail, lastLines, pass, type DoctorCheck, type HostProb
 import { nginxChecks, sudoChecks } from './doctor-nginx.js';
 import { inspectDeployRoot } from './deploy-root.js';
 import { rebootCheck } from './doctor-reboot.js';
+import { edgeChecks } from './doctor-edge.js';
+import { tlsChecks } from './doctor-tls.js';
 import { runtimeChecks } from './doctor-runtime.js';
 
 export type { DoctorCheck } from './doctor-check.js';
@@ -62,6 +64,8 @@ export async function runDoctor(input: DoctorInput): Promise<DoctorCheck[]> {
       ...(await systemd(probe)),
       ...(await rebootCheck(probe)),
       ...(await tools(probe)),
+      ...(await tlsChecks(probe)),
+      ...(await edgeChecks(probe)),
     ];
   } finally {
     await transport.close().catch(() => {});

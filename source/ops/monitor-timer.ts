@@ -46,6 +46,8 @@ export function hostMonitorConfigPath(target: Target): string {
  * host has none of the operator's environment to interpolate from.
  */
 export function renderHostMonitorConfig(config: Config, target: Target): string {
+  // `auth` is resolved from the top-level key, which the host's config carries itself.
+  const { auth: _resolved, ...nginx } = target.nginx;
   const host = {
     app: config.app,
     runtime: config.runtime,
@@ -53,13 +55,14 @@ export function renderHostMonitorConfig(config: Config, target: Target): string 
     ...(config.notify === undefined ? {} : { notify: config.notify }),
     ...(config.watch === undefined ? {} : { watch: config.watch }),
     monitor: config.monitor,
+    ...(config.auth.apiKeys ? { auth: config.auth } : {}),
     targets: {
       [target.name]: {
         transport: 'local',
         path: target.path,
         ports: target.ports,
         publicUrl: target.publicUrl,
-        nginx: target.nginx,
+        nginx,
         supervisor: target.supervisor,
         systemdUser: target.systemdUser,
         lockStaleMinutes: target.lockStaleMinutes,

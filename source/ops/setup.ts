@@ -11,11 +11,15 @@ import { systemdMode } from '../engine/supervisor/create-supervisor.js';
 import { systemctlFunctions } from '../engine/supervisor/systemd-supervisor.js';
 import { privilegedSystemctlCommands, renderUnit, unitFilePath } from '../engine/supervisor/systemd-unit.js';
 import { hostLayout } from '../host/layout.js';
+import type { KeysTarget } from '../engine/keys-host.js';
 import { arg, op, script } from '../remote/quote.js';
 import type { Transport } from '../remote/transport.js';
 import { mcpLocationBlock } from '../sandbox/nginx-conf.js';
 import { type DeployRootState, inspectDeployRoot } from './deploy-root.js';
 import { monitorTimerFiles } from './monitor-timer.js';
+import { renderTlsSite } from './tls-site.js';
+import { makeKeysFile, tlsReview } from './setup-edge.js';
+import { certbotSudo, renderTlsInclude, tlsPaths } from './tls.js';
 import { nginxSudoCommands, resolvePrograms, sudoersLine } from './sudo-rules.js';
 import { hostRunsSystemd, type SupervisorChange, supervisorChange } from './supervisor-choice.js';
 
@@ -49,6 +53,8 @@ export type SetupPlan = {
   readonly review: readonly { readonly title: string; readonly text: string }[];
   /** The supervisor the host calls for, when the config names the other one: set in the config file on apply. */
   readonly supervisor: SupervisorChange | null;
+  /** With auth.apiKeys: the keys file the http include reads (made with mcp-deploy's probe key; its content is never shown). */
+  readonly keysFile: { readonly path: string; readonly exists: boolean; readonly app: string; readonly target: KeysTarget } | null;
 };
 
 export type Consent = {
@@ -69,6 +75,8 @@ type Account = { readonly user: string; readonly group: string; readonly uid: st
 export type SetupOptions = {
   /** `--monitor-timer [EVERY]`: also a systemd timer on the host that runs `mcp-deploy monitor --once` this often. */
   readonly monitorTimer?: string;
+  /** `--tls`: a certificate from acme.server with certbot, the webroot it answers the challenge from, and the TLS include. */
+  readonly tls?: boolean;
 };
 
 export async function planSetup(
@@ -83,7 +91,9 @@ export async function planSetup(
   const supervisor = supervisorChange(configured, host.runsSystemd ?? (await hostRunsSystemd(transport)));
   const target: Target = supervisor === null ? configured : { ...configured, supervisor: supervisor.to };
   const layout = hostLayout(target.path);
+  const tls = options.tls ? tlsPaths(config, target) : null;
   const dirPaths = [layout.root, layout.releasesDir, layout.sharedDir, layout.venvsDir, layout.logsDir, layout.runDir];
+  if (tls !== null) dirPaths.push(tls.webroot);
   const [existing, root] = await Promise.all([existingPaths(transport, dirPaths), inspectDeployRoot(transport, layout.root, account.user)]);
   const dirs = dirPaths.map((path) => ({ path, exists: existing.has(path) }));
 
@@ -104,6 +114,14 @@ export async function planSetup(
       mode: 0o644,
     },
   ];
+  if (tls !== null) {
+    wanted.push({
+      title: 'nginx TLS include: the certificate and key the HTTPS server block reads',
+      path: tls.includeFile,
+      content: renderTlsInclude(config.app, tls),
+      mode: 0o644,
+    });
+  }
   if (target.supervisor === 'systemd') {
     const mode = systemdMode(target);
     wanted.push({
@@ -160,14 +178,20 @@ export async function planSetup(
     const { state: _hint, ...rest } = file;
     files.push({ ...rest, state, writable: await canWrite(transport, file.path) });
   }
-  const review = await reviewTexts(transport, config, target, account);
+  const review = await reviewTexts(transport, config, target, account, options);
+  if (tls !== null) review.push(...(await tlsReview(transport, config, target)));
   if (options.monitorTimer !== undefined && monitorProgram === null) {
     review.push({
       title: 'mcp-deploy on the host, for the monitor timer',
       text: `mcp-deploy is not on the PATH of ${account.user} on this host, so the service runs "/usr/bin/env mcp-deploy".\nInstall it there (npm install -g ./mcp-deploy-<version>.tgz, the tarball you pin) or change ExecStart.\n`,
     });
   }
-  return { user: account.user, root, dirs, files, review, supervisor };
+  const keysPath = target.nginx.auth?.keysFile ?? null;
+  const keysFile =
+    keysPath === null
+      ? null
+      : { path: keysPath, exists: (await transport.readFile(keysPath).catch(() => null)) !== null, app: config.app, target };
+  return { user: account.user, root, dirs, files, review, supervisor, keysFile };
 }
 
 /** Carries out a plan the operator agreed to; returns what happened to each file and folder. */
@@ -211,6 +235,9 @@ export async function applySetup(transport: Transport, plan: SetupPlan, consent:
           : `${file.after.what} failed: ${(result.stderr || result.stdout).trim().split('\n').pop() ?? ''}`;
     }
     outcomes.push({ path: file.path, result: file.state === 'absent' ? 'created' : 'replaced', ...(note ? { note } : {}) });
+  }
+  if (plan.keysFile !== null && !plan.keysFile.exists) {
+    outcomes.push({ path: plan.keysFile.path, result: 'created', note: await makeKeysFile(transport, plan.keysFile) });
   }
   return outcomes;
 }
@@ -273,15 +300,19 @@ export function renderSiteSnippet(config: Config, target: Target): string {
     `# (linked from sites-enabled/) or /etc/nginx/conf.d/${config.app}.conf. Both are read inside http {},`,
     '# where the upstream include must be. A site that already proxy_passes to the upstream changes one',
     `# thing: its location includes ${target.nginx.locationFile} in place of its proxy_pass.`,
+    ...(https ? ['# The TLS server reads the certificate include mcp-deploy setup --tls writes: add it once that has run.'] : []),
     `include ${nginxQuoted(target.nginx.upstreamFile, `targets.${target.name}.nginx.upstreamFile`)};`,
     '',
-    'server {',
-    https ? '    listen 443 ssl;' : `    listen ${url.port || 80};`,
-    `    server_name ${url.hostname};`,
-    ...(https ? ['    # ssl_certificate and ssl_certificate_key go here (certbot --nginx adds them).'] : []),
-    '',
-    mcpLocationBlock(nginxQuoted(target.nginx.locationFile, `targets.${target.name}.nginx.locationFile`), '    '),
-    '}',
+    ...(https
+      ? renderTlsSite(config, target)
+      : [
+          'server {',
+          `    listen ${url.port || 80};`,
+          `    server_name ${url.hostname};`,
+          '',
+          mcpLocationBlock(nginxQuoted(target.nginx.locationFile, `targets.${target.name}.nginx.locationFile`), '    '),
+          '}',
+        ]),
     '',
   ].join('\n');
 }
@@ -335,12 +366,15 @@ async function reviewTexts(
   config: Config,
   target: Target,
   account: Account,
+  options: SetupOptions,
 ): Promise<{ title: string; text: string }[]> {
   const review = [{ title: 'nginx site (not written: your nginx configuration is yours)', text: renderSiteSnippet(config, target) }];
   // Doctor's `nginx -T` (the test with -T) runs through sudo too when the test does: the rule lists it.
   const commands: (readonly string[])[] = nginxSudoCommands(target.nginx).map((sudo) => sudo.argv);
   const mode = target.supervisor === 'systemd' ? systemdMode(target) : null;
   if (mode === 'system' && account.uid !== '0') commands.push(...privilegedSystemctlCommands(config.app, target.ports));
+  const certbot = options.tls ? certbotSudo(config, target) : null;
+  if (certbot !== null && account.uid !== '0') commands.push(certbot);
   if (commands.length > 0) {
     const paths = await resolvePrograms(
       transport,

@@ -3,8 +3,8 @@
  * appends it), the `audit` event carries it, and notifications tell the same story from it.
  */
 
-/** Runs that change what serves (deploy, rollback, restart), prune, the lock's taking and removal, and commands run with exec. */
-export const auditOperations = ['deploy', 'rollback', 'restart', 'prune', 'lock', 'unlock', 'exec'] as const;
+/** Runs that change what serves (deploy, rollback, restart), prune, the lock's taking and removal, commands run with exec, and API key changes (ids only). */
+export const auditOperations = ['deploy', 'rollback', 'restart', 'prune', 'lock', 'unlock', 'exec', 'keys'] as const;
 export type AuditOperation = (typeof auditOperations)[number];
 export type AuditResult = 'ok' | 'failed' | 'rolled-back' | 'interrupted';
 export type AuditStep = { readonly name: string; readonly status: string; readonly ms: number };
@@ -21,7 +21,7 @@ export type AuditRecord = {
   readonly result: AuditResult;
   readonly steps: readonly AuditStep[];
   readonly error?: { readonly step: string; readonly message: string };
-  /** `lock`: the reason given with `lock acquire -m`; `unlock`: the reason of the lock that was removed. */
+  /** `lock`: the reason given with `lock acquire -m`; `unlock`: the reason of the lock that was removed; `keys`: what changed, by key id. */
   readonly message?: string;
   /** `exec`: the command that ran in the active release (masked like all output). */
   readonly command?: string;

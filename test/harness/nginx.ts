@@ -48,6 +48,8 @@ export type NginxHandle = {
   readonly upstreamName: string;
   /** Directory included with `include <dir>/*.conf` inside http{}. */
   readonly upstreamsDir: string;
+  /** Another such directory, empty at start: where a test puts a server of its own (the TLS site), then reloads. */
+  readonly sitesDir: string;
   /** `<upstreamsDir>/<upstreamName>.conf`, holding the upstream block. */
   readonly upstreamFile: string;
   /** argv of `nginx -t` for this instance. */
@@ -88,6 +90,7 @@ export async function startNginx(options: NginxOptions = {}): Promise<NginxHandl
   const logs = join(prefix, 'logs');
   const temp = join(prefix, 'temp');
   const upstreamsDir = join(prefix, 'upstreams');
+  const sitesDir = join(prefix, 'sites');
   const confPath = join(prefix, 'nginx.conf');
   const upstreamFile = join(upstreamsDir, `${upstreamName}.conf`);
   const accessLog = join(logs, 'access.log');
@@ -100,7 +103,7 @@ export async function startNginx(options: NginxOptions = {}): Promise<NginxHandl
 
   try {
     await chmod(prefix, 0o755);
-    for (const dir of [logs, temp, upstreamsDir]) await mkdir(dir, { recursive: true });
+    for (const dir of [logs, temp, upstreamsDir, sitesDir]) await mkdir(dir, { recursive: true });
     const port = await freePort();
     const upstreamPort = options.upstreamPort ?? (await freePort());
     if (options.pinned) {
@@ -202,6 +205,7 @@ export async function startNginx(options: NginxOptions = {}): Promise<NginxHandl
       confPath,
       upstreamName,
       upstreamsDir,
+      sitesDir,
       upstreamFile,
       locationFile,
       sessionLog,
@@ -255,6 +259,7 @@ function nginxConf(parts: {
     `    uwsgi_temp_path ${temp('uwsgi')};`,
     `    scgi_temp_path ${temp('scgi')};`,
     `    include ${parts.upstreamsDir}/*.conf;`,
+    `    include ${join(parts.prefix, 'sites')}/*.conf;`,
     '    server {',
     `        listen 127.0.0.1:${parts.port};`,
     '        server_name localhost;',

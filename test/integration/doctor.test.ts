@@ -126,6 +126,12 @@ describe.skipIf(skip !== undefined)(`mcp-deploy doctor on a real host${skip ? ` 
       'reboot',
       'setsid',
       'mv -T',
+      // What faces the world (#19): warnings at most on a test machine (no firewall, no fail2ban).
+      'exposure blue',
+      'exposure green',
+      'firewall',
+      'colour ports from outside',
+      'fail2ban',
     ]);
     // A pass with a warning: this host has no systemd, so a process group would not come back after a reboot.
     expect(named(checks, 'reboot')).toMatchObject({ ok: true, warning: true, fix: expect.stringContaining('mcp-deploy restart') });

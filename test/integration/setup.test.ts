@@ -1,7 +1,7 @@
 import { createOutput } from '../../source/cli/output.js';
 import { existsSync } from 'node:fs';
 import { execa } from 'execa';
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -113,6 +113,37 @@ describe.skipIf(sshdSkip !== undefined)(`mcp-deploy setup on a real host${sshdSk
     expect(outcomes).toContainEqual({ path: join(root, 'nginx-upstream.conf'), result: 'created' });
     expect(outcomes).toContainEqual(expect.objectContaining({ path: '/etc/logrotate.d/mcp-deploy-setuptest', result: 'by hand' }));
     expect(existsSync('/etc/logrotate.d/mcp-deploy-setuptest')).toBe(false);
+  });
+
+  it('--tls with auth.apiKeys: plans the webroot, the TLS include, certbot through sudo -n with its exact sudoers line, and makes the keys file (mode 600) without showing it', async () => {
+    // Given a config with an https publicUrl, API keys on and the default certbot (sudo -n certbot)
+    const raw = { ...rawConfig('tlstest'), auth: { apiKeys: true }, acme: { email: 'ops@example.org' } };
+    const config = parseConfig(JSON.stringify(raw), join(scratch, '.mcpdeployrc.json'), {});
+    const target = selectTarget(config, undefined);
+
+    // When setup --tls is planned
+    const plan = await planSetup(transport, config, target, { runsSystemd: false }, { tls: true });
+
+    // Then the webroot and the TLS include are in it, certbot is shown whole, and sudoers grants exactly that command line
+    expect(plan.dirs.map((dir) => dir.path)).toContain(join(root, 'acme-webroot'));
+    const include = plan.files.find((file) => file.path === join(root, 'nginx-tls.conf'));
+    expect(include?.content).toContain('ssl_certificate "/etc/letsencrypt/live/tlstest/fullchain.pem";');
+    const certbot = plan.review.find((item) => item.title.startsWith('certbot'))?.text ?? '';
+    expect(certbot).toMatch(
+      /^sudo -n certbot certonly --webroot -w \S+acme-webroot -d mcp\.example\.org --cert-name tlstest --non-interactive --agree-tos --email ops@example\.org --server https:\/\/acme-v02/,
+    );
+    const sudoers = plan.review.find((item) => item.title.startsWith('sudoers'))?.text ?? '';
+    expect(sudoers).toMatch(/NOPASSWD: .*\/certbot certonly --webroot -w \S+acme-webroot -d mcp\.example\.org --cert-name tlstest/);
+    expect(plan.review.some((item) => item.title.startsWith('renewal'))).toBe(true);
+    expect(plan.keysFile).toMatchObject({ path: join(root, 'nginx-keys.conf'), exists: false });
+
+    // And once applied, the keys file holds mcp-deploy's probe key, mode 600, and the outcome shows none of it
+    const outcomes = await applySetup(transport, plan, yes);
+    const keysFile = join(root, 'nginx-keys.conf');
+    expect((await stat(keysFile)).mode & 0o777).toBe(0o600);
+    const secret = /"Bearer (mcpk_[0-9a-f]{32})"/.exec(await readFile(keysFile, 'utf8'))?.[1] ?? '';
+    expect(secret).not.toBe('');
+    expect(JSON.stringify([plan, outcomes])).not.toContain(secret);
   });
 
   it('--monitor-timer: writes the host its own monitor config (mode 600) and prints the service and timer only root may install', async () => {

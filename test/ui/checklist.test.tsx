@@ -47,6 +47,7 @@ describe('the checklist model', () => {
       'install:pending',
       'start:pending',
       'health:pending',
+      'exposure:pending',
       'contract:pending',
       'switch:pending',
       'verify:pending',

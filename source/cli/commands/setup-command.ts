@@ -6,6 +6,8 @@ import { DeployError } from '../../errors.js';
 import { checkTimerSpan } from '../../ops/monitor-timer.js';
 import { applySetup, assertRootWritable, installByHand, planSetup, type Consent, type SetupPlan } from '../../ops/setup.js';
 import { writeSupervisor } from '../../ops/supervisor-choice.js';
+import { installRenewal } from '../../ops/setup-edge.js';
+import { obtainCertificate, tlsConfigError } from '../../ops/tls.js';
 import type { GlobalOptions } from '../options.js';
 import type { Output } from '../output.js';
 import { createRunContext } from '../run-context.js';
@@ -14,7 +16,10 @@ import { createRunContext } from '../run-context.js';
  * `mcp-deploy setup [--target NAME] [--yes]`: shows everything it would do on the host, then does
  * it after a yes at the prompt (in a terminal) or with --yes. Without either it writes nothing.
  */
-export async function setupCommand(options: GlobalOptions & { readonly monitorTimer?: string | boolean }, output: Output): Promise<number> {
+export async function setupCommand(
+  options: GlobalOptions & { readonly monitorTimer?: string | boolean; readonly tls?: boolean },
+  output: Output,
+): Promise<number> {
   const hosts = fleetHostsFor(options);
   if (hosts !== null) return onEveryHost(hosts, options, output, 'setup', setupCommand, { ask: true });
   const context = createRunContext({ ...options, json: false }, output, { plain: true });
@@ -23,15 +28,22 @@ export async function setupCommand(options: GlobalOptions & { readonly monitorTi
   const transport = await context.connect();
   try {
     const every = options.monitorTimer === true ? '5min' : options.monitorTimer === false ? undefined : options.monitorTimer;
+    if (options.tls) {
+      const wrong = tlsConfigError(context.target);
+      if (wrong !== null) throw wrong;
+    }
     const plan = await planSetup(
       transport,
       context.config,
       context.target,
       {},
-      every === undefined ? {} : { monitorTimer: checkTimerSpan(every) },
+      {
+        ...(every === undefined ? {} : { monitorTimer: checkTimerSpan(every) }),
+        ...(options.tls ? { tls: true } : {}),
+      },
     );
     write(`${paint.bold(`mcp-deploy setup: target ${context.target.name} (${transport.label})`)}\n\n${renderPlan(plan, paint)}\n`);
-    if (!hasWork(plan)) {
+    if (!hasWork(plan) && !options.tls) {
       write(paint.green('Nothing to write: the host is laid out already.\n'));
       return 0;
     }
@@ -67,6 +79,14 @@ export async function setupCommand(options: GlobalOptions & { readonly monitorTi
               ? paint.yellow('!')
               : paint.dim('=');
         write(`${mark} ${outcome.result.padEnd(9)} ${outcome.path}${outcome.note ? paint.dim(` — ${outcome.note}`) : ''}\n`);
+      }
+      if (options.tls) {
+        const got = await obtainCertificate(transport, context.config, context.target);
+        if (!got.ok) throw new DeployError('host-state', `No certificate: ${got.why}.`, { hint: got.hint });
+        write(`${paint.green('✔')} ${'obtained'.padEnd(9)} ${got.detail}\n`);
+        const renewal = await installRenewal(transport, context.config, context.target);
+        write(`${renewal.ok ? paint.green('✔') : paint.yellow('!')} ${'renewal'.padEnd(9)} ${renewal.note}\n`);
+        write('Add the TLS server block shown above to the site (it includes the TLS include), then reload nginx.\n');
       }
       write(`\nNext: mcp-deploy doctor --target ${context.target.name}, then mcp-deploy --target ${context.target.name}.\n`);
       if (plan.supervisor?.to === 'systemd') {
@@ -113,6 +133,13 @@ export function renderPlan(plan: SetupPlan, paint: Paint): string {
     lines.push(`  ${file.state === 'differs' ? paint.yellow('~') : paint.green('+')} ${file.path} — ${file.title}; ${how}`);
     lines.push(...boxed(file.writable ? file.content : installByHand(file), paint));
   }
+  if (plan.keysFile !== null) {
+    lines.push(
+      plan.keysFile.exists
+        ? `  ${paint.dim('=')} ${plan.keysFile.path} ${paint.dim('(API keys: exists; mcp-deploy keys changes it)')}`
+        : `  ${paint.green('+')} ${plan.keysFile.path} — API keys nginx accepts, mode 600, made with mcp-deploy's own probe key (never shown); to create`,
+    );
+  }
   for (const item of plan.review) {
     lines.push('', `For you to review — ${item.title}:`, ...boxed(item.text, paint));
   }
@@ -130,7 +157,8 @@ function hasWork(plan: SetupPlan): boolean {
   return (
     plan.supervisor !== null ||
     plan.dirs.some((dir) => !dir.exists) ||
-    plan.files.some((file) => file.writable && (file.state === 'absent' || file.state === 'differs'))
+    plan.files.some((file) => file.writable && (file.state === 'absent' || file.state === 'differs')) ||
+    (plan.keysFile !== null && !plan.keysFile.exists)
   );
 }
 
