@@ -224,7 +224,7 @@ describe.skipIf(skip !== undefined)(`a fleet of three hosts behind a load balanc
         terminal.send('Down');
         const done = await terminal.waitFor(/Fleet: every host serves/, 120_000);
         // Rows are hosts, columns steps: every cell of every host done (✔) or skipped (-) from connect to audit.
-        expect(done).toMatch(/^\s+conn\s+pref\s+uplo\s+inst\s+star\s+heal\s+cont\s+swit\s+veri/m);
+        expect(done).toMatch(/^\s+conn\s+pref\s+uplo\s+inst\s+star\s+heal\s+expo\s+cont\s+swit\s+veri/m);
         for (const name of ['web1', 'web2', 'web3']) expect(done).toMatch(new RegExp(`^. ${name}\\s+(✔\\s+){10,}`, 'm'));
         expect(done).toMatch(/── log: web2/);
         expect(done.split('\n')[0]).toMatch(/^mcp-deploy · fleet → fleet · deploy · 3 hosts/);
