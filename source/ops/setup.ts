@@ -5,7 +5,6 @@ import { colourOfPort } from '../engine/colours.js';
 import { readUpstream } from '../engine/nginx.js';
 import { renderHttpInclude } from '../engine/nginx-http-include.js';
 import { renderLocationInclude } from '../engine/nginx-location-include.js';
-import { nginxQuoted } from '../engine/nginx-quote.js';
 import { parseRouting, switchedTo } from '../engine/nginx-routing.js';
 import { systemdMode } from '../engine/supervisor/create-supervisor.js';
 import { systemctlFunctions } from '../engine/supervisor/systemd-supervisor.js';
@@ -14,11 +13,10 @@ import { hostLayout } from '../host/layout.js';
 import type { KeysTarget } from '../engine/keys-host.js';
 import { arg, op, script } from '../remote/quote.js';
 import type { Transport } from '../remote/transport.js';
-import { mcpLocationBlock } from '../sandbox/nginx-conf.js';
 import { type DeployRootState, inspectDeployRoot } from './deploy-root.js';
 import { monitorTimerFiles } from './monitor-timer.js';
-import { renderTlsSite } from './tls-site.js';
 import { makeKeysFile, tlsReview } from './setup-edge.js';
+import { renderLogrotate, renderSiteSnippet } from './setup-texts.js';
 import { certbotSudo, renderTlsInclude, tlsPaths } from './tls.js';
 import { nginxSudoCommands, resolvePrograms, sudoersLine } from './sudo-rules.js';
 import { hostRunsSystemd, type SupervisorChange, supervisorChange } from './supervisor-choice.js';
@@ -290,75 +288,6 @@ async function upstreamInclude(
     content: renderHttpInclude(target, config.app, switchedTo(null, colour)),
     mode: 0o644,
   };
-}
-
-export function renderSiteSnippet(config: Config, target: Target): string {
-  const url = new URL(target.publicUrl);
-  const https = url.protocol === 'https:';
-  return [
-    `# nginx site for "${config.app}": review, then save it as root, e.g. /etc/nginx/sites-available/${config.app}`,
-    `# (linked from sites-enabled/) or /etc/nginx/conf.d/${config.app}.conf. Both are read inside http {},`,
-    '# where the upstream include must be. A site that already proxy_passes to the upstream changes one',
-    `# thing: its location includes ${target.nginx.locationFile} in place of its proxy_pass.`,
-    ...(https ? ['# The TLS server reads the certificate include mcp-deploy setup --tls writes: add it once that has run.'] : []),
-    `include ${nginxQuoted(target.nginx.upstreamFile, `targets.${target.name}.nginx.upstreamFile`)};`,
-    '',
-    ...(https
-      ? renderTlsSite(config, target)
-      : [
-          'server {',
-          `    listen ${url.port || 80};`,
-          `    server_name ${url.hostname};`,
-          '',
-          mcpLocationBlock(nginxQuoted(target.nginx.locationFile, `targets.${target.name}.nginx.locationFile`), '    '),
-          '}',
-        ]),
-    '',
-  ].join('\n');
-}
-
-/**
- * The logrotate rule `setup` installs: the server log of every release, nginx's session log, and
- * the audit log. They rotate differently. A server (and nginx) holds its log open, so it is copied
- * and truncated in place; mcp-deploy opens audit.log anew for each line it appends (`cat >>`), so
- * it is renamed and a new one created, which can lose no line (copy-then-truncate could drop one
- * appended between the two). All run as the SSH user, who owns the files.
- */
-export function renderLogrotate(
-  paths: { readonly logsDir: string; readonly auditLog: string; readonly sessionLog?: string | null },
-  account: Pick<Account, 'user' | 'group'>,
-): string {
-  const sessionLog = paths.sessionLog ? ` "${paths.sessionLog}"` : '';
-  return [
-    "# Written by mcp-deploy setup: the server log of every release, nginx's session log, and the audit log.",
-    `"${paths.logsDir}/*.log"${sessionLog} {`,
-    // The logs belong to the SSH user: rotate as that user, in a folder root does not own.
-    `    su ${account.user} ${account.group}`,
-    '    weekly',
-    '    rotate 8',
-    '    maxsize 50M',
-    '    missingok',
-    '    notifempty',
-    '    compress',
-    '    delaycompress',
-    // The server holds its log open for appending: copy it, then truncate it in place.
-    '    copytruncate',
-    '}',
-    '',
-    // One line per deploy, rollback and unlock: small, and worth keeping for long.
-    `"${paths.auditLog}" {`,
-    `    su ${account.user} ${account.group}`,
-    '    monthly',
-    '    rotate 24',
-    '    maxsize 10M',
-    '    missingok',
-    '    notifempty',
-    '    compress',
-    '    delaycompress',
-    `    create 0644 ${account.user} ${account.group}`,
-    '}',
-    '',
-  ].join('\n');
 }
 
 async function reviewTexts(
