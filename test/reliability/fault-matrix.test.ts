@@ -22,8 +22,10 @@ import { hostFacts, judge, killStrays, cliConfigFile } from './host-facts.js';
  *
  * One point per step: the phase after which the step's work is visible on the host (or, for
  * upload, its start, so an interrupted upload leaves a `.partial`). The other phase of each step
- * is the same moment as a point already covered (upload:end = install:start, switch:start =
- * health:end, finalize:start = verify:end, drain:start = finalize:end).
+ * is the same moment as a point already covered (upload:end = install:start, finalize:start =
+ * verify:end, drain:start = finalize:end); between health:end and switch:start the exposure and
+ * contract steps only read the host, and the keys step (API keys on) changes only the keys file,
+ * which every later run rewrites, so health:end stands for them.
  * FAULT_MATRIX_ONLY=<regex> runs only the cells whose label matches (for debugging).
  */
 
