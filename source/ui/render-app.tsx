@@ -1,4 +1,5 @@
 import { render } from 'ink';
+import type { ReactElement } from 'react';
 import { App } from './app.js';
 import type { AppEngine, AppView } from './engine-port.js';
 
@@ -23,7 +24,7 @@ export type RenderAppOptions = {
 export async function renderApp(engine: AppEngine, options: RenderAppOptions): Promise<number> {
   const stdout = options.stdout ?? process.stdout;
   const stdin = options.stdin ?? process.stdin;
-  const instance = render(
+  return drawUntilExit(
     <App
       engine={engine}
       view={options.view}
@@ -32,15 +33,21 @@ export async function renderApp(engine: AppEngine, options: RenderAppOptions): P
       {...(options.logs ? { logs: options.logs } : {})}
       {...(options.dashboard ? { dashboard: options.dashboard } : {})}
     />,
-    {
-      stdout,
-      stdin,
-      stderr: process.stderr,
-      // Ctrl-C must reach the app: a deploy stops safely (rollback, unlock) rather than dying mid-switch.
-      exitOnCtrlC: false,
-      patchConsole: true,
-    },
+    stdin,
+    stdout,
   );
+}
+
+/** Draws an app until it exits and returns its exit code; the terminal is given back in every case. */
+export async function drawUntilExit(element: ReactElement, stdin: NodeJS.ReadStream, stdout: NodeJS.WriteStream): Promise<number> {
+  const instance = render(element, {
+    stdout,
+    stdin,
+    stderr: process.stderr,
+    // Ctrl-C must reach the app: a deploy stops safely (rollback, unlock) rather than dying mid-switch.
+    exitOnCtrlC: false,
+    patchConsole: true,
+  });
   try {
     const code: unknown = await instance.waitUntilExit();
     return typeof code === 'number' ? code : 0;

@@ -1,6 +1,7 @@
 import { DeployError } from '../../errors.js';
 import type { FleetOperation, FleetOutcome } from '../../run/events.js';
 import type { RunSummary } from '../operation.js';
+import { sleepUnlessAborted } from '../sample-loop.js';
 import { planBatches } from './batches.js';
 import type { FleetContext } from './fleet-context.js';
 import type { FleetSummary } from './fleet-summary.js';
@@ -150,7 +151,7 @@ export async function runFleet<In, Out>(fleet: FleetContext, spec: FleetSpec<In,
         failed = bad?.run ?? null;
         break;
       }
-      if (index < batches.length - 1 && rollout.pauseSeconds > 0) await pause(rollout.pauseSeconds * 1000, base.signal);
+      if (index < batches.length - 1 && rollout.pauseSeconds > 0) await sleepUnlessAborted(rollout.pauseSeconds * 1000, base.signal);
       if (base.signal.aborted) break;
     }
   }
@@ -231,17 +232,5 @@ function abortPromise(signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal.aborted) resolve();
     else signal.addEventListener('abort', () => resolve(), { once: true });
-  });
-}
-
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
   });
 }
