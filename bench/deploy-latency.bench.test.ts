@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { deploy } from '../source/engine/deploy.js';
@@ -37,27 +37,40 @@ afterAll(async () => {
   await world?.stop();
 });
 
+/** BENCH_TRACE=FILE appends every remote call to FILE with the step it belongs to (where the round trips go). */
+const trace = process.env['BENCH_TRACE'];
+
+function describeCall(args: readonly unknown[]): string {
+  const first = args[0];
+  if (typeof first === 'string') return first;
+  if (typeof first === 'number') return `tunnel to ${first}`;
+  if (Array.isArray(first)) return first.join(' ');
+  if (first !== null && typeof first === 'object' && 'script' in first) return String((first as { script: string }).script);
+  return String(first);
+}
+
 type StepFigures = { step: StepId; ms: number; commands: number; roundTrips: number };
 
 /** Counts the remote calls a step makes, by wrapping the one transport of the run. */
 function counted(transport: Transport, current: () => StepId | null, commands: Map<StepId, number>): Transport {
-  const count = () => {
+  const count = (what: string) => {
     const step = current();
     if (step !== null) commands.set(step, (commands.get(step) ?? 0) + 1);
+    if (trace !== undefined) appendFileSync(trace, `[${step ?? '-'}] ${what.replaceAll('\n', ' ').slice(0, 200)}\n`);
   };
   const counting =
-    <A extends unknown[], R>(call: (...args: A) => R) =>
+    <A extends unknown[], R>(kind: string, call: (...args: A) => R) =>
     (...args: A): R => {
-      count();
+      count(`${kind} ${describeCall(args)}`);
       return call(...args);
     };
   return {
     label: transport.label,
-    run: counting((command, options) => transport.run(command, options)),
-    stream: counting((command, options) => transport.stream(command, options)),
-    readFile: counting((path) => transport.readFile(path)),
-    writeFileAtomic: counting((path, data, mode) => transport.writeFileAtomic(path, data, mode)),
-    openTunnel: counting((port) => transport.openTunnel(port)),
+    run: counting('run', (command, options) => transport.run(command, options)),
+    stream: counting('stream', (command, options) => transport.stream(command, options)),
+    readFile: counting('readFile', (path) => transport.readFile(path)),
+    writeFileAtomic: counting('writeFileAtomic', (path, data, mode) => transport.writeFileAtomic(path, data, mode)),
+    openTunnel: counting('openTunnel', (port) => transport.openTunnel(port)),
     close: () => transport.close(),
   };
 }

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { DeployError } from '../errors.js';
-import { arg, op, script, type ScriptPart } from '../remote/quote.js';
-import type { Transport } from '../remote/transport.js';
+import { catFiles, splitCatOutput, unreadableFileCode } from '../remote/file-commands.js';
+import { arg, command, op, script, type ScriptPart } from '../remote/quote.js';
+import type { RemoteCommand, RunResult, Script, Transport } from '../remote/transport.js';
 import { appendAudit } from './audit.js';
 import { hostNow, mtimeShellFunction } from './host-clock.js';
 import type { HostLayout } from './layout.js';
@@ -65,6 +66,37 @@ const noRootExit = 3;
  * mark stale.
  */
 export async function acquireLock(transport: Transport, layout: HostLayout, request: LockRequest): Promise<HeldLock> {
+  return (await acquireLockAndRead(transport, layout, request)).lock;
+}
+
+/** What the holder reads in the same command that takes the lock (see acquireLockAndRead). */
+export type LockReads = {
+  /** Files read once the lock is ours. */
+  readonly files?: readonly string[];
+  /** List the releases whose id starts with the lock's time stamp (a deploy's id must be new). */
+  readonly sameSecondReleases?: boolean;
+};
+
+export type LockedReads = {
+  readonly lock: HeldLock;
+  /** Each file asked for: its bytes, or null when it does not exist. */
+  readonly files: ReadonlyMap<string, Buffer | null>;
+  /** The ids in releases/ that start with the host's time stamp at the lock (`YYYYMMDDTHHMMSSZ`). */
+  readonly sameSecondReleases: ReadonlySet<string>;
+};
+
+/**
+ * acquireLock, and in the same command, once the lock is ours, what a run reads first (state.json,
+ * where nginx sends traffic, the release ids already taken in the lock's second): one round trip
+ * where each read would cost another. Read after the lock is taken, so no other run can be
+ * changing them.
+ */
+export async function acquireLockAndRead(
+  transport: Transport,
+  layout: HostLayout,
+  request: LockRequest,
+  reads: LockReads = {},
+): Promise<LockedReads> {
   const token = randomBytes(12).toString('hex');
   const body = {
     operator: request.operator,
@@ -86,7 +118,7 @@ export async function acquireLock(transport: Transport, layout: HostLayout, requ
     op('if err=$(mkdir --'),
     arg(layout.lockDir),
     op('2>&1); then'),
-    op(`set -- $(date -u '+%s %Y-%m-%dT%H:%M:%SZ');`),
+    op(`set -- $(date -u '+%s %Y-%m-%dT%H:%M:%SZ %Y%m%dT%H%M%SZ');`),
     op(': >'),
     arg(layout.lockHeartbeat),
     op('&& if [ -n "$2" ] && { printf \'{"startedAt":%s,"startedAtIso":"%s",\' "$1" "$2" && tail -c +2; } >'),
@@ -94,7 +126,20 @@ export async function acquireLock(transport: Transport, layout: HostLayout, requ
     op('&& mv -f --'),
     arg(temporary),
     arg(layout.lockInfo),
-    op(`; then printf 'acquired %s %s\\n' "$1" "$2"; exit 0; fi;`),
+    op(`; then printf 'acquired %s %s\\n' "$1" "$2";`),
+    ...(reads.sameSecondReleases
+      ? [
+          // A function, so that the releases folder and the stamp are one word each in the glob.
+          op(
+            `mcpd_taken() { for mcpd_entry in "$1"/"$2"*; do case \${mcpd_entry##*/} in *[!A-Za-z0-9._-]*) continue ;; esac; if test -e "$mcpd_entry" || test -L "$mcpd_entry"; then printf 'taken %s\\n' "\${mcpd_entry##*/}"; fi; done; }; mcpd_taken`,
+          ),
+          arg(layout.releasesDir),
+          op('"$3";'),
+        ]
+      : []),
+    op(`printf 'files\\n';`),
+    ...catFiles(reads.files ?? []),
+    op('exit 0; fi;'),
     // Could not record who holds it: an anonymous lock is worse than none.
     op('rm -rf --'),
     arg(layout.lockDir),
@@ -112,11 +157,35 @@ export async function acquireLock(transport: Transport, layout: HostLayout, requ
         hint: 'Check the target "path", or deploy once to create it.',
       });
     }
-    if (result.code === 0) {
-      const [word, epoch, iso] = result.stdout.trim().split(/\s+/);
-      if (word === 'acquired' && epoch !== undefined && iso !== undefined) {
-        return { token, info: { ...body, startedAt: Number(epoch), startedAtIso: iso } };
+    if (result.code === unreadableFileCode) {
+      // The lock is ours, but what it was taken to read is not readable: give it back.
+      await releaseLock(transport, layout, token).catch(() => {});
+      throw new DeployError(
+        'host-state',
+        `Could not read ${(reads.files ?? []).join(', ')} on ${transport.label}: ${result.stderr.trim()}`,
+        {
+          hint: 'Check the permissions under the deploy root and of the nginx includes: mcp-deploy doctor checks them.',
+        },
+      );
+    }
+    if (result.code === 0 && result.stdout.startsWith('acquired ')) {
+      let acquired: Acquired;
+      try {
+        acquired = parseAcquired(result.stdoutBytes, reads.files ?? []);
+      } catch (error) {
+        await releaseLock(transport, layout, token).catch(() => {});
+        throw new DeployError(
+          'host-state',
+          `Taking the lock on ${transport.label} printed an answer we cannot read: ${(error as Error).message}.`,
+        );
       }
+      return {
+        lock: { token, info: { ...body, startedAt: acquired.epoch, startedAtIso: acquired.iso } },
+        files: acquired.files,
+        sameSecondReleases: acquired.taken,
+      };
+    }
+    if (result.code === 0) {
       const status = parseHeldReport(result.stdout, {
         staleMinutes: request.staleMinutes,
         localHostName: request.localHost,
@@ -135,6 +204,35 @@ export async function acquireLock(transport: Transport, layout: HostLayout, requ
       );
     }
   }
+}
+
+type Acquired = {
+  readonly epoch: number;
+  readonly iso: string;
+  readonly taken: ReadonlySet<string>;
+  readonly files: ReadonlyMap<string, Buffer | null>;
+};
+
+/** `acquired EPOCH ISO`, then `taken ID` lines, then `files` and the files as catFiles prints them. */
+function parseAcquired(output: Buffer, paths: readonly string[]): Acquired {
+  const taken = new Set<string>();
+  let at = 0;
+  let epoch: number | undefined;
+  let iso: string | undefined;
+  for (;;) {
+    const newline = output.indexOf(0x0a, at);
+    if (newline === -1) throw new Error('it ends early');
+    const [word, first, second] = output.subarray(at, newline).toString('utf8').split(' ');
+    at = newline + 1;
+    if (word === 'acquired' && first !== undefined && second !== undefined && /^\d+$/.test(first)) {
+      epoch = Number(first);
+      iso = second;
+    } else if (word === 'taken' && first !== undefined) taken.add(first);
+    else if (word === 'files') break;
+    else throw new Error(`unexpected line ${JSON.stringify(word)}`);
+  }
+  if (epoch === undefined || iso === undefined) throw new Error('it names no time');
+  return { epoch, iso, taken, files: splitCatOutput(output, paths, at) };
 }
 
 /** Shell: succeeds when the lock's info.json still carries `token`. */
@@ -175,6 +273,45 @@ export async function refreshLock(
   }
   if (result.stdout.trim() === 'ours') return { ours: true };
   return { ours: false, now: parseHeldReport(result.stdout, stale) };
+}
+
+/** The exit code of a command given withLockCheck when the lock was not ours: it did not run. */
+const lockCheckExit = 97;
+/** The first line such a command prints then (a command's own output never starts with it). */
+const lockCheckMarker = 'mcp-deploy-lock-not-ours';
+
+/**
+ * `remote`, run only once the host has confirmed, in the same shell, that the lock still carries
+ * `token` (its heartbeat is touched then, as by refreshLock). When it does not, nothing of
+ * `remote` runs: the command exits lockCheckExit after the marker and what holds the lock now,
+ * which lockCheckFailure reads. The check costs no round trip of its own.
+ */
+export function withLockCheck(layout: HostLayout, token: string, remote: RemoteCommand): Script {
+  const body = 'script' in remote ? `{ ${remote.script}\n}` : command(remote as readonly string[]);
+  return {
+    script: script(
+      op(mtimeShellFunction),
+      op('; if'),
+      ...stillOurs(layout, token),
+      op('&& : >'),
+      arg(layout.lockHeartbeat),
+      op("; then :; else printf '%s\\n'"),
+      arg(lockCheckMarker),
+      op('; ('),
+      ...heldReport(layout),
+      op(`printf 'free\\n'; ); exit ${lockCheckExit}; fi;\n`),
+      op(body),
+    ),
+  };
+}
+
+/** What holds the lock now when `result` is of a withLockCheck command whose check failed; null when the command ran. */
+export function lockCheckFailure(
+  result: RunResult,
+  stale: { localHostName: string; staleMinutes?: number; machine?: string | undefined },
+): LockStatus | null {
+  if (result.code !== lockCheckExit || !result.stdout.startsWith(`${lockCheckMarker}\n`)) return null;
+  return parseHeldReport(result.stdout.slice(lockCheckMarker.length + 1), stale);
 }
 
 export type ReleaseOutcome = 'released' | 'not-held' | 'not-ours';

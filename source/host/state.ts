@@ -32,7 +32,11 @@ export type HostState = z.output<typeof hostStateSchema>;
 
 /** The state, or null when the host has none yet (nothing was ever deployed). */
 export async function readState(transport: Transport, layout: HostLayout): Promise<HostState | null> {
-  const bytes = await transport.readFile(layout.stateFile);
+  return parseState(await transport.readFile(layout.stateFile), transport, layout);
+}
+
+/** state.json's bytes as read (null: there is none) checked and parsed; throws when not valid. */
+export function parseState(bytes: Buffer | null, transport: Transport, layout: HostLayout): HostState | null {
   if (bytes === null) return null;
   let raw: unknown;
   try {
