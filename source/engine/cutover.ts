@@ -1,7 +1,6 @@
 import { DeployError, describeError } from '../errors.js';
 import { recordContract } from '../host/releases.js';
-import { switchCurrent, writeState } from '../host/state.js';
-import { hostNow } from '../host/host-clock.js';
+import { recordActive } from '../host/state.js';
 import { waitHealthy } from '../health/wait-healthy.js';
 import { serverCommand } from '../runtime/server-command.js';
 import { otherColour, portOf } from './colours.js';
@@ -202,15 +201,14 @@ export async function cutover(session: Session, next: CutoverTarget, progress: C
     'finalize',
     `Record ${release} as active`,
     async () => {
-      await switchCurrent(transport, layout, release);
-      await writeState(transport, layout, {
+      // One command: `current`, then state.json, whose time is the host's clock (like release ids
+      // and lock ages: operators' clocks may disagree).
+      await recordActive(transport, layout, {
         version: 1,
         app: config.app,
         active: { colour, port, release },
         // A restart moves the active release itself: what a rollback would go back to stays as it was.
         previous: active?.release === release ? (session.state?.previous ?? null) : (active?.release ?? null),
-        // The host's clock, like release ids and lock ages: operators' clocks may disagree.
-        updatedAt: (await hostNow(transport)).iso,
       });
       progress.finalized = true;
     },

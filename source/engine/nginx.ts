@@ -1,6 +1,8 @@
 import type { HostCommand } from '../config/schema.js';
 import type { Target } from '../config/load.js';
 import { DeployError, describeError } from '../errors.js';
+import { catFiles, putFileFailedCode, putFileFailedMarker, putFiles, splitCatOutput } from '../remote/file-commands.js';
+import { command, op, script } from '../remote/quote.js';
 import type { RemoteCommand, Transport } from '../remote/transport.js';
 import { renderHttpInclude } from './nginx-http-include.js';
 import { renderLocationInclude } from './nginx-location-include.js';
@@ -62,12 +64,26 @@ export type Includes = {
   readonly routing: Routing | null;
 };
 
-/** Both includes as they are on the host, read in parallel (one round trip). */
+/** Both includes as they are on the host, read by one command. */
 export async function readIncludes(transport: Transport, target: Target): Promise<Includes> {
-  const [http, location] = await Promise.all([
-    transport.readFile(target.nginx.upstreamFile),
-    transport.readFile(target.nginx.locationFile),
-  ]);
+  const paths = [target.nginx.upstreamFile, target.nginx.locationFile];
+  const result = await transport.run({ script: script(...catFiles(paths)) }, { timeoutMs: 30_000 });
+  if (result.code !== 0)
+    throw new DeployError(
+      'host-state',
+      `Could not read ${paths.join(' and ')} on ${transport.label} (exit ${result.code}): ${result.stderr.trim()}`,
+      {
+        hint: 'Check the permissions of the nginx includes: mcp-deploy doctor checks them.',
+      },
+    );
+  let files: Map<string, Buffer | null>;
+  try {
+    files = splitCatOutput(result.stdoutBytes, paths);
+  } catch (error) {
+    throw new DeployError('host-state', `Reading the nginx includes on ${transport.label}: ${(error as Error).message}.`);
+  }
+  const http = files.get(target.nginx.upstreamFile) ?? null;
+  const location = files.get(target.nginx.locationFile) ?? null;
   const text = http === null ? null : http.toString('utf8');
   return {
     http: text,
@@ -120,10 +136,21 @@ export async function applyRouting(
           : `The includes on the host may still route to the new colour: check ${target.nginx.upstreamFile} and mcp-deploy status.`,
     });
 
-  await transport.writeFileAtomic(target.nginx.upstreamFile, http);
-  if (location !== before.location) await transport.writeFileAtomic(target.nginx.locationFile, location);
-
-  const test = await transport.run(hostCommand(target.nginx.test), { timeoutMs }).catch((error: unknown) => error as Error);
+  // One command: the includes written (each through a temporary file and a rename), then nginx.test.
+  const files = [
+    { path: target.nginx.upstreamFile, text: http, mode: 0o644 },
+    ...(location !== before.location ? [{ path: target.nginx.locationFile, text: location, mode: 0o644 }] : []),
+  ];
+  const test = await transport
+    .run({ script: script(...putFiles(files), op('\n'), op(commandText(hostCommand(target.nginx.test)))) }, { timeoutMs })
+    .catch((error: unknown) => error as Error);
+  if (!(test instanceof Error) && test.code === putFileFailedCode && test.stdout.startsWith(putFileFailedMarker)) {
+    throw failed(
+      `Could not write the nginx includes on ${transport.label}: ${test.stderr.trim() || `exit ${test.code}`}`,
+      'Check the free space and the permissions of the include files: mcp-deploy doctor checks them.',
+      await putBack(),
+    );
+  }
   if (test instanceof Error || test.code !== 0) {
     const why =
       test instanceof Error ? `nginx.test did not finish: ${describeError(test)}` : `nginx.test exited ${test.code}: ${lastLines(test)}`;
@@ -148,6 +175,11 @@ export async function applyRouting(
     );
   }
   return { before };
+}
+
+/** A host command as the text of a script that runs it (and ends with its status). */
+function commandText(remote: RemoteCommand): string {
+  return 'script' in remote ? `{ ${remote.script}\n}` : command(remote as readonly string[]);
 }
 
 async function restore(transport: Transport, path: string, text: string | null): Promise<void> {

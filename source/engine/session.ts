@@ -1,5 +1,5 @@
 import { DeployError, describeError, isDeployError } from '../errors.js';
-import { appendAudit } from '../host/audit.js';
+import { appendAuditAndUnlock } from '../host/run-end.js';
 import type { AuditRecord } from '../run/audit-record.js';
 import { hostNow, hostTimeFromEpoch, type HostTime } from '../host/host-clock.js';
 import { hostLayout, type HostLayout } from '../host/layout.js';
@@ -157,22 +157,26 @@ export async function openSession(
         'Write the audit log and unlock',
         async (step) => {
           const problems: string[] = [];
-          const audited: AuditRecord = {
-            at: await hostIso(connection),
-            operator: context.operator,
-            localHost: context.localHost,
-            target: target.name,
-            operation: options.operation,
-            ...record,
-            // A copy: the caller's list grows with this very step after the record is written.
-            steps: [...record.steps],
-          };
-          await appendAudit(connection, layout, audited).catch((error: unknown) => problems.push(`audit log: ${describeError(error)}`));
-          bus.emit({ kind: 'audit', record: audited });
-          const outcome = await releaseLock(connection, layout, held.token).catch((error: unknown) => {
-            problems.push(`unlock: ${describeError(error)}`);
-            return 'failed';
-          });
+          // The record (with the host's time) and the unlock in one command.
+          const end = await appendAuditAndUnlock(
+            connection,
+            layout,
+            held.token,
+            {
+              operator: context.operator,
+              localHost: context.localHost,
+              target: target.name,
+              operation: options.operation,
+              ...record,
+              // A copy: the caller's list grows with this very step after the record is written.
+              steps: [...record.steps],
+            },
+            new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+          );
+          if (end.auditProblem !== null) problems.push(`audit log: ${end.auditProblem}`);
+          bus.emit({ kind: 'audit', record: end.record });
+          const outcome = typeof end.unlock === 'string' ? end.unlock : 'failed';
+          if (typeof end.unlock !== 'string') problems.push(`unlock: ${end.unlock.problem}`);
           // Known lost: already reported, and the run stopped for it; leaving the new holder's lock is right.
           if (outcome === 'not-ours' && keeper.lost() === null)
             problems.push('the lock was taken over by someone else (it was broken with --force); left it alone');

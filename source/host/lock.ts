@@ -322,7 +322,13 @@ export type ReleaseOutcome = 'released' | 'not-held' | 'not-ours';
  * the removal run in one command; the window between them is a few milliseconds on the host.
  */
 export async function releaseLock(transport: Transport, layout: HostLayout, expectedToken: string): Promise<ReleaseOutcome> {
-  const text = script(
+  const result = await transport.run({ script: script(...releaseLockScript(layout, expectedToken)) }, { timeoutMs: 30_000 });
+  return releaseOutcome(transport, layout, result.code, result.stdout.trim(), result.stderr);
+}
+
+/** Shell printing `released`, `not-held` or `not-ours` (and ending the script): releaseLock's check and removal. */
+export function releaseLockScript(layout: HostLayout, expectedToken: string): ScriptPart[] {
+  return [
     op('[ -d'),
     arg(layout.lockDir),
     op("] || { printf 'not-held\\n'; exit 0; };"),
@@ -331,17 +337,15 @@ export async function releaseLock(transport: Transport, layout: HostLayout, expe
     op('; then rm -rf --'),
     arg(layout.lockDir),
     op("&& printf 'released\\n'; else printf 'not-ours\\n'; fi"),
-  );
-  const result = await transport.run({ script: text }, { timeoutMs: 30_000 });
-  const outcome = result.stdout.trim();
-  if (result.code !== 0 || (outcome !== 'released' && outcome !== 'not-held' && outcome !== 'not-ours')) {
-    throw new DeployError(
-      'host-state',
-      `Could not release the lock on ${transport.label}: ${result.stderr.trim() || `exit ${result.code}`}.`,
-      {
-        hint: `Remove ${layout.lockDir} by hand once no deploy is running, or run: mcp-deploy unlock --force`,
-      },
-    );
+  ];
+}
+
+/** The outcome releaseLockScript printed (its last line, `outcome`), or the error when it did not run through. */
+export function releaseOutcome(transport: Transport, layout: HostLayout, code: number, outcome: string, stderr: string): ReleaseOutcome {
+  if (code !== 0 || (outcome !== 'released' && outcome !== 'not-held' && outcome !== 'not-ours')) {
+    throw new DeployError('host-state', `Could not release the lock on ${transport.label}: ${stderr.trim() || `exit ${code}`}.`, {
+      hint: `Remove ${layout.lockDir} by hand once no deploy is running, or run: mcp-deploy unlock --force`,
+    });
   }
   return outcome;
 }

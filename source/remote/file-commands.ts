@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { arg, op, script, type ScriptPart } from './quote.js';
 import type { Script } from './transport.js';
 
@@ -72,4 +73,32 @@ export function splitCatOutput(output: Buffer, paths: readonly string[], offset 
     at = newline + 1 + Number(header);
   }
   return files;
+}
+
+/** The exit code of a script using `putFiles` when a file could not be written. */
+export const putFileFailedCode = 71;
+/** What such a script prints on stdout then (a command's own output never starts with it). */
+export const putFileFailedMarker = 'mcp-deploy-write-failed';
+
+/**
+ * Shell writing small text files (generated configuration, never secrets: their contents are
+ * arguments, which `ps` shows) each through a temporary file and a rename, as writeFileAtomic
+ * does, so that the command that uses them can follow in the same script. A failure removes the
+ * temporary file and ends the script with putFileFailedCode after putFileFailedMarker.
+ */
+export function putFiles(files: readonly { readonly path: string; readonly text: string; readonly mode: number }[]): ScriptPart[] {
+  if (files.some((file) => file.text.includes('\0'))) throw new Error('putFiles writes text without NUL bytes');
+  return [
+    op(
+      `mcpd_put() { { printf '%s' "$3" > "$2" && chmod "$4" -- "$2" && mv -f -- "$2" "$1"; } || { rm -f -- "$2"; printf '%s\\n' ${putFileFailedMarker}; exit ${putFileFailedCode}; }; }; umask 077;`,
+    ),
+    ...files.flatMap((file) => [
+      op('mcpd_put'),
+      arg(file.path),
+      arg(`${file.path}.tmp-${randomBytes(6).toString('hex')}`),
+      arg(file.text),
+      arg((file.mode & 0o7777).toString(8)),
+      op(';'),
+    ]),
+  ];
 }
