@@ -63,7 +63,10 @@ export async function cutover(session: Session, next: CutoverTarget, progress: C
   const log = followServerLog(transport, bus, logFile);
   try {
     await runStep(context, 'start', `Start ${colour} on port ${port}`, async (step) => {
-      if (await supervisor.isRunning(colour)) {
+      // Both asked at once (two commands, one round trip's wait); the port is asked again only
+      // when a leftover server of ours held it.
+      const [leftover, taken] = await Promise.all([supervisor.isRunning(colour), portInUse(transport, config.runtime.python, port)]);
+      if (leftover) {
         // A run cut off during its session drain leaves the old colour serving its sessions:
         // retire it properly (nginx answers them 404) before the port is taken over.
         const { routing } = await readIncludes(transport, target);
@@ -77,7 +80,7 @@ export async function cutover(session: Session, next: CutoverTarget, progress: C
         // a process the pid file names that is not the server mcp-deploy started.
         await supervisor.stop(colour, { graceMs: stopGraceMs });
       }
-      if (await portInUse(transport, config.runtime.python, port)) {
+      if (leftover ? await portInUse(transport, config.runtime.python, port) : taken) {
         throw new DeployError('deploy', `Port ${port} (${colour}) on ${transport.label} is already in use by another process.`, {
           hint: `Find it with: ss -ltnp 'sport = :${port}' on the host, stop it or change targets.${target.name}.ports.${colour}.`,
         });
@@ -155,12 +158,17 @@ export async function cutover(session: Session, next: CutoverTarget, progress: C
       await checkWhileRunning(
         async (settled) => {
           const checks = AbortSignal.any([signal, settled]);
-          step.detail(await proveServing(session, { colour, release }, active?.release ?? null, progress, checks));
-          await waitHealthy(target.publicUrl, config.health, {
-            timeoutMs: Math.min(config.health.timeoutSeconds, 30) * 1000,
-            signal: checks,
-            headers: await edgeHeaders(transport, target),
-          });
+          // The health checks run alongside the look that proves who serves, once nginx's old
+          // workers have stopped accepting: neither waits for the other's round trips.
+          step.detail(
+            await proveServing(session, { colour, release }, active?.release ?? null, progress, checks, async (healthChecks) => {
+              await waitHealthy(target.publicUrl, config.health, {
+                timeoutMs: Math.min(config.health.timeoutSeconds, 30) * 1000,
+                signal: healthChecks,
+                headers: await edgeHeaders(transport, target),
+              });
+            }),
+          );
         },
         () => supervisor.isRunning(colour),
         'verification',
