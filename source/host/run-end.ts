@@ -35,9 +35,11 @@ export async function appendAuditAndUnlock(
   // `at` first: the host puts its time in place of the mark at the start of the line.
   const line = `${auditLine({ at: hostTimeMark, ...record })}\n`;
   const text = script(
-    op(`mcpd_at=$(date -u '+%Y-%m-%dT%H:%M:%SZ' 2>/dev/null); case $mcpd_at in ????-??-??T??:??:??Z) ;; *) mcpd_at=`),
+    op('set --'),
     arg(fallbackAt),
-    op(`;; esac; printf 'at %s\\n' "$mcpd_at";`),
+    op(
+      `; mcpd_at=$(date -u '+%Y-%m-%dT%H:%M:%SZ' 2>/dev/null); case $mcpd_at in ????-??-??T??:??:??Z) ;; *) mcpd_at=$1 ;; esac; printf 'at %s\\n' "$mcpd_at";`,
+    ),
     // One line under PIPE_BUF, written by sed in one go at its end: an atomic append (audit.ts).
     op(`if sed '1s/^{"at":"${hostTimeMark}"/{"at":"'"$mcpd_at"'"/' >>`),
     arg(layout.auditLog),

@@ -90,7 +90,7 @@ export function putFiles(files: readonly { readonly path: string; readonly text:
   if (files.some((file) => file.text.includes('\0'))) throw new Error('putFiles writes text without NUL bytes');
   return [
     op(
-      `mcpd_put() { { printf '%s' "$3" > "$2" && chmod "$4" -- "$2" && mv -f -- "$2" "$1"; } || { rm -f -- "$2"; printf '%s\\n' ${putFileFailedMarker}; exit ${putFileFailedCode}; }; }; umask 077;`,
+      `mcpd_put() { { printf '%s' "$3" > "$2" && chmod "$4" -- "$2" && mv -f -T -- "$2" "$1"; } || { rm -f -- "$2"; printf '%s\\n' ${putFileFailedMarker}; exit ${putFileFailedCode}; }; }; umask 077;`,
     ),
     ...files.flatMap((file) => [
       op('mcpd_put'),
