@@ -9,7 +9,7 @@ import { cutover } from './cutover.js';
 import { newProgress } from './cutover-progress.js';
 import { deploySteps } from './declared-steps.js';
 import { recoverCutover } from './recover-cutover.js';
-import { renderServerEnv, writeReleaseEnv } from './env-file.js';
+import { releaseEnvWrite, renderServerEnv } from './env-file.js';
 import { describeServing, type OperationState, runOperation, type Failure, type RunSummary } from './operation.js';
 import { type Checkout, exportCommit, type SourceRevision, sourceRevision } from '../project/git-tree.js';
 import { installStep } from './steps/install.js';
@@ -169,10 +169,10 @@ export async function deployToHost(
       step,
       signal,
       verifyAll: options.verifyAll ?? false,
+      // The release's own environment, beside it and never inside it: a failed deploy with a new
+      // secret leaves every other release's environment as it was. Written as it is published.
+      afterPublish: releaseEnvWrite(layout, release, env?.text ?? null),
     });
-    // The release's own environment, beside it and never inside it: a failed deploy with a new
-    // secret leaves every other release's environment as it was.
-    await writeReleaseEnv(transport, layout, release, env?.text ?? null);
     step.log(`server environment: ${env === null ? 'none' : env.names.join(', ') || 'empty'} (values not shown)`);
     step.detail(uploadDetail(result));
     return result;

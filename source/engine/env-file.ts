@@ -103,15 +103,27 @@ export function loadEnvScript(files: readonly string[]): string {
  * for none: the file is then written empty, so the release never falls back to shared/.env).
  */
 export async function writeReleaseEnv(transport: Transport, layout: HostLayout, release: string, text: string | null): Promise<void> {
+  const write = releaseEnvWrite(layout, release, text);
+  await runChecked(transport, { script: write.script }, write.what, { input: write.input, timeoutMs: 30_000 });
+}
+
+/**
+ * writeReleaseEnv as a script and its stdin (the values never stand on a command line), for a
+ * command that does more (the upload's publishing): the private folder, then the file through a
+ * temporary one and a rename.
+ */
+export function releaseEnvWrite(
+  layout: HostLayout,
+  release: string,
+  text: string | null,
+): { readonly script: string; readonly input: string; readonly what: string } {
   const path = layout.releaseEnvFile(release);
-  // One command: the private folder, then the file through a temporary one and a rename.
   const write = writeFileAtomicCommand(path, `${path}.tmp-${randomBytes(6).toString('hex')}`, 0o600);
-  await runChecked(
-    transport,
-    { script: script(cmd(['mkdir', '-p', layout.envDir]), op('&&'), cmd(['chmod', '700', layout.envDir]), op(`&& {\n${write.script}\n}`)) },
-    `writing ${path}`,
-    { input: text ?? emptyEnv, timeoutMs: 30_000 },
-  );
+  return {
+    script: script(cmd(['mkdir', '-p', layout.envDir]), op('&&'), cmd(['chmod', '700', layout.envDir]), op(`&& {\n${write.script}\n}`)),
+    input: text ?? emptyEnv,
+    what: `writing ${path}`,
+  };
 }
 
 const emptyEnv = "# Written by mcp-deploy: the server's environment (none configured). Mode 600; never inside a release.\n";
