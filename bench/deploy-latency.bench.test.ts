@@ -56,7 +56,8 @@ function counted(transport: Transport, current: () => StepId | null, commands: M
   const count = (what: string) => {
     const step = current();
     if (step !== null) commands.set(step, (commands.get(step) ?? 0) + 1);
-    if (trace !== undefined) appendFileSync(trace, `[${step ?? '-'}] ${what.replaceAll('\n', ' ').slice(0, 200)}\n`);
+    if (trace !== undefined)
+      appendFileSync(trace, `${Math.round(performance.now())} [${step ?? '-'}] ${what.replaceAll('\n', ' ').slice(0, 200)}\n`);
   };
   const counting =
     <A extends unknown[], R>(kind: string, call: (...args: A) => R) =>
@@ -98,6 +99,8 @@ async function measuredDeploy(note: string): Promise<{ total: number; steps: Ste
   const steps: StepFigures[] = [];
   let startTrips = 0;
   made.context.bus.on((event) => {
+    if (trace !== undefined && (event.kind === 'step:start' || event.kind === 'step:done'))
+      appendFileSync(trace, `${Math.round(performance.now())} ${event.kind} ${event.step}\n`);
     if (event.kind === 'step:start') {
       current = event.step;
       startTrips = trips();

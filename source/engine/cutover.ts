@@ -1,5 +1,6 @@
 import { DeployError, describeError } from '../errors.js';
-import { recordContract } from '../host/releases.js';
+import type { Contract } from '../contract/contract.js';
+import { readReleaseContract, recordContract } from '../host/releases.js';
 import { recordActive } from '../host/state.js';
 import { waitHealthy } from '../health/wait-healthy.js';
 import { serverCommand } from '../runtime/server-command.js';
@@ -61,6 +62,7 @@ export async function cutover(session: Session, next: CutoverTarget, progress: C
   const hooks = next.operation !== 'restart';
   if (hooks) await hostHookStep(context, 'beforeStart', hookRun);
   const log = followServerLog(transport, bus, logFile);
+  let activeContract: (() => Promise<Contract | null>) | undefined;
   try {
     await runStep(context, 'start', `Start ${colour} on port ${port}`, async (step) => {
       // Both asked at once (two commands, one round trip's wait); the port is asked again only
@@ -126,12 +128,26 @@ export async function cutover(session: Session, next: CutoverTarget, progress: C
       } finally {
         await tunnel.close();
       }
-      if (progress.contract !== null) await recordContract(transport, layout, release, progress.contract);
+      if (progress.contract !== null) {
+        // The active release's contract, which the contract step compares with, is read alongside
+        // this record (two commands at once); a failure to read it is the contract step's to report.
+        const contract = progress.contract;
+        const [, read] = await Promise.all([
+          recordContract(transport, layout, release, contract),
+          active === null || active.release === release
+            ? null
+            : readReleaseContract(transport, layout, active.release).then(
+                (value) => ({ value }),
+                (error: unknown) => ({ error }),
+              ),
+        ]);
+        if (read !== null) activeContract = async () => ('error' in read ? Promise.reject(read.error) : read.value);
+      }
       if (progress.tools !== null) step.detail(`tools: ${progress.tools.join(', ') || '(none)'}`);
     });
 
     await exposureStep(session, progress);
-    await contractStep(session, release, progress, next.contractPolicy);
+    await contractStep(session, release, progress, next.contractPolicy, activeContract);
     await keysStep(session);
 
     let switchOffset: number | null = null;
@@ -162,19 +178,23 @@ export async function cutover(session: Session, next: CutoverTarget, progress: C
           // workers have stopped accepting: neither waits for the other's round trips.
           step.detail(
             await proveServing(session, { colour, release }, active?.release ?? null, progress, checks, async (healthChecks) => {
-              await waitHealthy(target.publicUrl, config.health, {
-                timeoutMs: Math.min(config.health.timeoutSeconds, 30) * 1000,
-                signal: healthChecks,
-                headers: await edgeHeaders(transport, target),
-              });
+              // Whether the server still runs is asked while the last checks run (the watchdog
+              // asked every half second before): the answer goes by after them, not after a round trip more.
+              const [, running] = await Promise.all([
+                waitHealthy(target.publicUrl, config.health, {
+                  timeoutMs: Math.min(config.health.timeoutSeconds, 30) * 1000,
+                  signal: healthChecks,
+                  headers: await edgeHeaders(transport, target),
+                }),
+                supervisor.isRunning(colour),
+              ]);
+              if (!running) throw new DeployError('deploy', `The ${colour} server exited while it was being verified.`);
             }),
           );
         },
         () => supervisor.isRunning(colour),
         'verification',
       );
-      if (!(await supervisor.isRunning(colour)))
-        throw new DeployError('deploy', `The ${colour} server exited while it was being verified.`);
     });
     const watch = config.watch;
     if (watch !== undefined && watch.seconds > 0 && watch.accessLog !== undefined) {

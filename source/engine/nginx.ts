@@ -1,8 +1,9 @@
 import type { HostCommand } from '../config/schema.js';
 import type { Target } from '../config/load.js';
 import { DeployError, describeError } from '../errors.js';
-import { catFiles, putFileFailedCode, putFileFailedMarker, putFiles, splitCatOutput } from '../remote/file-commands.js';
-import { command, op, script } from '../remote/quote.js';
+import { catFiles, splitCatOutput } from '../remote/file-commands.js';
+import { script } from '../remote/quote.js';
+import { writeTestReload } from './nginx-apply-command.js';
 import type { RemoteCommand, Transport } from '../remote/transport.js';
 import { renderHttpInclude } from './nginx-http-include.js';
 import { renderLocationInclude } from './nginx-location-include.js';
@@ -136,50 +137,46 @@ export async function applyRouting(
           : `The includes on the host may still route to the new colour: check ${target.nginx.upstreamFile} and mcp-deploy status.`,
     });
 
-  // One command: the includes written (each through a temporary file and a rename), then nginx.test.
+  // One command: the includes written, nginx.test, and when it passed, the reload (nginx-apply-command.ts).
   const files = [
     { path: target.nginx.upstreamFile, text: http, mode: 0o644 },
     ...(location !== before.location ? [{ path: target.nginx.locationFile, text: location, mode: 0o644 }] : []),
   ];
-  const test = await transport
-    .run({ script: script(...putFiles(files), op('\n'), op(commandText(hostCommand(target.nginx.test)))) }, { timeoutMs })
-    .catch((error: unknown) => error as Error);
-  if (!(test instanceof Error) && test.code === putFileFailedCode && test.stdout.startsWith(putFileFailedMarker)) {
+  const applied = await writeTestReload(transport, files, hostCommand(target.nginx.test), hostCommand(target.nginx.reload), timeoutMs);
+  if (applied.stage === 'write') {
     throw failed(
-      `Could not write the nginx includes on ${transport.label}: ${test.stderr.trim() || `exit ${test.code}`}`,
+      `Could not write the nginx includes on ${transport.label}: ${applied.detail}`,
       'Check the free space and the permissions of the include files: mcp-deploy doctor checks them.',
       await putBack(),
     );
   }
-  if (test instanceof Error || test.code !== 0) {
+  if (applied.stage === 'test') {
+    const test = applied.test;
     const why =
-      test instanceof Error ? `nginx.test did not finish: ${describeError(test)}` : `nginx.test exited ${test.code}: ${lastLines(test)}`;
+      test.kind === 'error'
+        ? `nginx.test did not finish: ${describeError(test.error)}`
+        : `nginx.test exited ${test.code}: ${lastLines(test)}`;
     throw failed(
       `nginx refused the new upstream includes (${why})`,
       'The previous includes were restored. Check that the upstream include is inside http {}, the location include inside a location, and that nginx.test is the right command.',
       await putBack(),
     );
   }
-  log(lastLines(test) || 'nginx config test passed');
-  const reload = await transport.run(hostCommand(target.nginx.reload), { timeoutMs }).catch((error: unknown) => error as Error);
-  if (reload instanceof Error || reload.code !== 0) {
+  log(lastLines(applied.test) || 'nginx config test passed');
+  const reload = applied.reload;
+  if (reload.kind === 'error' || reload.code !== 0) {
     const unrestored = await putBack();
     // A reload that timed out may have happened after all: reload again, so nginx runs what the files say.
     if (unrestored === null) await transport.run(hostCommand(target.nginx.reload), { timeoutMs }).catch(() => {});
     throw failed(
-      reload instanceof Error
-        ? `nginx reload did not finish: ${describeError(reload)}`
+      reload.kind === 'error'
+        ? `nginx reload did not finish: ${describeError(reload.error)}`
         : `nginx reload failed (exit ${reload.code}): ${lastLines(reload)}`,
-      reloadHint(reload instanceof Error ? '' : reload.stderr),
+      reloadHint(reload.kind === 'error' ? '' : reload.stderr),
       unrestored,
     );
   }
   return { before };
-}
-
-/** A host command as the text of a script that runs it (and ends with its status). */
-function commandText(remote: RemoteCommand): string {
-  return 'script' in remote ? `{ ${remote.script}\n}` : command(remote as readonly string[]);
 }
 
 async function restore(transport: Transport, path: string, text: string | null): Promise<void> {

@@ -2,7 +2,7 @@ import { edgeHeaders } from './keys-host.js';
 import { DeployError } from '../errors.js';
 import type { StepContext } from '../run/step.js';
 import type { Colour } from './colours.js';
-import { drainPort } from './drain.js';
+import { drainPort, reloadSettleMs } from './drain.js';
 import { applyRouting } from './nginx.js';
 import { retired, type Routing } from './nginx-routing.js';
 import { observeServing } from './served-by.js';
@@ -52,17 +52,22 @@ export async function retireAndStop(session: Session, request: RetireRequest): P
     step.log(`nginx answers ${colour}'s sessions with 404 from now on`);
   }
   const minimumMs = config.drainSeconds * 1000;
-  const open =
+  // The includes say the colour is out of use; the public URL says whether nginx agrees (found
+  // with a site that did not read the includes: the drain stopped the colour nginx still used).
+  // Asked once the drain's minimum wait is over (nginx's old workers no longer accept), alongside
+  // the drain's first count of connections rather than after it.
+  const [open, seen] = await Promise.all([
     request.drain === 'none'
       ? 0
-      : await drainPort(transport, port, {
+      : drainPort(transport, port, {
           minimumMs,
           maximumMs: request.drain === 'short' ? minimumMs : minimumMs + maxExtraDrainMs,
           log: step.log,
-        });
-  // The includes say the colour is out of use; the public URL says whether nginx agrees (found
-  // with a site that did not read the includes: the drain stopped the colour nginx still used).
-  const seen = await observeServing(target.publicUrl, config.health, { headers: await edgeHeaders(transport, target) }).catch(() => null);
+        }),
+    sleep(request.drain === 'none' ? 0 : Math.max(minimumMs, reloadSettleMs)).then(async () =>
+      observeServing(target.publicUrl, config.health, { headers: await edgeHeaders(transport, target) }).catch(() => null),
+    ),
+  ]);
   const stillServes =
     seen !== null && (seen.colour === colour || (seen.colour === null && request.release !== null && seen.release === request.release));
   if (stillServes) {
@@ -76,4 +81,8 @@ export async function retireAndStop(session: Session, request: RetireRequest): P
   }
   const stopped = await supervisor.stop(colour, { graceMs: stopGraceMs });
   return { open, killed: stopped.killed, routing };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }

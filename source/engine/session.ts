@@ -1,4 +1,4 @@
-import { DeployError, describeError, isDeployError } from '../errors.js';
+import { DeployError, isDeployError } from '../errors.js';
 import { appendAuditAndUnlock } from '../host/run-end.js';
 import type { AuditRecord } from '../run/audit-record.js';
 import { hostNow, hostTimeFromEpoch, type HostTime } from '../host/host-clock.js';
