@@ -1,12 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { DeployError } from '../errors.js';
-import { catFiles, splitCatOutput, unreadableFileCode } from '../remote/file-commands.js';
-import { arg, command, op, script, type ScriptPart } from '../remote/quote.js';
-import type { RemoteCommand, RunResult, Script, Transport } from '../remote/transport.js';
+import { catFiles, unreadableFileCode } from '../remote/file-commands.js';
+import { arg, op, script } from '../remote/quote.js';
+import type { Transport } from '../remote/transport.js';
 import { appendAudit } from './audit.js';
 import { hostNow, mtimeShellFunction } from './host-clock.js';
 import type { HostLayout } from './layout.js';
 import { describeHolder, heldReport, lockedError, parseHeldReport, type LockInfo, type LockStatus } from './lock-status.js';
+import { type Acquired, parseAcquired, releaseLockScript, stillOurs } from './lock-scripts.js';
+
+export { lockCheckFailure, releaseLockScript, withLockCheck } from './lock-scripts.js';
 
 /**
  * The deploy lock: a directory made with `mkdir`, which is atomic on every POSIX file system, so
@@ -206,41 +209,6 @@ export async function acquireLockAndRead(
   }
 }
 
-type Acquired = {
-  readonly epoch: number;
-  readonly iso: string;
-  readonly taken: ReadonlySet<string>;
-  readonly files: ReadonlyMap<string, Buffer | null>;
-};
-
-/** `acquired EPOCH ISO`, then `taken ID` lines, then `files` and the files as catFiles prints them. */
-function parseAcquired(output: Buffer, paths: readonly string[]): Acquired {
-  const taken = new Set<string>();
-  let at = 0;
-  let epoch: number | undefined;
-  let iso: string | undefined;
-  for (;;) {
-    const newline = output.indexOf(0x0a, at);
-    if (newline === -1) throw new Error('it ends early');
-    const [word, first, second] = output.subarray(at, newline).toString('utf8').split(' ');
-    at = newline + 1;
-    if (word === 'acquired' && first !== undefined && second !== undefined && /^\d+$/.test(first)) {
-      epoch = Number(first);
-      iso = second;
-    } else if (word === 'taken' && first !== undefined) taken.add(first);
-    else if (word === 'files') break;
-    else throw new Error(`unexpected line ${JSON.stringify(word)}`);
-  }
-  if (epoch === undefined || iso === undefined) throw new Error('it names no time');
-  return { epoch, iso, taken, files: splitCatOutput(output, paths, at) };
-}
-
-/** Shell: succeeds when the lock's info.json still carries `token`. */
-function stillOurs(layout: HostLayout, token: string): ScriptPart[] {
-  if (!/^[0-9a-f]{8,64}$/.test(token)) throw new Error(`not a lock token: ${JSON.stringify(token)}`);
-  return [op('grep -F -q -e'), arg(`"token":"${token}"`), op('--'), arg(layout.lockInfo), op('2>/dev/null')];
-}
-
 export type LockCheck = { readonly ours: true } | { readonly ours: false; readonly now: LockStatus };
 
 /**
@@ -275,45 +243,6 @@ export async function refreshLock(
   return { ours: false, now: parseHeldReport(result.stdout, stale) };
 }
 
-/** The exit code of a command given withLockCheck when the lock was not ours: it did not run. */
-const lockCheckExit = 97;
-/** The first line such a command prints then (a command's own output never starts with it). */
-const lockCheckMarker = 'mcp-deploy-lock-not-ours';
-
-/**
- * `remote`, run only once the host has confirmed, in the same shell, that the lock still carries
- * `token` (its heartbeat is touched then, as by refreshLock). When it does not, nothing of
- * `remote` runs: the command exits lockCheckExit after the marker and what holds the lock now,
- * which lockCheckFailure reads. The check costs no round trip of its own.
- */
-export function withLockCheck(layout: HostLayout, token: string, remote: RemoteCommand): Script {
-  const body = 'script' in remote ? `{ ${remote.script}\n}` : command(remote as readonly string[]);
-  return {
-    script: script(
-      op(mtimeShellFunction),
-      op('; if'),
-      ...stillOurs(layout, token),
-      op('&& : >'),
-      arg(layout.lockHeartbeat),
-      op("; then :; else printf '%s\\n'"),
-      arg(lockCheckMarker),
-      op('; ('),
-      ...heldReport(layout),
-      op(`printf 'free\\n'; ); exit ${lockCheckExit}; fi;\n`),
-      op(body),
-    ),
-  };
-}
-
-/** What holds the lock now when `result` is of a withLockCheck command whose check failed; null when the command ran. */
-export function lockCheckFailure(
-  result: RunResult,
-  stale: { localHostName: string; staleMinutes?: number; machine?: string | undefined },
-): LockStatus | null {
-  if (result.code !== lockCheckExit || !result.stdout.startsWith(`${lockCheckMarker}\n`)) return null;
-  return parseHeldReport(result.stdout.slice(lockCheckMarker.length + 1), stale);
-}
-
 export type ReleaseOutcome = 'released' | 'not-held' | 'not-ours';
 
 /**
@@ -324,20 +253,6 @@ export type ReleaseOutcome = 'released' | 'not-held' | 'not-ours';
 export async function releaseLock(transport: Transport, layout: HostLayout, expectedToken: string): Promise<ReleaseOutcome> {
   const result = await transport.run({ script: script(...releaseLockScript(layout, expectedToken)) }, { timeoutMs: 30_000 });
   return releaseOutcome(transport, layout, result.code, result.stdout.trim(), result.stderr);
-}
-
-/** Shell printing `released`, `not-held` or `not-ours` (and ending the script): releaseLock's check and removal. */
-export function releaseLockScript(layout: HostLayout, expectedToken: string): ScriptPart[] {
-  return [
-    op('[ -d'),
-    arg(layout.lockDir),
-    op("] || { printf 'not-held\\n'; exit 0; };"),
-    op('if'),
-    ...stillOurs(layout, expectedToken),
-    op('; then rm -rf --'),
-    arg(layout.lockDir),
-    op("&& printf 'released\\n'; else printf 'not-ours\\n'; fi"),
-  ];
 }
 
 /** The outcome releaseLockScript printed (its last line, `outcome`), or the error when it did not run through. */
