@@ -77,9 +77,10 @@ export async function cutover(session: Session, next: CutoverTarget, progress: C
         const release = (await supervisor.runningRelease?.(colour)) ?? null;
         await retireAndStop(session, { colour, port, release, routing, step, drain: live ? 'full' : 'none' });
         step.log(`stopped a leftover ${colour} server from an earlier run`);
-      } else {
+      } else if (supervisor.kind !== 'process') {
         // Nothing of ours runs there: stop() clears a stale pid file, and reports (never signals)
-        // a process the pid file names that is not the server mcp-deploy started.
+        // a process the pid file names that is not the server mcp-deploy started. The process
+        // supervisor's start does both itself, in its own command (no round trip more).
         await supervisor.stop(colour, { graceMs: stopGraceMs });
       }
       if (leftover ? await portInUse(transport, config.runtime.python, port) : taken) {
