@@ -158,7 +158,7 @@ export async function cutover(session: Session, next: CutoverTarget, progress: C
       const includes = await readIncludes(transport, target);
       const routing = switchedTo(includes.routing, colour);
       progress.routingBefore = includes.routing;
-      await applyRouting(transport, target, config.app, routing, step.log, includes);
+      progress.includes = (await applyRouting(transport, target, config.app, routing, step.log, includes)).after;
       progress.switched = true;
       progress.routing = routing;
       progress.switchedAt = performance.now();
@@ -265,10 +265,12 @@ export async function cutover(session: Session, next: CutoverTarget, progress: C
         // The same release on both colours (a restart): a reported release cannot tell them apart.
         release: active.release === release ? null : active.release,
         routing: progress.routing,
+        includes: progress.includes,
         step,
         drain: hurried || signal.aborted ? 'short' : 'full',
       });
       progress.routing = retirement.routing;
+      progress.includes = retirement.includes;
       const how = retirement.killed ? `ignored SIGTERM and was killed after ${stopGraceMs / 1000} s` : 'stopped';
       step.detail(
         `${active.colour} ${how}${retirement.open > 0 ? ` with ${retirement.open} connection(s) still open after the drain` : ''}`,

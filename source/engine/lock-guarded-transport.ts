@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { DeployError } from '../errors.js';
-import { lockCheckFailure, withLockCheck, type LockStatus } from '../host/lock.js';
+import { lockCheckFailure, lockCheckMarker, withLockCheck, type LockStatus } from '../host/lock.js';
 import type { HostLayout } from '../host/layout.js';
 import type { StaleOptions } from '../host/lock-status.js';
 import { writeFileAtomicCommand } from '../remote/file-commands.js';
@@ -12,8 +12,7 @@ import type { StepId } from '../run/step-ids.js';
  * without a round trip of its own. The step runner's guard only arms the check (`arm`); the
  * first commands the step then sends carry it (withLockCheck: the host confirms the token in the
  * same shell, just before the command), until one of them comes back with the lock confirmed.
- * Reads of single files and tunnels change nothing and pass as they are; a stream is checked
- * first the old way (a command of its own), as its output is the caller's line by line.
+ * Reads of single files and tunnels change nothing and pass as they are.
  */
 export type LockGate = {
   /** The step whose check is still to be made, or null. */
@@ -24,8 +23,6 @@ export type LockGate = {
   confirmed(step: StepId): void;
   /** The check found the lock lost: records what holds it now, returns the error to throw. */
   found(step: StepId, now: LockStatus): DeployError;
-  /** The standalone check (refreshLock), for what cannot carry it. */
-  checkAlone(step: StepId): Promise<void>;
 };
 
 export function lockGuardedTransport(inner: Transport, layout: HostLayout, token: string, stale: StaleOptions, gate: LockGate): Transport {
@@ -46,8 +43,39 @@ export function lockGuardedTransport(inner: Transport, layout: HostLayout, token
     run,
     stream: async (remote, options) => {
       const step = gate.armed();
-      if (step !== null) await gate.checkAlone(step);
-      return inner.stream(remote, options);
+      if (step === null) return inner.stream(remote, options);
+      const known = gate.knownLost(step);
+      if (known !== null) throw known;
+      // The check's answer, when the lock is lost, is the first line on stdout: kept from the
+      // caller, who sees the command's own lines only.
+      let first = true;
+      let report: string[] | null = null;
+      const ended = await inner.stream(withLockCheck(layout, token, remote), {
+        ...options,
+        onLine: (line, from) => {
+          if (from === 'stdout' && first) {
+            first = false;
+            if (line === lockCheckMarker) {
+              report = [line];
+              return;
+            }
+          }
+          if (from === 'stdout' && report !== null) report.push(line);
+          else options.onLine(line, from);
+        },
+      });
+      const kept = report as string[] | null;
+      if (kept !== null) {
+        const now = lockCheckFailure(
+          { code: ended.code ?? -1, stdout: `${kept.join('\n')}\n`, stderr: '', stdoutBytes: Buffer.alloc(0) },
+          stale,
+        );
+        if (now !== null) throw gate.found(step, now);
+        // Not the check's answer after all: the caller gets its lines, late.
+        for (const line of kept) options.onLine(line, 'stdout');
+      }
+      gate.confirmed(step);
+      return ended;
     },
     readFile: (path) => inner.readFile(path),
     writeFileAtomic: async (path, data, mode = 0o644) => {

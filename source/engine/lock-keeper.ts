@@ -82,11 +82,6 @@ export function keepLock(
       lost ??= now;
       return stopped(step, lost);
     },
-    checkAlone: async (step) => {
-      if (lost === null) await check(false);
-      if (lost !== null) throw stopped(step, lost);
-      if (armed === step) armed = null;
-    },
   });
 
   return {

@@ -115,7 +115,7 @@ export async function applyRouting(
   log: (line: string) => void = () => {},
   /** The includes as just read, to save reading them again. */
   known?: Includes,
-): Promise<{ readonly before: Includes }> {
+): Promise<{ readonly before: Includes; readonly after: Includes }> {
   const before = known ?? (await readIncludes(transport, target));
   const http = renderHttpInclude(target, app, routing);
   const location = renderLocationInclude(target, app);
@@ -176,7 +176,9 @@ export async function applyRouting(
       unrestored,
     );
   }
-  return { before };
+  // What the host holds now, as written and accepted: a later change in the same run (under the
+  // same lock) need not read it again.
+  return { before, after: { http, location, port: upstreamPort(http, target.nginx.upstream), routing } };
 }
 
 async function restore(transport: Transport, path: string, text: string | null): Promise<void> {

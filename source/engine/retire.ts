@@ -3,7 +3,7 @@ import { DeployError } from '../errors.js';
 import type { StepContext } from '../run/step.js';
 import type { Colour } from './colours.js';
 import { drainPort, reloadSettleMs } from './drain.js';
-import { applyRouting } from './nginx.js';
+import { applyRouting, type Includes } from './nginx.js';
 import { retired, type Routing } from './nginx-routing.js';
 import { observeServing } from './served-by.js';
 import type { Session } from './session.js';
@@ -19,6 +19,8 @@ export type RetireRequest = {
   readonly release: string | null;
   /** The routing nginx has now; the colour's tag is taken out of it first. */
   readonly routing: Routing | null;
+  /** The includes as this run last wrote them, when it did (the switch): not read again. */
+  readonly includes?: Includes | null;
   readonly step: StepContext;
   /**
    * How long requests already on nginx's old workers get: `full` drainSeconds and then until the
@@ -28,7 +30,13 @@ export type RetireRequest = {
   readonly drain: 'full' | 'short' | 'none';
 };
 
-export type Retirement = { readonly open: number; readonly killed: boolean; readonly routing: Routing | null };
+export type Retirement = {
+  readonly open: number;
+  readonly killed: boolean;
+  readonly routing: Routing | null;
+  /** The includes as written by the retirement (or as they were given, when it wrote none). */
+  readonly includes: Includes | null;
+};
 
 /**
  * Retires a colour that no longer takes new traffic and stops it: nginx stops routing its
@@ -41,14 +49,16 @@ export async function retireAndStop(session: Session, request: RetireRequest): P
   const { config, target } = context;
   const { colour, port, step } = request;
   let routing = request.routing;
+  let includes = request.includes ?? null;
   if (routing !== null && routing.active !== colour && routing.tags[colour] !== null) {
     const next = retired(routing, colour);
-    await applyRouting(transport, target, config.app, next, step.log).catch((error: unknown) => {
+    const applied = await applyRouting(transport, target, config.app, next, step.log, includes ?? undefined).catch((error: unknown) => {
       throw new DeployError('deploy', `Could not retire ${colour}: ${error instanceof Error ? error.message : String(error)}`, {
         hint: `${colour} keeps running and serving its sessions; the next deploy or rollback retires it.`,
       });
     });
     routing = next;
+    includes = applied.after;
     step.log(`nginx answers ${colour}'s sessions with 404 from now on`);
   }
   const minimumMs = config.drainSeconds * 1000;
@@ -80,7 +90,7 @@ export async function retireAndStop(session: Session, request: RetireRequest): P
     );
   }
   const stopped = await supervisor.stop(colour, { graceMs: stopGraceMs });
-  return { open, killed: stopped.killed, routing };
+  return { open, killed: stopped.killed, routing, includes };
 }
 
 function sleep(ms: number): Promise<void> {

@@ -20,7 +20,7 @@ export function stillOurs(layout: HostLayout, token: string): ScriptPart[] {
 /** The exit code of a command given withLockCheck when the lock was not ours: it did not run. */
 const lockCheckExit = 97;
 /** The first line such a command prints then (a command's own output never starts with it). */
-const lockCheckMarker = 'mcp-deploy-lock-not-ours';
+export const lockCheckMarker = 'mcp-deploy-lock-not-ours';
 
 /**
  * `remote`, run only once the host has confirmed, in the same shell, that the lock still carries

@@ -9,7 +9,7 @@ import type { HostLayout } from './layout.js';
 import { describeHolder, heldReport, lockedError, parseHeldReport, type LockInfo, type LockStatus } from './lock-status.js';
 import { type Acquired, parseAcquired, releaseLockScript, stillOurs } from './lock-scripts.js';
 
-export { lockCheckFailure, releaseLockScript, withLockCheck } from './lock-scripts.js';
+export { lockCheckFailure, lockCheckMarker, releaseLockScript, withLockCheck } from './lock-scripts.js';
 
 /**
  * The deploy lock: a directory made with `mkdir`, which is atomic on every POSIX file system, so

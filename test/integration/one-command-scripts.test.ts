@@ -15,6 +15,7 @@ import {
   type LockRequest,
 } from '../../source/host/lock.js';
 import { appendAuditAndUnlock } from '../../source/host/run-end.js';
+import { keepLock } from '../../source/engine/lock-keeper.js';
 import { catFiles, putFiles, splitCatOutput } from '../../source/remote/file-commands.js';
 import { LocalTransport } from '../../source/remote/local-transport.js';
 import { script } from '../../source/remote/quote.js';
@@ -199,5 +200,44 @@ describe('the audit record and the unlock in one command', () => {
     const second = await appendAuditAndUnlock(transport, layout, held.token, record, '1999-01-01T00:00:00Z');
     expect(second).toMatchObject({ auditProblem: null, unlock: 'not-ours' });
     expect(JSON.parse(await readFile(layout.lockInfo, 'utf8')).token).toBe(other.token);
+  });
+});
+
+describe("a run's steps through the lock keeper's transport", () => {
+  it('a guarded step runs its commands and streams when the lock is ours; once it is taken, none of them runs and the step is stopped', async () => {
+    const held = await acquireLock(transport, layout, request());
+    const keeper = keepLock(transport, layout, held, {
+      target: 'production',
+      stale: { localHostName: hostname() },
+      warn: () => {},
+    });
+    try {
+      const guarded = keeper.transport;
+      await keeper.guard('switch');
+      const lines: string[] = [];
+      const streamed = await guarded.stream(['printf', 'a\\nb\\n'], { onLine: (line) => lines.push(line) });
+      expect(streamed.code).toBe(0);
+      expect(lines).toEqual(['a', 'b']);
+      expect((await guarded.run(['echo', 'ran'])).stdout).toBe('ran\n');
+
+      await breakLock(transport, layout);
+      await acquireLock(transport, layout, request({ operator: 'bea' }));
+      const marker = join(base, 'ran');
+      // Not armed: a command between steps (a read, say) goes as it is.
+      expect((await guarded.run(['true'])).code).toBe(0);
+      await keeper.guard('drain');
+      const seen: string[] = [];
+      await expect(guarded.stream({ script: `touch ${marker}; echo out` }, { onLine: (line) => seen.push(line) })).rejects.toMatchObject({
+        kind: 'locked',
+        message: expect.stringContaining('Stopped before the drain step'),
+      });
+      expect(seen, "the check's answer reached the caller").toEqual([]);
+      await expect(guarded.run(['touch', marker])).rejects.toMatchObject({ kind: 'locked' });
+      await expect(guarded.writeFileAtomic(marker, 'x')).rejects.toMatchObject({ kind: 'locked' });
+      expect(existsSync(marker), 'a command ran although the lock was taken').toBe(false);
+      await expect(keeper.guard('prune')).rejects.toMatchObject({ kind: 'locked' });
+    } finally {
+      keeper.stop();
+    }
   });
 });
