@@ -42,9 +42,7 @@ export async function proveServing(
     if (settled > 0) await sleep(settled);
     proof = await alongside(
       (checks) =>
-        settled > 0
-          ? waitForServing(target.publicUrl, config.health, distinct, { ...look, signal: checks })
-          : Promise.resolve(proof),
+        settled > 0 ? waitForServing(target.publicUrl, config.health, distinct, { ...look, signal: checks }) : Promise.resolve(proof),
       settledCheck,
       signal,
     );
