@@ -29,6 +29,8 @@ export async function contractStep(
   release: string,
   progress: { readonly contract: Contract | null; contractDiff: ContractDiff | null },
   policy: ContractPolicy,
+  /** The active release's contract when it was read ahead (in the health step, alongside the new one's record). */
+  readAhead?: () => Promise<Contract | null>,
 ): Promise<void> {
   const { contract } = progress;
   const { context, transport, layout, active } = session;
@@ -38,7 +40,10 @@ export async function contractStep(
       step.detail('not read: the health check did not finish a contract read');
       return null;
     }
-    const before = active === null || active.release === release ? null : await readReleaseContract(transport, layout, active.release);
+    const before =
+      active === null || active.release === release
+        ? null
+        : await (readAhead ?? (() => readReleaseContract(transport, layout, active.release)))();
     if (before === null) {
       step.detail(
         active === null ? 'first deploy: nothing to compare with' : `${active.release} recorded no contract; nothing to compare with`,

@@ -2,6 +2,7 @@ import type { Contract } from '../contract/contract.js';
 import type { ContractDiff } from '../contract/diff.js';
 import { otherColour, portOf, type Colour } from './colours.js';
 import type { EngineContext } from './context.js';
+import type { Includes } from './nginx.js';
 import type { Routing } from './nginx-routing.js';
 import type { ActiveSide } from './session.js';
 
@@ -20,6 +21,8 @@ export type CutoverProgress = {
   routingBefore: Routing | null;
   /** The routing nginx has since the switch. */
   routing: Routing | null;
+  /** The includes as this run last wrote them (null before the switch): what the drain's retirement replaces. */
+  includes: Includes | null;
   /** The public URL named the colour that answered: the site routes through the location include, sessions are pinned. */
   pinned: boolean;
   /** performance.now() at the switch: the session drain's bound counts from there. */
@@ -39,6 +42,7 @@ export function newProgress(target: EngineContext['target'], active: ActiveSide)
     contractDiff: null,
     routingBefore: null,
     routing: null,
+    includes: null,
     pinned: false,
     switchedAt: null,
   };

@@ -1,7 +1,7 @@
 import { DeployError, describeError } from '../errors.js';
-import { recordContract } from '../host/releases.js';
-import { switchCurrent, writeState } from '../host/state.js';
-import { hostNow } from '../host/host-clock.js';
+import type { Contract } from '../contract/contract.js';
+import { readReleaseContract, recordContract } from '../host/releases.js';
+import { recordActive } from '../host/state.js';
 import { waitHealthy } from '../health/wait-healthy.js';
 import { serverCommand } from '../runtime/server-command.js';
 import { otherColour, portOf } from './colours.js';
@@ -62,9 +62,13 @@ export async function cutover(session: Session, next: CutoverTarget, progress: C
   const hooks = next.operation !== 'restart';
   if (hooks) await hostHookStep(context, 'beforeStart', hookRun);
   const log = followServerLog(transport, bus, logFile);
+  let activeContract: (() => Promise<Contract | null>) | undefined;
   try {
     await runStep(context, 'start', `Start ${colour} on port ${port}`, async (step) => {
-      if (await supervisor.isRunning(colour)) {
+      // Both asked at once (two commands, one round trip's wait); the port is asked again only
+      // when a leftover server of ours held it.
+      const [leftover, taken] = await Promise.all([supervisor.isRunning(colour), portInUse(transport, config.runtime.python, port)]);
+      if (leftover) {
         // A run cut off during its session drain leaves the old colour serving its sessions:
         // retire it properly (nginx answers them 404) before the port is taken over.
         const { routing } = await readIncludes(transport, target);
@@ -73,12 +77,13 @@ export async function cutover(session: Session, next: CutoverTarget, progress: C
         const release = (await supervisor.runningRelease?.(colour)) ?? null;
         await retireAndStop(session, { colour, port, release, routing, step, drain: live ? 'full' : 'none' });
         step.log(`stopped a leftover ${colour} server from an earlier run`);
-      } else {
+      } else if (supervisor.kind !== 'process') {
         // Nothing of ours runs there: stop() clears a stale pid file, and reports (never signals)
-        // a process the pid file names that is not the server mcp-deploy started.
+        // a process the pid file names that is not the server mcp-deploy started. The process
+        // supervisor's start does both itself, in its own command (no round trip more).
         await supervisor.stop(colour, { graceMs: stopGraceMs });
       }
-      if (await portInUse(transport, config.runtime.python, port)) {
+      if (leftover ? await portInUse(transport, config.runtime.python, port) : taken) {
         throw new DeployError('deploy', `Port ${port} (${colour}) on ${transport.label} is already in use by another process.`, {
           hint: `Find it with: ss -ltnp 'sport = :${port}' on the host, stop it or change targets.${target.name}.ports.${colour}.`,
         });
@@ -124,12 +129,26 @@ export async function cutover(session: Session, next: CutoverTarget, progress: C
       } finally {
         await tunnel.close();
       }
-      if (progress.contract !== null) await recordContract(transport, layout, release, progress.contract);
+      if (progress.contract !== null) {
+        // The active release's contract, which the contract step compares with, is read alongside
+        // this record (two commands at once); a failure to read it is the contract step's to report.
+        const contract = progress.contract;
+        const [, read] = await Promise.all([
+          recordContract(transport, layout, release, contract),
+          active === null || active.release === release
+            ? null
+            : readReleaseContract(transport, layout, active.release).then(
+                (value) => ({ value }),
+                (error: unknown) => ({ error }),
+              ),
+        ]);
+        if (read !== null) activeContract = async () => ('error' in read ? Promise.reject(read.error) : read.value);
+      }
       if (progress.tools !== null) step.detail(`tools: ${progress.tools.join(', ') || '(none)'}`);
     });
 
     await exposureStep(session, progress);
-    await contractStep(session, release, progress, next.contractPolicy);
+    await contractStep(session, release, progress, next.contractPolicy, activeContract);
     await keysStep(session);
 
     let switchOffset: number | null = null;
@@ -139,7 +158,7 @@ export async function cutover(session: Session, next: CutoverTarget, progress: C
       const includes = await readIncludes(transport, target);
       const routing = switchedTo(includes.routing, colour);
       progress.routingBefore = includes.routing;
-      await applyRouting(transport, target, config.app, routing, step.log, includes);
+      progress.includes = (await applyRouting(transport, target, config.app, routing, step.log, includes)).after;
       progress.switched = true;
       progress.routing = routing;
       progress.switchedAt = performance.now();
@@ -156,18 +175,27 @@ export async function cutover(session: Session, next: CutoverTarget, progress: C
       await checkWhileRunning(
         async (settled) => {
           const checks = AbortSignal.any([signal, settled]);
-          step.detail(await proveServing(session, { colour, release }, active?.release ?? null, progress, checks));
-          await waitHealthy(target.publicUrl, config.health, {
-            timeoutMs: Math.min(config.health.timeoutSeconds, 30) * 1000,
-            signal: checks,
-            headers: await edgeHeaders(transport, target),
-          });
+          // The health checks run alongside the look that proves who serves, once nginx's old
+          // workers have stopped accepting: neither waits for the other's round trips.
+          step.detail(
+            await proveServing(session, { colour, release }, active?.release ?? null, progress, checks, async (healthChecks) => {
+              // Whether the server still runs is asked while the last checks run (the watchdog
+              // asked every half second before): the answer goes by after them, not after a round trip more.
+              const [, running] = await Promise.all([
+                waitHealthy(target.publicUrl, config.health, {
+                  timeoutMs: Math.min(config.health.timeoutSeconds, 30) * 1000,
+                  signal: healthChecks,
+                  headers: await edgeHeaders(transport, target),
+                }),
+                supervisor.isRunning(colour),
+              ]);
+              if (!running) throw new DeployError('deploy', `The ${colour} server exited while it was being verified.`);
+            }),
+          );
         },
         () => supervisor.isRunning(colour),
         'verification',
       );
-      if (!(await supervisor.isRunning(colour)))
-        throw new DeployError('deploy', `The ${colour} server exited while it was being verified.`);
     });
     const watch = config.watch;
     if (watch !== undefined && watch.seconds > 0 && watch.accessLog !== undefined) {
@@ -202,15 +230,14 @@ export async function cutover(session: Session, next: CutoverTarget, progress: C
     'finalize',
     `Record ${release} as active`,
     async () => {
-      await switchCurrent(transport, layout, release);
-      await writeState(transport, layout, {
+      // One command: `current`, then state.json, whose time is the host's clock (like release ids
+      // and lock ages: operators' clocks may disagree).
+      await recordActive(transport, layout, {
         version: 1,
         app: config.app,
         active: { colour, port, release },
         // A restart moves the active release itself: what a rollback would go back to stays as it was.
         previous: active?.release === release ? (session.state?.previous ?? null) : (active?.release ?? null),
-        // The host's clock, like release ids and lock ages: operators' clocks may disagree.
-        updatedAt: (await hostNow(transport)).iso,
       });
       progress.finalized = true;
     },
@@ -238,10 +265,12 @@ export async function cutover(session: Session, next: CutoverTarget, progress: C
         // The same release on both colours (a restart): a reported release cannot tell them apart.
         release: active.release === release ? null : active.release,
         routing: progress.routing,
+        includes: progress.includes,
         step,
         drain: hurried || signal.aborted ? 'short' : 'full',
       });
       progress.routing = retirement.routing;
+      progress.includes = retirement.includes;
       const how = retirement.killed ? `ignored SIGTERM and was killed after ${stopGraceMs / 1000} s` : 'stopped';
       step.detail(
         `${active.colour} ${how}${retirement.open > 0 ? ` with ${retirement.open} connection(s) still open after the drain` : ''}`,

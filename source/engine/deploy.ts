@@ -1,5 +1,4 @@
 import { DeployError } from '../errors.js';
-import { hostNow } from '../host/host-clock.js';
 import { makeReleaseId } from '../host/layout.js';
 import { markFailed } from '../host/releases.js';
 import { removeTree } from '../host/remove-tree.js';
@@ -10,7 +9,7 @@ import { cutover } from './cutover.js';
 import { newProgress } from './cutover-progress.js';
 import { deploySteps } from './declared-steps.js';
 import { recoverCutover } from './recover-cutover.js';
-import { renderServerEnv, writeReleaseEnv } from './env-file.js';
+import { releaseEnvWrite, renderServerEnv } from './env-file.js';
 import { describeServing, type OperationState, runOperation, type Failure, type RunSummary } from './operation.js';
 import { type Checkout, exportCommit, type SourceRevision, sourceRevision } from '../project/git-tree.js';
 import { installStep } from './steps/install.js';
@@ -142,9 +141,9 @@ export async function deployToHost(
   state.previous = active?.release ?? null;
   state.serving = session.servingDescription;
   await phases.opened?.(session);
-  const now = await hostNow(transport);
-  const candidate = makeReleaseId(now.stamp, gitSha, { dirty });
-  const release = phases.releaseId ? await phases.releaseId(session, candidate) : await uniqueReleaseId(session, candidate);
+  // The host's clock when the lock was taken: no round trip of its own.
+  const candidate = makeReleaseId(session.lockedAt.stamp, gitSha, { dirty });
+  const release = phases.releaseId ? await phases.releaseId(session, candidate) : uniqueReleaseId(session, candidate);
   state.release = release;
   bus.emit({ kind: 'release', release, previous: state.previous });
   const decision = decideInstall(config, inputs, await probeHostRuntime(transport, config, inputs));
@@ -161,7 +160,7 @@ export async function deployToHost(
       base: active?.release ?? null,
       local: withInstallLinks(local, layout, plan, release),
       meta: {
-        createdAt: now.iso,
+        createdAt: session.lockedAt.iso,
         gitSha,
         operator: context.operator,
         requirementsHash: plan.kind === 'venv' ? plan.hash : null,
@@ -170,10 +169,10 @@ export async function deployToHost(
       step,
       signal,
       verifyAll: options.verifyAll ?? false,
+      // The release's own environment, beside it and never inside it: a failed deploy with a new
+      // secret leaves every other release's environment as it was. Written as it is published.
+      afterPublish: releaseEnvWrite(layout, release, env?.text ?? null),
     });
-    // The release's own environment, beside it and never inside it: a failed deploy with a new
-    // secret leaves every other release's environment as it was.
-    await writeReleaseEnv(transport, layout, release, env?.text ?? null);
     step.log(`server environment: ${env === null ? 'none' : env.names.join(', ') || 'empty'} (values not shown)`);
     step.detail(uploadDetail(result));
     return result;
@@ -255,12 +254,15 @@ async function cleanUpBeforeCutover(
   }
 }
 
-/** Two deploys in the same second (or a clock that went back) must not collide. */
-export async function uniqueReleaseId(session: Session, candidate: string): Promise<string> {
+/**
+ * Two deploys in the same second (or a clock that went back) must not collide. The ids already
+ * taken in the lock's second were listed when the lock was taken, and the candidate starts with
+ * that second's stamp.
+ */
+function uniqueReleaseId(session: Session, candidate: string): string {
   for (let suffix = 1; suffix < 100; suffix += 1) {
     const id = suffix === 1 ? candidate : `${candidate}.${suffix}`;
-    const exists = await session.transport.run(['test', '-e', session.layout.releaseDir(id)]);
-    if (exists.code !== 0) return id;
+    if (!session.sameSecondReleases.has(id)) return id;
   }
   throw new DeployError('host-state', `Could not find a free release id near ${candidate}.`);
 }

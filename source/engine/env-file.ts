@@ -1,8 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parse } from 'dotenv';
 import type { Config } from '../config/load.js';
 import { DeployError } from '../errors.js';
 import type { HostLayout } from '../host/layout.js';
+import { writeFileAtomicCommand } from '../remote/file-commands.js';
 import { arg, cmd, op, quote, script } from '../remote/quote.js';
 import { runChecked, type Transport } from '../remote/transport.js';
 
@@ -101,12 +103,27 @@ export function loadEnvScript(files: readonly string[]): string {
  * for none: the file is then written empty, so the release never falls back to shared/.env).
  */
 export async function writeReleaseEnv(transport: Transport, layout: HostLayout, release: string, text: string | null): Promise<void> {
-  await runChecked(
-    transport,
-    { script: script(cmd(['mkdir', '-p', layout.envDir]), op('&&'), cmd(['chmod', '700', layout.envDir])) },
-    'preparing shared/env',
-  );
-  await transport.writeFileAtomic(layout.releaseEnvFile(release), text ?? emptyEnv, 0o600);
+  const write = releaseEnvWrite(layout, release, text);
+  await runChecked(transport, { script: write.script }, write.what, { input: write.input, timeoutMs: 30_000 });
+}
+
+/**
+ * writeReleaseEnv as a script and its stdin (the values never stand on a command line), for a
+ * command that does more (the upload's publishing): the private folder, then the file through a
+ * temporary one and a rename.
+ */
+export function releaseEnvWrite(
+  layout: HostLayout,
+  release: string,
+  text: string | null,
+): { readonly script: string; readonly input: string; readonly what: string } {
+  const path = layout.releaseEnvFile(release);
+  const write = writeFileAtomicCommand(path, `${path}.tmp-${randomBytes(6).toString('hex')}`, 0o600);
+  return {
+    script: script(cmd(['mkdir', '-p', layout.envDir]), op('&&'), cmd(['chmod', '700', layout.envDir]), op(`&& {\n${write.script}\n}`)),
+    input: text ?? emptyEnv,
+    what: `writing ${path}`,
+  };
 }
 
 const emptyEnv = "# Written by mcp-deploy: the server's environment (none configured). Mode 600; never inside a release.\n";

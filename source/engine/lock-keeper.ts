@@ -4,19 +4,24 @@ import { describeHolder, refreshLock, type HeldLock, type LockStatus } from '../
 import { heartbeatIntervalMs, type StaleOptions } from '../host/lock-status.js';
 import type { Transport } from '../remote/transport.js';
 import type { StepId } from '../run/step-ids.js';
+import { lockGuardedTransport } from './lock-guarded-transport.js';
 
 /**
  * Keeps a run's hold on the host lock honest. While the run lasts it refreshes the lock's
  * heartbeat, so others can tell a live holder from a dead one by more than a pid; and before
  * every step that changes the host (run/step-ids.ts hostChangingSteps) the step runner calls
- * `guard`, which checks on the host that the lock still carries this run's token.
+ * `guard`, and the step's first commands check on the host, just before they run, that the lock
+ * still carries this run's token.
  *
  * A lock can be lost: `unlock --force`, or `--force` on a holder judged stale. Its new holder
  * then owns the host, and this run must not touch it again: not to go on, and not to undo what
  * it did (switching nginx back or stopping "its" colour would hit the new holder's servers).
  */
 export type LockKeeper = {
-  /** Throws DeployError('locked') once the lock is no longer this run's; refreshes the heartbeat otherwise. */
+  /**
+   * Throws DeployError('locked') once the lock is known to be no longer this run's; otherwise
+   * arms the check that the step's first commands carry (they throw it when the lock is lost).
+   */
   guard(step: StepId): Promise<void>;
   /**
    * After a failure, before anything is undone: the lock-lost error when the lock is no longer
@@ -27,6 +32,11 @@ export type LockKeeper = {
   lost(): LockStatus | null;
   /** Ends the heartbeat. */
   stop(): void;
+  /**
+   * The transport the run's steps use: `guard` arms the check, and the step's first commands
+   * carry it to the host (lock-guarded-transport.ts), so it costs no round trip of its own.
+   */
+  readonly transport: Transport;
 };
 
 export function keepLock(
@@ -58,10 +68,28 @@ export function keepLock(
   }, heartbeatIntervalMs);
   timer.unref();
 
+  const stopped = (step: StepId, now: LockStatus) =>
+    lostError(options.target, now, `Stopped before the ${step} step: nothing more was changed or undone.`);
+  // The host-changing step whose lock check is still to be made.
+  let armed: StepId | null = null;
+  const guarded = lockGuardedTransport(transport, layout, held.token, options.stale, {
+    armed: () => armed,
+    knownLost: (step) => (lost === null ? null : stopped(step, lost)),
+    confirmed: (step) => {
+      if (armed === step) armed = null;
+    },
+    found: (step, now) => {
+      lost ??= now;
+      return stopped(step, lost);
+    },
+  });
+
   return {
+    transport: guarded,
     guard: async (step) => {
-      if (lost === null) await check(false);
-      if (lost !== null) throw lostError(options.target, lost, `Stopped before the ${step} step: nothing more was changed or undone.`);
+      if (lost !== null) throw stopped(step, lost);
+      // Checked by the first commands the step sends (see `transport`), before they run.
+      armed = step;
     },
     confirm: async () => {
       if (lost === null) await check(false).catch(() => {});

@@ -1,6 +1,9 @@
 import type { HostCommand } from '../config/schema.js';
 import type { Target } from '../config/load.js';
 import { DeployError, describeError } from '../errors.js';
+import { catFiles, splitCatOutput } from '../remote/file-commands.js';
+import { script } from '../remote/quote.js';
+import { writeTestReload } from './nginx-apply-command.js';
 import type { RemoteCommand, Transport } from '../remote/transport.js';
 import { renderHttpInclude } from './nginx-http-include.js';
 import { renderLocationInclude } from './nginx-location-include.js';
@@ -62,12 +65,26 @@ export type Includes = {
   readonly routing: Routing | null;
 };
 
-/** Both includes as they are on the host, read in parallel (one round trip). */
+/** Both includes as they are on the host, read by one command. */
 export async function readIncludes(transport: Transport, target: Target): Promise<Includes> {
-  const [http, location] = await Promise.all([
-    transport.readFile(target.nginx.upstreamFile),
-    transport.readFile(target.nginx.locationFile),
-  ]);
+  const paths = [target.nginx.upstreamFile, target.nginx.locationFile];
+  const result = await transport.run({ script: script(...catFiles(paths)) }, { timeoutMs: 30_000 });
+  if (result.code !== 0)
+    throw new DeployError(
+      'host-state',
+      `Could not read ${paths.join(' and ')} on ${transport.label} (exit ${result.code}): ${result.stderr.trim()}`,
+      {
+        hint: 'Check the permissions of the nginx includes: mcp-deploy doctor checks them.',
+      },
+    );
+  let files: Map<string, Buffer | null>;
+  try {
+    files = splitCatOutput(result.stdoutBytes, paths);
+  } catch (error) {
+    throw new DeployError('host-state', `Reading the nginx includes on ${transport.label}: ${(error as Error).message}.`);
+  }
+  const http = files.get(target.nginx.upstreamFile) ?? null;
+  const location = files.get(target.nginx.locationFile) ?? null;
   const text = http === null ? null : http.toString('utf8');
   return {
     http: text,
@@ -98,7 +115,7 @@ export async function applyRouting(
   log: (line: string) => void = () => {},
   /** The includes as just read, to save reading them again. */
   known?: Includes,
-): Promise<{ readonly before: Includes }> {
+): Promise<{ readonly before: Includes; readonly after: Includes }> {
   const before = known ?? (await readIncludes(transport, target));
   const http = renderHttpInclude(target, app, routing);
   const location = renderLocationInclude(target, app);
@@ -120,34 +137,48 @@ export async function applyRouting(
           : `The includes on the host may still route to the new colour: check ${target.nginx.upstreamFile} and mcp-deploy status.`,
     });
 
-  await transport.writeFileAtomic(target.nginx.upstreamFile, http);
-  if (location !== before.location) await transport.writeFileAtomic(target.nginx.locationFile, location);
-
-  const test = await transport.run(hostCommand(target.nginx.test), { timeoutMs }).catch((error: unknown) => error as Error);
-  if (test instanceof Error || test.code !== 0) {
+  // One command: the includes written, nginx.test, and when it passed, the reload (nginx-apply-command.ts).
+  const files = [
+    { path: target.nginx.upstreamFile, text: http, mode: 0o644 },
+    ...(location !== before.location ? [{ path: target.nginx.locationFile, text: location, mode: 0o644 }] : []),
+  ];
+  const applied = await writeTestReload(transport, files, hostCommand(target.nginx.test), hostCommand(target.nginx.reload), timeoutMs);
+  if (applied.stage === 'write') {
+    throw failed(
+      `Could not write the nginx includes on ${transport.label}: ${applied.detail}`,
+      'Check the free space and the permissions of the include files: mcp-deploy doctor checks them.',
+      await putBack(),
+    );
+  }
+  if (applied.stage === 'test') {
+    const test = applied.test;
     const why =
-      test instanceof Error ? `nginx.test did not finish: ${describeError(test)}` : `nginx.test exited ${test.code}: ${lastLines(test)}`;
+      test.kind === 'error'
+        ? `nginx.test did not finish: ${describeError(test.error)}`
+        : `nginx.test exited ${test.code}: ${lastLines(test)}`;
     throw failed(
       `nginx refused the new upstream includes (${why})`,
       'The previous includes were restored. Check that the upstream include is inside http {}, the location include inside a location, and that nginx.test is the right command.',
       await putBack(),
     );
   }
-  log(lastLines(test) || 'nginx config test passed');
-  const reload = await transport.run(hostCommand(target.nginx.reload), { timeoutMs }).catch((error: unknown) => error as Error);
-  if (reload instanceof Error || reload.code !== 0) {
+  log(lastLines(applied.test) || 'nginx config test passed');
+  const reload = applied.reload;
+  if (reload.kind === 'error' || reload.code !== 0) {
     const unrestored = await putBack();
     // A reload that timed out may have happened after all: reload again, so nginx runs what the files say.
     if (unrestored === null) await transport.run(hostCommand(target.nginx.reload), { timeoutMs }).catch(() => {});
     throw failed(
-      reload instanceof Error
-        ? `nginx reload did not finish: ${describeError(reload)}`
+      reload.kind === 'error'
+        ? `nginx reload did not finish: ${describeError(reload.error)}`
         : `nginx reload failed (exit ${reload.code}): ${lastLines(reload)}`,
-      reloadHint(reload instanceof Error ? '' : reload.stderr),
+      reloadHint(reload.kind === 'error' ? '' : reload.stderr),
       unrestored,
     );
   }
-  return { before };
+  // What the host holds now, as written and accepted: a later change in the same run (under the
+  // same lock) need not read it again.
+  return { before, after: { http, location, port: upstreamPort(http, target.nginx.upstream), routing } };
 }
 
 async function restore(transport: Transport, path: string, text: string | null): Promise<void> {

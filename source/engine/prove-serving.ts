@@ -24,6 +24,11 @@ export async function proveServing(
   previous: string | null,
   progress: CutoverProgress,
   signal: AbortSignal,
+  /**
+   * The checks that must reach the new colour (verify's health checks through the public URL):
+   * run once nginx's old workers have stopped accepting, alongside the look that goes by then.
+   */
+  settledCheck: (signal: AbortSignal) => Promise<void> = async () => {},
 ): Promise<string> {
   const { config, target } = session.context;
   const distinct = { colour: expected.colour, release: previous === expected.release ? null : expected.release };
@@ -33,9 +38,14 @@ export async function proveServing(
   // busy host), and would send the health checks that follow to the old colour: one look at the
   // new colour is not enough. Look again once that moment is over, and go by that look.
   const settled = (progress.switchedAt ?? 0) + reloadSettleMs - performance.now();
-  if (proof.by !== 'nothing' && settled > 0) {
-    await sleep(settled);
-    proof = await waitForServing(target.publicUrl, config.health, distinct, look);
+  if (proof.by !== 'nothing') {
+    if (settled > 0) await sleep(settled);
+    proof = await alongside(
+      (checks) =>
+        settled > 0 ? waitForServing(target.publicUrl, config.health, distinct, { ...look, signal: checks }) : Promise.resolve(proof),
+      settledCheck,
+      signal,
+    );
   }
   progress.pinned = proof.by === 'colour';
   if (proof.by === 'colour') return `${expected.colour} answers through nginx (${colourHeader}); sessions are pinned`;
@@ -56,7 +66,39 @@ export async function proveServing(
   }
   // nginx's old workers may still answer for a moment, and nothing tells them apart: wait that out.
   await sleep(reloadSettleMs);
+  await settledCheck(signal);
   return 'nginx reads the include (the answers name neither colour nor release); sessions are not pinned';
+}
+
+/**
+ * Runs `first` and `second` at once (each over its own connections: no round trip waits for the
+ * other) and returns what `first` found; the first failure stops the other and is thrown.
+ */
+async function alongside<T>(
+  first: (signal: AbortSignal) => Promise<T>,
+  second: (signal: AbortSignal) => Promise<void>,
+  signal: AbortSignal,
+): Promise<T> {
+  const stop = new AbortController();
+  const both = AbortSignal.any([signal, stop.signal]);
+  const stopOnFailure = <R>(running: Promise<R>) =>
+    running.catch((error: unknown) => {
+      stop.abort();
+      throw error;
+    });
+  const results = await Promise.allSettled([stopOnFailure(first(both)), stopOnFailure(second(both))]);
+  // The failure that came first is the cause; the other one's is only the stop it was given.
+  const failed = results.find(
+    (result): result is PromiseRejectedResult => result.status === 'rejected' && !isStopped(result.reason, stop.signal),
+  );
+  if (failed !== undefined) throw failed.reason;
+  const rejected = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+  if (rejected !== undefined) throw rejected.reason;
+  return (results[0] as PromiseFulfilledResult<T>).value;
+}
+
+function isStopped(error: unknown, stopped: AbortSignal): boolean {
+  return stopped.aborted && (error === stopped.reason || (error instanceof Error && error.name === 'AbortError'));
 }
 
 function sleep(ms: number): Promise<void> {

@@ -2,8 +2,8 @@ import { edgeHeaders } from './keys-host.js';
 import { DeployError } from '../errors.js';
 import type { StepContext } from '../run/step.js';
 import type { Colour } from './colours.js';
-import { drainPort } from './drain.js';
-import { applyRouting } from './nginx.js';
+import { drainPort, reloadSettleMs } from './drain.js';
+import { applyRouting, type Includes } from './nginx.js';
 import { retired, type Routing } from './nginx-routing.js';
 import { observeServing } from './served-by.js';
 import type { Session } from './session.js';
@@ -19,6 +19,8 @@ export type RetireRequest = {
   readonly release: string | null;
   /** The routing nginx has now; the colour's tag is taken out of it first. */
   readonly routing: Routing | null;
+  /** The includes as this run last wrote them, when it did (the switch): not read again. */
+  readonly includes?: Includes | null;
   readonly step: StepContext;
   /**
    * How long requests already on nginx's old workers get: `full` drainSeconds and then until the
@@ -28,7 +30,13 @@ export type RetireRequest = {
   readonly drain: 'full' | 'short' | 'none';
 };
 
-export type Retirement = { readonly open: number; readonly killed: boolean; readonly routing: Routing | null };
+export type Retirement = {
+  readonly open: number;
+  readonly killed: boolean;
+  readonly routing: Routing | null;
+  /** The includes as written by the retirement (or as they were given, when it wrote none). */
+  readonly includes: Includes | null;
+};
 
 /**
  * Retires a colour that no longer takes new traffic and stops it: nginx stops routing its
@@ -41,28 +49,35 @@ export async function retireAndStop(session: Session, request: RetireRequest): P
   const { config, target } = context;
   const { colour, port, step } = request;
   let routing = request.routing;
+  let includes = request.includes ?? null;
   if (routing !== null && routing.active !== colour && routing.tags[colour] !== null) {
     const next = retired(routing, colour);
-    await applyRouting(transport, target, config.app, next, step.log).catch((error: unknown) => {
+    const applied = await applyRouting(transport, target, config.app, next, step.log, includes ?? undefined).catch((error: unknown) => {
       throw new DeployError('deploy', `Could not retire ${colour}: ${error instanceof Error ? error.message : String(error)}`, {
         hint: `${colour} keeps running and serving its sessions; the next deploy or rollback retires it.`,
       });
     });
     routing = next;
+    includes = applied.after;
     step.log(`nginx answers ${colour}'s sessions with 404 from now on`);
   }
   const minimumMs = config.drainSeconds * 1000;
-  const open =
+  // The includes say the colour is out of use; the public URL says whether nginx agrees (found
+  // with a site that did not read the includes: the drain stopped the colour nginx still used).
+  // Asked once the drain's minimum wait is over (nginx's old workers no longer accept), alongside
+  // the drain's first count of connections rather than after it.
+  const [open, seen] = await Promise.all([
     request.drain === 'none'
       ? 0
-      : await drainPort(transport, port, {
+      : drainPort(transport, port, {
           minimumMs,
           maximumMs: request.drain === 'short' ? minimumMs : minimumMs + maxExtraDrainMs,
           log: step.log,
-        });
-  // The includes say the colour is out of use; the public URL says whether nginx agrees (found
-  // with a site that did not read the includes: the drain stopped the colour nginx still used).
-  const seen = await observeServing(target.publicUrl, config.health, { headers: await edgeHeaders(transport, target) }).catch(() => null);
+        }),
+    sleep(request.drain === 'none' ? 0 : Math.max(minimumMs, reloadSettleMs)).then(async () =>
+      observeServing(target.publicUrl, config.health, { headers: await edgeHeaders(transport, target) }).catch(() => null),
+    ),
+  ]);
   const stillServes =
     seen !== null && (seen.colour === colour || (seen.colour === null && request.release !== null && seen.release === request.release));
   if (stillServes) {
@@ -75,5 +90,9 @@ export async function retireAndStop(session: Session, request: RetireRequest): P
     );
   }
   const stopped = await supervisor.stop(colour, { graceMs: stopGraceMs });
-  return { open, killed: stopped.killed, routing };
+  return { open, killed: stopped.killed, routing, includes };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }

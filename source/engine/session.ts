@@ -1,16 +1,24 @@
-import { DeployError, describeError, isDeployError } from '../errors.js';
-import { appendAudit } from '../host/audit.js';
+import { DeployError, isDeployError } from '../errors.js';
+import { appendAuditAndUnlock } from '../host/run-end.js';
 import type { AuditRecord } from '../run/audit-record.js';
-import { hostNow } from '../host/host-clock.js';
+import { hostNow, hostTimeFromEpoch, type HostTime } from '../host/host-clock.js';
 import { hostLayout, type HostLayout } from '../host/layout.js';
-import { acquireLock, breakLockOnRecord, readLock, releaseLock, type HeldLock, type LockOperation } from '../host/lock.js';
+import {
+  acquireLockAndRead,
+  breakLockOnRecord,
+  readLock,
+  releaseLock,
+  type HeldLock,
+  type LockedReads,
+  type LockOperation,
+} from '../host/lock.js';
 import { localMachine } from '../host/lock-status.js';
 import { keepLock, type LockKeeper } from './lock-keeper.js';
-import { readState, type HostState } from '../host/state.js';
+import { parseState, type HostState } from '../host/state.js';
 import type { Transport } from '../remote/transport.js';
 import { colourOfPort, portOf, type Colour } from './colours.js';
 import type { EngineContext } from './context.js';
-import { readUpstream } from './nginx.js';
+import { upstreamPort } from './nginx.js';
 import { runStep } from '../run/step.js';
 import { createSupervisor } from './supervisor/create-supervisor.js';
 import type { Supervisor } from './supervisor/supervisor.js';
@@ -28,6 +36,10 @@ export type Session = {
   readonly supervisor: Supervisor;
   readonly state: HostState | null;
   readonly active: ActiveSide;
+  /** The host's clock when this run took the lock: a deploy's release id carries it. */
+  readonly lockedAt: HostTime;
+  /** Release ids that start with `lockedAt`'s stamp already (a deploy only; empty otherwise). */
+  readonly sameSecondReleases: ReadonlySet<string>;
   readonly servingDescription: string | null;
   /** The run's context, with the lock guard that every host-changing step passes first. */
   readonly context: EngineContext;
@@ -53,6 +65,8 @@ export async function openSession(
   const layout = hostLayout(target.path);
   let transport: Transport | null = null;
   let lock: HeldLock | null = null;
+  // The host's clock when the lock was taken.
+  let lockedAt: HostTime | null = null;
   const machine = localMachine();
   const stale = { staleMinutes: target.lockStaleMinutes, localHostName: context.localHost, machine };
   const warn = (message: string) => bus.emit({ kind: 'notice', level: 'warn', message });
@@ -69,8 +83,11 @@ export async function openSession(
       createRoot: true,
       staleMinutes: target.lockStaleMinutes,
     };
+    // state.json and nginx's upstream include are read in the command that takes the lock.
+    const reads = { files: [layout.stateFile, target.nginx.upstreamFile], sameSecondReleases: options.operation === 'deploy' };
+    let locked: LockedReads;
     try {
-      lock = await acquireLock(transport, layout, request);
+      locked = await acquireLockAndRead(transport, layout, request, reads);
     } catch (error) {
       if (!(isDeployError(error) && error.kind === 'locked' && options.force)) throw error;
       const status = await readLock(transport, layout, stale);
@@ -86,19 +103,21 @@ export async function openSession(
         target: target.name,
       });
       if (broken !== null) warn(`--force broke the lock of ${broken}. Recorded in audit.log.`);
-      lock = await acquireLock(transport, layout, request);
+      locked = await acquireLockAndRead(transport, layout, request, reads);
     }
-    const state = await readState(transport, layout);
-    const upstream = await readUpstream(transport, target);
+    lock = locked.lock;
+    lockedAt = hostTimeFromEpoch(locked.lock.info.startedAt);
+    const state = parseState(locked.files.get(layout.stateFile) ?? null, transport, layout);
+    const upstream = locked.files.get(target.nginx.upstreamFile) ?? null;
     const active = await activeSide(
       state,
-      colourOfPort(target, upstream.port),
+      colourOfPort(target, upstreamPort(upstream === null ? null : upstream.toString('utf8'), target.nginx.upstream)),
       target,
       createSupervisor(target, transport, layout, config.app),
       warn,
     );
     step.detail(`${transport.label}; ${active ? `${active.release} serves on ${active.colour} (${active.port})` : 'nothing deployed yet'}`);
-    return { state, active };
+    return { state, active, sameSecondReleases: locked.sameSecondReleases };
   }).catch(async (error: unknown) => {
     if (transport !== null) {
       // The lock may already be ours (an unreadable state.json fails after it was taken): give it
@@ -109,17 +128,24 @@ export async function openSession(
     }
     throw error;
   });
-  if (transport === null || lock === null || opened === undefined) throw new Error('connect step ended without a connection');
+  if (transport === null || lock === null || lockedAt === null || opened === undefined)
+    throw new Error('connect step ended without a connection');
+  const clockAtLock: HostTime = lockedAt;
   const held: HeldLock = lock;
   const connection: Transport = transport;
   const active = opened.active;
   const keeper: LockKeeper = keepLock(connection, layout, held, { target: target.name, stale, warn });
+  // The steps' transport carries the lock check of each host-changing step; the audit and the
+  // unlock at the end go straight through (they run whoever holds the lock by then).
+  const steps = keeper.transport;
   return {
-    transport: connection,
+    transport: steps,
     layout,
-    supervisor: createSupervisor(target, connection, layout, config.app, warn),
+    supervisor: createSupervisor(target, steps, layout, config.app, warn),
     state: opened.state,
     active,
+    lockedAt: clockAtLock,
+    sameSecondReleases: opened.sameSecondReleases,
     servingDescription: active ? `release ${active.release} on ${active.colour} (port ${active.port})` : null,
     context: { ...context, guard: keeper.guard },
     lockLost: () => keeper.confirm(),
@@ -131,22 +157,26 @@ export async function openSession(
         'Write the audit log and unlock',
         async (step) => {
           const problems: string[] = [];
-          const audited: AuditRecord = {
-            at: await hostIso(connection),
-            operator: context.operator,
-            localHost: context.localHost,
-            target: target.name,
-            operation: options.operation,
-            ...record,
-            // A copy: the caller's list grows with this very step after the record is written.
-            steps: [...record.steps],
-          };
-          await appendAudit(connection, layout, audited).catch((error: unknown) => problems.push(`audit log: ${describeError(error)}`));
-          bus.emit({ kind: 'audit', record: audited });
-          const outcome = await releaseLock(connection, layout, held.token).catch((error: unknown) => {
-            problems.push(`unlock: ${describeError(error)}`);
-            return 'failed';
-          });
+          // The record (with the host's time) and the unlock in one command.
+          const end = await appendAuditAndUnlock(
+            connection,
+            layout,
+            held.token,
+            {
+              operator: context.operator,
+              localHost: context.localHost,
+              target: target.name,
+              operation: options.operation,
+              ...record,
+              // A copy: the caller's list grows with this very step after the record is written.
+              steps: [...record.steps],
+            },
+            new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+          );
+          if (end.auditProblem !== null) problems.push(`audit log: ${end.auditProblem}`);
+          bus.emit({ kind: 'audit', record: end.record });
+          const outcome = typeof end.unlock === 'string' ? end.unlock : 'failed';
+          if (typeof end.unlock !== 'string') problems.push(`unlock: ${end.unlock.problem}`);
           // Known lost: already reported, and the run stopped for it; leaving the new holder's lock is right.
           if (outcome === 'not-ours' && keeper.lost() === null)
             problems.push('the lock was taken over by someone else (it was broken with --force); left it alone');

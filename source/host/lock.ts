@@ -1,11 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { DeployError } from '../errors.js';
-import { arg, op, script, type ScriptPart } from '../remote/quote.js';
+import { catFiles, unreadableFileCode } from '../remote/file-commands.js';
+import { arg, op, script } from '../remote/quote.js';
 import type { Transport } from '../remote/transport.js';
 import { appendAudit } from './audit.js';
 import { hostNow, mtimeShellFunction } from './host-clock.js';
 import type { HostLayout } from './layout.js';
 import { describeHolder, heldReport, lockedError, parseHeldReport, type LockInfo, type LockStatus } from './lock-status.js';
+import { type Acquired, parseAcquired, releaseLockScript, stillOurs } from './lock-scripts.js';
+
+export { lockCheckFailure, lockCheckMarker, releaseLockScript, withLockCheck } from './lock-scripts.js';
 
 /**
  * The deploy lock: a directory made with `mkdir`, which is atomic on every POSIX file system, so
@@ -65,6 +69,37 @@ const noRootExit = 3;
  * mark stale.
  */
 export async function acquireLock(transport: Transport, layout: HostLayout, request: LockRequest): Promise<HeldLock> {
+  return (await acquireLockAndRead(transport, layout, request)).lock;
+}
+
+/** What the holder reads in the same command that takes the lock (see acquireLockAndRead). */
+export type LockReads = {
+  /** Files read once the lock is ours. */
+  readonly files?: readonly string[];
+  /** List the releases whose id starts with the lock's time stamp (a deploy's id must be new). */
+  readonly sameSecondReleases?: boolean;
+};
+
+export type LockedReads = {
+  readonly lock: HeldLock;
+  /** Each file asked for: its bytes, or null when it does not exist. */
+  readonly files: ReadonlyMap<string, Buffer | null>;
+  /** The ids in releases/ that start with the host's time stamp at the lock (`YYYYMMDDTHHMMSSZ`). */
+  readonly sameSecondReleases: ReadonlySet<string>;
+};
+
+/**
+ * acquireLock, and in the same command, once the lock is ours, what a run reads first (state.json,
+ * where nginx sends traffic, the release ids already taken in the lock's second): one round trip
+ * where each read would cost another. Read after the lock is taken, so no other run can be
+ * changing them.
+ */
+export async function acquireLockAndRead(
+  transport: Transport,
+  layout: HostLayout,
+  request: LockRequest,
+  reads: LockReads = {},
+): Promise<LockedReads> {
   const token = randomBytes(12).toString('hex');
   const body = {
     operator: request.operator,
@@ -86,7 +121,7 @@ export async function acquireLock(transport: Transport, layout: HostLayout, requ
     op('if err=$(mkdir --'),
     arg(layout.lockDir),
     op('2>&1); then'),
-    op(`set -- $(date -u '+%s %Y-%m-%dT%H:%M:%SZ');`),
+    op(`set -- $(date -u '+%s %Y-%m-%dT%H:%M:%SZ %Y%m%dT%H%M%SZ');`),
     op(': >'),
     arg(layout.lockHeartbeat),
     op('&& if [ -n "$2" ] && { printf \'{"startedAt":%s,"startedAtIso":"%s",\' "$1" "$2" && tail -c +2; } >'),
@@ -94,7 +129,20 @@ export async function acquireLock(transport: Transport, layout: HostLayout, requ
     op('&& mv -f --'),
     arg(temporary),
     arg(layout.lockInfo),
-    op(`; then printf 'acquired %s %s\\n' "$1" "$2"; exit 0; fi;`),
+    op(`; then printf 'acquired %s %s\\n' "$1" "$2";`),
+    ...(reads.sameSecondReleases
+      ? [
+          // A function, so that the releases folder and the stamp are one word each in the glob.
+          op(
+            `mcpd_taken() { for mcpd_entry in "$1"/"$2"*; do case \${mcpd_entry##*/} in *[!A-Za-z0-9._-]*) continue ;; esac; if test -e "$mcpd_entry" || test -L "$mcpd_entry"; then printf 'taken %s\\n' "\${mcpd_entry##*/}"; fi; done; }; mcpd_taken`,
+          ),
+          arg(layout.releasesDir),
+          op('"$3";'),
+        ]
+      : []),
+    op(`printf 'files\\n';`),
+    ...catFiles(reads.files ?? []),
+    op('exit 0; fi;'),
     // Could not record who holds it: an anonymous lock is worse than none.
     op('rm -rf --'),
     arg(layout.lockDir),
@@ -112,11 +160,35 @@ export async function acquireLock(transport: Transport, layout: HostLayout, requ
         hint: 'Check the target "path", or deploy once to create it.',
       });
     }
-    if (result.code === 0) {
-      const [word, epoch, iso] = result.stdout.trim().split(/\s+/);
-      if (word === 'acquired' && epoch !== undefined && iso !== undefined) {
-        return { token, info: { ...body, startedAt: Number(epoch), startedAtIso: iso } };
+    if (result.code === unreadableFileCode) {
+      // The lock is ours, but what it was taken to read is not readable: give it back.
+      await releaseLock(transport, layout, token).catch(() => {});
+      throw new DeployError(
+        'host-state',
+        `Could not read ${(reads.files ?? []).join(', ')} on ${transport.label}: ${result.stderr.trim()}`,
+        {
+          hint: 'Check the permissions under the deploy root and of the nginx includes: mcp-deploy doctor checks them.',
+        },
+      );
+    }
+    if (result.code === 0 && result.stdout.startsWith('acquired ')) {
+      let acquired: Acquired;
+      try {
+        acquired = parseAcquired(result.stdoutBytes, reads.files ?? []);
+      } catch (error) {
+        await releaseLock(transport, layout, token).catch(() => {});
+        throw new DeployError(
+          'host-state',
+          `Taking the lock on ${transport.label} printed an answer we cannot read: ${(error as Error).message}.`,
+        );
       }
+      return {
+        lock: { token, info: { ...body, startedAt: acquired.epoch, startedAtIso: acquired.iso } },
+        files: acquired.files,
+        sameSecondReleases: acquired.taken,
+      };
+    }
+    if (result.code === 0) {
       const status = parseHeldReport(result.stdout, {
         staleMinutes: request.staleMinutes,
         localHostName: request.localHost,
@@ -135,12 +207,6 @@ export async function acquireLock(transport: Transport, layout: HostLayout, requ
       );
     }
   }
-}
-
-/** Shell: succeeds when the lock's info.json still carries `token`. */
-function stillOurs(layout: HostLayout, token: string): ScriptPart[] {
-  if (!/^[0-9a-f]{8,64}$/.test(token)) throw new Error(`not a lock token: ${JSON.stringify(token)}`);
-  return [op('grep -F -q -e'), arg(`"token":"${token}"`), op('--'), arg(layout.lockInfo), op('2>/dev/null')];
 }
 
 export type LockCheck = { readonly ours: true } | { readonly ours: false; readonly now: LockStatus };
@@ -185,26 +251,16 @@ export type ReleaseOutcome = 'released' | 'not-held' | 'not-ours';
  * the removal run in one command; the window between them is a few milliseconds on the host.
  */
 export async function releaseLock(transport: Transport, layout: HostLayout, expectedToken: string): Promise<ReleaseOutcome> {
-  const text = script(
-    op('[ -d'),
-    arg(layout.lockDir),
-    op("] || { printf 'not-held\\n'; exit 0; };"),
-    op('if'),
-    ...stillOurs(layout, expectedToken),
-    op('; then rm -rf --'),
-    arg(layout.lockDir),
-    op("&& printf 'released\\n'; else printf 'not-ours\\n'; fi"),
-  );
-  const result = await transport.run({ script: text }, { timeoutMs: 30_000 });
-  const outcome = result.stdout.trim();
-  if (result.code !== 0 || (outcome !== 'released' && outcome !== 'not-held' && outcome !== 'not-ours')) {
-    throw new DeployError(
-      'host-state',
-      `Could not release the lock on ${transport.label}: ${result.stderr.trim() || `exit ${result.code}`}.`,
-      {
-        hint: `Remove ${layout.lockDir} by hand once no deploy is running, or run: mcp-deploy unlock --force`,
-      },
-    );
+  const result = await transport.run({ script: script(...releaseLockScript(layout, expectedToken)) }, { timeoutMs: 30_000 });
+  return releaseOutcome(transport, layout, result.code, result.stdout.trim(), result.stderr);
+}
+
+/** The outcome releaseLockScript printed (its last line, `outcome`), or the error when it did not run through. */
+export function releaseOutcome(transport: Transport, layout: HostLayout, code: number, outcome: string, stderr: string): ReleaseOutcome {
+  if (code !== 0 || (outcome !== 'released' && outcome !== 'not-held' && outcome !== 'not-ours')) {
+    throw new DeployError('host-state', `Could not release the lock on ${transport.label}: ${stderr.trim() || `exit ${code}`}.`, {
+      hint: `Remove ${layout.lockDir} by hand once no deploy is running, or run: mcp-deploy unlock --force`,
+    });
   }
   return outcome;
 }

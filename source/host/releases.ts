@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { type Contract, parseContract, stableJson } from '../contract/contract.js';
 import { DeployError } from '../errors.js';
+import { writeFileAtomicCommand } from '../remote/file-commands.js';
 import { arg, op, script } from '../remote/quote.js';
 import type { Transport } from '../remote/transport.js';
 import { hostTimeFromEpoch, parseEpoch } from './host-clock.js';
@@ -250,8 +251,25 @@ export async function readReleaseContract(transport: Transport, layout: HostLayo
  * theirs and are read from it.
  */
 export async function recordContract(transport: Transport, layout: HostLayout, id: string, contract: Contract): Promise<void> {
-  await prepareMetaDir(transport, layout, id);
-  await transport.writeFileAtomic(layout.contractJson(id), stableJson(contract), 0o644);
+  assertSafeReleaseId(id);
+  const path = layout.contractJson(id);
+  // One command: the checks of prepareMetaDir, then the file through a temporary one and a rename.
+  const write = writeFileAtomicCommand(path, `${path}.tmp-${randomBytes(6).toString('hex')}`, 0o644);
+  const text = script(
+    op('[ -d'),
+    arg(layout.releaseDir(id)),
+    op('] || exit 3; mkdir -p --'),
+    arg(layout.metaDir(id)),
+    op(`|| exit 4; {\n${write.script}\n}`),
+  );
+  const result = await transport.run({ script: text }, { input: stableJson(contract), timeoutMs: 30_000 });
+  if (result.code === 3)
+    throw new DeployError('host-state', `Release ${id} does not exist on ${transport.label} (${layout.releaseDir(id)}).`);
+  if (result.code !== 0)
+    throw new DeployError(
+      'host-state',
+      `Could not write ${result.code === 4 ? `to ${layout.metaDir(id)}` : path} on ${transport.label}: ${result.stderr.trim() || `exit ${result.code}`}.`,
+    );
 }
 
 /**

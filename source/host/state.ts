@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { DeployError } from '../errors.js';
 import { arg, op, script } from '../remote/quote.js';
-import type { Transport } from '../remote/transport.js';
+import type { RunResult, Transport } from '../remote/transport.js';
 import { assertSafeReleaseId, colours, isSafeReleaseId, type HostLayout } from './layout.js';
 
 /**
@@ -32,7 +32,11 @@ export type HostState = z.output<typeof hostStateSchema>;
 
 /** The state, or null when the host has none yet (nothing was ever deployed). */
 export async function readState(transport: Transport, layout: HostLayout): Promise<HostState | null> {
-  const bytes = await transport.readFile(layout.stateFile);
+  return parseState(await transport.readFile(layout.stateFile), transport, layout);
+}
+
+/** state.json's bytes as read (null: there is none) checked and parsed; throws when not valid. */
+export function parseState(bytes: Buffer | null, transport: Transport, layout: HostLayout): HostState | null {
   if (bytes === null) return null;
   let raw: unknown;
   try {
@@ -51,10 +55,70 @@ export async function readState(transport: Transport, layout: HostLayout): Promi
   return parsed.data;
 }
 
-export async function writeState(transport: Transport, layout: HostLayout, state: HostState): Promise<void> {
+/** Stands for the host's time in the text of a state until the host writes it in (recordActive). */
+const hostTimeMark = 'mcp-deploy-host-time';
+
+/**
+ * A cutover's record, in one command: `current` is pointed at the release (as switchCurrent
+ * does), then state.json is written through a temporary file and a rename, with `updatedAt` the
+ * host's clock at that moment. Returns the state written. A failure to switch `current` leaves
+ * state.json as it was.
+ */
+export async function recordActive(transport: Transport, layout: HostLayout, state: Omit<HostState, 'updatedAt'>): Promise<HostState> {
+  const release = state.active?.release;
+  if (release === undefined) throw new Error('recordActive needs an active release');
+  assertSafeReleaseId(release);
   // Checked on the way out too: writing a state we could not read back would wedge every later run.
-  const checked = hostStateSchema.parse(state);
-  await transport.writeFileAtomic(layout.stateFile, `${JSON.stringify(checked, null, 2)}\n`, 0o644);
+  const text = `${JSON.stringify(hostStateSchema.parse({ ...state, updatedAt: hostTimeMark }), null, 2)}\n`;
+  const at = text.lastIndexOf(`"${hostTimeMark}"`);
+  const suffix = randomBytes(6).toString('hex');
+  const link = `${layout.root}/.current.tmp-${suffix}`;
+  const temporary = `${layout.stateFile}.tmp-${suffix}`;
+  const command = script(
+    op('umask 077; [ -d'),
+    arg(layout.releaseDir(release)),
+    op('] || exit 3; ln -sfn --'),
+    arg(`releases/${release}`),
+    arg(link),
+    op('&& mv -T --'),
+    arg(link),
+    arg(layout.current),
+    op('|| { rm -f --'),
+    arg(link),
+    op(
+      `; exit 4; }; mcpd_at=$(date -u '+%Y-%m-%dT%H:%M:%SZ'); case $mcpd_at in ????-??-??T??:??:??Z) ;; *) echo "date printed: $mcpd_at" >&2; exit 5 ;; esac; { printf '%s'`,
+    ),
+    arg(text.slice(0, at)),
+    op(`&& printf '"%s"' "$mcpd_at" && printf '%s'`),
+    arg(text.slice(at + hostTimeMark.length + 2)),
+    op('; } >'),
+    arg(temporary),
+    op('&& chmod 644 --'),
+    arg(temporary),
+    op('&& mv -f --'),
+    arg(temporary),
+    arg(layout.stateFile),
+    op('|| { rm -f --'),
+    arg(temporary),
+    op(`; exit 5; }; printf '%s\\n' "$mcpd_at"`),
+  );
+  const result = await transport.run({ script: command }, { timeoutMs: 30_000 });
+  if (result.code === 3) {
+    throw new DeployError(
+      'host-state',
+      `Cannot point current at ${release}: ${layout.releaseDir(release)} does not exist on ${transport.label}.`,
+    );
+  }
+  if (result.code === 4) throw currentNotSwitched(transport, layout, release, result);
+  if (result.code !== 0)
+    throw new DeployError(
+      'host-state',
+      `Could not write ${layout.stateFile} on ${transport.label} (exit ${result.code}): ${result.stderr.trim()}`,
+      {
+        hint: 'Check the free space and the permissions under the deploy root: mcp-deploy doctor checks both.',
+      },
+    );
+  return { ...state, updatedAt: result.stdout.trim() };
 }
 
 /**
@@ -82,15 +146,17 @@ export async function switchCurrent(transport: Transport, layout: HostLayout, id
   if (result.code === 3) {
     throw new DeployError('host-state', `Cannot point current at ${id}: ${layout.releaseDir(id)} does not exist on ${transport.label}.`);
   }
-  if (result.code !== 0) {
-    throw new DeployError(
-      'host-state',
-      `Could not switch ${layout.current} to ${id} on ${transport.label}: ${result.stderr.trim() || `exit ${result.code}`}.`,
-      {
-        hint: 'The previous link was left in place (docs/host-layout.md explains how to check and fix it).',
-      },
-    );
-  }
+  if (result.code !== 0) throw currentNotSwitched(transport, layout, id, result);
+}
+
+function currentNotSwitched(transport: Transport, layout: HostLayout, id: string, result: RunResult): DeployError {
+  return new DeployError(
+    'host-state',
+    `Could not switch ${layout.current} to ${id} on ${transport.label}: ${result.stderr.trim() || `exit ${result.code}`}.`,
+    {
+      hint: 'The previous link was left in place (docs/host-layout.md explains how to check and fix it).',
+    },
+  );
 }
 
 /**

@@ -14,7 +14,7 @@ import { heartbeatStaleSeconds, localMachine } from '../../source/host/lock-stat
 import { planPrune, prune, readPruneCandidates } from '../../source/host/prune.js';
 import { listReleases, markFailed, readReleaseContract, recordContract } from '../../source/host/releases.js';
 import { contractFormat, type Contract } from '../../source/contract/contract.js';
-import { readCurrent, readState, switchCurrent, writeState, type HostState } from '../../source/host/state.js';
+import { readCurrent, readState, recordActive, switchCurrent, type HostState } from '../../source/host/state.js';
 import { LocalTransport } from '../../source/remote/local-transport.js';
 
 const transport = new LocalTransport();
@@ -290,11 +290,32 @@ describe('state', () => {
     updatedAt: '2026-11-24T10:16:00Z',
   };
 
-  it('is null when absent, and reads back what was written', async () => {
+  it('is null when absent; recorded with current in one command, it reads back with the host clock as its time', async () => {
     expect(await readState(transport, layout)).toBeNull();
-    await writeState(transport, layout, state);
-    expect(await readState(transport, layout)).toEqual(state);
+    await makeRelease(state.active!.release);
+    const { updatedAt: _, ...recorded } = state;
+    const before = Math.floor(Date.now() / 1000);
+    const written = await recordActive(transport, layout, recorded);
+    const read = await readState(transport, layout);
+    expect(read).toEqual(written);
+    expect(read).toMatchObject(recorded);
+    const at = Date.parse(read!.updatedAt) / 1000;
+    expect(at).toBeGreaterThanOrEqual(before);
+    expect(at).toBeLessThanOrEqual(Math.ceil(Date.now() / 1000));
+    expect(await readlink(layout.current)).toBe(`releases/${state.active!.release}`);
+    expect((await readFile(layout.stateFile, 'utf8')).endsWith('\n}\n')).toBe(true);
     expect((await readdir(root)).filter((name) => name.includes('.tmp'))).toEqual([]);
+  });
+
+  it('a record for a release that does not exist changes neither current nor state.json', async () => {
+    await makeRelease('r1');
+    await switchCurrent(transport, layout, 'r1');
+    await writeFile(layout.stateFile, JSON.stringify(state));
+    const error = await caught(recordActive(transport, layout, { ...state, active: { ...state.active!, release: 'r9' } }));
+    expect(error.kind).toBe('host-state');
+    expect(error.message).toContain('Cannot point current at r9');
+    expect(await readlink(layout.current)).toBe('releases/r1');
+    expect(await readFile(layout.stateFile, 'utf8')).toBe(JSON.stringify(state));
   });
 
   it.each([
@@ -313,8 +334,10 @@ describe('state', () => {
   });
 
   it('refuses to write a state it could not read back', async () => {
-    await expect(writeState(transport, layout, { ...state, app: '' })).rejects.toThrow();
+    await makeRelease(state.active!.release);
+    await expect(recordActive(transport, layout, { ...state, app: '' })).rejects.toThrow();
     expect(existsSync(layout.stateFile)).toBe(false);
+    expect(existsSync(layout.current)).toBe(false);
   });
 });
 

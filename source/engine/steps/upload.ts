@@ -89,6 +89,11 @@ export async function uploadRelease(options: {
   readonly verifyAll?: boolean;
   /** Only the bench sets this, to compare the choices. */
   readonly compression?: Compression;
+  /**
+   * Runs in the command that publishes the release, once it is published (the release's own
+   * environment file, say), with `input` on its stdin: no command of its own.
+   */
+  readonly afterPublish?: { readonly script: string; readonly input: string; readonly what: string };
 }): Promise<UploadResult> {
   const { transport, layout, release, base, local, step } = options;
   const partial = layout.partialDir(release);
@@ -210,7 +215,15 @@ export async function uploadRelease(options: {
         },
       );
     }
-    await runChecked(transport, ['mv', '-T', '--', partial, final], 'publishing the release folder');
+    const after = options.afterPublish;
+    await runChecked(
+      transport,
+      after === undefined
+        ? ['mv', '-T', '--', partial, final]
+        : { script: script(cmd(['mv', '-T', '--', partial, final]), op(`&& {\n${after.script}\n}`)) },
+      after === undefined ? 'publishing the release folder' : `publishing the release folder and ${after.what}`,
+      after === undefined ? {} : { input: after.input, timeoutMs: 60_000 },
+    );
   } catch (error) {
     throw await uploadFailure(transport, layout, totals.bytes, error);
   }

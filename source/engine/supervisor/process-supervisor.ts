@@ -34,7 +34,13 @@ export class ProcessSupervisor implements Supervisor {
     const server = composeCommand({ script: spec.script }, { cwd: spec.releaseDir, env: spec.env });
     const text = script(
       op(identityFunctions),
-      op('\n'),
+      // A pid file that names a process we did not start is reported, and that process left
+      // alone: the new start replaces the pid file, and nothing is signalled.
+      op('\nidentify'),
+      arg(pidFile),
+      arg(this.layout.root),
+      arg(this.#port(spec.colour)),
+      op(`; [ $? -ne 2 ] || ${reportForeign}\n`),
       cmd(['mkdir', '-p', this.layout.runDir, this.layout.logsDir]),
       op('&&'),
       cmd(['cd', spec.releaseDir]),
@@ -59,7 +65,9 @@ export class ProcessSupervisor implements Supervisor {
     const result = await runChecked(this.transport, { script: text }, `starting ${spec.colour} on port ${spec.port}`, {
       env: { [instanceVariable]: token },
     });
-    const pid = Number.parseInt(result.stdout.trim(), 10);
+    const foreign = parseForeign(result.stdout);
+    if (foreign !== null) this.warn?.(describeForeign(pidFile, spec.colour, foreign));
+    const pid = Number.parseInt(result.stdout.trim().split('\n').pop() ?? '', 10);
     return { pid: Number.isFinite(pid) ? pid : null };
   }
 
