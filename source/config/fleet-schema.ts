@@ -1,13 +1,10 @@
 import { z } from 'zod';
+import { hostCommand, nonEmpty, port } from './schema-parts.js';
 
 /**
  * The fleet keys of a target (docs/config.md#fleets): `hosts`, the machines one deploy rolls a
  * release across, and `rollout`, how. A target without `hosts` is one host, as it always was.
  */
-
-const nonEmpty = z.string().min(1, 'must not be empty');
-const port = z.number().int().min(1, 'expected a port 1-65535').max(65535, 'expected a port 1-65535');
-const hostCommand = z.union([nonEmpty, z.array(z.string()).min(1, 'needs at least the program name')]);
 
 /** How a host is named in output, `--host` and `rollout.canary`. */
 export const hostName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$/, 'expected letters, digits, ".", ":", "-" or "_"');

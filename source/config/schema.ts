@@ -1,22 +1,15 @@
 import { z } from 'zod';
+import { acme, auth, security } from './edge-schema.js';
 import { fleetHost, rollout } from './fleet-schema.js';
+import { hostCommand, nonEmpty, port } from './schema-parts.js';
+
+export { describeValue } from './schema-parts.js';
 
 /**
  * The `.mcpdeployrc` schema. Key names are a public contract (other tools write this file):
  * rename nothing. Every object is strict, so a typo is an error with a did-you-mean rather than a
  * silently ignored setting.
  */
-
-const port = z
-  .number({ error: (issue) => `expected a port 1-65535, got ${describeValue(issue.input)}` })
-  .int({ error: (issue) => `expected a port 1-65535, got ${describeValue(issue.input)}` })
-  .min(1, { error: (issue) => `expected a port 1-65535, got ${describeValue(issue.input)}` })
-  .max(65535, { error: (issue) => `expected a port 1-65535, got ${describeValue(issue.input)}` });
-
-const nonEmpty = z.string().min(1, 'must not be empty');
-
-/** A host command: a string run by `sh -c`, or an argument array run as it is. */
-const hostCommand = z.union([nonEmpty, z.array(z.string()).min(1, 'needs at least the program name')]);
 
 const httpCheck = z.strictObject({
   path: nonEmpty.startsWith('/', 'must start with "/"'),
@@ -314,40 +307,6 @@ const drain = z.strictObject({
   sessionMaxSeconds: z.number().min(0).default(60),
 });
 
-/**
- * HTTPS for the public domain (`mcp-deploy setup --tls`): certbot's certonly with the webroot
- * method, against Let's Encrypt unless `server` names another ACME directory (a private CA, or
- * Pebble in tests). docs/operations.md#https walks through it.
- */
-const acme = z.strictObject({
-  /** The ACME directory certbot asks. */
-  server: z.url({ error: 'expected the URL of an ACME directory' }).default('https://acme-v02.api.letsencrypt.org/directory'),
-  /** Where the CA sends expiry warnings; without it certbot registers without an address. */
-  email: z.email({ error: 'expected an e-mail address' }).optional(),
-  /** How certbot is run on the host: as root, so through sudo -n by default (setup prints the sudoers line). */
-  certbot: hostCommand.default(['sudo', '-n', 'certbot']),
-  /**
-   * certbot's own state (config, work and logs folders under it) instead of /etc/letsencrypt:
-   * a certbot that runs as the deploy user, or a test. Renewal then needs a cron line (setup prints it).
-   */
-  stateDir: nonEmpty.optional(),
-  /** The port plain HTTP is served on: where the ACME challenge is answered and everything else is redirected. */
-  httpPort: port.default(80),
-});
-
-/** API keys at the edge: nginx refuses MCP requests without an accepted `Authorization: Bearer` key (docs/operations.md#api-keys). */
-const auth = z.strictObject({
-  apiKeys: z.boolean().default(false),
-  /** Paths nginx serves without a key (exact matches): health routes, left open by choice. */
-  openPaths: z.array(nonEmpty.startsWith('/', 'must start with "/"')).default([]),
-});
-
-/** What may face the world. */
-const security = z.strictObject({
-  /** A colour listening on anything but loopback (0.0.0.0, [::], a public address) fails the deploy instead of a warning. */
-  loopbackOnly: z.boolean().default(false),
-});
-
 export const configSchema = z.strictObject({
   $schema: z.string().optional(),
   app: appName,
@@ -403,14 +362,4 @@ export type HookConfig = z.output<typeof hook>;
 export type CachedInstallConfig = z.output<typeof cachedInstall>;
 export type MonitorConfig = z.output<typeof monitor>;
 export type DrainConfig = z.output<typeof drain>;
-export type AcmeConfig = z.output<typeof acme>;
-export type AuthConfig = z.output<typeof auth>;
-
-export function describeValue(value: unknown): string {
-  if (value === undefined) return 'nothing';
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (Array.isArray(value)) return 'a list';
-  if (value === null) return 'null';
-  if (typeof value === 'object') return 'an object';
-  return String(value);
-}
+export type { AcmeConfig, AuthConfig } from './edge-schema.js';
