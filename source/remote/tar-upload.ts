@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { posix } from 'node:path';
 import { PassThrough, Readable, Transform, pipeline } from 'node:stream';
 import { DeployError } from '../errors.js';
@@ -100,23 +101,34 @@ export async function uploadTree(
     if (error) packError = error;
   });
 
-  const result = await transport.run(
-    {
-      script: script(
-        cmd(['cd', '--', parent]),
-        op('&&'),
-        cmd(['tar', '-x', '-p', '--no-same-owner', '--delay-directory-restore', ...tarDecompressOption(compression), '-f', '-']),
-        op('&&'),
-        cmd(['cd', '--', remoteRoot]),
-        op('&&'),
-        ...linking.steps,
-        ...patched.steps,
-        ...(options.readOnlyFiles ? [op("find . -type f -perm /0222 -exec chmod a-w -- '{}' + &&")] : []),
-        ...inventoryScript(options.hash, options.tools.gzip),
-      ),
-    },
-    { input, signal: options.signal },
-  );
+  // A command that ends before the archive does (a cut connection, a refused extraction) leaves
+  // it waiting at a yield, with a file open until garbage collection: take it apart then.
+  const result = await transport
+    .run(
+      {
+        script: script(
+          cmd(['cd', '--', parent]),
+          op('&&'),
+          cmd(['tar', '-x', '-p', '--no-same-owner', '--delay-directory-restore', ...tarDecompressOption(compression), '-f', '-']),
+          op('&&'),
+          cmd(['cd', '--', remoteRoot]),
+          op('&&'),
+          ...linking.steps,
+          ...patched.steps,
+          ...(options.readOnlyFiles ? [op("find . -type f -perm /0222 -exec chmod a-w -- '{}' + &&")] : []),
+          ...inventoryScript(options.hash, options.tools.gzip),
+        ),
+      },
+      { input, signal: options.signal },
+    )
+    .finally(async () => {
+      if (archive.readableEnded || archive.closed) return;
+      // 'close' comes once the generator's own cleanup (closing the file it read) has run.
+      // Bounded: a file read that never returns must not hold the run's failure back.
+      const closed = once(archive, 'close');
+      archive.destroy();
+      await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
+    });
   if (packError !== undefined) throw packError;
   options.signal?.throwIfAborted();
   if (result.code !== 0) {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deploy } from '../../source/engine/deploy.js';
@@ -231,6 +231,9 @@ describe.skipIf(sshSkip !== undefined)(`a connection cut in the middle of the st
     expect(summary.exitCode, JSON.stringify(summary.error)).toBe(3);
     expect(summary.error?.step).toBe('upload');
     expect(events.some((event) => event.kind === 'step:start' && event.step === 'upload')).toBe(true);
+    // And the archive was taken apart: no file of the project is still open in this process
+    // (it was, until garbage collection closed it with a warning).
+    expect(openFilesUnder(world.project)).toEqual([]);
     const after = readdirSync(join(world.hostRoot, 'releases')).sort();
     const added = after.filter((name) => !before.includes(name));
     expect(added).toHaveLength(1);
@@ -246,3 +249,17 @@ describe.skipIf(sshSkip !== undefined)(`a connection cut in the middle of the st
     expect(final).toContain(again.release);
   }, 180_000);
 });
+
+/** Files under `dir` this process holds open (its /proc/self/fd links). */
+function openFilesUnder(dir: string): string[] {
+  const open: string[] = [];
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      const target = readlinkSync(join('/proc/self/fd', fd));
+      if (target.startsWith(`${dir}/`)) open.push(target);
+    } catch {
+      // closed between the listing and the read
+    }
+  }
+  return open;
+}
