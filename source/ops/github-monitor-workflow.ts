@@ -1,6 +1,6 @@
 import { DeployError } from '../errors.js';
 import { command } from '../remote/quote.js';
-import { runnerShellPath, type WorkflowInput } from './github-workflow.js';
+import { runnerKeyLines, runnerShellPath, type WorkflowInput } from './github-workflow.js';
 
 /**
  * `mcp-deploy ci github --monitor [SCHEDULE]`: a second workflow that runs `mcp-deploy monitor
@@ -45,14 +45,7 @@ export function renderMonitorWorkflow(input: WorkflowInput, schedule: string): s
     input.target,
     '--json',
   ];
-  const secrets = [
-    'umask 077',
-    `key=${runnerShellPath(input.identityFile)}`,
-    `known=${runnerShellPath(input.knownHosts)}`,
-    'mkdir -p "$(dirname "$key")" "$(dirname "$known")"',
-    `printf '%s\\n' "$MCP_DEPLOY_SSH_KEY" > "$key"`,
-    `printf '%s\\n' "$MCP_DEPLOY_KNOWN_HOSTS" >> "$known"`,
-  ];
+  const secrets = [...runnerKeyLines(input)];
   const run = [
     'set +e',
     `${command(monitor)} > "$RUNNER_TEMP/mcp-deploy-monitor.json"`,

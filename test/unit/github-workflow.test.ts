@@ -9,7 +9,8 @@ import { ciCommand } from '../../source/cli/commands/ci-command.js';
 import { loadConfig, selectTarget } from '../../source/config/load.js';
 import { DeployError } from '../../source/errors.js';
 import { renderMonitorWorkflow } from '../../source/ops/github-monitor-workflow.js';
-import { renderWorkflow, workflowInputFor, workflowPath, writeWorkflow, type WorkflowInput } from '../../source/ops/github-workflow.js';
+import { workflowInputFor } from '../../source/ops/github-workflow-input.js';
+import { renderWorkflow, workflowPath, writeWorkflow, type WorkflowInput } from '../../source/ops/github-workflow.js';
 
 /** The workflow `mcp-deploy ci github` writes, read back as YAML and its scripts run for real. */
 

@@ -2,14 +2,8 @@ import { existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { loadConfig, parseConfig, selectTarget } from '../../config/load.js';
 import { DeployError, describeError, isDeployError } from '../../errors.js';
-import {
-  assertPinnedMcpDeploy,
-  findRepoRoot,
-  renderWorkflow,
-  workflowInputFor,
-  workflowPath,
-  writeWorkflow,
-} from '../../ops/github-workflow.js';
+import { renderWorkflow, workflowPath, writeWorkflow } from '../../ops/github-workflow.js';
+import { assertPinnedMcpDeploy, findRepoRoot, workflowInputFor } from '../../ops/github-workflow-input.js';
 import {
   answerProblem,
   answersFrom,
