@@ -25,8 +25,9 @@ describe.skipIf(skip !== undefined)('zero downtime with the host 40 ms away (SSH
     expect(report.slow.failures).toEqual([]);
     expect(report.phases.during.count).toBeGreaterThan(20);
     expect(report.slow.sent).toBeGreaterThan(2);
-    // Every request paid the distance: none can answer faster than the round trip the relay adds.
-    expect(report.phases.before.p50).toBeGreaterThanOrEqual(40);
+    // The deploy and every client really went the long way: both relays carried their bytes.
+    expect(report.relayed?.ssh).toBeGreaterThan(100_000);
+    expect(report.relayed?.web).toBeGreaterThan(100_000);
     const { withinBound, heldThrough } = report.sessions;
     expect(withinBound.failures).toEqual([]);
     expect(withinBound.notFound).toBe(0);

@@ -30,6 +30,8 @@ export type ZeroDowntimeReport = {
     readonly heldThrough: { sessions: number; calls: number; failed: number; notFound: number; failures: string[] };
     readonly bound: { idleSeconds: number; maxSeconds: number };
   };
+  /** With a far host: bytes through the SSH and the public URL's relays. */
+  readonly relayed?: { readonly ssh: number; readonly web: number };
 };
 
 const sessionBound = { sessionIdleSeconds: 2, sessionMaxSeconds: 4 };
@@ -50,7 +52,8 @@ export async function measureZeroDowntime(
 ): Promise<ZeroDowntimeReport> {
   const far = options.rttMs === undefined ? null : await farAway(world, options.rttMs);
   try {
-    return await measure(world, options, far);
+    const report = await measure(world, options, far);
+    return far === null ? report : { ...report, relayed: far.counters() };
   } finally {
     await far?.close();
   }
@@ -60,6 +63,8 @@ type FarAway = {
   readonly publicUrl: string;
   readonly target: Record<string, unknown>;
   readonly connect: World['connect'];
+  /** Bytes that went through each relay: proof the run really went the long way. */
+  counters(): { readonly ssh: number; readonly web: number };
   close(): Promise<void>;
 };
 
@@ -83,6 +88,10 @@ async function farAway(world: World, rttMs: number): Promise<FarAway> {
     target: { port: ssh.port, knownHosts, publicUrl },
     connect: () =>
       connectSsh({ host: sshd.host, port: ssh.port, user: sshd.user, identityFile: sshd.identityFile, knownHostsFile: knownHosts }),
+    counters: () => {
+      const [sshed, webbed] = [ssh.counters(), web.counters()];
+      return { ssh: sshed.up + sshed.down, web: webbed.up + webbed.down };
+    },
     close: async () => {
       await Promise.all(relays.map((relay) => relay.close()));
     },
