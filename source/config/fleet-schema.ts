@@ -36,6 +36,7 @@ export const fleetHost = z.strictObject({
       test: hostCommand.optional(),
       reload: hostCommand.optional(),
       errorLog: nonEmpty.optional(),
+      pidFile: nonEmpty.optional(),
       timeoutSeconds: z.number().positive().max(3600).optional(),
     })
     .optional(),

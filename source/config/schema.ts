@@ -68,10 +68,18 @@ const target = z
         reload: hostCommand.default('nginx -s reload'),
         /** nginx's error log on the host, for `mcp-deploy logs --nginx`. */
         errorLog: nonEmpty.default('/var/log/nginx/error.log'),
+        /** nginx's pid file: after a reload, how the host tells when the old workers stopped accepting. */
+        pidFile: nonEmpty.default('/run/nginx.pid'),
         /** The longest nginx.test or nginx.reload may take before it counts as failed (and the includes are restored). */
         timeoutSeconds: z.number().positive().max(3600).default(60),
       })
-      .default({ test: 'nginx -t', reload: 'nginx -s reload', errorLog: '/var/log/nginx/error.log', timeoutSeconds: 60 }),
+      .default({
+        test: 'nginx -t',
+        reload: 'nginx -s reload',
+        errorLog: '/var/log/nginx/error.log',
+        pidFile: '/run/nginx.pid',
+        timeoutSeconds: 60,
+      }),
     supervisor: z.enum(['systemd', 'process']).default('process'),
     /** With supervisor "systemd": the SSH user's own manager (`systemctl --user`) instead of system units. */
     systemdUser: z.boolean().default(false),

@@ -27,6 +27,8 @@ export type CutoverProgress = {
   pinned: boolean;
   /** performance.now() at the switch: the session drain's bound counts from there. */
   switchedAt: number | null;
+  /** The switch's own command saw nginx's old workers stop accepting (nginx-settle.ts): the public URL shows the switch from then on. */
+  settled: boolean;
 };
 
 export function newProgress(target: EngineContext['target'], active: ActiveSide): CutoverProgress {
@@ -45,5 +47,6 @@ export function newProgress(target: EngineContext['target'], active: ActiveSide)
     includes: null,
     pinned: false,
     switchedAt: null,
+    settled: false,
   };
 }

@@ -15,9 +15,12 @@ import { portInUse } from './port-check.js';
 import { envFilesFor } from './env-file.js';
 import { retireAndStop, stopGraceMs } from './retire.js';
 import { proveServing } from './prove-serving.js';
+import { reloadSettleMs } from './drain.js';
+import { settledLine } from './nginx-settle.js';
 import { edgeHeaders } from './keys-host.js';
 import { sessionsStep } from './steps/sessions.js';
 import { accessLogOffset, judge, readBefore, readWindow } from './watch.js';
+import { sleepUnlessAborted } from './sample-loop.js';
 import { contractStep, type ContractPolicy } from './contract-gate.js';
 import { hostHookStep, releaseHookRun } from './steps/hooks.js';
 import { exposureStep } from './steps/exposure.js';
@@ -158,10 +161,17 @@ export async function cutover(session: Session, next: CutoverTarget, progress: C
       const includes = await readIncludes(transport, target);
       const routing = switchedTo(includes.routing, colour);
       progress.routingBefore = includes.routing;
-      progress.includes = (await applyRouting(transport, target, config.app, routing, step.log, includes)).after;
+      const applied = await applyRouting(transport, target, config.app, routing, step.log, includes);
+      progress.includes = applied.after;
       progress.switched = true;
       progress.routing = routing;
       progress.switchedAt = performance.now();
+      progress.settled = applied.settled;
+      step.log(
+        applied.settled
+          ? `${settledLine}: the public URL shows ${colour} from now on`
+          : `could not tell when nginx's old workers stop accepting (nginx.pidFile ${target.nginx.pidFile}): verify waits ${reloadSettleMs / 1000} s first`,
+      );
       const other = otherColour(colour);
       step.detail(
         `upstream ${target.nginx.upstream} → 127.0.0.1:${port}${routing.tags[other] !== null ? `; ${other} keeps the sessions it issued` : ''}`,
@@ -268,6 +278,7 @@ export async function cutover(session: Session, next: CutoverTarget, progress: C
         includes: progress.includes,
         step,
         drain: hurried || signal.aborted ? 'short' : 'full',
+        switchSettled: progress.settled,
       });
       progress.routing = retirement.routing;
       progress.includes = retirement.includes;
@@ -296,7 +307,8 @@ async function checkWhileRunning<T>(
   const done = new AbortController();
   const watchdog = (async () => {
     while (!stop) {
-      await sleep(500);
+      // Woken by the end of the check too: the step must not outlast its check by up to a tick.
+      await sleepUnlessAborted(500, done.signal);
       if (stop) return;
       if (!(await running().catch(() => true))) throw new DeployError('deploy', `The server exited during ${during}.`);
     }

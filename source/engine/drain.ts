@@ -30,17 +30,23 @@ export async function establishedConnections(transport: Transport, port: number)
 export const reloadSettleMs = 1_000;
 
 /**
- * Waits `minimumMs` (at least reloadSettleMs), then until nothing is connected to `port` any
+ * Waits `minimumMs` (at least reloadSettleMs unless `settled`), then until nothing is connected to `port` any
  * more, for at most `maximumMs` in all. Returns how many connections were still open at the end
  * (0 = drained).
  */
 export async function drainPort(
   transport: Transport,
   port: number,
-  options: { minimumMs: number; maximumMs: number; log: (line: string) => void },
+  options: {
+    minimumMs: number;
+    maximumMs: number;
+    log: (line: string) => void;
+    /** The host saw nginx's old workers stop accepting (nginx-settle.ts): the count alone tells, no floor is needed. */
+    settled?: boolean;
+  },
 ): Promise<number> {
   const started = Date.now();
-  await sleep(Math.max(options.minimumMs, reloadSettleMs));
+  await sleep(options.settled === true ? options.minimumMs : Math.max(options.minimumMs, reloadSettleMs));
   let open = await establishedConnections(transport, port);
   if (open === null) return 0; // cannot tell on this host: the minimum wait is all we can do
   while (open > 0 && Date.now() - started < options.maximumMs) {

@@ -53,7 +53,7 @@ export async function execInActiveRelease(context: EngineContext, transport: Tra
   }
   const venv = await releaseVenv(transport, layout, active.release);
   const text = script(...releaseEnvironment(config, layout, { ...active, venv }), op('exec'), ...userCommand(request.argv));
-  const result = await transport.stream({ script: text }, { signal: request.signal, onLine: request.onLine });
+  const result = await transport.stream({ script: text }, { signal: request.signal, onLine: request.onLine, longRunning: true });
   const shown = createScrubber({ urls: [], values: serverSecretValues(config) })(
     request.argv.length === 1 ? (request.argv[0] ?? '') : command(request.argv),
   );

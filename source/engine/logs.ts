@@ -72,6 +72,7 @@ export async function streamLog(
   if (request.announce) onLine(`── ${file} on ${transport.label} ──`, 'engine');
   let denied = false;
   const result = await transport.stream(command, {
+    longRunning: request.follow === true,
     ...(request.signal ? { signal: request.signal } : {}),
     ...(filtered ? { env: logFilterEnv(filter) } : {}),
     onLine: (line, stream) => {

@@ -1,13 +1,16 @@
 import { commandTimedOut, type RemoteCommand, type Transport } from '../remote/transport.js';
 import { putFileFailedCode, putFileFailedMarker, putFiles } from '../remote/file-commands.js';
 import { command, op, script } from '../remote/quote.js';
+import { settledMark, waitForOldWorkers, workersBeforeReload } from './nginx-settle.js';
 
 /**
  * A routing change as one command: the includes written (each through a temporary file and a
  * rename), `nginx.test`, and only when it passed, `nginx.reload`. Each stage keeps a timeout of
  * its own as if it were a command of its own: the script marks on both outputs where the reload
  * begins, and the clock starts again there. What each stage printed is kept apart, so a failure
- * reads as it did when they were three commands.
+ * reads as it did when they were three commands. After a reload that passed, the same command
+ * waits (about a second at most) until nginx's old workers have stopped accepting (nginx-settle.ts)
+ * and says whether it saw that.
  */
 
 /** How a stage ended: its exit status, or why it has none (it ran out of time, the connection went). */
@@ -18,7 +21,13 @@ export type StageOutcome =
 export type ApplyOutcome =
   | { readonly stage: 'write'; readonly detail: string }
   | { readonly stage: 'test'; readonly test: StageOutcome }
-  | { readonly stage: 'reload'; readonly test: StageOutcome & { readonly kind: 'exit' }; readonly reload: StageOutcome };
+  | {
+      readonly stage: 'reload';
+      readonly test: StageOutcome & { readonly kind: 'exit' };
+      readonly reload: StageOutcome;
+      /** The host saw every old worker stop accepting: the public URL shows the new configuration only. */
+      readonly settled: boolean;
+    };
 
 const reloadMark = 'mcp-deploy-nginx-reload-starts';
 
@@ -28,12 +37,17 @@ export async function writeTestReload(
   test: RemoteCommand,
   reload: RemoteCommand,
   timeoutMs: number,
+  /** nginx's pid file, to tell when the old workers have stopped accepting after the reload. */
+  pidFile?: string,
 ): Promise<ApplyOutcome> {
   const text = script(
     ...putFiles(files),
     op(`\n${asStage(test)}\nmcpd_status=$?; [ "$mcpd_status" -eq 0 ] || exit "$mcpd_status"\n`),
-    op(`printf '\\n%s\\n' ${reloadMark}; printf '\\n%s\\n' ${reloadMark} >&2\n${asStage(reload)}`),
+    op(pidFile === undefined ? 'mcpd_old_workers=\n' : workersBeforeReload(pidFile)),
+    op(`printf '\\n%s\\n' ${reloadMark}; printf '\\n%s\\n' ${reloadMark} >&2\n${asStage(reload)}\n`),
+    op(`mcpd_status=$?\n[ "$mcpd_status" -ne 0 ] || {\n${waitForOldWorkers()}\n}\nexit "$mcpd_status"`),
   );
+  let settled = false;
   const lines = { test: { stdout: [] as string[], stderr: [] as string[] }, reload: { stdout: [] as string[], stderr: [] as string[] } };
   let stage: 'test' | 'reload' = 'test';
   let stderrStage: 'test' | 'reload' = 'test';
@@ -51,6 +65,10 @@ export async function writeTestReload(
       {
         signal: stop.signal,
         onLine: (line, stream) => {
+          if (line === settledMark && stream === 'stdout' && stage === 'reload') {
+            settled = true;
+            return;
+          }
           if (line === reloadMark) {
             if (stream === 'stdout' && stage === 'test') {
               stage = 'reload';
@@ -82,7 +100,7 @@ export async function writeTestReload(
     return { kind: 'exit', code: outcome.code, ...printed(which) };
   };
   if (stage === 'test') return { stage: 'test', test: ended('test') };
-  return { stage: 'reload', test: { kind: 'exit', code: 0, ...printed('test') }, reload: ended('reload') };
+  return { stage: 'reload', test: { kind: 'exit', code: 0, ...printed('test') }, reload: ended('reload'), settled };
 }
 
 /** A host command as a part of the script: a configured script runs in a subshell, so its own `exit` ends only itself. */

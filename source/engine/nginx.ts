@@ -115,7 +115,12 @@ export async function applyRouting(
   log: (line: string) => void = () => {},
   /** The includes as just read, to save reading them again. */
   known?: Includes,
-): Promise<{ readonly before: Includes; readonly after: Includes }> {
+): Promise<{
+  readonly before: Includes;
+  readonly after: Includes;
+  /** The host saw nginx's old workers stop accepting (nginx-settle.ts): no need to wait reloadSettleMs. */
+  readonly settled: boolean;
+}> {
   const before = known ?? (await readIncludes(transport, target));
   const http = renderHttpInclude(target, app, routing);
   const location = renderLocationInclude(target, app);
@@ -142,7 +147,14 @@ export async function applyRouting(
     { path: target.nginx.upstreamFile, text: http, mode: 0o644 },
     ...(location !== before.location ? [{ path: target.nginx.locationFile, text: location, mode: 0o644 }] : []),
   ];
-  const applied = await writeTestReload(transport, files, hostCommand(target.nginx.test), hostCommand(target.nginx.reload), timeoutMs);
+  const applied = await writeTestReload(
+    transport,
+    files,
+    hostCommand(target.nginx.test),
+    hostCommand(target.nginx.reload),
+    timeoutMs,
+    target.nginx.pidFile,
+  );
   if (applied.stage === 'write') {
     throw failed(
       `Could not write the nginx includes on ${transport.label}: ${applied.detail}`,
@@ -178,7 +190,7 @@ export async function applyRouting(
   }
   // What the host holds now, as written and accepted: a later change in the same run (under the
   // same lock) need not read it again.
-  return { before, after: { http, location, port: upstreamPort(http, target.nginx.upstream), routing } };
+  return { before, after: { http, location, port: upstreamPort(http, target.nginx.upstream), routing }, settled: applied.settled };
 }
 
 async function restore(transport: Transport, path: string, text: string | null): Promise<void> {

@@ -36,8 +36,9 @@ export async function proveServing(
   let proof = await waitForServing(target.publicUrl, config.health, distinct, look);
   // nginx's old workers go on accepting connections for a moment after a reload (longer on a
   // busy host), and would send the health checks that follow to the old colour: one look at the
-  // new colour is not enough. Look again once that moment is over, and go by that look.
-  const settled = (progress.switchedAt ?? 0) + reloadSettleMs - performance.now();
+  // new colour is not enough. Look again once that moment is over, and go by that look. When the
+  // switch saw them stop on the host (nginx-settle.ts), that moment is already over.
+  const settled = progress.settled ? 0 : (progress.switchedAt ?? 0) + reloadSettleMs - performance.now();
   if (proof.by !== 'nothing') {
     if (settled > 0) await sleep(settled);
     proof = await alongside(
@@ -65,7 +66,7 @@ export async function proveServing(
     );
   }
   // nginx's old workers may still answer for a moment, and nothing tells them apart: wait that out.
-  await sleep(reloadSettleMs);
+  if (!progress.settled) await sleep(reloadSettleMs);
   await settledCheck(signal);
   return 'nginx reads the include (the answers name neither colour nor release); sessions are not pinned';
 }

@@ -28,6 +28,13 @@ export type RetireRequest = {
    * colour nginx sent nothing to.
    */
   readonly drain: 'full' | 'short' | 'none';
+  /**
+   * The switch that took traffic off the colour saw nginx's old workers stop accepting (its own
+   * command waited for it: nginx-settle.ts). With a retirement that settled too, or none, nothing
+   * can reach the colour but requests already in flight, which the connection count sees: the
+   * drain need not wait reloadSettleMs first.
+   */
+  readonly switchSettled?: boolean;
 };
 
 export type Retirement = {
@@ -50,6 +57,7 @@ export async function retireAndStop(session: Session, request: RetireRequest): P
   const { colour, port, step } = request;
   let routing = request.routing;
   let includes = request.includes ?? null;
+  let settled = request.switchSettled === true;
   if (routing !== null && routing.active !== colour && routing.tags[colour] !== null) {
     const next = retired(routing, colour);
     const applied = await applyRouting(transport, target, config.app, next, step.log, includes ?? undefined).catch((error: unknown) => {
@@ -59,9 +67,11 @@ export async function retireAndStop(session: Session, request: RetireRequest): P
     });
     routing = next;
     includes = applied.after;
+    settled &&= applied.settled;
     step.log(`nginx answers ${colour}'s sessions with 404 from now on`);
   }
   const minimumMs = config.drainSeconds * 1000;
+  const floorMs = settled ? minimumMs : Math.max(minimumMs, reloadSettleMs);
   // The includes say the colour is out of use; the public URL says whether nginx agrees (found
   // with a site that did not read the includes: the drain stopped the colour nginx still used).
   // Asked once the drain's minimum wait is over (nginx's old workers no longer accept), alongside
@@ -70,11 +80,12 @@ export async function retireAndStop(session: Session, request: RetireRequest): P
     request.drain === 'none'
       ? 0
       : drainPort(transport, port, {
-          minimumMs,
+          minimumMs: floorMs,
+          settled,
           maximumMs: request.drain === 'short' ? minimumMs : minimumMs + maxExtraDrainMs,
           log: step.log,
         }),
-    sleep(request.drain === 'none' ? 0 : Math.max(minimumMs, reloadSettleMs)).then(async () =>
+    sleep(request.drain === 'none' ? 0 : floorMs).then(async () =>
       observeServing(target.publicUrl, config.health, { headers: await edgeHeaders(transport, target) }).catch(() => null),
     ),
   ]);

@@ -11,6 +11,7 @@ export function followServerLog(transport: Transport, bus: EventBus, logFile: st
   const done = transport
     .stream(['tail', '-n', '0', '-F', logFile], {
       signal: controller.signal,
+      longRunning: true,
       onLine: (line) => {
         if (/^tail: /.test(line)) return; // tail's own notes about the file appearing
         tail.push(line);

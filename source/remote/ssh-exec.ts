@@ -1,15 +1,17 @@
-import { constants } from 'node:os';
 import { Readable } from 'node:stream';
 import type { Client, ClientChannel } from 'ssh2';
 import { signalChannel, withStdinWatchdog } from './ssh-channel.js';
+import type { ExecOptions, Outcome } from './ssh-outcome.js';
+import { ShellPool } from './ssh-shell.js';
 import { Slots } from './slots.js';
-import type { RunOptions } from './transport.js';
 
 /**
  * Commands as exec channels multiplexed on one SSH connection: at most a few at a time (sshd's
  * MaxSessions), each fed its input, stopped on abort or timeout (a TERM signal, then EOF for the
- * stdin watchdog, then closing the channel), and reported as an Outcome. The connection itself,
- * and what happens to pending commands when it drops, belong to SshTransport.
+ * stdin watchdog, then closing the channel), and reported as an Outcome. A command goes to one
+ * of the connection's kept shells when one is idle and can take its input (ssh-shell.ts: one round
+ * trip instead of two and a session start). The connection itself, and what happens to pending
+ * commands when it drops, belong to SshTransport.
  */
 
 /** OpenSSH allows 10 sessions per connection (MaxSessions); two are left for tunnels' bursts and sshd's slow slot release. */
@@ -19,31 +21,40 @@ const stopGraceMs = 3_000;
 /** A channel that closes without an exit status may be the first sign of a dropped connection. */
 const lostConnectionSettleMs = 250;
 
-export type Outcome =
-  | { readonly kind: 'exit'; readonly code: number }
-  | { readonly kind: 'signal'; readonly signal: string }
-  | { readonly kind: 'no-status' }
-  | { readonly kind: 'aborted'; readonly code: number | undefined }
-  | { readonly kind: 'timeout' };
-
-export type ExecOptions = Pick<RunOptions, 'input' | 'timeoutMs' | 'signal'>;
+/** Where a command may run: `any` lets a kept shell take it; `own` (a follower, an operator's command) gets an exec channel. */
+export type Placement = 'any' | 'own';
 
 export class ExecChannels {
   readonly #client: Client;
   readonly #slots = new Slots(maxExecChannels);
+  readonly #shells = new ShellPool((command, adopt) => this.#openSession(command, adopt));
 
   constructor(client: Client) {
     this.#client = client;
   }
 
-  /** One exec channel: runs `text`, feeds it, and reports how it ended. */
+  /** Opens the first kept shell while the connection's first command runs. */
+  warm(): void {
+    this.#shells.warm();
+  }
+
+  close(): void {
+    this.#shells.close();
+  }
+
+  /** Runs `text` in an idle kept shell or on an exec channel of its own, feeds it, and reports how it ended. */
   async execute(
     text: string,
     options: ExecOptions,
     onStdout: (chunk: Buffer) => void,
     onStderr: (chunk: Buffer) => void,
+    placement: Placement = 'any',
   ): Promise<Outcome> {
     if (options.signal?.aborted) return { kind: 'aborted', code: undefined };
+    if (placement === 'any') {
+      const shell = this.#shells.take(options.input);
+      if (shell !== undefined) return shell.execute(text, options, onStdout, onStderr);
+    }
     // Without input, stdin is free to carry "stop": the watchdog ends the command at its EOF.
     const watchdog = options.input === undefined;
     const release = await this.#slots.acquire();
@@ -60,6 +71,29 @@ export class ExecChannels {
         }
         await new Promise((resolve) => setTimeout(resolve, 25 * attempt));
       }
+    }
+  }
+
+  /**
+   * A session channel for a kept shell, holding a slot for as long as the shell lives. `adopt`
+   * takes the channel inside ssh2's callback, before any of its events can pass unheard.
+   */
+  async #openSession(command: string, adopt: (channel: ClientChannel, release: () => void) => void): Promise<void> {
+    const release = await this.#slots.acquire();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        this.#client.exec(command, (error, channel) => {
+          if (error !== undefined && error !== null) {
+            reject(error);
+            return;
+          }
+          adopt(channel, release);
+          resolve();
+        });
+      });
+    } catch (error) {
+      release();
+      throw error;
     }
   }
 
@@ -173,27 +207,6 @@ function feed(channel: ClientChannel, input: ExecOptions['input']): void {
   }
   input.once('error', () => channel.close());
   input.pipe(channel);
-}
-
-/**
- * The status a shell would show as `$?`: the command's own, 128 + the signal number when the host
- * reports it was killed by one, 255 when the channel closed without any status (as OpenSSH's ssh).
- */
-export function exitCode(outcome: Outcome): number {
-  switch (outcome.kind) {
-    case 'exit':
-      return outcome.code;
-    case 'signal': {
-      // ssh2 reports 'SIGTERM'; the protocol itself says 'TERM'.
-      const number = (constants.signals as Record<string, number | undefined>)[`SIG${outcome.signal.replace(/^SIG/, '')}`];
-      return number === undefined ? 255 : 128 + number;
-    }
-    case 'aborted':
-      return outcome.code ?? 255;
-    case 'no-status':
-    case 'timeout':
-      return 255;
-  }
 }
 
 const channelOpenAttempts = 8;

@@ -5,7 +5,8 @@ import { DeployError } from '../errors.js';
 import { composeCommand } from './compose.js';
 import { splitLines } from './lines.js';
 import { connectionLost } from './ssh-errors.js';
-import { ExecChannels, exitCode } from './ssh-exec.js';
+import { ExecChannels } from './ssh-exec.js';
+import { exitCode } from './ssh-outcome.js';
 import { missingFileCode, readFileCommand, writeFileAtomicCommand } from './file-commands.js';
 import {
   commandTimedOut,
@@ -19,7 +20,8 @@ import {
 
 /**
  * A host reached over one SSH connection (made by connect.ts). Commands are exec channels
- * multiplexed on it (ssh-exec.ts, which also says what exit codes mean); single files are read
+ * multiplexed on it, or written to one of its kept shells (ssh-exec.ts, ssh-shell.ts; what exit
+ * codes mean: ssh-outcome.ts); single files are read
  * and written by commands too (file-commands.ts: fewer round trips than SFTP), and a tree goes as
  * a tar stream on one command's stdin (tar-upload.ts). No SFTP subsystem is needed. If the
  * connection drops, every pending call rejects with an
@@ -44,6 +46,7 @@ export class SshTransport implements Transport {
     this.label = label;
     this.#client = client;
     this.#exec = new ExecChannels(client);
+    this.#exec.warm();
     client.on('error', (error) => this.#connectionEnded(error));
     client.on('end', () => this.#connectionEnded());
     client.on('close', () => this.#connectionEnded());
@@ -71,7 +74,7 @@ export class SshTransport implements Transport {
     return this.#guard(`the command ${summary(text)}`, async () => {
       const out = splitLines((line) => options.onLine(line, 'stdout'));
       const err = splitLines((line) => options.onLine(line, 'stderr'));
-      const outcome = await this.#exec.execute(text, options, out.push, err.push);
+      const outcome = await this.#exec.execute(text, options, out.push, err.push, options.longRunning === true ? 'own' : 'any');
       out.end();
       err.end();
       if (outcome.kind === 'timeout') throw commandTimedOut(options.timeoutMs ?? 0);
@@ -148,6 +151,7 @@ export class SshTransport implements Transport {
   close(): Promise<void> {
     this.#closed ??= (async () => {
       this.#closing = true;
+      this.#exec.close();
       await Promise.all([...this.#tunnels].map((tunnel) => tunnel.close()));
       if (this.#ended === undefined) {
         const gone = new Promise<void>((resolve) => this.#client.once('close', () => resolve()));

@@ -46,6 +46,12 @@ export type RunResult = {
 
 export type StreamOptions = RunOptions & {
   readonly onLine: (line: string, stream: 'stdout' | 'stderr') => void;
+  /**
+   * The command may run until it is stopped (a follower) or for as long as an operator's own
+   * command likes (a hook, `exec`): over SSH it gets a channel of its own, so it never holds
+   * one of the connection's kept shells (ssh-shell.ts) that quick commands share.
+   */
+  readonly longRunning?: boolean;
 };
 
 export interface Transport {

@@ -133,6 +133,7 @@ export async function sandboxUp(options: { dir: string; source: string }): Promi
           test: [nginx, '-t', '-q', ...nginxArgs],
           reload: [nginx, ...nginxArgs, '-s', 'reload'],
           errorLog: join(nginxPrefix, 'logs', 'error.log'),
+          pidFile: join(nginxPrefix, 'nginx.pid'),
         },
         supervisor: 'process',
       },

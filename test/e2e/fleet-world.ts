@@ -113,6 +113,7 @@ export async function createFleetWorld(size: number, logins: readonly LoginShell
             test: [...host.nginx.testCommand],
             reload: [...host.nginx.reloadCommand],
             errorLog: host.nginx.errorLog,
+            pidFile: host.nginx.pidFile,
           },
         };
         return options.hosts ? options.hosts(host, entry) : entry;

@@ -95,6 +95,7 @@ export async function createWorld(options: WorldOptions): Promise<World> {
           test: [...nginx.testCommand],
           reload: [...nginx.reloadCommand],
           errorLog: nginx.errorLog,
+          pidFile: nginx.pidFile,
         },
         supervisor: 'process',
         ...targetOverrides,

@@ -71,7 +71,11 @@ export async function startLatencyRelay(targetPort: number, options: { rttMs?: n
 
   const server: Server = createServer({ allowHalfOpen: true }, (client) => {
     connections += 1;
-    const target = connect({ port: targetPort, host: '127.0.0.1', allowHalfOpen: true });
+    const target = connect({ port: targetPort, host: '127.0.0.1', allowHalfOpen: true, noDelay: true });
+    // A wire does not hold a small packet back until the last one is acknowledged: without this,
+    // Nagle's algorithm here meeting the far end's delayed ACK (40 ms on Linux) adds stalls that
+    // neither sshd nor the client would see on a real link.
+    client.setNoDelay(true);
     sockets.add(client);
     sockets.add(target);
     // Whether the client spoke since the target last answered: the next answer closes a round trip.

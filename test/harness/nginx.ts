@@ -64,6 +64,8 @@ export type NginxHandle = {
   /** One line per request: `$status $upstream_addr "$request"` and more, see logFormat. */
   readonly accessLog: string;
   readonly errorLog: string;
+  /** The master's pid file (the target's nginx.pidFile). */
+  readonly pidFile: string;
   /** The master's PID from its pid file, or undefined when nginx is not running. */
   pid(): number | undefined;
   /** Stops master and workers (SIGTERM, then SIGKILL, bounded), then removes the prefix. Idempotent. */
@@ -214,6 +216,7 @@ export async function startNginx(options: NginxOptions = {}): Promise<NginxHandl
       reloadCommand,
       accessLog,
       errorLog,
+      pidFile,
       pid: readPid,
       stop,
     };

@@ -186,7 +186,7 @@ async function runHook(
       try {
         ({ code } = await transport.stream(
           { script: text },
-          { onLine, timeoutMs: timeoutSeconds * 1000, ...(options.uninterruptible ? {} : { signal: context.signal }) },
+          { onLine, longRunning: true, timeoutMs: timeoutSeconds * 1000, ...(options.uninterruptible ? {} : { signal: context.signal }) },
         ));
       } catch (error) {
         if (isDeployError(error) && error.kind === 'timeout') {
