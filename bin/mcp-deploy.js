@@ -6,18 +6,22 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const [major] = process.versions.node.split('.').map(Number);
+const [major, minor] = process.versions.node.split('.').map(Number);
+// 22.19: undici 8 (the health checks' HTTP client) needs it.
+const tooOld = major < 22 || (major === 22 && minor < 19);
 // Test-only: take the re-exec path on any Node, so CI machines whose Node is new enough still test it.
 const relaunchForTests = process.env.MCP_DEPLOY_TESTING === '1' && process.env.MCP_DEPLOY_RELAUNCH === '1';
 
-if ((major < 22 || relaunchForTests) && process.env.MCP_DEPLOY_REEXEC !== '1') {
+if ((tooOld || relaunchForTests) && process.env.MCP_DEPLOY_REEXEC !== '1') {
   // In a checkout, the repo brings Node 24 as a devDependency: use it rather than fail.
   const bundled = join(root, 'node_modules', 'node', 'bin', 'node');
   if (existsSync(bundled)) {
     const { relaunch } = await import('./relaunch.js');
     relaunch(bundled, [fileURLToPath(import.meta.url), ...process.argv.slice(2)]);
   } else {
-    process.stderr.write(`mcp-deploy needs Node.js 22 or newer; this is ${process.version}. Install a current LTS (24) and try again.\n`);
+    process.stderr.write(
+      `mcp-deploy needs Node.js 22.19 or newer; this is ${process.version}. Install a current LTS (24) and try again.\n`,
+    );
     process.exit(2);
   }
 } else {

@@ -7,7 +7,7 @@ import { serverCommand } from '../runtime/server-command.js';
 import { otherColour, portOf } from './colours.js';
 import type { CutoverProgress } from './cutover-progress.js';
 import type { Session } from './session.js';
-import { applyRouting, readIncludes } from './nginx.js';
+import { applyRouting, readIncludes, type Includes } from './nginx.js';
 import { switchedTo } from './nginx-routing.js';
 import { followServerLog, readLogTail } from './server-log.js';
 import { runStep, StepFailure } from '../run/step.js';
@@ -24,6 +24,7 @@ import { sleepUnlessAborted } from './sample-loop.js';
 import { contractStep, type ContractPolicy } from './contract-gate.js';
 import { hostHookStep, releaseHookRun } from './steps/hooks.js';
 import { exposureStep } from './steps/exposure.js';
+import { listenersOn, type Listener } from '../host/listening-sockets.js';
 import { keysStep } from './steps/keys.js';
 
 /**
@@ -65,7 +66,12 @@ export async function cutover(session: Session, next: CutoverTarget, progress: C
   const hooks = next.operation !== 'restart';
   if (hooks) await hostHookStep(context, 'beforeStart', hookRun);
   const log = followServerLog(transport, bus, logFile);
+  // nginx's includes as read under this run's lock, while nothing but this run has changed them:
+  // the switch starts from them instead of reading them again. A hook is the operator's code
+  // and may touch anything: with hooks, they are read again.
+  let knownIncludes: Includes | null = config.hooks === undefined ? session.includesAtConnect : null;
   let activeContract: (() => Promise<Contract | null>) | undefined;
+  let listeners: Promise<Listener[]> | undefined;
   try {
     await runStep(context, 'start', `Start ${colour} on port ${port}`, async (step) => {
       // Both asked at once (two commands, one round trip's wait); the port is asked again only
@@ -74,11 +80,13 @@ export async function cutover(session: Session, next: CutoverTarget, progress: C
       if (leftover) {
         // A run cut off during its session drain leaves the old colour serving its sessions:
         // retire it properly (nginx answers them 404) before the port is taken over.
-        const { routing } = await readIncludes(transport, target);
+        const includes = knownIncludes ?? (await readIncludes(transport, target));
+        const { routing } = includes;
         const live = routing !== null && routing.active !== colour && routing.tags[colour] !== null;
         if (live) step.log(`${colour} still served the sessions of a run that was cut off: retiring it first`);
         const release = (await supervisor.runningRelease?.(colour)) ?? null;
-        await retireAndStop(session, { colour, port, release, routing, step, drain: live ? 'full' : 'none' });
+        const retired = await retireAndStop(session, { colour, port, release, routing, step, drain: live ? 'full' : 'none', includes });
+        knownIncludes = retired.includes;
         step.log(`stopped a leftover ${colour} server from an earlier run`);
       } else if (supervisor.kind !== 'process') {
         // Nothing of ours runs there: stop() clears a stale pid file, and reports (never signals)
@@ -107,50 +115,59 @@ export async function cutover(session: Session, next: CutoverTarget, progress: C
 
     await runStep(context, 'health', `Health-check ${colour}`, async (step) => {
       const tunnel = await transport.openTunnel(port);
+      // The tunnel stays open until this step's last commands are done: the probe ends its
+      // session (DELETE) after it has returned, alongside them.
       try {
-        const result = await checkWhileRunning(
-          (settled) =>
-            waitHealthy(`http://127.0.0.1:${tunnel.localPort}`, config.health, {
-              timeoutMs: config.health.timeoutSeconds * 1000,
-              signal: AbortSignal.any([signal, settled]),
-              contract: true,
-            }),
-          () => supervisor.isRunning(colour),
-        );
-        progress.tools = result?.tools ?? null;
-        progress.contract = result?.contract ?? null;
-      } catch (error) {
-        const lines = log.lastLines().length > 0 ? log.lastLines() : await readLogTail(transport, logFile);
-        throw new StepFailure(
-          describeError(error),
-          lines.length > 0 ? ['last lines of the server log:', ...lines.map((line) => `  ${line}`)] : [],
-          {
-            ...(error instanceof DeployError && error.hint ? { hint: error.hint } : {}),
-            cause: error,
-          },
-        );
+        try {
+          const result = await checkWhileRunning(
+            (settled) =>
+              waitHealthy(`http://127.0.0.1:${tunnel.localPort}`, config.health, {
+                timeoutMs: config.health.timeoutSeconds * 1000,
+                signal: AbortSignal.any([signal, settled]),
+                contract: true,
+              }),
+            () => supervisor.isRunning(colour),
+          );
+          progress.tools = result?.tools ?? null;
+          progress.era = result?.era ?? null;
+          progress.contract = result?.contract ?? null;
+        } catch (error) {
+          const lines = log.lastLines().length > 0 ? log.lastLines() : await readLogTail(transport, logFile);
+          throw new StepFailure(
+            describeError(error),
+            lines.length > 0 ? ['last lines of the server log:', ...lines.map((line) => `  ${line}`)] : [],
+            {
+              ...(error instanceof DeployError && error.hint ? { hint: error.hint } : {}),
+              cause: error,
+            },
+          );
+        }
+        // The exposure step's look at what the colour listens on goes alongside this step's last
+        // commands: the server is up, and the answer does not change by waiting a round trip.
+        listeners = listenersOn(transport, port);
+        listeners.catch(() => {});
+        if (progress.contract !== null) {
+          // The active release's contract, which the contract step compares with, is read alongside
+          // this record (two commands at once); a failure to read it is the contract step's to report.
+          const contract = progress.contract;
+          const [, read] = await Promise.all([
+            recordContract(transport, layout, release, contract),
+            active === null || active.release === release
+              ? null
+              : readReleaseContract(transport, layout, active.release).then(
+                  (value) => ({ value }),
+                  (error: unknown) => ({ error }),
+                ),
+          ]);
+          if (read !== null) activeContract = async () => ('error' in read ? Promise.reject(read.error) : read.value);
+        }
       } finally {
         await tunnel.close();
-      }
-      if (progress.contract !== null) {
-        // The active release's contract, which the contract step compares with, is read alongside
-        // this record (two commands at once); a failure to read it is the contract step's to report.
-        const contract = progress.contract;
-        const [, read] = await Promise.all([
-          recordContract(transport, layout, release, contract),
-          active === null || active.release === release
-            ? null
-            : readReleaseContract(transport, layout, active.release).then(
-                (value) => ({ value }),
-                (error: unknown) => ({ error }),
-              ),
-        ]);
-        if (read !== null) activeContract = async () => ('error' in read ? Promise.reject(read.error) : read.value);
       }
       if (progress.tools !== null) step.detail(`tools: ${progress.tools.join(', ') || '(none)'}`);
     });
 
-    await exposureStep(session, progress);
+    await exposureStep(session, progress, listeners);
     await contractStep(session, release, progress, next.contractPolicy, activeContract);
     await keysStep(session);
 
@@ -158,7 +175,7 @@ export async function cutover(session: Session, next: CutoverTarget, progress: C
     await runStep(context, 'switch', `Switch nginx to ${colour} (${port})`, async (step) => {
       if (config.watch?.accessLog !== undefined && config.watch.seconds > 0)
         switchOffset = await accessLogOffset(transport, config.watch.accessLog);
-      const includes = await readIncludes(transport, target);
+      const includes = knownIncludes ?? (await readIncludes(transport, target));
       const routing = switchedTo(includes.routing, colour);
       progress.routingBefore = includes.routing;
       const applied = await applyRouting(transport, target, config.app, routing, step.log, includes);
@@ -196,6 +213,8 @@ export async function cutover(session: Session, next: CutoverTarget, progress: C
                   timeoutMs: Math.min(config.health.timeoutSeconds, 30) * 1000,
                   signal: healthChecks,
                   headers: await edgeHeaders(transport, target),
+                  // The health step just negotiated with this very server.
+                  ...(progress.era === null ? {} : { knownEra: progress.era }),
                 }),
                 supervisor.isRunning(colour),
               ]);

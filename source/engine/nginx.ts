@@ -83,8 +83,11 @@ export async function readIncludes(transport: Transport, target: Target): Promis
   } catch (error) {
     throw new DeployError('host-state', `Reading the nginx includes on ${transport.label}: ${(error as Error).message}.`);
   }
-  const http = files.get(target.nginx.upstreamFile) ?? null;
-  const location = files.get(target.nginx.locationFile) ?? null;
+  return includesFrom(target, files.get(target.nginx.upstreamFile) ?? null, files.get(target.nginx.locationFile) ?? null);
+}
+
+/** The includes from their bytes as read on the host (null: the file does not exist). */
+export function includesFrom(target: Target, http: Buffer | null, location: Buffer | null): Includes {
   const text = http === null ? null : http.toString('utf8');
   return {
     http: text,

@@ -18,7 +18,7 @@ import { parseState, type HostState } from '../host/state.js';
 import type { Transport } from '../remote/transport.js';
 import { colourOfPort, portOf, type Colour } from './colours.js';
 import type { EngineContext } from './context.js';
-import { upstreamPort } from './nginx.js';
+import { includesFrom, type Includes } from './nginx.js';
 import { runStep } from '../run/step.js';
 import { createSupervisor } from './supervisor/create-supervisor.js';
 import type { Supervisor } from './supervisor/supervisor.js';
@@ -41,6 +41,11 @@ export type Session = {
   /** Release ids that start with `lockedAt`'s stamp already (a deploy only; empty otherwise). */
   readonly sameSecondReleases: ReadonlySet<string>;
   readonly servingDescription: string | null;
+  /**
+   * nginx's includes as the command that took the lock read them: what the run's first routing
+   * change (the switch) starts from, without reading them again. Only lock holders write them.
+   */
+  readonly includesAtConnect: Includes;
   /** The run's context, with the lock guard that every host-changing step passes first. */
   readonly context: EngineContext;
   /**
@@ -83,8 +88,11 @@ export async function openSession(
       createRoot: true,
       staleMinutes: target.lockStaleMinutes,
     };
-    // state.json and nginx's upstream include are read in the command that takes the lock.
-    const reads = { files: [layout.stateFile, target.nginx.upstreamFile], sameSecondReleases: options.operation === 'deploy' };
+    // state.json and nginx's includes are read in the command that takes the lock.
+    const reads = {
+      files: [layout.stateFile, target.nginx.upstreamFile, target.nginx.locationFile],
+      sameSecondReleases: options.operation === 'deploy',
+    };
     let locked: LockedReads;
     try {
       locked = await acquireLockAndRead(transport, layout, request, reads);
@@ -108,16 +116,20 @@ export async function openSession(
     lock = locked.lock;
     lockedAt = hostTimeFromEpoch(locked.lock.info.startedAt);
     const state = parseState(locked.files.get(layout.stateFile) ?? null, transport, layout);
-    const upstream = locked.files.get(target.nginx.upstreamFile) ?? null;
+    const includes = includesFrom(
+      target,
+      locked.files.get(target.nginx.upstreamFile) ?? null,
+      locked.files.get(target.nginx.locationFile) ?? null,
+    );
     const active = await activeSide(
       state,
-      colourOfPort(target, upstreamPort(upstream === null ? null : upstream.toString('utf8'), target.nginx.upstream)),
+      colourOfPort(target, includes.port),
       target,
       createSupervisor(target, transport, layout, config.app),
       warn,
     );
     step.detail(`${transport.label}; ${active ? `${active.release} serves on ${active.colour} (${active.port})` : 'nothing deployed yet'}`);
-    return { state, active, sameSecondReleases: locked.sameSecondReleases };
+    return { state, active, sameSecondReleases: locked.sameSecondReleases, includes };
   }).catch(async (error: unknown) => {
     if (transport !== null) {
       // The lock may already be ours (an unreadable state.json fails after it was taken): give it
@@ -146,6 +158,7 @@ export async function openSession(
     active,
     lockedAt: clockAtLock,
     sameSecondReleases: opened.sameSecondReleases,
+    includesAtConnect: opened.includes,
     servingDescription: active ? `release ${active.release} on ${active.colour} (port ${active.port})` : null,
     context: { ...context, guard: keeper.guard },
     lockLost: () => keeper.confirm(),

@@ -14,10 +14,13 @@ export async function readContract(connection: McpConnection, tools?: readonly L
   const options = { ...requestOptions, cacheMode: 'bypass' as const };
   const capabilities = (client.getServerCapabilities() ?? {}) as Loose;
   const server = client.getServerVersion();
-  const listedTools = tools ?? (capabilities['tools'] ? (await client.listTools(undefined, options)).tools : []);
-  const prompts = capabilities['prompts'] ? (await client.listPrompts(undefined, options)).prompts : [];
-  const resources = capabilities['resources'] ? (await client.listResources(undefined, options)).resources : [];
-  const templates = capabilities['resources'] ? (await client.listResourceTemplates(undefined, options)).resourceTemplates : [];
+  // The lists are asked for at once: none waits for another's round trips.
+  const [listedTools, prompts, resources, templates] = await Promise.all([
+    tools ?? (capabilities['tools'] ? client.listTools(undefined, options).then((listed) => listed.tools) : []),
+    capabilities['prompts'] ? client.listPrompts(undefined, options).then((listed) => listed.prompts) : [],
+    capabilities['resources'] ? client.listResources(undefined, options).then((listed) => listed.resources) : [],
+    capabilities['resources'] ? client.listResourceTemplates(undefined, options).then((listed) => listed.resourceTemplates) : [],
+  ]);
   return normalizeContract({
     format: contractFormat,
     protocol: { era: connection.era, version: connection.protocolVersion },

@@ -3,6 +3,7 @@ import type { HttpCheck } from '../config/schema.js';
 import { endpointUrl, probeSignal } from './probe-signal.js';
 import { configErrorForStatus, networkError, ProbeCheckError, truncate } from './probe-errors.js';
 import { probeUserAgent } from './probe-agent.js';
+import { probeConnections } from './probe-connections.js';
 
 export type ProbeOptions = {
   readonly signal?: AbortSignal;
@@ -20,6 +21,23 @@ export type ProbeOptions = {
 export async function probeHttp(baseUrl: string, checks: readonly HttpCheck[], options: ProbeOptions = {}): Promise<{ ms: number }> {
   const started = performance.now();
   const { signal, timedOut } = probeSignal(options);
+  const connections = probeConnections();
+  try {
+    await probeRoutes(baseUrl, checks, signal, timedOut, connections.fetch, options.headers);
+  } finally {
+    await connections.close();
+  }
+  return { ms: Math.round(performance.now() - started) };
+}
+
+async function probeRoutes(
+  baseUrl: string,
+  checks: readonly HttpCheck[],
+  signal: AbortSignal,
+  timedOut: ReturnType<typeof probeSignal>['timedOut'],
+  fetch: typeof globalThis.fetch,
+  headers: ProbeOptions['headers'],
+): Promise<void> {
   for (const check of checks) {
     const url = endpointUrl(baseUrl, check.path);
     let response: Response;
@@ -29,7 +47,7 @@ export async function probeHttp(baseUrl: string, checks: readonly HttpCheck[], o
         method: 'GET',
         redirect: 'manual',
         signal,
-        headers: { accept: 'application/json, */*', 'user-agent': probeUserAgent, ...options.headers },
+        headers: { accept: 'application/json, */*', 'user-agent': probeUserAgent, ...headers },
       });
       body = await response.text();
     } catch (error) {
@@ -45,7 +63,6 @@ export async function probeHttp(baseUrl: string, checks: readonly HttpCheck[], o
     }
     if (check.json !== undefined) compareJson(check.path, check.json, body);
   }
-  return { ms: Math.round(performance.now() - started) };
 }
 
 function compareJson(path: string, expected: Readonly<Record<string, unknown>>, body: string): void {

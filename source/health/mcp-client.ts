@@ -2,6 +2,7 @@ import { Client, type FetchLike, StreamableHTTPClientTransport } from '@modelcon
 import { classifySdkError } from './sdk-errors.js';
 import { configErrorForStatus, networkError, ProbeRetryableError, truncate } from './probe-errors.js';
 import { probeUserAgent } from './probe-agent.js';
+import { probeConnections } from './probe-connections.js';
 
 /** How mcp-deploy names itself to servers. */
 const clientInfo = { name: 'mcp-deploy', version: '0.1.0' } as const;
@@ -21,6 +22,8 @@ export type ConnectOptions = {
   readonly signal: AbortSignal;
   readonly timeoutMs?: number;
   readonly headers?: Readonly<Record<string, string>>;
+  /** The server is known to speak only the 2025 era: no server/discover probe first (the SDK's `prior`). */
+  readonly knownLegacy?: boolean;
 };
 
 /**
@@ -33,8 +36,9 @@ export type ConnectOptions = {
  * is classifyingFetch's job, below the SDK, before it turns them into generic errors.
  */
 export async function withMcpClient<T>(url: string, options: ConnectOptions, body: (connection: McpConnection) => Promise<T>): Promise<T> {
+  const connections = probeConnections();
   const transport = new StreamableHTTPClientTransport(new URL(url), {
-    fetch: classifyingFetch(options.signal),
+    fetch: classifyingFetch(options.signal, connections.fetch),
     // Redirects reach classifyingFetch as they are: a redirected health check is a wrong URL.
     requestInit: { headers: { 'user-agent': probeUserAgent, ...options.headers }, redirect: 'manual' },
     // A probe is one short exchange; the SDK's background GET stream must not retry for seconds.
@@ -43,7 +47,7 @@ export async function withMcpClient<T>(url: string, options: ConnectOptions, bod
   const client = new Client(clientInfo, { capabilities: {}, versionNegotiation: { mode: 'auto' }, listMaxPages });
   const requestOptions = { signal: options.signal, ...(options.timeoutMs === undefined ? {} : { timeout: options.timeoutMs }) };
   try {
-    await client.connect(transport, requestOptions);
+    await client.connect(transport, options.knownLegacy ? { ...requestOptions, prior: { kind: 'legacy' } } : requestOptions);
     return await body({
       client,
       era: client.getProtocolEra() === 'legacy' ? 'legacy' : 'modern',
@@ -53,8 +57,14 @@ export async function withMcpClient<T>(url: string, options: ConnectOptions, bod
   } catch (error) {
     throw classifySdkError(error, url);
   } finally {
-    if (transport.sessionId !== undefined) await transport.terminateSession().catch(() => undefined);
-    await client.close().catch(() => undefined);
+    // The session is ended (DELETE, bounded by classifyingFetch) and the client closed after the
+    // answer is in hand, not before it is returned: the caller's next step need not wait a round
+    // trip for a goodbye. Closing waits for the DELETE, which it would otherwise cut off.
+    const ending = transport.sessionId === undefined ? Promise.resolve() : transport.terminateSession().catch(() => undefined);
+    void ending
+      .then(() => client.close())
+      .catch(() => undefined)
+      .finally(() => connections.close());
   }
 }
 
@@ -65,7 +75,7 @@ export async function withMcpClient<T>(url: string, options: ConnectOptions, bod
  * endpoint refusing a method, which the SDK's era negotiation reads), and one on a request that
  * carries a session id (the server restarted and forgot it: retryable).
  */
-function classifyingFetch(probe: AbortSignal): FetchLike {
+function classifyingFetch(probe: AbortSignal, fetch: typeof globalThis.fetch): FetchLike {
   return async (input, init) => {
     const method = (init?.method ?? 'GET').toUpperCase();
     const url = String(input);

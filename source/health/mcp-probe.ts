@@ -12,6 +12,12 @@ export type McpProbeOptions = {
   readonly headers?: Readonly<Record<string, string>>;
   /** Also read the server's whole contract (prompts, resources, templates) once the checks pass. */
   readonly contract?: boolean;
+  /**
+   * The era this server negotiated moments ago (verify, after the health step): `legacy` skips
+   * the server/discover probe and goes straight to initialize, one round trip fewer. Never from an
+   * older release: an upgraded server would go on being spoken to in the old era.
+   */
+  readonly knownEra?: 'legacy' | 'modern';
 };
 
 export type McpProbeResult = {
@@ -45,6 +51,7 @@ export async function probeMcp(baseUrl: string, check: McpCheck, options: McpPro
         signal,
         ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
         ...(options.headers ? { headers: options.headers } : {}),
+        ...(options.knownEra === 'legacy' ? { knownLegacy: true } : {}),
       },
       async (connection) => {
         const { client, requestOptions } = connection;

@@ -3,7 +3,7 @@ import type { Config } from '../config/load.js';
 import type { McpCheck } from '../config/schema.js';
 import { DeployError } from '../errors.js';
 import { probeHttp } from './http-probe.js';
-import { probeMcp, type McpProbeResult } from './mcp-probe.js';
+import { probeMcp, type McpProbeOptions, type McpProbeResult } from './mcp-probe.js';
 import { ProbeConfigError } from './probe-errors.js';
 
 export type HealthAttempt = {
@@ -22,6 +22,8 @@ export type WaitHealthyOptions = {
   readonly headers?: Readonly<Record<string, string>>;
   /** Read the server's whole MCP contract on the attempt that passes (see probeMcp). */
   readonly contract?: boolean;
+  /** The era this very server negotiated before (the health step's, for verify): see probeMcp's `knownEra`. */
+  readonly knownEra?: 'legacy' | 'modern';
 };
 
 /** The server did not pass its checks in time; `lastFailure` is the reason of the last attempt. */
@@ -46,10 +48,10 @@ const maxDelayMs = 1_000;
 const minAttemptMs = 250;
 
 /**
- * Polls the HTTP checks, then the MCP probe, with backoff (100 ms doubling to 1 s) until one
- * attempt passes them all, and returns that attempt's MCP result. A ProbeConfigError ends the wait
- * at once (waiting cannot fix a wrong path); anything else is retried until the deadline, which
- * bounds every attempt too.
+ * Polls the HTTP checks and the MCP probe, with backoff (100 ms doubling to 1 s) until one
+ * attempt passes them all, and returns that attempt's MCP result. The checks of an attempt run at
+ * once, each over its own connection (no check waits for another's round trips). A ProbeConfigError ends the wait at once (waiting cannot fix a wrong
+ * path); anything else is retried until the deadline, which bounds every attempt too.
  */
 export async function waitHealthy(baseUrl: string, health: Config['health'], options: WaitHealthyOptions): Promise<McpProbeResult> {
   const deadline = performance.now() + options.timeoutMs;
@@ -65,26 +67,21 @@ export async function waitHealthy(baseUrl: string, health: Config['health'], opt
     // and hide the real reason of the one before; the first attempt always runs.
     if (remaining <= 0 || (attempt > 0 && remaining < minAttemptMs)) throw new HealthTimeoutError(lastFailure, options.timeoutMs, attempt);
     attempt += 1;
-    let passed = 0;
-    try {
-      const probeOptions = {
-        timeoutMs: Math.max(1, Math.round(remaining)),
-        ...(options.signal ? { signal: options.signal } : {}),
-        ...(options.headers ? { headers: options.headers } : {}),
-      };
-      for (const check of health.http) {
-        await probeHttp(baseUrl, [check], probeOptions);
-        passed += 1;
-      }
-      const result = await probeMcp(baseUrl, mcp, { ...probeOptions, ...(options.contract ? { contract: true } : {}) });
+    const outcome = await runAttempt(baseUrl, health.http, mcp, {
+      timeoutMs: Math.max(1, Math.round(remaining)),
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.headers ? { headers: options.headers } : {}),
+      ...(options.contract ? { contract: true } : {}),
+      ...(options.knownEra ? { knownEra: options.knownEra } : {}),
+    });
+    if ('result' in outcome) {
       options.onAttempt?.({ attempt, passed: total, total });
-      return result;
-    } catch (error) {
-      if (options.signal?.aborted) throw options.signal.reason;
-      if (error instanceof ProbeConfigError) throw error;
-      lastFailure = error instanceof Error ? error.message : String(error);
-      options.onAttempt?.({ attempt, passed, total, failure: lastFailure });
+      return outcome.result;
     }
+    if (options.signal?.aborted) throw options.signal.reason;
+    if (outcome.error instanceof ProbeConfigError) throw outcome.error;
+    lastFailure = outcome.error instanceof Error ? outcome.error.message : String(outcome.error);
+    options.onAttempt?.({ attempt, passed: outcome.passed, total, failure: lastFailure });
     const pause = Math.min(delay, deadline - performance.now());
     if (pause > 0) {
       await sleep(pause, undefined, options.signal ? { signal: options.signal } : undefined).catch(() => {
@@ -93,6 +90,30 @@ export async function waitHealthy(baseUrl: string, health: Config['health'], opt
     }
     delay = Math.min(delay * 2, maxDelayMs);
   }
+}
+
+type AttemptOptions = McpProbeOptions & { readonly timeoutMs: number };
+
+/**
+ * One attempt: every HTTP route and the MCP probe at once. Passed: the MCP result. Failed: the
+ * first failure in the configured order (the routes, then MCP), and how many checks passed. The
+ * checks run to their end whichever fails first, so what an attempt reports does not depend on
+ * which answer came first.
+ */
+async function runAttempt(
+  baseUrl: string,
+  routes: Config['health']['http'],
+  mcp: McpCheck,
+  options: AttemptOptions,
+): Promise<{ readonly result: McpProbeResult } | { readonly error: unknown; readonly passed: number }> {
+  const checks = await Promise.allSettled([
+    ...routes.map((route) => probeHttp(baseUrl, [route], options)),
+    probeMcp(baseUrl, mcp, options),
+  ]);
+  const probed = checks.at(-1);
+  const failed = checks.find((check): check is PromiseRejectedResult => check.status === 'rejected');
+  if (failed === undefined && probed?.status === 'fulfilled') return { result: probed.value as McpProbeResult };
+  return { error: failed?.reason, passed: checks.filter((check) => check.status === 'fulfilled').length };
 }
 
 function formatSeconds(ms: number): string {

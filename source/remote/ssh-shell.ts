@@ -25,8 +25,8 @@ import { ShellOutput } from './shell-output.js';
  * of their own), and the shell is not used again.
  */
 
-/** Two: a deploy's steps run at most a few commands at once, and each kept shell holds one of sshd's sessions. */
-const maxShells = 2;
+/** Three: a deploy runs at most three commands at once (the prune), and each kept shell holds one of sshd's sessions (ten by default). */
+const maxShells = 3;
 /** A host that refuses this many kept shells gets exec channels only. */
 const maxOpenFailures = 2;
 const stopGraceMs = 3_000;

@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { probeHttp } from '../../source/health/http-probe.js';
 import { probeMcp } from '../../source/health/mcp-probe.js';
@@ -99,6 +99,15 @@ describe('probeMcp (the official v2 SDK client)', () => {
     expect(seen.slice(0, 3)).toEqual(['POST server/discover', 'POST initialize', 'POST notifications/initialized']);
     expect(seen).toContain('POST tools/call');
     expect(seen.at(-1)).toBe('DELETE');
+  });
+
+  it('goes straight to initialize when the era is known to be 2025 (verify, after the health step)', async () => {
+    const server = await sdkServer(sampleSurface, { era: 'legacy' });
+    const result = await probeMcp(server.base, check, { timeoutMs: 5_000, knownEra: 'legacy' });
+    expect(result).toMatchObject({ era: 'legacy', protocolVersion: '2025-11-25', tools: ['echo', 'count'] });
+    const seen = await methods(server, 'DELETE');
+    expect(seen.slice(0, 2)).toEqual(['POST initialize', 'POST notifications/initialized']);
+    expect(seen).not.toContain('POST server/discover');
   });
 
   it('reads the whole contract, following every paginated list', async () => {
@@ -230,6 +239,30 @@ describe('probeMcp (the official v2 SDK client)', () => {
 });
 
 describe('probeHttp', () => {
+  it('keeps no connection open once a check is over, passed or cut off', async () => {
+    // A connection left in a pool and used after a reload would be routed by nginx's old worker
+    // (source/health/probe-connections.ts): a check's connections end with the check.
+    const open = new Set<Socket>();
+    const server = createServer((request, response) => {
+      if (request.url !== '/slow') json(response, 200, { status: 'ok' });
+    });
+    server.on('connection', (socket) => {
+      open.add(socket);
+      socket.on('close', () => open.delete(socket));
+    });
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    await probeHttp(base, [{ path: '/health', status: 200 }]);
+    await waitFor('the passed check to close its connection', () => open.size === 0, { timeoutMs: 2_000 });
+    const controller = new AbortController();
+    const cut = probeHttp(base, [{ path: '/slow', status: 200 }], { signal: controller.signal });
+    await waitFor('the slow check to connect', () => open.size === 1, { timeoutMs: 2_000 });
+    controller.abort();
+    await expect(cut).rejects.toThrow();
+    await waitFor('the cut-off check to close its connection', () => open.size === 0, { timeoutMs: 2_000 });
+  });
+
   it('checks status and top-level JSON fields by deep equality, naming route, expected and got', async () => {
     const base = await serve((request, _body, response) => {
       if (request.url === '/health') return json(response, 200, { status: 'ok', build: { n: 1, tags: ['a'] }, extra: true });
@@ -261,12 +294,11 @@ describe('probeHttp', () => {
 
 describe('waitHealthy', () => {
   it('polls until the server is ready and returns the MCP result', async () => {
-    let calls = 0;
     const ready = await sdkServer(sampleSurface);
-    // Three "starting" answers, then everything goes to the real SDK server.
+    // "starting" for three attempts (each asks /health and MCP at once), then everything goes to the real SDK server.
+    let failedAttempts = 0;
     const base = await serve((request, body, response) => {
-      calls += 1;
-      if (calls <= 3) return json(response, 503, { status: 'starting' });
+      if (failedAttempts < 3) return json(response, 503, { status: 'starting' });
       const headers = Object.fromEntries(
         Object.entries(request.headers).filter((entry): entry is [string, string] => typeof entry[1] === 'string'),
       );
@@ -281,7 +313,13 @@ describe('waitHealthy', () => {
     const result = await waitHealthy(
       base,
       { http: [{ path: '/health', status: 200 }], mcp: check, timeoutSeconds: 10 },
-      { timeoutMs: 5_000, onAttempt: (attempt) => attempts.push(attempt.passed) },
+      {
+        timeoutMs: 5_000,
+        onAttempt: (attempt) => {
+          attempts.push(attempt.passed);
+          if (attempt.failure !== undefined) failedAttempts += 1;
+        },
+      },
     );
     expect(result.tools).toEqual(['echo', 'count']);
     expect(attempts).toEqual([0, 0, 0, 2]);
@@ -304,6 +342,35 @@ describe('waitHealthy', () => {
     // One answer was enough: no second attempt, no retry.
     expect(attempts.length).toBeLessThanOrEqual(1);
     expect(requests).toBe(1);
+  });
+
+  it('asks the HTTP routes and MCP at once', async () => {
+    const ready = await sdkServer(sampleSurface);
+    let mcpRequests = 0;
+    const base = await serve((request, body, response) => {
+      if (request.url === '/health') {
+        // Answered only once an MCP request is in: asked one after the other, this never passes.
+        const answer = () => (mcpRequests > 0 ? json(response, 200, { status: 'ok' }) : setTimeout(answer, 5));
+        answer();
+        return;
+      }
+      mcpRequests += 1;
+      const headers = Object.fromEntries(
+        Object.entries(request.headers).filter((entry): entry is [string, string] => typeof entry[1] === 'string'),
+      );
+      void fetch(`${ready.base}${request.url}`, { method: request.method, headers, ...(body === '' ? {} : { body }) }).then(
+        async (answer) => {
+          response.writeHead(answer.status, Object.fromEntries(answer.headers));
+          response.end(Buffer.from(await answer.arrayBuffer()));
+        },
+      );
+    });
+    const result = await waitHealthy(
+      base,
+      { http: [{ path: '/health', status: 200, json: { status: 'ok' } }], mcp: check, timeoutSeconds: 5 },
+      { timeoutMs: 3_000 },
+    );
+    expect(result.tools).toEqual(['echo', 'count']);
   });
 
   it('gives up at the deadline with the last failure reason', async () => {

@@ -1,5 +1,5 @@
 import { DeployError } from '../../errors.js';
-import { describeListener, exposed, listenersOn } from '../../host/listening-sockets.js';
+import { describeListener, exposed, listenersOn, type Listener } from '../../host/listening-sockets.js';
 import { runStep, StepSkipped } from '../../run/step.js';
 import type { CutoverProgress } from '../cutover-progress.js';
 import type { Session } from '../session.js';
@@ -10,12 +10,17 @@ import type { Session } from '../session.js';
  * anyone who can reach the host. A warning, or the end of the deploy with
  * `security.loopbackOnly` (before the switch: the old release keeps serving).
  */
-export async function exposureStep(session: Session, progress: CutoverProgress): Promise<void> {
+export async function exposureStep(
+  session: Session,
+  progress: CutoverProgress,
+  /** The look, when it was started already (alongside the health step's last commands). */
+  looked?: Promise<Listener[]>,
+): Promise<void> {
   const { context, transport } = session;
   const { config, bus } = context;
   const { colour, port } = progress;
   await runStep(context, 'exposure', `Check what ${colour} listens on`, async (step) => {
-    const listeners = await listenersOn(transport, port);
+    const listeners = await (looked ?? listenersOn(transport, port));
     if (listeners.length === 0) throw new StepSkipped(`nothing listens on ${port} in /proc/net/tcp(6) (another network namespace?)`);
     const open = exposed(listeners);
     if (open.length === 0) {
