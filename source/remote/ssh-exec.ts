@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import type { Client, ClientChannel } from 'ssh2';
 import { signalChannel, withStdinWatchdog } from './ssh-channel.js';
-import type { ExecOptions, Outcome } from './ssh-outcome.js';
+import { type ExecOptions, isSessionRefusal, type Outcome } from './ssh-outcome.js';
 import { ShellPool } from './ssh-shell.js';
 import { Slots } from './slots.js';
 
@@ -69,6 +69,8 @@ export class ExecChannels {
           release();
           throw error;
         }
+        // A host with fewer sessions than our kept shells and channels need: give one back.
+        this.#shells.relieve();
         await new Promise((resolve) => setTimeout(resolve, 25 * attempt));
       }
     }
@@ -210,7 +212,3 @@ function feed(channel: ClientChannel, input: ExecOptions['input']): void {
 }
 
 const channelOpenAttempts = 8;
-
-function isSessionRefusal(error: unknown): boolean {
-  return error instanceof Error && /Channel open failure/i.test(error.message) && !/connection/i.test(error.message);
-}

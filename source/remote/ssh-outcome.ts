@@ -31,3 +31,8 @@ export function exitCode(outcome: Outcome): number {
       return 255;
   }
 }
+
+/** sshd refused a session channel (its MaxSessions): nothing ran, and a slot may free up. */
+export function isSessionRefusal(error: unknown): boolean {
+  return error instanceof Error && /Channel open failure/i.test(error.message) && !/connection/i.test(error.message);
+}

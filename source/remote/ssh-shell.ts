@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { ClientChannel } from 'ssh2';
 import { signalChannel } from './ssh-channel.js';
-import type { ExecOptions, Outcome } from './ssh-outcome.js';
+import { type ExecOptions, isSessionRefusal, type Outcome } from './ssh-outcome.js';
 import { ShellOutput } from './shell-output.js';
 
 /**
@@ -216,6 +216,8 @@ export class ShellPool {
   #opening = 0;
   #failures = 0;
   #closed = false;
+  /** How many shells this host leaves room for: lowered when sshd refuses a session (MaxSessions). */
+  #cap = maxShells;
 
   constructor(open: ChannelOpener) {
     this.#open = open;
@@ -246,8 +248,18 @@ export class ShellPool {
     for (const shell of this.#shells) shell.end();
   }
 
+  /**
+   * sshd refused an exec channel: a host whose MaxSessions is below what our shells and channels
+   * hold. An idle shell gives its session back, and no more are opened than remain.
+   */
+  relieve(): void {
+    const idle = [...this.#shells].find((shell) => shell.idle);
+    idle?.end();
+    this.#cap = Math.min(this.#cap, this.#shells.size);
+  }
+
   #grow(): void {
-    if (this.#closed || this.#failures >= maxOpenFailures || this.#shells.size + this.#opening >= maxShells) return;
+    if (this.#closed || this.#failures >= maxOpenFailures || this.#shells.size + this.#opening >= this.#cap) return;
     this.#opening += 1;
     const greeting = word();
     this.#open(shellLoop(greeting), (channel, release) => {
@@ -257,8 +269,9 @@ export class ShellPool {
     })
       .then(
         () => {},
-        () => {
+        (error: unknown) => {
           this.#failures += 1;
+          if (isSessionRefusal(error)) this.#cap = Math.min(this.#cap, this.#shells.size);
         },
       )
       .finally(() => {

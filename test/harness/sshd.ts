@@ -85,6 +85,8 @@ export type SshdOptions = {
    * sshd does; the default is an ed25519 host key.
    */
   readonly hostKey?: 'ed25519' | 'rsa-sha1-only';
+  /** sshd's MaxSessions (sessions per connection); its default is 10. */
+  readonly maxSessions?: number;
 };
 
 export async function startSshd(options: SshdOptions = {}): Promise<SshdHandle> {
@@ -155,6 +157,7 @@ async function startIn(dir: string, account: Account, options: SshdOptions): Pro
       'PrintMotd no',
       'Subsystem sftp internal-sftp',
       'LogLevel VERBOSE',
+      ...(options.maxSessions === undefined ? [] : [`MaxSessions ${options.maxSessions}`]),
       `AllowUsers ${account.name}`,
       '',
     ].join('\n'),

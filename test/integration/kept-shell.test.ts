@@ -144,3 +144,47 @@ async function sessionsOfOneShell(transport: SshTransport, count: number): Promi
   for (let i = 0; i < count; i += 1) seen.add((await transport.run(whichShell)).stdout.trim());
   return seen.size === 1 ? [...seen][0]! : null;
 }
+
+describe.skipIf(sshdSkip !== undefined)('kept shells on a host with few sessions per connection (MaxSessions 2)', () => {
+  let sshd: SshdHandle;
+  let transport: SshTransport;
+
+  beforeAll(async () => {
+    sshd = await startSshd({ maxSessions: 2 });
+    transport = await connectSsh({
+      host: sshd.host,
+      port: sshd.port,
+      user: sshd.user,
+      identityFile: sshd.identityFile,
+      knownHostsFile: sshd.knownHostsFile,
+      agent: false,
+    });
+  });
+
+  afterAll(async () => {
+    await transport?.close();
+    await sshd?.stop();
+  });
+
+  it('gives sessions back to the commands that need a channel of their own: a follower, a stream input, many at once', async () => {
+    for (let i = 0; i < 3; i += 1) expect((await transport.run(['echo', String(i)])).stdout).toBe(`${i}\n`);
+    const stop = new AbortController();
+    const lines: string[] = [];
+    // A follower holds a session for as long as it runs, as the server log's tail does during a deploy.
+    const follower = transport.stream(['sh', '-c', 'echo following; exec sleep 30'], {
+      longRunning: true,
+      signal: stop.signal,
+      onLine: (line) => lines.push(line),
+    });
+    await waitFor('the follower to run', () => lines.includes('following'), { timeoutMs: 10_000 });
+    const big = randomBytes(100_000);
+    const [piped, ...quick] = await Promise.all([
+      transport.run(['wc', '-c'], { input: big }),
+      ...Array.from({ length: 4 }, (_, i) => transport.run(['echo', `q${i}`])),
+    ]);
+    expect(piped.stdout.trim()).toBe(String(big.length));
+    for (const [i, result] of quick.entries()) expect(result).toMatchObject({ code: 0, stdout: `q${i}\n` });
+    stop.abort();
+    await follower;
+  });
+});
