@@ -62,6 +62,18 @@ export type SshdHandle = {
  * Why SSH tests must be skipped on this machine, or undefined when they can run. In CI we never
  * skip: a missing sshd must fail the run, not quietly skip the tests that need it.
  */
+/** What connectSsh needs to log in to this server as its user, with no agent. */
+export function connectOptionsFor(sshd: SshdHandle) {
+  return {
+    host: sshd.host,
+    port: sshd.port,
+    user: sshd.user,
+    identityFile: sshd.identityFile,
+    knownHostsFile: sshd.knownHostsFile,
+    agent: false as const,
+  };
+}
+
 export async function sshdSkipReason(): Promise<string | undefined> {
   if (process.env.CI) return undefined;
   for (const binary of [sshdBinary, '/usr/bin/ssh-keygen', '/usr/bin/ssh']) {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectSsh } from '../../source/remote/connect.js';
 import type { SshTransport } from '../../source/remote/ssh-transport.js';
-import { pidsWithCommandLine, sshdSkipReason, startSshd, waitFor, type SshdHandle } from '../harness/index.js';
+import { connectOptionsFor, pidsWithCommandLine, sshdSkipReason, startSshd, waitFor, type SshdHandle } from '../harness/index.js';
 
 /**
  * The kept shells (source/remote/ssh-shell.ts): commands written to a shell the connection keeps
@@ -25,14 +25,7 @@ for (const login of ['bash', 'sh'] as const) {
 
     beforeAll(async () => {
       sshd = await startSshd({ login });
-      transport = await connectSsh({
-        host: sshd.host,
-        port: sshd.port,
-        user: sshd.user,
-        identityFile: sshd.identityFile,
-        knownHostsFile: sshd.knownHostsFile,
-        agent: false,
-      });
+      transport = await connectSsh(connectOptionsFor(sshd));
       // The first command goes on an exec channel while the first shell opens.
       await transport.run(['true']);
       await waitFor('a kept shell', async () => (await sessionsOfOneShell(transport, 3)) !== null, { timeoutMs: 10_000 });
@@ -151,14 +144,7 @@ describe.skipIf(sshdSkip !== undefined)('kept shells on a host with few sessions
 
   beforeAll(async () => {
     sshd = await startSshd({ maxSessions: 2 });
-    transport = await connectSsh({
-      host: sshd.host,
-      port: sshd.port,
-      user: sshd.user,
-      identityFile: sshd.identityFile,
-      knownHostsFile: sshd.knownHostsFile,
-      agent: false,
-    });
+    transport = await connectSsh(connectOptionsFor(sshd));
   });
 
   afterAll(async () => {

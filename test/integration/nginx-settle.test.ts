@@ -49,14 +49,14 @@ describe.skipIf(skip !== undefined)('nginx settle after a reload', () => {
     await new Promise<void>((resolve) => (backend ? backend.close(() => resolve()) : resolve()));
   });
 
-  const rewrite = () =>
+  const rewrite = (pidFile = nginx.pidFile) =>
     writeTestReload(
       transport,
       [{ path: nginx.upstreamFile, text: upstreamConf('settle', backendPort), mode: 0o644 }],
       [...nginx.testCommand],
       [...nginx.reloadCommand],
       30_000,
-      nginx.pidFile,
+      pidFile,
     );
 
   it('says the old workers stopped accepting while a request they hold is still in flight, and that request finishes', async () => {
@@ -88,26 +88,12 @@ describe.skipIf(skip !== undefined)('nginx settle after a reload', () => {
   });
 
   it('says nothing when the pid file cannot be read, and still reloads', async () => {
-    const applied = await writeTestReload(
-      transport,
-      [{ path: nginx.upstreamFile, text: upstreamConf('settle', backendPort), mode: 0o644 }],
-      [...nginx.testCommand],
-      [...nginx.reloadCommand],
-      30_000,
-      `${nginx.pidFile}.missing`,
-    );
+    const applied = await rewrite(`${nginx.pidFile}.missing`);
     expect(applied).toMatchObject({ stage: 'reload', reload: { kind: 'exit', code: 0 }, settled: false });
   });
 
   it('says nothing when the pid file names a process that is not an nginx master', async () => {
-    const applied = await writeTestReload(
-      transport,
-      [{ path: nginx.upstreamFile, text: upstreamConf('settle', backendPort), mode: 0o644 }],
-      [...nginx.testCommand],
-      [...nginx.reloadCommand],
-      30_000,
-      '/proc/self/stat',
-    );
+    const applied = await rewrite('/proc/self/stat');
     expect(applied).toMatchObject({ stage: 'reload', reload: { kind: 'exit', code: 0 }, settled: false });
   });
 });

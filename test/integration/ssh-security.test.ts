@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeployError } from '../../source/errors.js';
 import { connectSsh, type SshConnectOptions } from '../../source/remote/connect.js';
-import { freePort, sshdSkipReason, startSshd, type SshdHandle } from '../harness/index.js';
+import { connectOptionsFor, freePort, sshdSkipReason, startSshd, type SshdHandle } from '../harness/index.js';
 
 /**
  * What connecting refuses, and how it says so: every refusal is a DeployError of the right kind
@@ -50,15 +50,7 @@ describe.skipIf(sshdSkip !== undefined)(`SSH connection security${sshdSkip ? ` (
   }
 
   function options(overrides: Partial<SshConnectOptions>): SshConnectOptions {
-    return {
-      host: sshd.host,
-      port: sshd.port,
-      user: sshd.user,
-      identityFile: sshd.identityFile,
-      knownHostsFile: sshd.knownHostsFile,
-      agent: false,
-      ...overrides,
-    };
+    return { ...connectOptionsFor(sshd), ...overrides };
   }
 
   async function refusal(overrides: Partial<SshConnectOptions>): Promise<DeployError> {

@@ -18,7 +18,7 @@ import type { Transport } from '../../source/remote/transport.js';
 import type { UploadEntry, UploadProgress } from '../../source/remote/upload-entry.js';
 import { probeHostTools } from '../../source/remote/host-tools.js';
 import { uploadTree as uploadTreeWith, type UploadReceipt, type UploadTreeOptions } from '../../source/remote/tar-upload.js';
-import { pidsWithCommandLine, sshdSkipReason, startSshd, waitFor, type SshdHandle } from '../harness/index.js';
+import { connectOptionsFor, pidsWithCommandLine, sshdSkipReason, startSshd, waitFor, type SshdHandle } from '../harness/index.js';
 
 /**
  * One contract, two transports: whatever a deploy step can observe must be the same on the
@@ -61,7 +61,7 @@ const flavours: readonly Flavour[] = [
       start: async () => {
         const sshd = await startSshd({ login });
         try {
-          const transport = await connectSsh(sshOptions(sshd));
+          const transport = await connectSsh(connectOptionsFor(sshd));
           return {
             transport,
             workDir: sshd.workDir,
@@ -87,17 +87,6 @@ async function uploadTree(
   options: Partial<UploadTreeOptions> = {},
 ): Promise<UploadReceipt> {
   return uploadTreeWith(transport, root, entries, { tools: await probeHostTools(transport), hash: 'sent', ...options });
-}
-
-function sshOptions(sshd: SshdHandle) {
-  return {
-    host: sshd.host,
-    port: sshd.port,
-    user: sshd.user,
-    identityFile: sshd.identityFile,
-    knownHostsFile: sshd.knownHostsFile,
-    agent: false as const,
-  };
 }
 
 /** Arguments no shell may interpret: each must come back byte for byte, and none may run. */
@@ -710,7 +699,7 @@ describe.skipIf(sshdSkip !== undefined)(`SshTransport only${sshdSkip ? ` (skippe
   });
 
   it('names the host in its label', async () => {
-    const transport = await connectSsh(sshOptions(sshd));
+    const transport = await connectSsh(connectOptionsFor(sshd));
     expect(transport.label).toBe(`${sshd.user}@127.0.0.1:${sshd.port}`);
     await transport.close();
     await transport.close(); // idempotent
@@ -718,7 +707,7 @@ describe.skipIf(sshdSkip !== undefined)(`SshTransport only${sshdSkip ? ` (skippe
   });
 
   it('rejects pending calls with unreachable when the connection is cut', async () => {
-    const transport = await connectSsh(sshOptions(sshd));
+    const transport = await connectSsh(connectOptionsFor(sshd));
     const seconds = `9.${randomBytes(3).readUIntBE(0, 3)}`;
     const running = transport.run(['sleep', seconds]);
     const streaming = transport.stream(['sleep', seconds], { onLine: () => {} });
@@ -737,7 +726,7 @@ describe.skipIf(sshdSkip !== undefined)(`SshTransport only${sshdSkip ? ` (skippe
   });
 
   it('tunnels a local port to a port on the host', async () => {
-    const transport = await connectSsh(sshOptions(sshd));
+    const transport = await connectSsh(connectOptionsFor(sshd));
     backend = createServer((_req, res) => res.end('through the tunnel'));
     await new Promise<void>((resolve) => backend!.listen(0, '127.0.0.1', resolve));
     const address = backend.address();
@@ -754,7 +743,7 @@ describe.skipIf(sshdSkip !== undefined)(`SshTransport only${sshdSkip ? ` (skippe
   });
 
   it('keeps uploads working when the mode would be masked by a umask', async () => {
-    const transport = await connectSsh(sshOptions(sshd));
+    const transport = await connectSsh(connectOptionsFor(sshd));
     try {
       const dir = join(sshd.workDir, 'umask');
       const local = await mkdtemp(join(tmpdir(), 'mcpd-umask-'));

@@ -30,6 +30,17 @@ async function serve(handler: Handler): Promise<string> {
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
+/** Passes a request on to `base` (a real SDK server) and its answer back. */
+function forward(base: string, request: IncomingMessage, body: string, response: ServerResponse): void {
+  const headers = Object.fromEntries(
+    Object.entries(request.headers).filter((entry): entry is [string, string] => typeof entry[1] === 'string'),
+  );
+  void fetch(`${base}${request.url}`, { method: request.method, headers, ...(body === '' ? {} : { body }) }).then(async (answer) => {
+    response.writeHead(answer.status, Object.fromEntries(answer.headers));
+    response.end(Buffer.from(await answer.arrayBuffer()));
+  });
+}
+
 function json(response: ServerResponse, status: number, payload: unknown, headers: Record<string, string> = {}): void {
   response.writeHead(status, { 'content-type': 'application/json', ...headers });
   response.end(JSON.stringify(payload));
@@ -299,15 +310,7 @@ describe('waitHealthy', () => {
     let failedAttempts = 0;
     const base = await serve((request, body, response) => {
       if (failedAttempts < 3) return json(response, 503, { status: 'starting' });
-      const headers = Object.fromEntries(
-        Object.entries(request.headers).filter((entry): entry is [string, string] => typeof entry[1] === 'string'),
-      );
-      void fetch(`${ready.base}${request.url}`, { method: request.method, headers, ...(body === '' ? {} : { body }) }).then(
-        async (answer) => {
-          response.writeHead(answer.status, Object.fromEntries(answer.headers));
-          response.end(Buffer.from(await answer.arrayBuffer()));
-        },
-      );
+      forward(ready.base, request, body, response);
     });
     const attempts: number[] = [];
     const result = await waitHealthy(
@@ -355,15 +358,7 @@ describe('waitHealthy', () => {
         return;
       }
       mcpRequests += 1;
-      const headers = Object.fromEntries(
-        Object.entries(request.headers).filter((entry): entry is [string, string] => typeof entry[1] === 'string'),
-      );
-      void fetch(`${ready.base}${request.url}`, { method: request.method, headers, ...(body === '' ? {} : { body }) }).then(
-        async (answer) => {
-          response.writeHead(answer.status, Object.fromEntries(answer.headers));
-          response.end(Buffer.from(await answer.arrayBuffer()));
-        },
-      );
+      forward(ready.base, request, body, response);
     });
     const result = await waitHealthy(
       base,
