@@ -20,7 +20,7 @@ import { settledLine } from './nginx-settle.js';
 import { edgeHeaders } from './keys-host.js';
 import { sessionsStep } from './steps/sessions.js';
 import { accessLogOffset, judge, readBefore, readWindow } from './watch.js';
-import { sleepUnlessAborted } from './sample-loop.js';
+import { checkWhileRunning } from './while-running.js';
 import { contractStep, type ContractPolicy } from './contract-gate.js';
 import { hostHookStep, releaseHookRun } from './steps/hooks.js';
 import { exposureStep } from './steps/exposure.js';
@@ -310,35 +310,6 @@ export async function cutover(session: Session, next: CutoverTarget, progress: C
   );
 
   if (hooks) await hostHookStep(context, 'afterSwitch', hookRun);
-}
-
-/**
- * Runs `check` while polling that the server is still up, so a crash fails fast instead of
- * waiting out the timeout. `check` gets a signal that is aborted once the race is decided, so a
- * check that lost to the watchdog stops probing instead of running on to its own timeout.
- */
-async function checkWhileRunning<T>(
-  check: (signal: AbortSignal) => Promise<T>,
-  running: () => Promise<boolean>,
-  during = 'start',
-): Promise<T> {
-  let stop = false;
-  const done = new AbortController();
-  const watchdog = (async () => {
-    while (!stop) {
-      // Woken by the end of the check too: the step must not outlast its check by up to a tick.
-      await sleepUnlessAborted(500, done.signal);
-      if (stop) return;
-      if (!(await running().catch(() => true))) throw new DeployError('deploy', `The server exited during ${during}.`);
-    }
-  })();
-  try {
-    return await Promise.race([check(done.signal), watchdog as Promise<never>]);
-  } finally {
-    stop = true;
-    done.abort();
-    await watchdog.catch(() => {});
-  }
 }
 
 function sleep(ms: number): Promise<void> {
