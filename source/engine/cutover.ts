@@ -18,7 +18,8 @@ import { proveServing } from './prove-serving.js';
 import { reloadSettleMs } from './drain.js';
 import { settledLine } from './nginx-settle.js';
 import { edgeHeaders } from './keys-host.js';
-import { sessionsStep } from './steps/sessions.js';
+import { sessionsStep, sessionsToWaitFor } from './steps/sessions.js';
+import { startFirstLook, type FirstLook } from './session-drain.js';
 import { accessLogOffset, judge, readBefore, readWindow } from './watch.js';
 import { checkWhileRunning } from './while-running.js';
 import { contractStep, type ContractPolicy } from './contract-gate.js';
@@ -252,6 +253,7 @@ export async function cutover(session: Session, next: CutoverTarget, progress: C
     await log.stop();
   }
 
+  let early: FirstLook | undefined;
   // From here on the new release serves traffic: record that first, so that whatever happens
   // during the drain, the host's state says what is really serving.
   await runStep(
@@ -260,21 +262,24 @@ export async function cutover(session: Session, next: CutoverTarget, progress: C
     `Record ${release} as active`,
     async () => {
       // One command: `current`, then state.json, whose time is the host's clock (like release ids
-      // and lock ages: operators' clocks may disagree).
-      await recordActive(transport, layout, {
+      // and lock ages: operators' clocks may disagree). The sessions step's first look at the
+      // session log goes alongside it (verify's requests are in the log by now).
+      const recording = recordActive(transport, layout, {
         version: 1,
         app: config.app,
         active: { colour, port, release },
         // A restart moves the active release itself: what a rollback would go back to stays as it was.
         previous: active?.release === release ? (session.state?.previous ?? null) : (active?.release ?? null),
       });
+      if (sessionsToWaitFor(session, progress)) early = startFirstLook(transport, target.nginx.sessionLog);
+      await recording;
       progress.finalized = true;
     },
     { uninterruptible: true },
   );
 
   // From here on a stop asked for no longer undoes anything: it only cuts the waiting short.
-  const hurried = await sessionsStep(session, progress);
+  const hurried = await sessionsStep(session, progress, early);
 
   await runStep(
     context,

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { z } from 'zod';
-import { fsPath } from '../project/file-names.js';
+import { DeployError } from '../errors.js';
+import { fsPath, printableName } from '../project/file-names.js';
 
 /**
  * What a release contains, file by file. Comparing the new manifest with the active release's
@@ -40,7 +41,15 @@ export async function buildManifest(
     while (next < files.length) {
       const index = next++;
       const file = files[index]!;
-      result[index] = { path: file.path, size: file.size, mode: file.mode & 0o7777, sha256: await hashFile(file.absolutePath) };
+      const sha256 = await hashFile(file.absolutePath).catch((error: unknown) => {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+        throw new DeployError(
+          'validate',
+          `${printableName(file.path)} disappeared while the release's files were being hashed: something is replacing it (a build, an editor, a sync?).`,
+          { hint: 'Deploy again once whatever writes it has finished.' },
+        );
+      });
+      result[index] = { path: file.path, size: file.size, mode: file.mode & 0o7777, sha256 };
       done += 1;
       onProgress?.(done, files.length);
     }

@@ -35,14 +35,29 @@ export type SessionDrainOptions = {
   readonly pollMs?: number;
 };
 
-export async function drainSessions(transport: Transport, file: string, options: SessionDrainOptions): Promise<SessionDrainOutcome> {
+/** The log's first read, started early (alongside the record before this step) by the reader that goes on. */
+export type FirstLook = { readonly reader: SessionLogReader; readonly read: ReturnType<SessionLogReader['read']> };
+
+export function startFirstLook(transport: Transport, file: string): FirstLook {
   const reader = new SessionLogReader(transport, file);
+  const read = reader.read();
+  read.catch(() => {});
+  return { reader, read };
+}
+
+export async function drainSessions(
+  transport: Transport,
+  file: string,
+  options: SessionDrainOptions,
+  early?: FirstLook,
+): Promise<SessionDrainOutcome> {
+  const reader = early?.reader ?? new SessionLogReader(transport, file);
   const started = performance.now();
   const deadline = options.switchedAt + options.maxMs;
   const waited = () => Math.round(performance.now() - started);
   let first = true;
   for (;;) {
-    const { now, readable } = await reader.read();
+    const { now, readable } = await (first && early !== undefined ? early.read : reader.read());
     // Verify's requests went to the new colour after the switch: a log without them is not
     // written for this site (a server or location with its own access_log does not inherit ours).
     const sinceSwitchS = (performance.now() - options.switchedAt) / 1000 + 5;

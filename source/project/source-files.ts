@@ -76,7 +76,9 @@ async function walk(directory: string, prefix: string, state: WalkState): Promis
     const name = decodeFileName(raw);
     const relativePath = prefix === '' ? name : `${prefix}/${name}`;
     const absolutePath = join(directory, name);
-    const info = await lstat(fsPath(absolutePath));
+    const info = await lstat(fsPath(absolutePath)).catch((error: unknown) => {
+      throw (error as NodeJS.ErrnoException).code === 'ENOENT' ? vanished(relativePath) : error;
+    });
     const isDirectory = info.isDirectory();
     if (isExcluded(state, relativePath, isDirectory)) continue;
     if (isDirectory) {
@@ -145,6 +147,15 @@ async function assertInside(realRoot: string, linkPath: string, relativePath: st
     throw error;
   }
   if (!within(realRoot, resolved)) throw refuse();
+}
+
+/** A name the folder listed that was gone a moment later: something is rewriting the tree. */
+function vanished(relativePath: string): DeployError {
+  return new DeployError(
+    'validate',
+    `${printableName(relativePath)} disappeared while the release's files were being listed: something is replacing it (a build, an editor, a sync?).`,
+    { hint: 'Deploy again once whatever writes it has finished.' },
+  );
 }
 
 function within(root: string, path: string): boolean {

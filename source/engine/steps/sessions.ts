@@ -1,6 +1,6 @@
 import { runStep, StepSkipped } from '../../run/step.js';
 import type { CutoverProgress } from '../cutover-progress.js';
-import { drainSessions } from '../session-drain.js';
+import { drainSessions, type FirstLook } from '../session-drain.js';
 import type { Session } from '../session.js';
 
 /**
@@ -9,7 +9,13 @@ import type { Session } from '../session.js';
  * pinned to it. Returns whether a stop was asked for meanwhile: the wait then ended at once, and
  * the drain that follows is cut short too (the deploy itself is done).
  */
-export async function sessionsStep(session: Session, progress: CutoverProgress): Promise<boolean> {
+/** Whether the step will read the session log: what the record before it may start reading alongside itself. */
+export function sessionsToWaitFor(session: Session, progress: CutoverProgress): boolean {
+  const { active } = session;
+  return active !== null && progress.pinned && (progress.routing?.tags[active.colour] ?? null) !== null;
+}
+
+export async function sessionsStep(session: Session, progress: CutoverProgress, early?: FirstLook): Promise<boolean> {
   const { context, transport, active } = session;
   const { config, target, signal } = context;
   const { colour, port } = progress;
@@ -25,22 +31,27 @@ export async function sessionsStep(session: Session, progress: CutoverProgress):
       const tag = progress.routing?.tags[active.colour] ?? null;
       if (tag === null) throw new StepSkipped(`no session is pinned to ${active.colour} (its sessions were issued before pinning)`);
       const { sessionIdleSeconds, sessionMaxSeconds } = config.drain;
-      const outcome = await drainSessions(transport, target.nginx.sessionLog, {
-        colour: active.colour,
-        tag,
-        newAddress: `127.0.0.1:${port}`,
-        idleMs: sessionIdleSeconds * 1000,
-        maxMs: sessionMaxSeconds * 1000,
-        switchedAt: progress.switchedAt ?? performance.now(),
-        signal,
-        onProgress: ({ left, remainingMs, elapsedMs }) =>
-          step.progress(
-            Math.min(sessionMaxSeconds, Math.round(elapsedMs / 1000)),
-            sessionMaxSeconds,
-            'seconds',
-            `${left} session(s) on ${active.colour}, ${Math.ceil(remainingMs / 1000)} s left`,
-          ),
-      });
+      const outcome = await drainSessions(
+        transport,
+        target.nginx.sessionLog,
+        {
+          colour: active.colour,
+          tag,
+          newAddress: `127.0.0.1:${port}`,
+          idleMs: sessionIdleSeconds * 1000,
+          maxMs: sessionMaxSeconds * 1000,
+          switchedAt: progress.switchedAt ?? performance.now(),
+          signal,
+          onProgress: ({ left, remainingMs, elapsedMs }) =>
+            step.progress(
+              Math.min(sessionMaxSeconds, Math.round(elapsedMs / 1000)),
+              sessionMaxSeconds,
+              'seconds',
+              `${left} session(s) on ${active.colour}, ${Math.ceil(remainingMs / 1000)} s left`,
+            ),
+        },
+        early,
+      );
       hurried = outcome.ended === 'interrupted';
       const waited = `${(outcome.waitedMs / 1000).toFixed(1)} s`;
       step.detail(
