@@ -1,7 +1,7 @@
 import { deploy } from '../../source/engine/deploy.js';
 import { rollback } from '../../source/engine/rollback.js';
 import { holdSession, summarizeSessionCalls, type SessionClient, type SessionClientReport } from './session-client.js';
-import { isResetBeforeResponse, percentile, startTraffic, type TrafficReport } from './traffic.js';
+import { isResetBeforeResponse, onNewConnection, percentile, startTraffic, type TrafficReport } from './traffic.js';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connectSsh } from '../../source/remote/connect.js';
@@ -121,8 +121,8 @@ async function measure(world: World, options: Parameters<typeof measureZeroDownt
     // Sequential long requests from two clients: at any moment one is probably mid-flight.
     const client = async () => {
       while (!stopSlow && slow.sent < 10_000) {
-        const call = () =>
-          fetch(`${publicUrl}/mcp`, {
+        const call = (send: typeof globalThis.fetch) =>
+          send(`${publicUrl}/mcp`, {
             method: 'POST',
             headers: {
               'content-type': 'application/json',
@@ -134,22 +134,27 @@ async function measure(world: World, options: Parameters<typeof measureZeroDownt
           });
         // nginx closes idle kept-alive connections when it reloads; a request written at that
         // instant never reached a server and is sent again once, as traffic.ts does (counted).
-        const response = await call()
+        const status = (send: typeof globalThis.fetch) =>
+          call(send).then(async (response) => {
+            await response.arrayBuffer();
+            return response.status;
+          });
+        const answered = await status(fetch)
           .catch((error: unknown) => {
             if (!isResetBeforeResponse(error)) throw error;
             slow.retried += 1;
-            return call();
+            return onNewConnection(status);
           })
           .catch((error: unknown) => error as Error);
         slow.sent += 1;
-        if (response instanceof Error || response.status !== 200) {
+        if (answered instanceof Error || answered !== 200) {
           slow.failed += 1;
           slow.failures.push(
-            response instanceof Error
-              ? `${response.name}: ${response.message} ${String((response as { cause?: unknown }).cause ?? '')}`
-              : `HTTP ${response.status}`,
+            answered instanceof Error
+              ? `${answered.name}: ${answered.message} ${String((answered as { cause?: unknown }).cause ?? '')}`
+              : `HTTP ${answered}`,
           );
-        } else await response.arrayBuffer();
+        }
       }
     };
     await Promise.all([client(), client()]);
