@@ -14,8 +14,6 @@ export type CutoverProgress = {
   switched: boolean;
   finalized: boolean;
   tools: string[] | null;
-  /** The MCP era the new release negotiated in the health step, so verify need not find it out again. */
-  era: 'legacy' | 'modern' | null;
   /** The new release's MCP contract, read once it was healthy, and how it differs from the active one's. */
   contract: Contract | null;
   contractDiff: ContractDiff | null;
@@ -42,7 +40,6 @@ export function newProgress(target: EngineContext['target'], active: ActiveSide)
     switched: false,
     finalized: false,
     tools: null,
-    era: null,
     contract: null,
     contractDiff: null,
     routingBefore: null,

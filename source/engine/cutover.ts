@@ -130,7 +130,6 @@ export async function cutover(session: Session, next: CutoverTarget, progress: C
             () => supervisor.isRunning(colour),
           );
           progress.tools = result?.tools ?? null;
-          progress.era = result?.era ?? null;
           progress.contract = result?.contract ?? null;
         } catch (error) {
           const lines = log.lastLines().length > 0 ? log.lastLines() : await readLogTail(transport, logFile);
@@ -215,7 +214,7 @@ export async function cutover(session: Session, next: CutoverTarget, progress: C
                   signal: healthChecks,
                   headers: await edgeHeaders(transport, target),
                   // The health step just negotiated with this very server.
-                  ...(progress.era === null ? {} : { knownEra: progress.era }),
+                  ...(progress.contract === null ? {} : { knownEra: progress.contract.protocol.era }),
                 }),
                 supervisor.isRunning(colour),
               ]);
